@@ -1,0 +1,142 @@
+//! Command-line options: libtest's own, plus the target and its limits.
+//!
+//! Every option also reads an environment variable, since nextest passes no
+//! custom flags to a test binary: the environment reaches both its list and run phases.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "conformance",
+    about = "Conformance suite for Microsoft Graph's participant: invite API",
+    after_help = "With no --target, the suite runs against the embedded reference server.\n\
+                  The bearer token is read from CONFORMANCE_TOKEN, never from the command line."
+)]
+pub struct Cli {
+    /// Base URL of the implementation under test, ending at the version segment
+    /// (`https://graph.microsoft.com/v1.0`).
+    #[arg(long, env = "CONFORMANCE_TARGET", value_name = "URL")]
+    pub target: Option<String>,
+
+    /// Use this existing group call instead of creating one per case.
+    #[arg(long, env = "CONFORMANCE_GROUP_CALL_ID", value_name = "ID")]
+    pub group_call_id: Option<String>,
+
+    /// Use this existing peer-to-peer call instead of creating one per case.
+    #[arg(long, env = "CONFORMANCE_P2P_CALL_ID", value_name = "ID")]
+    pub p2p_call_id: Option<String>,
+
+    /// Address the notification listener binds (loopback unless told otherwise).
+    #[arg(
+        long,
+        env = "CONFORMANCE_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:0"
+    )]
+    pub listen: String,
+
+    /// Public URL that reaches the listener (a tunnel), when the target is not local.
+    #[arg(long, env = "CONFORMANCE_CALLBACK_URL", value_name = "URL")]
+    pub callback_url: Option<String>,
+
+    /// Deadline for each response, in milliseconds.
+    #[arg(
+        long,
+        env = "CONFORMANCE_RESPONSE_TIMEOUT_MS",
+        value_name = "MS",
+        default_value_t = 10_000
+    )]
+    pub response_timeout_ms: u64,
+
+    /// Deadline for each expected notification, in milliseconds after the request.
+    #[arg(
+        long,
+        env = "CONFORMANCE_NOTIFICATION_TIMEOUT_MS",
+        value_name = "MS",
+        default_value_t = 5_000
+    )]
+    pub notification_timeout_ms: u64,
+
+    /// Seconds of `Retry-After` (429/503) the suite may wait per request.
+    #[arg(
+        long,
+        env = "CONFORMANCE_RETRY_BUDGET_SECS",
+        value_name = "SECS",
+        default_value_t = 30
+    )]
+    pub retry_budget_secs: u64,
+
+    /// Treat SHOULD-level findings as failures.
+    #[arg(long, env = "CONFORMANCE_STRICT")]
+    pub strict: bool,
+
+    /// Folder of case files.
+    #[arg(
+        long,
+        env = "CONFORMANCE_CASES",
+        value_name = "DIR",
+        default_value = "cases"
+    )]
+    pub cases: PathBuf,
+
+    /// Folder of JSON Schemas.
+    #[arg(
+        long,
+        env = "CONFORMANCE_SCHEMAS",
+        value_name = "DIR",
+        default_value = "schemas"
+    )]
+    pub schemas: PathBuf,
+
+    /// Name of the environment variable holding the bearer token.
+    #[arg(long, value_name = "VAR", default_value = "CONFORMANCE_TOKEN")]
+    pub token_env: String,
+
+    #[command(flatten)]
+    pub libtest: libtest_mimic::Arguments,
+}
+
+impl Cli {
+    pub fn parse_args() -> Result<Self, clap::Error> {
+        Self::try_parse()
+    }
+
+    pub fn parse_from_iter<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Self::try_parse_from(args)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn target_flag_and_libtest_flags_mix() {
+        let cli = Cli::parse_from_iter([
+            "conformance",
+            "--target",
+            "http://127.0.0.1:9/v1.0",
+            "--exact",
+            "case::x",
+            "--test-threads",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!(cli.target.as_deref(), Some("http://127.0.0.1:9/v1.0"));
+        assert!(cli.libtest.exact);
+        assert_eq!(cli.libtest.filter.as_deref(), Some("case::x"));
+        assert_eq!(cli.libtest.test_threads, Some(3));
+    }
+}

@@ -1,0 +1,83 @@
+//! What a contract (the suite) gives the machinery: fixtures, invariants and
+//! properties. The harness knows nothing of invite semantics beyond this.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::env::Env;
+use crate::error::FixtureError;
+use crate::exchange::{HttpRequest, HttpResponse};
+use crate::listener::Mailbox;
+use crate::template::Vars;
+use crate::verdict::{Check, Level, Verdict};
+
+/// Something a case needs on the target before its request: a call, say.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    pub kind: String,
+    /// The value of `{{name}}`.
+    pub id: String,
+    /// More values, as `{{name.key}}`.
+    pub extra: Vars,
+    /// Where the target's notifications about this fixture arrive, when they can.
+    pub mailbox: Option<Arc<Mailbox>>,
+}
+
+/// A documented invariant: an id, a level, and the sentence it enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct Invariant {
+    pub id: &'static str,
+    pub level: Level,
+    /// What holds, in a few words (`Location ends in …/operations/{opId}`).
+    pub summary: &'static str,
+    /// The spec sentence or example, quoted.
+    pub spec: &'static str,
+    pub check: fn(&Exchange<'_>, Check) -> Check,
+}
+
+impl Invariant {
+    pub fn evaluate(&self, exchange: &Exchange<'_>) -> Check {
+        let skeleton = Check::new(self.id, self.level, self.summary).spec(self.spec);
+        (self.check)(exchange, skeleton)
+    }
+}
+
+/// Everything an invariant may look at: the request, the response, the
+/// fixtures with their notifications, and the run's environment for follow-ups.
+pub struct Exchange<'a> {
+    pub env: &'a Env,
+    pub request: &'a HttpRequest,
+    /// The request body as JSON, when it was JSON.
+    pub request_json: Option<&'a Value>,
+    pub response: &'a HttpResponse,
+    pub fixtures: &'a BTreeMap<String, Fixture>,
+    pub vars: &'a Vars,
+    pub sent_at: Instant,
+    /// When notifications must have arrived by.
+    pub notification_deadline: Instant,
+}
+
+/// A generated check: one named trial that runs many inputs.
+pub struct Property {
+    /// `invite::accepts_valid_bodies` (the trial is `prop::` + this).
+    pub name: String,
+    pub run: Box<dyn Fn(&Env) -> Verdict + Send + Sync>,
+}
+
+/// The contract under test, as the suite describes it.
+pub trait Contract: Send + Sync + 'static {
+    /// Prepares a fixture of `kind` (`group`, `p2p`, …) on the target.
+    fn fixture(&self, env: &Env, kind: &str) -> Result<Fixture, FixtureError>;
+    /// The fixture kinds a case may ask for.
+    fn fixture_kinds(&self) -> &[&'static str];
+    /// Every invariant a case may name.
+    fn invariants(&self) -> &[Invariant];
+    /// The generated trials.
+    fn properties(&self) -> Vec<Property>;
+    /// Starts the embedded implementation when no target is given; returns its
+    /// base URL and a guard that stops it when dropped.
+    fn start_embedded(&self) -> Result<(String, Box<dyn std::any::Any + Send + Sync>), String>;
+}

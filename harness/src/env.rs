@@ -1,0 +1,141 @@
+//! The run's shared environment: runtime, HTTP client, listener, schemas,
+//! options. Built once, on first use, so `--list` never touches any of it.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::cli::Cli;
+use crate::contract::Contract;
+use crate::error::{SetupError, TransportError};
+use crate::exchange::{Http, HttpRequest, HttpResponse, Limits};
+use crate::listener::Listener;
+use crate::schema::Schemas;
+use crate::verdict::Verdict;
+
+/// Options the trials read.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub strict: bool,
+    pub notification_timeout: Duration,
+    pub group_call_id: Option<String>,
+    pub p2p_call_id: Option<String>,
+    /// The target as the user named it (`None`: the embedded server).
+    pub target: Option<String>,
+}
+
+pub struct Env {
+    runtime: tokio::runtime::Runtime,
+    pub http: Http,
+    pub listener: Listener,
+    pub schemas: Schemas,
+    pub options: RunOptions,
+    /// Values never printed: the bearer token.
+    pub secrets: Vec<String>,
+    /// Every finished trial's verdict, for reports.
+    pub verdicts: Mutex<Vec<Verdict>>,
+    /// Keeps the embedded server alive for the run.
+    _embedded: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Env")
+            .field("target", &self.http.base())
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Env {
+    pub fn build(cli: &Cli, contract: &dyn Contract) -> Result<Self, SetupError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(SetupError::Runtime)?;
+        let schemas = Schemas::load(&cli.schemas)?;
+        let token = std::env::var(&cli.token_env).ok().filter(|t| !t.is_empty());
+        let (base, embedded) = match &cli.target {
+            Some(url) => {
+                validate_target(url)?;
+                (url.clone(), None)
+            }
+            None => {
+                let (base, guard) = contract.start_embedded().map_err(SetupError::Embedded)?;
+                (base, Some(guard))
+            }
+        };
+        // The embedded server accepts any bearer token; send one so auth is exercised.
+        let token = token.or_else(|| embedded.as_ref().map(|_| "embedded-token".to_owned()));
+        let limits = Limits {
+            timeout: Duration::from_millis(cli.response_timeout_ms),
+            max_body: 8 << 20,
+            retry_budget_secs: cli.retry_budget_secs,
+        };
+        let http =
+            Http::new(&base, token.clone(), limits).map_err(|message| SetupError::Target {
+                url: base.clone(),
+                message,
+            })?;
+        let listener = runtime
+            .block_on(Listener::start(&cli.listen, cli.callback_url.clone()))
+            .map_err(|source| SetupError::Listen {
+                addr: cli.listen.clone(),
+                source,
+            })?;
+        Ok(Self {
+            runtime,
+            http,
+            listener,
+            schemas,
+            options: RunOptions {
+                strict: cli.strict,
+                notification_timeout: Duration::from_millis(cli.notification_timeout_ms),
+                group_call_id: cli.group_call_id.clone(),
+                p2p_call_id: cli.p2p_call_id.clone(),
+                target: cli.target.clone(),
+            },
+            secrets: token.into_iter().collect(),
+            verdicts: Mutex::new(Vec::new()),
+            _embedded: embedded,
+        })
+    }
+
+    /// Runs a future to completion from a trial's (synchronous) thread.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    pub fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        self.block_on(self.http.send(request))
+    }
+
+    pub fn record(&self, verdict: Verdict) {
+        self.verdicts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(verdict);
+    }
+}
+
+/// A cheap check that the target is an http(s) URL, so a typo fails once,
+/// clearly, instead of as one transport error per case.
+fn validate_target(url: &str) -> Result<(), SetupError> {
+    let problem = if !(url.starts_with("http://") || url.starts_with("https://")) {
+        Some("the URL must start with http:// or https://")
+    } else if url.contains(char::is_whitespace) {
+        Some("the URL contains whitespace")
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => Err(SetupError::Target {
+            url: url.to_owned(),
+            message: message.to_owned(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The environment, built on first use and shared by every trial.
+pub type SharedEnv = Arc<std::sync::OnceLock<Result<Env, String>>>;

@@ -1,0 +1,73 @@
+//! Errors that stop a verdict from being reached, as opposed to check failures.
+
+use std::path::PathBuf;
+
+/// A case file could not be turned into a runnable case.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    #[error("failed to read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to parse {path}: {json_path}: {message}")]
+    Parse {
+        path: PathBuf,
+        json_path: String,
+        message: String,
+    },
+    #[error("failed to understand {path}: {json_path}: {message}")]
+    Invalid {
+        path: PathBuf,
+        json_path: String,
+        message: String,
+    },
+}
+
+/// The exchange with the target did not produce a response to judge.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("failed to connect to {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("failed to get a response from {url} within {timeout_ms} ms")]
+    Timeout { url: String, timeout_ms: u64 },
+    #[error("failed to exchange with {url}: {message}")]
+    Other { url: String, message: String },
+    #[error("failed to read the response body from {url}: {message}")]
+    Body { url: String, message: String },
+}
+
+/// The run could not be set up at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("failed to use target {url:?}: {message}")]
+    Target { url: String, message: String },
+    #[error("failed to start the callback listener on {addr}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error("failed to load schema {path}: {message}")]
+    Schema { path: PathBuf, message: String },
+    #[error("failed to start the embedded reference server: {0}")]
+    Embedded(String),
+    #[error("failed to read {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{0}")]
+    Options(String),
+}
+
+/// A fixture (a call the case needs) could not be prepared on the target.
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    #[error("failed to create a {kind} call: {message}")]
+    Create { kind: String, message: String },
+    #[error("failed to prepare fixture {kind}: {message}")]
+    Unsupported { kind: String, message: String },
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+}

@@ -1,0 +1,222 @@
+//! Sending one request to the target and capturing what came back, bounded in
+//! time and size, with `Retry-After` honoured within a budget and reported.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::error::TransportError;
+
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    pub method: String,
+    /// Path under the target URL, placeholders already filled.
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    pub auth: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The body parsed as JSON, or why not (`None` when empty).
+    pub json: Option<Result<Value, String>>,
+    pub elapsed: Duration,
+    /// `Retry-After` waits taken before this response, in seconds.
+    pub retried_after: Vec<u64>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json_value(&self) -> Option<&Value> {
+        self.json.as_ref().and_then(|r| r.as_ref().ok())
+    }
+
+    pub fn status_line(&self) -> String {
+        let reason = reqwest::StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        format!("{} {reason}", self.status).trim_end().to_owned()
+    }
+}
+
+/// Limits of one exchange.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub timeout: Duration,
+    pub max_body: usize,
+    /// Total seconds of `Retry-After` the run may spend on one request.
+    pub retry_budget_secs: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    base: String,
+    token: Option<String>,
+    pub limits: Limits,
+}
+
+impl Http {
+    pub fn new(base: &str, token: Option<String>, limits: Limits) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .connect_timeout(limits.timeout)
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            client,
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+            limits,
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        let mut retried_after = Vec::new();
+        let mut budget = self.limits.retry_budget_secs;
+        loop {
+            let mut response = self.send_once(request).await?;
+            let wait = match response.status {
+                429 | 503 => response
+                    .header("retry-after")
+                    .and_then(|v| v.trim().parse::<u64>().ok()),
+                _ => None,
+            };
+            match wait {
+                Some(secs) if secs <= budget => {
+                    budget -= secs;
+                    retried_after.push(secs);
+                    // The server said when to come back: waiting is the protocol.
+                    tokio::time::sleep(Duration::from_secs(secs)).await;
+                }
+                _ => {
+                    response.retried_after = retried_after;
+                    return Ok(response);
+                }
+            }
+        }
+    }
+
+    async fn send_once(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        let url = self.url(&request.path);
+        let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|e| {
+            TransportError::Other {
+                url: url.clone(),
+                message: format!("bad method {:?}: {e}", request.method),
+            }
+        })?;
+        let mut builder = self.client.request(method, &url);
+        if request.auth {
+            if let Some(token) = &self.token {
+                builder = builder.header("authorization", format!("Bearer {token}"));
+            }
+        }
+        for (k, v) in &request.headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        let started = Instant::now();
+        let timeout_ms = u64::try_from(self.limits.timeout.as_millis()).unwrap_or(u64::MAX);
+        let exchange = async {
+            let mut response = builder.send().await.map_err(|e| classify(&url, &e))?;
+            let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect::<Vec<_>>();
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(|e| TransportError::Body {
+                url: url.clone(),
+                message: e.to_string(),
+            })? {
+                if body.len() + chunk.len() > self.limits.max_body {
+                    return Err(TransportError::Body {
+                        url: url.clone(),
+                        message: format!(
+                            "the body is larger than {} bytes; the rest was not read",
+                            self.limits.max_body
+                        ),
+                    });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok((status, headers, body))
+        };
+        let (status, headers, body) = tokio::time::timeout(self.limits.timeout, exchange)
+            .await
+            .map_err(|_| TransportError::Timeout {
+            url: url.clone(),
+            timeout_ms,
+        })??;
+        let json = if body.is_empty() {
+            None
+        } else {
+            Some(serde_json::from_slice(&body).map_err(|e| {
+                let preview = String::from_utf8_lossy(&body[..body.len().min(120)]).into_owned();
+                format!("not JSON ({e}); the body starts {preview:?}")
+            }))
+        };
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+            json,
+            elapsed: started.elapsed(),
+            retried_after: Vec::new(),
+        })
+    }
+}
+
+fn classify(url: &str, e: &reqwest::Error) -> TransportError {
+    let message = error_chain(e);
+    if e.is_connect() {
+        TransportError::Connect {
+            url: url.to_owned(),
+            message,
+        }
+    } else {
+        TransportError::Other {
+            url: url.to_owned(),
+            message,
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,191 @@
+//! The machinery of the invite conformance suite: options, trial building
+//! (libtest-mimic), case loading, HTTP exchange, callback listener, schema
+//! registry, matching, rendering. It knows nothing of invite semantics: the
+//! suite describes the contract through [`Contract`].
+
+pub mod case;
+pub mod cli;
+pub mod contract;
+pub mod discover;
+pub mod env;
+pub mod error;
+pub mod exchange;
+pub mod json_path;
+pub mod lint;
+pub mod listener;
+pub mod matching;
+pub mod render;
+pub mod runner;
+pub mod schema;
+pub mod template;
+pub mod verdict;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+
+use libtest_mimic::{Arguments, ColorSetting, Failed, FormatSetting, Trial};
+
+pub use cli::Cli;
+pub use contract::{Contract, Exchange, Fixture, Invariant, Property};
+pub use env::Env;
+pub use verdict::{Check, Detail, Level, Outcome, Verdict};
+
+/// Trials run this many at a time unless `--test-threads` says otherwise:
+/// they wait on the network, not on the CPU.
+const DEFAULT_THREADS: usize = 16;
+
+/// Exit code when the run could not start (bad options).
+pub const EXIT_SETUP: u8 = 2;
+
+struct Shared {
+    cli: Cli,
+    contract: Arc<dyn Contract>,
+    env: OnceLock<Result<Env, String>>,
+    styles: render::Styles,
+}
+
+impl Shared {
+    fn env(&self) -> Result<&Env, Failed> {
+        self.env
+            .get_or_init(|| {
+                Env::build(&self.cli, &*self.contract).map_err(|e| {
+                    let mut text = e.to_string();
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(s) = source {
+                        text.push_str(": ");
+                        text.push_str(&s.to_string());
+                        source = s.source();
+                    }
+                    text
+                })
+            })
+            .as_ref()
+            .map_err(|e| Failed::from(format!("ERROR could not set up the run: {e}")))
+    }
+
+    fn finish(&self, env: &Env, verdict: verdict::Verdict) -> Result<(), Failed> {
+        let strict = env.options.strict;
+        let text = render::render_verdict(&verdict, self.styles, strict, &env.secrets);
+        let passed = verdict.passed(strict);
+        let warned = verdict.warnings(strict) > 0;
+        env.record(verdict);
+        if passed {
+            if warned {
+                // A passing trial prints nothing through libtest; warnings go to stderr.
+                eprintln!("{text}");
+            }
+            Ok(())
+        } else {
+            Err(Failed::from(text))
+        }
+    }
+}
+
+/// The whole program: parse, build trials, run, return the exit code.
+pub fn main(contract: impl Contract) -> ExitCode {
+    let mut cli = match Cli::parse_args() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_SETUP)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    if cli.libtest.test_threads.is_none() && std::env::var_os("NEXTEST").is_none() {
+        cli.libtest.test_threads = Some(DEFAULT_THREADS);
+    }
+    let styles = render::Styles {
+        color: use_color(&cli.libtest),
+    };
+    let args = cli.libtest.clone();
+    let shared = Arc::new(Shared {
+        cli,
+        contract: Arc::new(contract),
+        env: OnceLock::new(),
+        styles,
+    });
+    let trials = build_trials(&shared);
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+fn use_color(args: &Arguments) -> bool {
+    if matches!(args.format, Some(FormatSetting::Json)) {
+        return false;
+    }
+    match args.color {
+        Some(ColorSetting::Always) => true,
+        Some(ColorSetting::Never) => false,
+        _ => std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal(),
+    }
+}
+
+fn build_trials(shared: &Arc<Shared>) -> Vec<Trial> {
+    let mut trials = Vec::new();
+    let cli = &shared.cli;
+
+    let s = shared.clone();
+    trials.push(Trial::test("lint::case_files", move || {
+        lint::case_files(&s.cli.cases, &s.cli.schemas, &*s.contract).map_err(Failed::from)
+    }));
+    let s = shared.clone();
+    trials.push(Trial::test("lint::schemas", move || {
+        lint::schemas(&s.cli.schemas).map_err(Failed::from)
+    }));
+
+    let exact = cli
+        .libtest
+        .filter
+        .as_deref()
+        .filter(|_| cli.libtest.exact)
+        .and_then(|name| discover::exact(&cli.cases, name));
+    let files = match exact {
+        Some(one) => vec![one],
+        None => discover::discover(&cli.cases).unwrap_or_default(),
+    };
+    let mut ignored = Vec::new();
+    for file in files {
+        let reason = ignore_reason(&file.path);
+        if let Some(r) = &reason {
+            ignored.push(format!("{}: {r}", file.name));
+        }
+        let s = shared.clone();
+        let name = file.name.clone();
+        let trial = Trial::test(file.name.clone(), move || {
+            if let Some(problem) = &file.problem {
+                return Err(Failed::from(problem.clone()));
+            }
+            let env = s.env()?;
+            let verdict = runner::run_case(env, &*s.contract, &name, &file.path);
+            s.finish(env, verdict)
+        });
+        trials.push(trial.with_ignored_flag(reason.is_some()));
+    }
+    if !ignored.is_empty() && !cli.libtest.list {
+        eprintln!("ignored cases:\n  {}", ignored.join("\n  "));
+    }
+
+    for property in shared.contract.properties() {
+        let s = shared.clone();
+        let name = format!("prop::{}", property.name);
+        trials.push(Trial::test(name, move || {
+            let env = s.env()?;
+            let verdict = (property.run)(env);
+            s.finish(env, verdict)
+        }));
+    }
+    trials
+}
+
+/// A case's `ignore` reason, read cheaply; a broken file is not ignored (its trial reports it).
+fn ignore_reason(path: &std::path::Path) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct OnlyIgnore {
+        ignore: Option<String>,
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str::<OnlyIgnore>(&text).ok()?.ignore
+}

@@ -1,0 +1,149 @@
+//! Offline trials: the suite's own data is sound before any target is asked.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::case::load_case;
+use crate::contract::Contract;
+use crate::discover::discover;
+use crate::schema::Schemas;
+
+/// Every case file parses, satisfies `case.schema.json`, and names only
+/// schemas, invariants and fixtures that exist.
+pub fn case_files(cases: &Path, schemas_dir: &Path, contract: &dyn Contract) -> Result<(), String> {
+    let schemas = Schemas::load(schemas_dir).map_err(|e| e.to_string())?;
+    let files = discover(cases)?;
+    let mut problems = Vec::new();
+    for file in &files {
+        if let Some(p) = &file.problem {
+            problems.push(p.clone());
+            continue;
+        }
+        let loaded = match load_case(&file.path) {
+            Ok(l) => l,
+            Err(e) => {
+                problems.push(e.to_string());
+                continue;
+            }
+        };
+        let shown = file.path.display();
+        if schemas.has("case.schema.json") {
+            let raw: Value = std::fs::read_to_string(&file.path)
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or(Value::Null);
+            match schemas.validate("case.schema.json", &raw) {
+                Ok(v) => problems.extend(
+                    v.iter()
+                        .map(|v| format!("{shown}: {}: {}", v.instance_path, v.message)),
+                ),
+                Err(e) => problems.push(e),
+            }
+        }
+        let case = &loaded.case;
+        let named_schemas = case.expect.schema.iter().chain(
+            case.expect
+                .notifications
+                .iter()
+                .filter_map(|n| n.schema.as_ref()),
+        );
+        for s in named_schemas {
+            if !schemas.has(s) {
+                problems.push(format!(
+                    "{shown}: names schema {s:?}, which is not in {}",
+                    schemas_dir.display()
+                ));
+            }
+        }
+        for id in &case.expect.invariants {
+            if !contract.invariants().iter().any(|i| i.id == id) {
+                problems.push(format!("{shown}: names unknown invariant {id:?}"));
+            }
+        }
+        for (var, kind) in &case.fixtures {
+            if !contract.fixture_kinds().contains(&kind.as_str()) {
+                problems.push(format!(
+                    "{shown}: fixture {var} has unknown kind {kind:?} (known: {})",
+                    contract.fixture_kinds().join(", ")
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} problem(s) in {} case file(s):\n{}",
+            problems.len(),
+            files.len(),
+            problems.join("\n")
+        ))
+    }
+}
+
+/// Every schema compiles with its references resolved, and the examples kept
+/// beside them pass (`examples/valid/<stem>/`) or fail (`examples/invalid/<stem>/`).
+pub fn schemas(dir: &Path) -> Result<(), String> {
+    let schemas = Schemas::load(dir).map_err(|e| e.to_string())?;
+    let mut problems = Vec::new();
+    let mut seen = 0;
+    for (kind, want_valid) in [("valid", true), ("invalid", false)] {
+        let root = dir.join("examples").join(kind);
+        let Ok(stems) = std::fs::read_dir(&root) else {
+            continue;
+        };
+        let mut stems: Vec<_> = stems.filter_map(Result::ok).map(|e| e.path()).collect();
+        stems.sort();
+        for stem_dir in stems {
+            let stem = stem_dir
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let schema = format!("{stem}.json");
+            let Ok(files) = std::fs::read_dir(&stem_dir) else {
+                continue;
+            };
+            let mut files: Vec<_> = files.filter_map(Result::ok).map(|e| e.path()).collect();
+            files.sort();
+            for file in files {
+                seen += 1;
+                let value: Value = match std::fs::read_to_string(&file)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+                {
+                    Ok(v) => v,
+                    Err(e) => {
+                        problems.push(format!("{}: {e}", file.display()));
+                        continue;
+                    }
+                };
+                match schemas.validate(&schema, &value) {
+                    Ok(v) if v.is_empty() == want_valid => {}
+                    Ok(v) if want_valid => problems.push(format!(
+                        "{} should satisfy schemas/{schema} but: {}",
+                        file.display(),
+                        v.iter()
+                            .map(|v| format!("{}: {}", v.instance_path, v.message))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    )),
+                    Ok(_) => problems.push(format!(
+                        "{} should violate schemas/{schema} but satisfies it",
+                        file.display()
+                    )),
+                    Err(e) => problems.push(format!("{}: {e}", file.display())),
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {seen} schema example(s) disagree with their schema:\n{}",
+            problems.len(),
+            problems.join("\n")
+        ))
+    }
+}

@@ -1,0 +1,306 @@
+//! Every byte a failure prints: verdicts become plain text, colour is a layer on top.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+use similar::TextDiff;
+
+use crate::verdict::{Check, Detail, Difference, Level, Outcome, SchemaViolation, Verdict};
+
+/// Colour in one place: plain by default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Styles {
+    pub color: bool,
+}
+
+impl Styles {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\u{1b}[{code}m{text}\u{1b}[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+    fn fail(self, t: &str) -> String {
+        self.paint("1;31", t)
+    }
+    fn warn(self, t: &str) -> String {
+        self.paint("1;33", t)
+    }
+    fn ok(self, t: &str) -> String {
+        self.paint("32", t)
+    }
+    fn dim(self, t: &str) -> String {
+        self.paint("2", t)
+    }
+    fn added(self, t: &str) -> String {
+        self.paint("32", t)
+    }
+    fn removed(self, t: &str) -> String {
+        self.paint("31", t)
+    }
+}
+
+const MAX_STRING: usize = 120;
+
+/// A value with its type, so `"1"` and `1` never read alike.
+pub fn describe(value: Option<&Value>) -> String {
+    match value {
+        None => "(absent)".to_owned(),
+        Some(Value::Null) => "null".to_owned(),
+        Some(Value::Bool(b)) => format!("boolean {b}"),
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => format!("integer {n}"),
+        Some(Value::Number(n)) => format!("number {n}"),
+        Some(Value::String(s)) => format!("string {}", quote_truncated(s)),
+        Some(Value::Array(a)) => format!("array [{} item{}]", a.len(), plural(a.len())),
+        Some(Value::Object(o)) => format!("object {{{} key{}}}", o.len(), plural(o.len())),
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn quote_truncated(s: &str) -> String {
+    if s.len() <= MAX_STRING {
+        return format!("{s:?}");
+    }
+    let mut cut = MAX_STRING;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{:?}… (+{} bytes)", &s[..cut], s.len() - cut)
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Keys sorted at every level, so a diff shows content, not member order.
+pub fn canonicalize(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonicalize(&map[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonicalize).collect()),
+        other => other.clone(),
+    }
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(&canonicalize(value)).unwrap_or_else(|e| format!("<{e}>"))
+}
+
+pub fn render_differences(out: &mut String, diffs: &[Difference], indent: &str) {
+    for d in diffs {
+        let _ = writeln!(out, "{indent}{}", d.path);
+        let _ = writeln!(
+            out,
+            "{indent}    expected  {}",
+            describe(d.expected.as_ref())
+        );
+        let _ = writeln!(out, "{indent}    actual    {}", describe(d.actual.as_ref()));
+        if let (Some(e), Some(a)) = (&d.expected, &d.actual) {
+            if type_name(e) != type_name(a) {
+                let _ = writeln!(
+                    out,
+                    "{indent}    types differ: expected {}, actual {}",
+                    type_name(e),
+                    type_name(a)
+                );
+            }
+        }
+    }
+}
+
+fn render_schema(out: &mut String, violations: &[SchemaViolation], indent: &str) {
+    for v in violations {
+        let _ = writeln!(out, "{indent}{}", v.instance_path);
+        let _ = writeln!(out, "{indent}    {}", v.message);
+        let _ = writeln!(out, "{indent}    schema: {}", v.schema_path);
+    }
+}
+
+pub fn render_diff(
+    out: &mut String,
+    styles: Styles,
+    expected_label: &str,
+    actual_label: &str,
+    expected: &Value,
+    actual: &Value,
+    indent: &str,
+) {
+    let old = pretty(expected);
+    let new = pretty(actual);
+    let diff = TextDiff::from_lines(&old, &new);
+    let mut unified = diff.unified_diff();
+    let text = unified
+        .context_radius(3)
+        .header(expected_label, actual_label)
+        .to_string();
+    for line in text.lines() {
+        let painted = if line.starts_with("+++") || line.starts_with("---") {
+            line.to_owned()
+        } else if line.starts_with('+') {
+            styles.added(line)
+        } else if line.starts_with('-') {
+            styles.removed(line)
+        } else if line.starts_with("@@") {
+            styles.dim(line)
+        } else {
+            line.to_owned()
+        };
+        let _ = writeln!(out, "{indent}{painted}");
+    }
+}
+
+fn verdict_word(check: &Check, strict: bool, styles: Styles) -> String {
+    match (&check.outcome, check.level) {
+        (Outcome::Pass, _) => styles.ok("ok  "),
+        (Outcome::Fail, Level::Must) => styles.fail("FAIL"),
+        (Outcome::Fail, Level::Should) if strict => styles.fail("FAIL"),
+        (Outcome::Fail, Level::Should) => styles.warn("WARN"),
+        (Outcome::NotRun(_), _) => styles.dim("skip"),
+    }
+}
+
+/// The whole report of one trial, plain text unless `styles.color`.
+pub fn render_verdict(
+    verdict: &Verdict,
+    styles: Styles,
+    strict: bool,
+    secrets: &[String],
+) -> String {
+    let mut out = String::new();
+    let p = &verdict.place;
+    let failed = verdict.failures(strict);
+    let warned = verdict.warnings(strict);
+    let total = verdict.checks.len();
+    let headline = match (&verdict.error, failed) {
+        (Some(_), _) => styles.fail("ERROR"),
+        (None, 0) if warned > 0 => format!(
+            "{} of {total} checks passed, {warned} warning{}",
+            total - warned,
+            plural(warned)
+        ),
+        (None, 0) => format!("all {total} checks passed"),
+        (None, n) => format!("{n} of {total} checks failed"),
+    };
+    let _ = writeln!(out, "{}: {headline}", p.test);
+    for (label, value) in [
+        ("case", &p.file),
+        ("about", &p.about),
+        ("spec", &p.spec),
+        ("request", &p.request),
+    ] {
+        if let Some(v) = value {
+            let _ = writeln!(out, "  {label:<8} {v}");
+        }
+    }
+    for (label, value) in &p.extra {
+        let _ = writeln!(out, "  {label:<8} {value}");
+    }
+    if let Some(error) = &verdict.error {
+        let _ = writeln!(out);
+        for line in error.lines() {
+            let _ = writeln!(out, "  {} {line}", styles.fail("ERROR"));
+        }
+    }
+    if !verdict.checks.is_empty() {
+        let _ = writeln!(out);
+    }
+    let mut diffs = Vec::new();
+    for check in &verdict.checks {
+        let word = verdict_word(check, strict, styles);
+        let level = match check.level {
+            Level::Must => String::new(),
+            Level::Should => " (SHOULD)".to_owned(),
+        };
+        let skip = match &check.outcome {
+            Outcome::NotRun(reason) => format!("  (not run: {reason})"),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "  {word}  {} {}{level}{skip}", check.id, check.label);
+        if check.outcome == Outcome::Pass {
+            continue;
+        }
+        if let (Some(spec), Outcome::Fail) = (&check.spec, &check.outcome) {
+            let _ = writeln!(out, "        spec: {spec}");
+        }
+        for detail in &check.details {
+            match detail {
+                Detail::Text(t) => {
+                    for line in t.lines() {
+                        let _ = writeln!(out, "        {line}");
+                    }
+                }
+                Detail::Differences(d) => {
+                    let _ = writeln!(out);
+                    render_differences(&mut out, d, "        ");
+                    let _ = writeln!(out);
+                }
+                Detail::Schema(v) => {
+                    let _ = writeln!(out);
+                    render_schema(&mut out, v, "        ");
+                    let _ = writeln!(out);
+                }
+                Detail::Diff { .. } if check.outcome == Outcome::Fail => diffs.push(detail),
+                Detail::Diff { .. } => {}
+            }
+        }
+    }
+    for detail in diffs {
+        if let Detail::Diff {
+            expected_label,
+            actual_label,
+            expected,
+            actual,
+        } = detail
+        {
+            let _ = writeln!(out);
+            render_diff(
+                &mut out,
+                styles,
+                expected_label,
+                actual_label,
+                expected,
+                actual,
+                "  ",
+            );
+        }
+    }
+    if !p.rerun.is_empty() {
+        let _ = writeln!(out);
+        for (i, cmd) in p.rerun.iter().enumerate() {
+            let lead = if i == 0 { "rerun:" } else { "   or:" };
+            let _ = writeln!(out, "  {lead} {cmd}");
+        }
+    }
+    redact_secrets(&out, secrets)
+}
+
+/// Replaces each secret, by value, wherever it appears.
+pub fn redact_secrets(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_owned();
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        out = out.replace(secret.as_str(), "<redacted>");
+    }
+    out
+}

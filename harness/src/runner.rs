@@ -1,0 +1,438 @@
+//! Running one case: fixtures, the request, then every check, into a verdict.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::case::{load_case, LoadedCase, MatchMode, NotificationExpect};
+use crate::contract::{Contract, Exchange, Fixture};
+use crate::env::Env;
+use crate::exchange::{HttpRequest, HttpResponse};
+use crate::listener::Delivery;
+use crate::matching::{compare, project};
+use crate::template::{fill_str, fill_value, Vars};
+use crate::verdict::{Check, Detail, Level, Verdict, Where};
+
+/// How a case is named and rerun.
+pub fn place(name: &str, file: &Path, env_target: Option<&str>) -> Where {
+    let target = env_target
+        .map(|t| format!(" --target {t}"))
+        .unwrap_or_default();
+    Where {
+        test: name.to_owned(),
+        file: Some(file.display().to_string()),
+        rerun: vec![
+            format!("cargo test -- --exact {name}{target}"),
+            format!("cargo nextest run -E 'test(={name})'"),
+        ],
+        ..Where::default()
+    }
+}
+
+pub fn run_case(env: &Env, contract: &dyn Contract, name: &str, file: &Path) -> Verdict {
+    let mut verdict = Verdict {
+        place: place(name, file, env.options.target.as_deref()),
+        ..Verdict::default()
+    };
+    let loaded = match load_case(file) {
+        Ok(c) => c,
+        Err(e) => {
+            verdict.error = Some(format!("the case file is broken: {e}"));
+            return verdict;
+        }
+    };
+    verdict.place.about = Some(loaded.case.description.clone());
+    verdict.place.spec = Some(loaded.case.spec.clone());
+    match execute(env, contract, &loaded, &mut verdict) {
+        Ok(()) => {}
+        Err(e) => verdict.error = Some(e),
+    }
+    verdict
+}
+
+fn execute(
+    env: &Env,
+    contract: &dyn Contract,
+    loaded: &LoadedCase,
+    verdict: &mut Verdict,
+) -> Result<(), String> {
+    let case = &loaded.case;
+    // Fixtures first: a failure here is an error of the run, not a finding.
+    let mut fixtures = BTreeMap::new();
+    let mut vars = Vars::new();
+    for (var, kind) in &case.fixtures {
+        let fixture = contract
+            .fixture(env, kind)
+            .map_err(|e| format!("fixture {var} ({kind}): {e}"))?;
+        vars.insert(var.clone(), fixture.id.clone());
+        for (k, v) in &fixture.extra {
+            vars.insert(format!("{var}.{k}"), v.clone());
+        }
+        fixtures.insert(var.clone(), fixture);
+    }
+    let request = build_request(loaded, &vars)?;
+    let request_json: Option<Value> = request
+        .body
+        .as_deref()
+        .and_then(|b| serde_json::from_slice(b).ok());
+    let sent_at = Instant::now();
+    let response = env.send(&request).map_err(|e| e.to_string())?;
+    verdict.place.request = Some(format!(
+        "{} {} -> {} in {} ms{}",
+        request.method,
+        case.request.path,
+        response.status_line(),
+        response.elapsed.as_millis(),
+        retry_note(&response),
+    ));
+    let checks = &mut verdict.checks;
+
+    let status_ok = loaded.statuses.iter().any(|s| s.accepts(response.status));
+    let wanted = loaded
+        .statuses
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let mut status = Check::new("status", Level::Must, format!("status {wanted}"));
+    if !status_ok {
+        status = status.fail_text(format!("expected {wanted}, got {}", response.status_line()));
+        if let Some(Err(e)) = &response.json {
+            status = status.note(format!("the body is {e}"));
+        } else if let Some(Ok(body)) = &response.json {
+            status = status.note(format!("body: {}", crate::render::describe(Some(body))));
+        }
+    }
+    checks.push(status);
+
+    for (name, expect) in &case.expect.headers {
+        checks.push(check_header(name, expect, &response, &vars));
+    }
+
+    if let Some(schema) = &case.expect.schema {
+        let label = format!("body satisfies {}", env.schemas.display(schema));
+        let check = Check::new("schema", Level::Must, label);
+        checks.push(if !status_ok {
+            check.not_run("status differed")
+        } else {
+            match &response.json {
+                None => check.fail_text("the body is empty"),
+                Some(Err(e)) => check.fail_text(format!("the body is {e}")),
+                Some(Ok(body)) => match env.schemas.validate(schema, body) {
+                    Ok(v) if v.is_empty() => check,
+                    Ok(v) => check.fail(Detail::Schema(v)),
+                    Err(e) => check.fail_text(e),
+                },
+            }
+        });
+    }
+
+    if let Some(body) = &case.expect.body {
+        let expected = fill_value(&body.value, &vars)?;
+        let mode = match body.mode {
+            MatchMode::Subset => "subset",
+            MatchMode::Exact => "exact",
+        };
+        let check = Check::new(
+            "body",
+            Level::Must,
+            format!("body matches expect.body ({mode})"),
+        );
+        checks.push(match response.json_value() {
+            None if !status_ok => check.not_run("status differed"),
+            None => check.fail_text("the body is not JSON"),
+            Some(actual) => {
+                let diffs = compare(&expected, actual, body.mode, &loaded.redact);
+                if diffs.is_empty() {
+                    check
+                } else {
+                    let shown = match body.mode {
+                        MatchMode::Subset => project(&expected, actual),
+                        MatchMode::Exact => actual.clone(),
+                    };
+                    let mut shown_expected = expected.clone();
+                    let mut shown_actual = shown;
+                    for r in &loaded.redact {
+                        r.replace_all(&mut shown_expected, &Value::String("<redacted>".into()));
+                        r.replace_all(&mut shown_actual, &Value::String("<redacted>".into()));
+                    }
+                    check.fail(Detail::Differences(diffs)).fail(Detail::Diff {
+                        expected_label: "expected (expect.body, keys sorted)".into(),
+                        actual_label: format!(
+                            "actual   (response body{}, keys sorted)",
+                            if body.mode == MatchMode::Subset {
+                                " projected onto expect.body"
+                            } else {
+                                ""
+                            }
+                        ),
+                        expected: shown_expected,
+                        actual: shown_actual,
+                    })
+                }
+            }
+        });
+    }
+
+    for (name, path) in &loaded.capture {
+        let found = response
+            .json_value()
+            .and_then(|body| path.select(body).first().copied().cloned());
+        match found {
+            Some(Value::String(s)) => {
+                vars.insert(name.clone(), s);
+            }
+            Some(other) => {
+                vars.insert(name.clone(), other.to_string());
+            }
+            None if status_ok => checks.push(
+                Check::new(
+                    format!("capture.{name}"),
+                    Level::Must,
+                    format!("capture {name} from {path}"),
+                )
+                .fail_text(format!("{path} is not in the response body")),
+            ),
+            None => {}
+        }
+    }
+
+    let deadline_default = sent_at + env.options.notification_timeout;
+    let exchange = Exchange {
+        env,
+        request: &request,
+        request_json: request_json.as_ref(),
+        response: &response,
+        fixtures: &fixtures,
+        vars: &vars,
+        sent_at,
+        notification_deadline: deadline_default,
+    };
+    for id in &case.expect.invariants {
+        let invariant = contract
+            .invariants()
+            .iter()
+            .find(|i| i.id == id)
+            .ok_or_else(|| format!("the case names an unknown invariant {id:?}"))?;
+        verdict.checks.push(invariant.evaluate(&exchange));
+    }
+    for (i, expect) in case.expect.notifications.iter().enumerate() {
+        let check = check_notification(env, i, expect, &fixtures, &vars, sent_at)?;
+        verdict.checks.push(check);
+    }
+    Ok(())
+}
+
+fn retry_note(response: &HttpResponse) -> String {
+    if response.retried_after.is_empty() {
+        String::new()
+    } else {
+        let secs: u64 = response.retried_after.iter().sum();
+        format!(
+            " (after {} Retry-After wait{}, {secs} s)",
+            response.retried_after.len(),
+            if response.retried_after.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        )
+    }
+}
+
+fn build_request(loaded: &LoadedCase, vars: &Vars) -> Result<HttpRequest, String> {
+    let r = &loaded.case.request;
+    let path = fill_str(&r.path, vars)?;
+    let body = match (&r.body, &loaded.raw_bytes) {
+        (Some(v), _) => Some(
+            serde_json::to_vec(&fill_value(v, vars)?).map_err(|e| format!("request body: {e}"))?,
+        ),
+        (None, Some(raw)) => Some(match std::str::from_utf8(raw) {
+            Ok(text) => fill_str(text, vars)?.into_bytes(),
+            Err(_) => raw.clone(),
+        }),
+        (None, None) => None,
+    };
+    let mut headers: Vec<(String, String)> = r
+        .headers
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), fill_str(v, vars)?)))
+        .collect::<Result<_, String>>()?;
+    let has = |name: &str, headers: &[(String, String)]| {
+        headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
+    };
+    if body.is_some() && !has("content-type", &headers) {
+        headers.push(("content-type".into(), "application/json".into()));
+    }
+    if !has("client-request-id", &headers) {
+        headers.push(("client-request-id".into(), uuid::Uuid::new_v4().to_string()));
+    }
+    Ok(HttpRequest {
+        method: r.method.clone(),
+        path,
+        headers,
+        body,
+        auth: r.auth,
+    })
+}
+
+fn check_header(
+    name: &str,
+    expect: &crate::case::HeaderExpect,
+    response: &HttpResponse,
+    vars: &Vars,
+) -> Check {
+    let actual = response.header(name);
+    let mut check = Check::new(
+        format!("header.{}", name.to_ascii_lowercase()),
+        Level::Must,
+        format!("header {name}"),
+    );
+    let mut problems = Vec::new();
+    if let Some(present) = expect.present {
+        if present != actual.is_some() {
+            problems.push(if present {
+                "expected the header, it is absent".to_owned()
+            } else {
+                format!("expected no such header, got {actual:?}")
+            });
+        }
+    }
+    let tests: [(&Option<String>, &str, fn(&str, &str) -> bool); 4] = [
+        (&expect.equals, "equal", |a, e| a == e),
+        (&expect.starts_with, "start with", |a, e| a.starts_with(e)),
+        (&expect.ends_with, "end with", |a, e| a.ends_with(e)),
+        (&expect.contains, "contain", |a, e| a.contains(e)),
+    ];
+    for (wanted, verb, test) in tests {
+        let Some(wanted) = wanted else { continue };
+        let wanted = match fill_str(wanted, vars) {
+            Ok(w) => w,
+            Err(e) => {
+                problems.push(e);
+                continue;
+            }
+        };
+        match actual {
+            Some(a) if test(a, &wanted) => {}
+            Some(a) => problems.push(format!("expected it to {verb} {wanted:?}, got {a:?}")),
+            None => problems.push(format!("expected it to {verb} {wanted:?}, it is absent")),
+        }
+    }
+    for p in problems {
+        check = check.fail_text(p);
+    }
+    check
+}
+
+/// Every `commsNotification` item received so far on a mailbox.
+pub fn items(deliveries: &[Delivery]) -> Vec<Value> {
+    deliveries
+        .iter()
+        .flat_map(|d| d.items().into_iter().cloned())
+        .collect()
+}
+
+fn check_notification(
+    env: &Env,
+    index: usize,
+    expect: &NotificationExpect,
+    fixtures: &BTreeMap<String, Fixture>,
+    vars: &Vars,
+    sent_at: Instant,
+) -> Result<Check, String> {
+    let id = format!("notification[{index}]");
+    let check = Check::new(id, Level::Must, format!("notification: {}", expect.about));
+    let pattern = fill_value(&expect.pattern, vars)?;
+    let Some(mailbox) = fixtures
+        .get(&expect.fixture)
+        .and_then(|f| f.mailbox.clone())
+    else {
+        return Ok(check.not_run(format!(
+            "fixture {} has no callback the suite can read",
+            expect.fixture
+        )));
+    };
+    let wanted = expect.count.unwrap_or(1).max(1);
+    let within = expect
+        .within_ms
+        .map_or(env.options.notification_timeout, Duration::from_millis);
+    let deadline = sent_at + within;
+    let matches = |items: &[Value]| {
+        items
+            .iter()
+            .filter(|item| compare(&pattern, item, MatchMode::Subset, &[]).is_empty())
+            .count()
+    };
+    env.block_on(mailbox.wait_until(deadline, |d| matches(&items(d)) >= wanted));
+    let deliveries = mailbox.snapshot();
+    let all = items(&deliveries);
+    let found: Vec<&Value> = all
+        .iter()
+        .filter(|item| compare(&pattern, item, MatchMode::Subset, &[]).is_empty())
+        .collect();
+    let mut check = check;
+    if let Some(exact) = expect.count {
+        if found.len() != exact {
+            check = check.fail_text(format!(
+                "expected exactly {exact} matching notification{}, got {} within {} ms",
+                if exact == 1 { "" } else { "s" },
+                found.len(),
+                within.as_millis()
+            ));
+        }
+    } else if found.is_empty() {
+        check = check.fail_text(format!(
+            "no matching notification within {} ms ({} delivery(ies), {} item(s) received on this callback)",
+            within.as_millis(),
+            deliveries.len(),
+            all.len()
+        ));
+        let not_json: Vec<&String> = deliveries
+            .iter()
+            .filter_map(|d| d.body.as_ref().err())
+            .collect();
+        if let Some(first) = not_json.first() {
+            check = check.note(format!(
+                "{} delivery(ies) were not JSON; the first: {first}",
+                not_json.len()
+            ));
+        }
+        // Show the nearest miss: what the target sent that came closest.
+        if let Some(closest) = all
+            .iter()
+            .min_by_key(|item| compare(&pattern, item, MatchMode::Subset, &[]).len())
+        {
+            let diffs = compare(&pattern, closest, MatchMode::Subset, &[]);
+            check = check
+                .note("the closest notification received differs at:")
+                .fail(Detail::Differences(diffs))
+                .fail(Detail::Diff {
+                    expected_label: format!("expected (expect.notifications[{index}].match)"),
+                    actual_label: "actual   (closest notification, projected)".into(),
+                    actual: project(&pattern, closest),
+                    expected: pattern.clone(),
+                });
+        }
+    }
+    if let (Some(schema), false) = (&expect.schema, found.is_empty()) {
+        let mut violations = Vec::new();
+        for item in &found {
+            match env.schemas.validate(schema, item) {
+                Ok(v) => violations.extend(v),
+                Err(e) => return Err(e),
+            }
+        }
+        if !violations.is_empty() {
+            check = check
+                .fail_text(format!(
+                    "the notification does not satisfy {}",
+                    env.schemas.display(schema)
+                ))
+                .fail(Detail::Schema(violations));
+        }
+    }
+    Ok(check)
+}

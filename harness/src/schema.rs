@@ -1,0 +1,119 @@
+//! The schema registry: every file of `schemas/` registered by its `$id`, each
+//! compiled once per process, local references only (nothing is fetched).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::error::SetupError;
+use crate::json_path::JsonPath;
+use crate::verdict::SchemaViolation;
+
+/// At most this many violations are reported per document.
+const MAX_VIOLATIONS: usize = 20;
+
+pub struct Schemas {
+    dir: PathBuf,
+    validators: BTreeMap<String, jsonschema::Validator>,
+}
+
+impl std::fmt::Debug for Schemas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Schemas")
+            .field("dir", &self.dir)
+            .field("files", &self.validators.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+fn schema_error(path: &Path, message: impl Into<String>) -> SetupError {
+    SetupError::Schema {
+        path: path.to_owned(),
+        message: message.into(),
+    }
+}
+
+impl Schemas {
+    /// Loads and compiles every `*.json` file directly under `dir`.
+    pub fn load(dir: &Path) -> Result<Self, SetupError> {
+        let mut documents = Vec::new();
+        let entries = std::fs::read_dir(dir).map_err(|e| schema_error(dir, e.to_string()))?;
+        for entry in entries {
+            let path = entry.map_err(|e| schema_error(dir, e.to_string()))?.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") || !path.is_file() {
+                continue;
+            }
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| schema_error(&path, e.to_string()))?;
+            let value: Value =
+                serde_json::from_str(&text).map_err(|e| schema_error(&path, e.to_string()))?;
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            documents.push((name, path, value));
+        }
+        documents.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut builder = jsonschema::Registry::new();
+        for (name, path, value) in &documents {
+            let id = value.get("$id").and_then(Value::as_str).map_or_else(
+                || format!("https://invite-conformance.test/schemas/{name}"),
+                str::to_owned,
+            );
+            builder = builder
+                .add(id, value.clone())
+                .map_err(|e| schema_error(path, e.to_string()))?;
+        }
+        let registry = builder
+            .prepare()
+            .map_err(|e| schema_error(dir, e.to_string()))?;
+        let mut validators = BTreeMap::new();
+        for (name, path, value) in &documents {
+            let validator = jsonschema::options()
+                .with_registry(&registry)
+                .build(value)
+                .map_err(|e| schema_error(path, e.to_string()))?;
+            validators.insert(name.clone(), validator);
+        }
+        Ok(Self {
+            dir: dir.to_owned(),
+            validators,
+        })
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.validators.keys().map(String::as_str)
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.validators.contains_key(name)
+    }
+
+    /// The display path of a schema file, as a user would open it.
+    pub fn display(&self, name: &str) -> String {
+        format!("schemas/{name}")
+    }
+
+    /// Violations of `value` against the named schema (empty when valid).
+    pub fn validate(&self, name: &str, value: &Value) -> Result<Vec<SchemaViolation>, String> {
+        let validator = self
+            .validators
+            .get(name)
+            .ok_or_else(|| format!("no schema named {name:?} in {}", self.dir.display()))?;
+        Ok(validator
+            .iter_errors(value)
+            .take(MAX_VIOLATIONS)
+            .map(|e| {
+                let instance_path = JsonPath::from_pointer(&e.instance_path().to_string());
+                let shown = crate::render::describe(instance_path.select(value).first().copied());
+                SchemaViolation {
+                    message: format!("{} (found {shown})", e.masked()),
+                    instance_path,
+                    schema_path: e.schema_path().to_string(),
+                }
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,175 @@
+//! Results as data: every check of a trial with its outcome. Rendering is elsewhere.
+
+use serde_json::Value;
+
+use crate::json_path::JsonPath;
+
+/// How much a check weighs: `Must` fails the test, `Should` warns (fails under `--strict`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    Must,
+    Should,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Must => "MUST",
+            Self::Should => "SHOULD",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    Fail,
+    /// The check could not be evaluated (its input is missing), with the reason.
+    NotRun(String),
+}
+
+/// One leaf difference between an expected and an actual document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Difference {
+    pub path: JsonPath,
+    pub expected: Option<Value>,
+    pub actual: Option<Value>,
+}
+
+/// One schema violation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaViolation {
+    pub instance_path: JsonPath,
+    pub schema_path: String,
+    pub message: String,
+}
+
+/// Evidence attached to a check, rendered under it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Detail {
+    Text(String),
+    Differences(Vec<Difference>),
+    Schema(Vec<SchemaViolation>),
+    /// A unified diff of canonicalized JSON: what was expected and what came.
+    Diff {
+        expected_label: String,
+        actual_label: String,
+        expected: Value,
+        actual: Value,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    /// A stable id (`status`, `body`, `invite.location`, …).
+    pub id: String,
+    pub level: Level,
+    /// What was checked, in words.
+    pub label: String,
+    /// The spec sentence the check enforces, when it comes from the contract.
+    pub spec: Option<String>,
+    pub outcome: Outcome,
+    pub details: Vec<Detail>,
+}
+
+impl Check {
+    pub fn new(id: impl Into<String>, level: Level, label: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            level,
+            label: label.into(),
+            spec: None,
+            outcome: Outcome::Pass,
+            details: Vec::new(),
+        }
+    }
+
+    #[must_use]
+    pub fn spec(mut self, spec: impl Into<String>) -> Self {
+        self.spec = Some(spec.into());
+        self
+    }
+
+    #[must_use]
+    pub fn fail(mut self, detail: Detail) -> Self {
+        self.outcome = Outcome::Fail;
+        self.details.push(detail);
+        self
+    }
+
+    #[must_use]
+    pub fn fail_text(self, text: impl Into<String>) -> Self {
+        self.fail(Detail::Text(text.into()))
+    }
+
+    #[must_use]
+    pub fn not_run(mut self, reason: impl Into<String>) -> Self {
+        self.outcome = Outcome::NotRun(reason.into());
+        self
+    }
+
+    #[must_use]
+    pub fn note(mut self, text: impl Into<String>) -> Self {
+        self.details.push(Detail::Text(text.into()));
+        self
+    }
+
+    /// Fails with the details when there are any.
+    #[must_use]
+    pub fn fail_if(mut self, details: Vec<Detail>) -> Self {
+        if !details.is_empty() {
+            self.outcome = Outcome::Fail;
+            self.details.extend(details);
+        }
+        self
+    }
+
+    pub fn failed(&self) -> bool {
+        self.outcome == Outcome::Fail
+    }
+}
+
+/// Where a trial stood, printed before what went wrong.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Where {
+    pub test: String,
+    pub file: Option<String>,
+    pub about: Option<String>,
+    pub spec: Option<String>,
+    /// `POST /communications/calls/{{call}}/participants/invite -> 200 OK in 3 ms`
+    pub request: Option<String>,
+    pub rerun: Vec<String>,
+    /// Seed, shrunk input and the like, for generated trials.
+    pub extra: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Verdict {
+    pub place: Where,
+    pub checks: Vec<Check>,
+    /// Set when no verdict could be reached (transport failure, broken case).
+    pub error: Option<String>,
+}
+
+impl Verdict {
+    pub fn failures(&self, strict: bool) -> usize {
+        self.checks
+            .iter()
+            .filter(|c| c.failed() && (c.level == Level::Must || strict))
+            .count()
+    }
+
+    pub fn warnings(&self, strict: bool) -> usize {
+        if strict {
+            return 0;
+        }
+        self.checks
+            .iter()
+            .filter(|c| c.failed() && c.level == Level::Should)
+            .count()
+    }
+
+    pub fn passed(&self, strict: bool) -> bool {
+        self.error.is_none() && self.failures(strict) == 0
+    }
+}

@@ -1,0 +1,36 @@
+//! A reference implementation (a mock) of the Microsoft Graph calls service,
+//! as far as `POST /communications/calls/{id}/participants/invite` needs it:
+//! create, get and delete calls, invite participants, get operations, list
+//! participants, and notifications to each call's callbackUri.
+//!
+//! It is the conformance suite's default target and a stand-in for Graph
+//! when building a bot. [`Config::faults`] makes it break one documented
+//! behaviour at a time, which is how the suite proves it notices.
+//!
+//! ```no_run
+//! let server = invite_reference::start(invite_reference::Config::default())?;
+//! println!("Graph mock at {}", server.base_url());
+//! server.shutdown();
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod config;
+mod error;
+mod faults;
+mod notify;
+mod resources;
+mod routes;
+mod server;
+mod state;
+mod validate;
+
+pub use config::Config;
+pub use faults::{Fault, UnknownFault};
+pub use server::{serve, start, ServerHandle};
+
+/// The reference server as an axum router (all routes under `/v1.0`), for
+/// callers that serve it themselves. Notifications are delivered by tasks of
+/// the runtime that serves it.
+pub fn router(config: Config) -> axum::Router {
+    routes::router(config)
+}

@@ -1,0 +1,87 @@
+//! `invite-reference`: the reference Graph calls service as a standalone
+//! server, for bot developers and for running the suite against a process.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use invite_reference::{Config, Fault};
+
+/// A mock of Microsoft Graph's calls service for participants/invite: create,
+/// get and delete calls, invite participants, get operations, list
+/// participants, with notifications to each call's callbackUri.
+#[derive(Debug, Parser)]
+#[command(name = "invite-reference", version)]
+struct Cli {
+    /// Address to listen on.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8080",
+        env = "INVITE_REFERENCE_LISTEN"
+    )]
+    listen: String,
+    /// Break one documented behaviour on purpose (repeatable; see --list-faults).
+    #[arg(long = "fault", value_name = "NAME")]
+    faults: Vec<Fault>,
+    /// How long an invite stays running before it completes.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    operation_delay_ms: u64,
+    /// Deadline of one notification POST to a callback.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    notify_timeout_ms: u64,
+    /// Retries of a failed notification POST.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    notify_retries: u32,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
+    body_limit: usize,
+    /// Print every fault's name and description, then exit.
+    #[arg(long)]
+    list_faults: bool,
+    /// Do not log requests to stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.list_faults {
+        let width = Fault::ALL.iter().map(|f| f.name().len()).max().unwrap_or(0);
+        for fault in Fault::ALL {
+            println!("{:width$}  {}", fault.name(), fault.description());
+        }
+        return ExitCode::SUCCESS;
+    }
+    let config = Config {
+        faults: cli.faults,
+        body_limit: cli.body_limit,
+        notify_timeout: Duration::from_millis(cli.notify_timeout_ms),
+        notify_retries: cli.notify_retries,
+        operation_delay: Duration::from_millis(cli.operation_delay_ms),
+        log_requests: !cli.quiet,
+    };
+    let listener = match tokio::net::TcpListener::bind(&cli.listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("invite-reference: cannot listen on {}: {error}", cli.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    match listener.local_addr() {
+        Ok(addr) => println!("http://{addr}/v1.0"),
+        Err(_) => println!("http://{}/v1.0", cli.listen),
+    }
+    if !config.faults.is_empty() {
+        let names: Vec<&str> = config.faults.iter().map(|f| f.name()).collect();
+        eprintln!("faults: {}", names.join(", "));
+    }
+    match invite_reference::serve(listener, config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("invite-reference: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

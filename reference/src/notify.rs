@@ -1,0 +1,153 @@
+//! Delivery of notifications to a call's callbackUri: one queue and one task
+//! per call, so a call's notifications arrive in the order they were raised
+//! and a slow callback only ever delays its own call.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{header, HeaderValue};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::faults::{Fault, FaultSet};
+
+/// Pause before trying a failed POST again; short, since the deadline and the
+/// retry count already bound the time a notification can take.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// What every delivery task shares: one HTTP client (so connections to a
+/// callback are reused) and the delivery settings.
+#[derive(Debug)]
+pub(crate) struct Delivery {
+    client: reqwest::Client,
+    timeout: Duration,
+    retries: u32,
+    log: bool,
+    faults: FaultSet,
+}
+
+impl Delivery {
+    pub(crate) fn new(config: &Config, faults: FaultSet) -> Delivery {
+        Delivery {
+            // Without TLS nor a system proxy the builder has nothing that can
+            // fail; the default client is the same one in any case.
+            client: reqwest::Client::builder().build().unwrap_or_default(),
+            timeout: config.notify_timeout,
+            retries: config.notify_retries,
+            log: config.log_requests,
+            faults,
+        }
+    }
+}
+
+/// The queue of one call's notifications. Dropping it lets the delivery task
+/// send what is queued and end.
+#[derive(Debug)]
+pub(crate) struct Notifier {
+    queue: mpsc::UnboundedSender<Bytes>,
+    backlog: Arc<AtomicUsize>,
+    faults: FaultSet,
+}
+
+impl Notifier {
+    /// Starts the delivery task of a call; needs a tokio runtime.
+    pub(crate) fn spawn(delivery: Arc<Delivery>, callback_uri: String) -> Notifier {
+        let (queue, pending) = mpsc::unbounded_channel();
+        let backlog = Arc::new(AtomicUsize::new(0));
+        let faults = delivery.faults;
+        tokio::spawn(deliver_queue(
+            delivery,
+            callback_uri,
+            pending,
+            Arc::clone(&backlog),
+        ));
+        Notifier {
+            queue,
+            backlog,
+            faults,
+        }
+    }
+
+    /// Queues a `commsNotifications` body; it never waits.
+    pub(crate) fn send(&self, notifications: &Value) {
+        let body = if self.faults.has(Fault::NotificationNotJson) {
+            format!("commsNotifications <{notifications}>")
+        } else {
+            notifications.to_string()
+        };
+        self.backlog.fetch_add(1, Ordering::Relaxed);
+        if self.queue.send(Bytes::from(body)).is_err() {
+            // The task is gone only when the runtime shuts down.
+            self.backlog.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Notifications queued and not yet delivered (or given up).
+    pub(crate) fn backlog(&self) -> usize {
+        self.backlog.load(Ordering::Relaxed)
+    }
+}
+
+async fn deliver_queue(
+    delivery: Arc<Delivery>,
+    callback_uri: String,
+    mut pending: mpsc::UnboundedReceiver<Bytes>,
+    backlog: Arc<AtomicUsize>,
+) {
+    while let Some(body) = pending.recv().await {
+        deliver(&delivery, &callback_uri, body).await;
+        backlog.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// POSTs one body, trying again on a transport error or a non-2xx answer
+/// until the retries are spent; then the notification is dropped, as Graph
+/// drops notifications a bot does not take.
+async fn deliver(delivery: &Delivery, callback_uri: &str, body: Bytes) {
+    let json = HeaderValue::from_static("application/json");
+    for attempt in 0..=delivery.retries {
+        let outcome = delivery
+            .client
+            .post(callback_uri)
+            .header(header::CONTENT_TYPE, json.clone())
+            .timeout(delivery.timeout)
+            .body(body.clone())
+            .send()
+            .await;
+        let failure = match outcome {
+            Ok(response) if response.status().is_success() => {
+                // Reading the answer lets the connection go back to the pool.
+                let _ = response.bytes().await;
+                return;
+            }
+            Ok(response) => format!("answered {}", response.status()),
+            Err(error) => format!("failed: {}", error_chain(&error)),
+        };
+        if delivery.log {
+            eprintln!(
+                "notify POST {callback_uri} {failure} (attempt {} of {})",
+                attempt + 1,
+                delivery.retries + 1
+            );
+        }
+        if attempt < delivery.retries {
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+    }
+}
+
+/// An error with its causes, since reqwest's own message ("error sending
+/// request") hides whether the callback refused, timed out or reset.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}

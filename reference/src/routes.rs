@@ -1,0 +1,368 @@
+//! The HTTP surface: the routes under `/v1.0`, the per-request middleware
+//! (auth, error bodies, request ids, logging) and the handlers.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{Map, Value};
+
+use crate::config::Config;
+use crate::error::{render, ApiError, RequestIds};
+use crate::faults::{Fault, FaultSet};
+use crate::notify::Delivery;
+use crate::resources::{new_id, other_client_context, Operation, OperationStatus};
+use crate::state::{call_not_found, Presence, Registry};
+use crate::validate;
+
+/// How long the `slow-responses` fault holds every response.
+const SLOW_RESPONSE_DELAY: Duration = Duration::from_secs(3);
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
+
+/// What every handler shares.
+struct App {
+    config: Config,
+    faults: FaultSet,
+    registry: Mutex<Registry>,
+}
+
+impl App {
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        // Nothing panics while holding the lock, and the registry stays
+        // consistent between statements, so a poisoned lock is still usable.
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The JSON object a POST carries, checked in Graph's order: content
+    /// type (415), size (413), syntax (400).
+    async fn json_body(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<Map<String, Value>, ApiError> {
+        validate::check_content_type(headers, self.faults)?;
+        let bytes = validate::read_body(headers, body, self.config.body_limit).await?;
+        validate::parse_object(&bytes, self.faults)
+    }
+}
+
+/// The reference server's routes, ready to serve.
+pub(crate) fn router(config: Config) -> Router {
+    let faults: FaultSet = config.faults.iter().copied().collect();
+    let delivery = Arc::new(Delivery::new(&config, faults));
+    let app = Arc::new(App {
+        config,
+        faults,
+        registry: Mutex::new(Registry::new(delivery, faults)),
+    });
+    let calls = "/communications/calls";
+    let api = Router::new()
+        .route(calls, post(create_call))
+        .route(
+            &format!("{calls}/{{call_id}}"),
+            get(get_call).delete(delete_call),
+        )
+        .route(
+            &format!("{calls}/{{call_id}}/participants"),
+            get(list_participants),
+        )
+        .route(
+            &format!("{calls}/{{call_id}}/participants/invite"),
+            post(invite),
+        )
+        .route(
+            &format!("{calls}/{{call_id}}/participants/microsoft.graph.invite"),
+            post(invite_namespaced),
+        )
+        .route(
+            &format!("{calls}/{{call_id}}/operations/{{operation_id}}"),
+            get(get_operation),
+        );
+    Router::new()
+        .nest("/v1.0", api)
+        .fallback(unknown_path)
+        .layer(from_fn_with_state(Arc::clone(&app), each_request))
+        .with_state(app)
+}
+
+/// Runs around every request, routed or not: refuses it without a bearer
+/// token, gives every error Graph's body, and stamps request ids.
+async fn each_request(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let ids = RequestIds {
+        request_id: new_id(),
+        client_request_id: request
+            .headers()
+            .get(CLIENT_REQUEST_ID)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+    };
+    let authorized = app.faults.has(Fault::NoAuthAccepted) || has_bearer_token(request.headers());
+    let mut response = if authorized {
+        next.run(request).await
+    } else {
+        ApiError::Unauthorized.into_response()
+    };
+    let error = response.extensions_mut().remove::<ApiError>();
+    let status = response.status();
+    if let Some(error) = error {
+        response = render(response, &error, &ids, app.faults);
+    } else if status.is_client_error() || status.is_server_error() {
+        // axum's own refusals (a bad path parameter, a method the route does
+        // not have) get the same body as ours.
+        let error = ApiError::from_status(status);
+        response = render(response, &error, &ids, app.faults);
+    }
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::try_from(&ids.request_id) {
+        headers.insert(REQUEST_ID, value);
+    }
+    if let Some(value) = ids
+        .client_request_id
+        .and_then(|id| HeaderValue::try_from(id).ok())
+    {
+        headers.insert(CLIENT_REQUEST_ID, value);
+    }
+    if app.faults.has(Fault::SlowResponses) {
+        tokio::time::sleep(SLOW_RESPONSE_DELAY).await;
+    }
+    if app.config.log_requests {
+        eprintln!(
+            "{method} {path} {} {:.1}ms",
+            response.status().as_u16(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    response
+}
+
+fn has_bearer_token(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().split_once(' '))
+        .is_some_and(|(scheme, token)| {
+            scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()
+        })
+}
+
+async fn unknown_path() -> ApiError {
+    ApiError::NotFound("The requested resource does not exist.".into())
+}
+
+async fn create_call(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let body = app.json_body(&headers, body).await?;
+    let new = validate::new_call(&body, app.faults)?;
+    let (id, call) = app.registry().create_call(new, &body)?;
+    let location = format!("/v1.0/communications/calls/{id}");
+    Ok(json_response(StatusCode::CREATED, &call, Some(&location)))
+}
+
+async fn get_call(
+    State(app): State<Arc<App>>,
+    Path(call_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let call = app.registry().call(&call_id);
+    match call {
+        Some(call) => Ok(json_response(StatusCode::OK, &call, None)),
+        None => Err(call_not_found(&call_id)),
+    }
+}
+
+async fn delete_call(
+    State(app): State<Arc<App>>,
+    Path(call_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let ended = app.registry().end_call(&call_id);
+    if ended {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(call_not_found(&call_id))
+    }
+}
+
+async fn list_participants(
+    State(app): State<Arc<App>>,
+    Path(call_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let roster = app.registry().roster(&call_id);
+    match roster {
+        Some(roster) => {
+            let mut list = Map::new();
+            list.insert("value".into(), Value::Array(roster));
+            Ok(json_response(StatusCode::OK, &Value::Object(list), None))
+        }
+        None => Err(call_not_found(&call_id)),
+    }
+}
+
+async fn get_operation(
+    State(app): State<Arc<App>>,
+    Path((call_id, operation_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::NotFound(format!("Operation {operation_id:?} was not found."));
+    if app.faults.has(Fault::OperationGet404) {
+        return Err(not_found());
+    }
+    let found = {
+        let registry = app.registry();
+        match registry.presence(&call_id) {
+            Presence::Live(_) => registry.operation(&call_id, &operation_id),
+            Presence::Ended | Presence::Unknown => return Err(call_not_found(&call_id)),
+        }
+    };
+    let Some(mut operation) = found else {
+        return Err(not_found());
+    };
+    if app.faults.has(Fault::OperationGetMismatch) {
+        let context = operation["clientContext"].as_str().map(str::to_owned);
+        operation["id"] = new_id().into();
+        operation["clientContext"] = other_client_context(context.as_deref()).into();
+    }
+    Ok(json_response(StatusCode::OK, &operation, None))
+}
+
+async fn invite(
+    State(app): State<Arc<App>>,
+    Path(call_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    invite_participants(app, call_id, headers, body).await
+}
+
+async fn invite_namespaced(
+    State(app): State<Arc<App>>,
+    Path(call_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    if app.faults.has(Fault::NotNamespaced) {
+        return Err(unknown_path().await);
+    }
+    invite_participants(app, call_id, headers, body).await
+}
+
+/// `participants/invite`: checks the request, records a running operation,
+/// answers with it, and completes it in the background.
+async fn invite_participants(
+    app: Arc<App>,
+    call_id: String,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let faults = app.faults;
+    let presence = app.registry().presence(&call_id);
+    // None: a fault accepts an invite on a call that is not live; it is
+    // answered but nothing follows.
+    let kind = match presence {
+        Presence::Live(kind) => Some(kind),
+        Presence::Ended if faults.has(Fault::EndedCallAcceptsInvite) => None,
+        Presence::Unknown if faults.has(Fault::UnknownCallAcceptsInvite) => None,
+        Presence::Ended | Presence::Unknown => return Err(call_not_found(&call_id)),
+    };
+    let body = app.json_body(&headers, body).await?;
+    let invite = validate::invite(&body, faults)?;
+    if let Some(kind) = kind {
+        validate::invitee_count(kind, invite.participants.len(), faults)?;
+    }
+    if faults.has(Fault::ServerErrorOnNonAscii) && validate::members_have_non_ascii(&body) {
+        return Err(ApiError::Injected(
+            "Unhandled exception: non-ASCII text.".into(),
+        ));
+    }
+    if faults.has(Fault::ServerErrorOnPhone) && invite.participants.iter().any(validate::has_phone)
+    {
+        return Err(ApiError::Injected(
+            "Unhandled exception: phone identity.".into(),
+        ));
+    }
+    let operation = Operation {
+        id: new_id(),
+        client_context: invite.client_context,
+        participants: invite.participants,
+        status: OperationStatus::Running,
+    };
+    if kind.is_some() {
+        app.registry().add_operation(&call_id, operation.clone())?;
+        let delay = app.config.operation_delay;
+        let completing = Arc::clone(&app);
+        let (call_id, operation_id) = (call_id.clone(), operation.id.clone());
+        tokio::spawn(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            completing
+                .registry()
+                .complete_invite(&call_id, &operation_id);
+        });
+    }
+    Ok(invite_response(&call_id, &operation, faults))
+}
+
+/// The 200 answer to an invite, with the faults that bend it.
+fn invite_response(call_id: &str, operation: &Operation, faults: FaultSet) -> Response {
+    let mut body = operation.to_json();
+    if faults.has(Fault::InvalidOperationStatus) {
+        body["status"] = "pending".into();
+    }
+    if faults.has(Fault::CompletedWithNotification) {
+        body["status"] = "completed".into();
+    }
+    if faults.has(Fault::NoClientContextEcho) {
+        crate::resources::remove(&mut body, "clientContext");
+    }
+    if faults.has(Fault::WrongClientContext) {
+        body["clientContext"] = other_client_context(operation.client_context.as_deref()).into();
+    }
+    if faults.has(Fault::ParticipantsNotEchoed) {
+        body["participants"] = Value::Array(Vec::new());
+    }
+    let operation_named = if faults.has(Fault::WrongLocationOpId) {
+        new_id()
+    } else {
+        operation.id.clone()
+    };
+    let call_named = if faults.has(Fault::LocationWrongCall) {
+        new_id()
+    } else {
+        call_id.to_owned()
+    };
+    let location = format!("/v1.0/communications/calls/{call_named}/operations/{operation_named}");
+    let status = if faults.has(Fault::WrongSuccessStatus) {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    let location = (!faults.has(Fault::NoLocation)).then_some(location.as_str());
+    json_response(status, &body, location)
+}
+
+fn json_response(status: StatusCode, body: &Value, location: Option<&str>) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    // A call id taken from the path may hold characters a header cannot;
+    // such ids only get here through the *-accepts-invite faults.
+    if let Some(value) = location.and_then(|l| HeaderValue::try_from(l).ok()) {
+        headers.insert(header::LOCATION, value);
+    }
+    response
+}

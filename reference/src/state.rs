@@ -1,0 +1,460 @@
+//! The server's memory: calls, their rosters and operations, and what
+//! happens to them when an invite completes or a call ends.
+//!
+//! Everything sits behind one lock: a move or a replace touches two calls at
+//! once, nothing under the lock waits for I/O (notifications are only
+//! queued), and queueing under the lock is what keeps each call's
+//! notifications in the order its state changed.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use crate::error::ApiError;
+use crate::faults::{Fault, FaultSet};
+use crate::notify::{Delivery, Notifier};
+use crate::resources::{
+    new_id, notification, other_client_context, Operation, OperationStatus, Participant,
+};
+use crate::validate::{CallKind, NewCall};
+
+/// Live calls kept at once; past it, creating a call answers 429.
+pub(crate) const MAX_CALLS: usize = 100_000;
+/// Ended call ids remembered (so they answer 404 rather than being reused).
+const MAX_ENDED: usize = 100_000;
+/// Participants in one call's roster.
+pub(crate) const MAX_ROSTER: usize = 1_000;
+/// Operations kept per call; the oldest finished one is forgotten first.
+const MAX_OPERATIONS: usize = 1_000;
+/// Notifications queued for one callback before invites answer 429.
+const MAX_BACKLOG: usize = 1_000;
+
+/// Whether a call id names a call the server can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Presence {
+    Live(CallKind),
+    Ended,
+    Unknown,
+}
+
+#[derive(Debug)]
+struct Call {
+    kind: CallKind,
+    /// The call resource without its `state`.
+    resource: Map<String, Value>,
+    state: &'static str,
+    roster: Vec<Participant>,
+    operations: HashMap<String, Operation>,
+    /// Operation ids, oldest first, to know which one to forget.
+    operation_order: VecDeque<String>,
+    notifier: Notifier,
+}
+
+impl Call {
+    fn to_json(&self) -> Value {
+        let mut resource = self.resource.clone();
+        resource.insert("state".into(), self.state.into());
+        Value::Object(resource)
+    }
+
+    fn roster_json(&self, faults: FaultSet, except: &[String]) -> Vec<Value> {
+        self.roster
+            .iter()
+            .filter(|participant| !except.contains(&participant.id))
+            .map(|participant| participant.to_json(faults))
+            .collect()
+    }
+
+    fn notify_roster(&self, call_named: &str, faults: FaultSet, except: &[String]) {
+        let roster = self.roster_json(faults, except);
+        self.notifier.send(&notification(
+            "updated",
+            call_named,
+            "/participants",
+            Value::Array(roster),
+        ));
+    }
+
+    /// Frees room for one more operation by forgetting the oldest finished
+    /// one; false when every kept operation is still running.
+    fn make_room_for_operation(&mut self) -> bool {
+        if self.operations.len() < MAX_OPERATIONS {
+            return true;
+        }
+        let finished = self.operation_order.iter().position(|id| {
+            self.operations
+                .get(id)
+                .is_none_or(|op| op.status != OperationStatus::Running)
+        });
+        match finished.and_then(|index| self.operation_order.remove(index)) {
+            Some(id) => {
+                self.operations.remove(&id);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// One participant of a completing invite: who joins, and the call it leaves
+/// when the invite moves it.
+struct Join {
+    identity: Value,
+    leaves: Option<(String, String)>,
+}
+
+/// All calls, live and ended.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    calls: HashMap<String, Call>,
+    ended: HashSet<String>,
+    ended_order: VecDeque<String>,
+    delivery: Arc<Delivery>,
+    faults: FaultSet,
+}
+
+impl Registry {
+    pub(crate) fn new(delivery: Arc<Delivery>, faults: FaultSet) -> Registry {
+        Registry {
+            calls: HashMap::new(),
+            ended: HashSet::new(),
+            ended_order: VecDeque::new(),
+            delivery,
+            faults,
+        }
+    }
+
+    pub(crate) fn presence(&self, call_id: &str) -> Presence {
+        match self.calls.get(call_id) {
+            Some(call) => Presence::Live(call.kind),
+            None if self.ended.contains(call_id) => Presence::Ended,
+            None => Presence::Unknown,
+        }
+    }
+
+    /// Creates a call and queues its `established` notification; returns the
+    /// call as the create response shows it (still establishing).
+    pub(crate) fn create_call(
+        &mut self,
+        new: NewCall,
+        body: &Map<String, Value>,
+    ) -> Result<(String, Value), ApiError> {
+        if self.calls.len() >= MAX_CALLS {
+            return Err(ApiError::TooManyRequests(format!(
+                "The server holds {MAX_CALLS} calls; delete some first."
+            )));
+        }
+        let id = new_id();
+        let bot = Participant::new(bot_identity(body));
+        let mut roster = vec![bot.clone()];
+        roster.extend(
+            new.targets
+                .iter()
+                .map(|target| Participant::new(identity_of(target))),
+        );
+        let mut resource = Map::new();
+        resource.insert("@odata.type".into(), "#microsoft.graph.call".into());
+        resource.insert("id".into(), id.clone().into());
+        resource.insert("direction".into(), "outgoing".into());
+        for member in [
+            "callbackUri",
+            "requestedModalities",
+            "mediaConfig",
+            "source",
+            "targets",
+            "chatInfo",
+            "meetingInfo",
+        ] {
+            let value = body.get(member).cloned().unwrap_or(Value::Null);
+            resource.insert(member.into(), value);
+        }
+        for member in ["tenantId", "subject"] {
+            if let Some(value) = body.get(member) {
+                resource.insert(member.into(), value.clone());
+            }
+        }
+        resource.insert("myParticipantId".into(), bot.id.into());
+        resource.insert("callChainId".into(), new_id().into());
+        let mut call = Call {
+            kind: new.kind,
+            resource,
+            state: "establishing",
+            roster,
+            operations: HashMap::new(),
+            operation_order: VecDeque::new(),
+            notifier: Notifier::spawn(Arc::clone(&self.delivery), new.callback_uri),
+        };
+        let created = call.to_json();
+        // The mock has no media to set up: the call is established at once,
+        // and the bot learns it from the notification, as from Graph.
+        call.state = "established";
+        if !self.faults.has(Fault::NoEstablishedNotification) {
+            call.notifier
+                .send(&notification("updated", &id, "", call.to_json()));
+        }
+        self.calls.insert(id.clone(), call);
+        Ok((id, created))
+    }
+
+    pub(crate) fn call(&self, call_id: &str) -> Option<Value> {
+        self.calls.get(call_id).map(Call::to_json)
+    }
+
+    pub(crate) fn roster(&self, call_id: &str) -> Option<Vec<Value>> {
+        let call = self.calls.get(call_id)?;
+        Some(call.roster_json(self.faults, &[]))
+    }
+
+    pub(crate) fn operation(&self, call_id: &str, operation_id: &str) -> Option<Value> {
+        let call = self.calls.get(call_id)?;
+        call.operations.get(operation_id).map(Operation::to_json)
+    }
+
+    /// Ends a call: it is terminated, then deleted, each with a notification,
+    /// and its id answers 404 from then on. False if it was not live.
+    pub(crate) fn end_call(&mut self, call_id: &str) -> bool {
+        let Some(mut call) = self.calls.remove(call_id) else {
+            return false;
+        };
+        call.state = "terminated";
+        let ended = call.to_json();
+        call.notifier
+            .send(&notification("updated", call_id, "", ended.clone()));
+        call.notifier
+            .send(&notification("deleted", call_id, "", ended));
+        if self.ended_order.len() >= MAX_ENDED {
+            if let Some(oldest) = self.ended_order.pop_front() {
+                self.ended.remove(&oldest);
+            }
+        }
+        self.ended.insert(call_id.to_owned());
+        self.ended_order.push_back(call_id.to_owned());
+        true
+    }
+
+    /// Records a new running operation on a live call.
+    pub(crate) fn add_operation(
+        &mut self,
+        call_id: &str,
+        operation: Operation,
+    ) -> Result<(), ApiError> {
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return Err(call_not_found(call_id));
+        };
+        if call.roster.len() + operation.participants.len() > MAX_ROSTER {
+            return Err(ApiError::BadRequest(format!(
+                "The call's roster is limited to {MAX_ROSTER} participants."
+            )));
+        }
+        if call.notifier.backlog() >= MAX_BACKLOG || !call.make_room_for_operation() {
+            return Err(ApiError::TooManyRequests(
+                "Too many invites are still in progress on this call; try again later.".into(),
+            ));
+        }
+        call.operation_order.push_back(operation.id.clone());
+        call.operations.insert(operation.id.clone(), operation);
+        Ok(())
+    }
+
+    /// Completes a running invite: the invitees join (or move), the bot is
+    /// told the operation ended and sees the new roster, and a replaced
+    /// peer-to-peer call ends.
+    pub(crate) fn complete_invite(&mut self, call_id: &str, operation_id: &str) {
+        let faults = self.faults;
+        let Some(operation) = self
+            .calls
+            .get_mut(call_id)
+            .and_then(|call| call.operations.get_mut(operation_id))
+        else {
+            return; // the call ended, or the operation was forgotten
+        };
+        if operation.status != OperationStatus::Running {
+            return;
+        }
+        let failed = faults.has(Fault::FailedWithoutResultInfo);
+        operation.status = if failed {
+            OperationStatus::Failed
+        } else {
+            OperationStatus::Completed
+        };
+        let operation = operation.clone();
+        let (joins, replaced) = if failed {
+            (Vec::new(), Vec::new())
+        } else {
+            self.plan(call_id, &operation.participants)
+        };
+
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return;
+        };
+        let mut added = Vec::new();
+        let mut leaves = Vec::new();
+        for join in joins {
+            if call.roster.len() >= MAX_ROSTER {
+                break;
+            }
+            let participant = Participant::new(join.identity);
+            added.push(participant.id.clone());
+            call.roster.push(participant);
+            leaves.extend(join.leaves);
+        }
+        let call_named = if faults.has(Fault::NotificationWrongCall) {
+            new_id()
+        } else {
+            call_id.to_owned()
+        };
+        if !faults.has(Fault::NoTerminalNotification) {
+            let terminal = terminal_notification(&operation, &call_named, faults);
+            call.notifier.send(&terminal);
+            if faults.has(Fault::DoubleTerminalNotification) {
+                call.notifier.send(&terminal);
+            }
+        }
+        if !failed && !faults.has(Fault::NoRosterUpdate) {
+            let except = if faults.has(Fault::RosterMissingInvitee) {
+                added.as_slice()
+            } else {
+                &[]
+            };
+            call.notify_roster(&call_named, faults, except);
+        }
+
+        if !faults.has(Fault::MoveKeepsOld) {
+            for (old_call_id, participant_id) in leaves {
+                if let Some(old) = self.calls.get_mut(&old_call_id) {
+                    old.roster.retain(|p| p.id != participant_id);
+                    old.notify_roster(&old_call_id, faults, &[]);
+                }
+            }
+        }
+        if !faults.has(Fault::ReplacedCallKept) {
+            for replaced_call_id in replaced {
+                self.end_call(&replaced_call_id);
+            }
+        }
+    }
+
+    /// Who joins `call_id` and which peer-to-peer calls the invite replaces.
+    /// A move (first participant names a participant of another live call)
+    /// takes only the first participant and replaces nothing.
+    fn plan(&self, call_id: &str, participants: &[Value]) -> (Vec<Join>, Vec<String>) {
+        let is_move = participants
+            .first()
+            .and_then(|first| self.moved_from(call_id, first))
+            .is_some();
+        let moving = if is_move && !self.faults.has(Fault::MoveMovesAll) {
+            participants.get(..1).unwrap_or(participants)
+        } else {
+            participants
+        };
+        let joins = moving
+            .iter()
+            .map(|participant| Join {
+                identity: identity_of(participant),
+                leaves: if is_move {
+                    self.moved_from(call_id, participant)
+                } else {
+                    None
+                },
+            })
+            .collect();
+        let mut replaced: Vec<String> = Vec::new();
+        if !is_move {
+            for participant in participants {
+                if participant
+                    .get("participantId")
+                    .is_some_and(|v| !v.is_null())
+                {
+                    continue;
+                }
+                let Some(replaces) = participant.get("replacesCallId").and_then(Value::as_str)
+                else {
+                    continue;
+                };
+                let is_p2p = matches!(
+                    self.presence(replaces),
+                    Presence::Live(CallKind::PeerToPeer)
+                );
+                if replaces != call_id && is_p2p && !replaced.iter().any(|id| id == replaces) {
+                    replaced.push(replaces.to_owned());
+                }
+            }
+        }
+        (joins, replaced)
+    }
+
+    /// The (call, participant) a participant moves out of: its
+    /// `replacesCallId` names another live call whose roster holds its
+    /// `participantId`.
+    fn moved_from(&self, call_id: &str, participant: &Value) -> Option<(String, String)> {
+        let participant_id = participant.get("participantId")?.as_str()?;
+        let old_call_id = participant.get("replacesCallId")?.as_str()?;
+        if old_call_id == call_id {
+            return None;
+        }
+        let old = self.calls.get(old_call_id)?;
+        old.roster
+            .iter()
+            .any(|p| p.id == participant_id)
+            .then(|| (old_call_id.to_owned(), participant_id.to_owned()))
+    }
+}
+
+/// The `deleted` notification that announces an operation's end.
+fn terminal_notification(operation: &Operation, call_named: &str, faults: FaultSet) -> Value {
+    let mut data = operation.to_json();
+    let mut operation_named = operation.id.clone();
+    if faults.has(Fault::TerminalStatusRunning) {
+        data["status"] = "running".into();
+    }
+    if faults.has(Fault::NoClientContextEcho) {
+        crate::resources::remove(&mut data, "clientContext");
+    }
+    if faults.has(Fault::NotificationClientContextMismatch) {
+        data["clientContext"] = other_client_context(operation.client_context.as_deref()).into();
+    }
+    if faults.has(Fault::WrongNotificationIds) {
+        operation_named = new_id();
+        data["id"] = operation_named.clone().into();
+    }
+    notification(
+        "deleted",
+        call_named,
+        &format!("/operations/{operation_named}"),
+        data,
+    )
+}
+
+pub(crate) fn call_not_found(call_id: &str) -> ApiError {
+    ApiError::NotFound(format!("Call {call_id:?} was not found."))
+}
+
+/// The identitySet of an invitationParticipantInfo (empty when a fault let
+/// one through without).
+fn identity_of(participant: &Value) -> Value {
+    match participant.get("identity") {
+        Some(identity @ Value::Object(_)) => identity.clone(),
+        _ => json!({}),
+    }
+}
+
+/// The bot's own identity: the create body's `source.identity` when it names
+/// an application, else a stand-in application identity.
+fn bot_identity(body: &Map<String, Value>) -> Value {
+    let source_identity = body
+        .get("source")
+        .and_then(|source| source.get("identity"))
+        .filter(|identity| identity.get("application").is_some_and(Value::is_object));
+    match source_identity {
+        Some(identity) => identity.clone(),
+        None => json!({
+            "@odata.type": "#microsoft.graph.identitySet",
+            "application": {
+                "@odata.type": "#microsoft.graph.identity",
+                "id": new_id(),
+                "displayName": "invite-reference bot",
+            },
+        }),
+    }
+}

@@ -1,0 +1,43 @@
+//! The invite contract as the harness sees it: fixtures, invariants, properties,
+//! and the embedded reference server as the default target.
+
+use conformance_harness::error::FixtureError;
+use conformance_harness::{Contract, Env, Fixture, Invariant, Property};
+
+use crate::{fixtures, invariants};
+
+pub struct InviteContract {
+    invariants: Vec<Invariant>,
+}
+
+impl InviteContract {
+    pub fn new() -> Self {
+        Self {
+            invariants: invariants::all(),
+        }
+    }
+}
+
+impl Contract for InviteContract {
+    fn fixture(&self, env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
+        fixtures::prepare(env, kind)
+    }
+
+    fn fixture_kinds(&self) -> &[&'static str] {
+        fixtures::KINDS
+    }
+
+    fn invariants(&self) -> &[Invariant] {
+        &self.invariants
+    }
+
+    fn properties(&self) -> Vec<Property> {
+        Vec::new()
+    }
+
+    fn start_embedded(&self) -> Result<(String, Box<dyn std::any::Any + Send + Sync>), String> {
+        let handle = invite_reference::start(invite_reference::Config::default())
+            .map_err(|e| e.to_string())?;
+        Ok((handle.base_url(), Box::new(handle)))
+    }
+}

@@ -1,0 +1,251 @@
+//! Call fixtures: the calls a case needs, created on the target with Graph's
+//! create-call body and awaited until `established`, or taken from the
+//! options (`--group-call-id`, `--p2p-call-id`) on targets that cannot create calls.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use conformance_harness::error::FixtureError;
+use conformance_harness::exchange::HttpRequest;
+use conformance_harness::listener::Mailbox;
+use conformance_harness::template::Vars;
+use conformance_harness::{Env, Fixture};
+use serde_json::{json, Value};
+
+use crate::notifications::{call_items, roster_items, wait};
+
+pub const KINDS: &[&str] = &["group", "p2p", "ended_group", "unknown", "move_source"];
+
+const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const BOT_APP: &str = "2891555a-92ff-42e6-80fa-6e1300c6b5c6";
+/// The user a `move_source` call holds, ready to be moved.
+pub const MOVED_USER: &str = "682b6c37-0729-4fab-ace6-d730d5d9137e";
+
+pub fn prepare(env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
+    match kind {
+        "group" => existing(env, kind, env.options.group_call_id.as_deref())
+            .map_or_else(|| create(env, kind, &group_body), Ok),
+        "p2p" => existing(env, kind, env.options.p2p_call_id.as_deref())
+            .map_or_else(|| create(env, kind, &p2p_body), Ok),
+        "ended_group" => {
+            let fixture = create(env, kind, &group_body)?;
+            end(env, &fixture)?;
+            Ok(fixture)
+        }
+        "unknown" => Ok(Fixture {
+            kind: kind.to_owned(),
+            id: uuid_v4(),
+            extra: Vars::new(),
+            mailbox: None,
+        }),
+        "move_source" => move_source(env),
+        other => Err(FixtureError::Unsupported {
+            kind: other.to_owned(),
+            message: format!("unknown fixture kind (known: {})", KINDS.join(", ")),
+        }),
+    }
+}
+
+fn uuid_v4() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn existing(_env: &Env, kind: &str, id: Option<&str>) -> Option<Fixture> {
+    id.map(|id| Fixture {
+        kind: kind.to_owned(),
+        id: id.to_owned(),
+        extra: Vars::new(),
+        // Notifications of a call someone else created go to its own callback.
+        mailbox: None,
+    })
+}
+
+fn identity_set(member: &str, id: &str, name: &str) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.identitySet",
+        member: {"@odata.type": "#microsoft.graph.identity", "id": id, "displayName": name}
+    })
+}
+
+fn common(callback: &str) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.call",
+        "callbackUri": callback,
+        "requestedModalities": ["audio"],
+        "mediaConfig": {"@odata.type": "#microsoft.graph.serviceHostedMediaConfig"},
+        "source": {
+            "@odata.type": "#microsoft.graph.participantInfo",
+            "identity": identity_set("application", BOT_APP, "Conformance bot")
+        },
+        "tenantId": TENANT
+    })
+}
+
+fn group_body(callback: &str) -> Value {
+    let mut body = common(callback);
+    body["chatInfo"] = json!({
+        "@odata.type": "#microsoft.graph.chatInfo",
+        "threadId": "19:meeting_conformance@thread.v2",
+        "messageId": "0"
+    });
+    body["meetingInfo"] = json!({
+        "@odata.type": "#microsoft.graph.organizerMeetingInfo",
+        "organizer": identity_set("user", "5810cede-f3cc-42eb-b2c1-e9bd5d53ec96", "Organizer")
+    });
+    body
+}
+
+fn p2p_body(callback: &str) -> Value {
+    let mut body = common(callback);
+    body["targets"] = json!([{
+        "@odata.type": "#microsoft.graph.invitationParticipantInfo",
+        "identity": identity_set("user", "8e2a4c53-61a1-4cb5-a06e-6a6a2a0b0f11", "Peer")
+    }]);
+    body
+}
+
+fn post_json(
+    env: &Env,
+    path: &str,
+    body: &Value,
+) -> Result<conformance_harness::exchange::HttpResponse, FixtureError> {
+    let request = HttpRequest {
+        method: "POST".into(),
+        path: path.into(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: Some(body.to_string().into_bytes()),
+        auth: true,
+    };
+    Ok(env.send(&request)?)
+}
+
+fn create(env: &Env, kind: &str, body: &dyn Fn(&str) -> Value) -> Result<Fixture, FixtureError> {
+    let (callback, mailbox) = env.listener.mailbox();
+    let started = Instant::now();
+    let response = post_json(env, "/communications/calls", &body(&callback))?;
+    let fail = |message: String| FixtureError::Create {
+        kind: kind.to_owned(),
+        message,
+    };
+    if response.status != 201 {
+        return Err(fail(format!(
+            "POST /communications/calls answered {} (expected 201): {}",
+            response.status_line(),
+            String::from_utf8_lossy(&response.body[..response.body.len().min(300)])
+        )));
+    }
+    let id = response
+        .json_value()
+        .and_then(|b| b.get("id"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| fail("the created call has no string `id`".into()))?
+        .to_owned();
+    await_established(env, &mailbox, &id, started).map_err(fail)?;
+    Ok(Fixture {
+        kind: kind.to_owned(),
+        id,
+        extra: Vars::new(),
+        mailbox: Some(mailbox),
+    })
+}
+
+fn await_established(
+    env: &Env,
+    mailbox: &Arc<Mailbox>,
+    id: &str,
+    started: Instant,
+) -> Result<(), String> {
+    let established = |all: &[Value]| {
+        call_items(all, id).iter().any(|i| {
+            i.pointer("/resourceData/state")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.eq_ignore_ascii_case("established"))
+        })
+    };
+    let deadline = started + env.options.notification_timeout;
+    let all = wait(env, mailbox, deadline, established);
+    if established(&all) {
+        Ok(())
+    } else {
+        Err(format!(
+            "call {id} was not notified as established within {} ms ({} notification item(s) received)",
+            env.options.notification_timeout.as_millis(),
+            all.len()
+        ))
+    }
+}
+
+fn end(env: &Env, fixture: &Fixture) -> Result<(), FixtureError> {
+    let request = HttpRequest {
+        method: "DELETE".into(),
+        path: format!("/communications/calls/{}", fixture.id),
+        headers: Vec::new(),
+        body: None,
+        auth: true,
+    };
+    let response = env.send(&request)?;
+    if response.status == 204 || response.status == 200 {
+        Ok(())
+    } else {
+        Err(FixtureError::Create {
+            kind: fixture.kind.clone(),
+            message: format!(
+                "DELETE of call {} answered {}",
+                fixture.id,
+                response.status_line()
+            ),
+        })
+    }
+}
+
+/// A group call holding one invited user, whose participant id a move names.
+fn move_source(env: &Env) -> Result<Fixture, FixtureError> {
+    let mut fixture = create(env, "move_source", &group_body)?;
+    let started = Instant::now();
+    let body = json!({
+        "participants": [{
+            "@odata.type": "#microsoft.graph.invitationParticipantInfo",
+            "identity": identity_set("user", MOVED_USER, "Moved user")
+        }],
+        "clientContext": "conformance-move-source"
+    });
+    let response = post_json(
+        env,
+        &format!("/communications/calls/{}/participants/invite", fixture.id),
+        &body,
+    )?;
+    let fail = |message: String| FixtureError::Create {
+        kind: "move_source".into(),
+        message,
+    };
+    if response.status != 200 {
+        return Err(fail(format!(
+            "inviting the user to move answered {}",
+            response.status_line()
+        )));
+    }
+    let Some(mailbox) = fixture.mailbox.clone() else {
+        return Err(fail("no callback".into()));
+    };
+    let call = fixture.id.clone();
+    let participant_of = |all: &[Value]| -> Option<String> {
+        roster_items(all, &call).iter().rev().find_map(|item| {
+            item.get("resourceData")?.as_array()?.iter().find_map(|p| {
+                let id = p.pointer("/info/identity/user/id")?.as_str()?;
+                (id == MOVED_USER).then(|| p.get("id")?.as_str().map(str::to_owned))?
+            })
+        })
+    };
+    let all = wait(
+        env,
+        &mailbox,
+        started + env.options.notification_timeout,
+        |all| participant_of(all).is_some(),
+    );
+    let participant = participant_of(&all).ok_or_else(|| {
+        fail("no roster update named the invited user with a participant id".into())
+    })?;
+    fixture.extra.insert("participant".into(), participant);
+    fixture.extra.insert("user".into(), MOVED_USER.into());
+    Ok(fixture)
+}

@@ -1,0 +1,13 @@
+//! The conformance suite for Microsoft Graph's `participant: invite`.
+//!
+//! `cargo test` runs every case against the embedded reference server;
+//! `cargo test -- --target URL` runs the same trials against any implementation.
+
+mod contract;
+mod fixtures;
+mod invariants;
+mod notifications;
+
+fn main() -> std::process::ExitCode {
+    conformance_harness::main(contract::InviteContract::new())
+}

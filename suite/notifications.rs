@@ -1,0 +1,65 @@
+//! Reading the notifications a fixture's callback received: which items are
+//! about an operation, a roster or a call, and waiting for them.
+
+use std::time::Instant;
+
+use conformance_harness::listener::{Delivery, Mailbox};
+use conformance_harness::runner::items;
+use conformance_harness::Env;
+use serde_json::Value;
+
+pub fn resource_url(item: &Value) -> &str {
+    item.get("resourceUrl")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+pub fn change_type(item: &Value) -> String {
+    item.get("changeType")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// `resourceUrl` may be a path or absolute; compare its tail.
+pub fn names(item: &Value, tail: &str) -> bool {
+    let url = resource_url(item);
+    url == tail || url.ends_with(tail)
+}
+
+pub fn operation_items(all: &[Value], call: &str, op: &str) -> Vec<Value> {
+    let tail = format!("/communications/calls/{call}/operations/{op}");
+    all.iter().filter(|i| names(i, &tail)).cloned().collect()
+}
+
+pub fn roster_items(all: &[Value], call: &str) -> Vec<Value> {
+    let tail = format!("/communications/calls/{call}/participants");
+    all.iter()
+        .filter(|i| names(i, &tail) && change_type(i) == "updated")
+        .cloned()
+        .collect()
+}
+
+pub fn call_items(all: &[Value], call: &str) -> Vec<Value> {
+    let tail = format!("/communications/calls/{call}");
+    all.iter().filter(|i| names(i, &tail)).cloned().collect()
+}
+
+pub fn is_terminal(status: &str) -> bool {
+    matches!(status.to_ascii_lowercase().as_str(), "completed" | "failed")
+}
+
+pub fn status_of(operation: &Value) -> Option<&str> {
+    operation.get("status").and_then(Value::as_str)
+}
+
+/// Waits (event-driven, bounded) until `done` holds over the items received.
+pub fn wait(
+    env: &Env,
+    mailbox: &Mailbox,
+    deadline: Instant,
+    mut done: impl FnMut(&[Value]) -> bool,
+) -> Vec<Value> {
+    env.block_on(mailbox.wait_until(deadline, |d: &[Delivery]| done(&items(d))));
+    items(&mailbox.snapshot())
+}
