@@ -237,7 +237,7 @@ pub fn render_verdict(
             Outcome::NotRun(reason) => format!("  (not run: {reason})"),
             _ => String::new(),
         };
-        let _ = writeln!(out, "  {word}  {} {}{level}{skip}", check.id, check.label);
+        let _ = writeln!(out, "  {word}  {}: {}{level}{skip}", check.id, check.label);
         if check.outcome == Outcome::Pass {
             continue;
         }

@@ -96,16 +96,45 @@ fn execute(
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(" or ");
-    let mut status = Check::new("status", Level::Must, format!("status {wanted}"));
+    let mut status = Check::new("status", Level::Must, format!("is {wanted}"));
     if !status_ok {
         status = status.fail_text(format!("expected {wanted}, got {}", response.status_line()));
         if let Some(Err(e)) = &response.json {
             status = status.note(format!("the body is {e}"));
         } else if let Some(Ok(body)) = &response.json {
-            status = status.note(format!("body: {}", crate::render::describe(Some(body))));
+            let text = body.to_string();
+            let cut = (0..=text.len().min(200))
+                .rev()
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(0);
+            let more = if cut < text.len() { "…" } else { "" };
+            status = status.note(format!("body: {}{more}", &text[..cut]));
         }
     }
     checks.push(status);
+
+    for (name, path) in &loaded.capture {
+        let found = response
+            .json_value()
+            .and_then(|body| path.select(body).first().copied().cloned());
+        match found {
+            Some(Value::String(s)) => {
+                vars.insert(name.clone(), s);
+            }
+            Some(other) => {
+                vars.insert(name.clone(), other.to_string());
+            }
+            None if status_ok => checks.push(
+                Check::new(
+                    format!("capture.{name}"),
+                    Level::Must,
+                    format!("capture {name} from {path}"),
+                )
+                .fail_text(format!("{path} is not in the response body")),
+            ),
+            None => {}
+        }
+    }
 
     for (name, expect) in &case.expect.headers {
         checks.push(check_header(name, expect, &response, &vars));
@@ -135,11 +164,7 @@ fn execute(
             MatchMode::Subset => "subset",
             MatchMode::Exact => "exact",
         };
-        let check = Check::new(
-            "body",
-            Level::Must,
-            format!("body matches expect.body ({mode})"),
-        );
+        let check = Check::new("body", Level::Must, format!("matches expect.body ({mode})"));
         checks.push(match response.json_value() {
             None if !status_ok => check.not_run("status differed"),
             None => check.fail_text("the body is not JSON"),
@@ -174,29 +199,6 @@ fn execute(
                 }
             }
         });
-    }
-
-    for (name, path) in &loaded.capture {
-        let found = response
-            .json_value()
-            .and_then(|body| path.select(body).first().copied().cloned());
-        match found {
-            Some(Value::String(s)) => {
-                vars.insert(name.clone(), s);
-            }
-            Some(other) => {
-                vars.insert(name.clone(), other.to_string());
-            }
-            None if status_ok => checks.push(
-                Check::new(
-                    format!("capture.{name}"),
-                    Level::Must,
-                    format!("capture {name} from {path}"),
-                )
-                .fail_text(format!("{path} is not in the response body")),
-            ),
-            None => {}
-        }
     }
 
     let deadline_default = sent_at + env.options.notification_timeout;
@@ -344,7 +346,7 @@ fn check_notification(
     sent_at: Instant,
 ) -> Result<Check, String> {
     let id = format!("notification[{index}]");
-    let check = Check::new(id, Level::Must, format!("notification: {}", expect.about));
+    let check = Check::new(id, Level::Must, expect.about.clone());
     let pattern = fill_value(&expect.pattern, vars)?;
     let Some(mailbox) = fixtures
         .get(&expect.fixture)
