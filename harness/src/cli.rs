@@ -94,6 +94,10 @@ pub struct Cli {
     #[arg(long, value_name = "VAR", default_value = "CONFORMANCE_TOKEN")]
     pub token_env: String,
 
+    /// Print every check the suite can run (id, level, what it enforces) and exit.
+    #[arg(long)]
+    pub list_checks: bool,
+
     #[command(flatten)]
     pub libtest: libtest_mimic::Arguments,
 }

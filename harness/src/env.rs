@@ -65,6 +65,12 @@ impl Env {
                 (base, Some(guard))
             }
         };
+        if token.is_none() && embedded.is_none() {
+            eprintln!(
+                "note: {} is not set; requests to the target go without Authorization",
+                cli.token_env
+            );
+        }
         // The embedded server accepts any bearer token; send one so auth is exercised.
         let token = token.or_else(|| embedded.as_ref().map(|_| "embedded-token".to_owned()));
         let limits = Limits {

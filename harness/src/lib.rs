@@ -3,6 +3,8 @@
 //! registry, matching, rendering. It knows nothing of invite semantics: the
 //! suite describes the contract through [`Contract`].
 
+#![warn(clippy::print_stdout)]
+
 pub mod case;
 pub mod cli;
 pub mod contract;
@@ -95,6 +97,10 @@ pub fn main(contract: impl Contract) -> ExitCode {
             };
         }
     };
+    if cli.list_checks {
+        print_checks(&contract);
+        return ExitCode::SUCCESS;
+    }
     if cli.libtest.test_threads.is_none() && std::env::var_os("NEXTEST").is_none() {
         cli.libtest.test_threads = Some(DEFAULT_THREADS);
     }
@@ -110,6 +116,16 @@ pub fn main(contract: impl Contract) -> ExitCode {
     });
     let trials = build_trials(&shared);
     libtest_mimic::run(&args, trials).exit_code()
+}
+
+#[expect(clippy::print_stdout, reason = "--list-checks prints its answer on stdout")]
+fn print_checks(contract: &dyn Contract) {
+    for (id, summary) in verdict::BUILTIN_CHECKS {
+        println!("{id}\tMUST\t{summary}\tthe case file");
+    }
+    for inv in contract.invariants() {
+        println!("{}\t{}\t{}\t{}", inv.id, inv.level.as_str(), inv.summary, inv.spec);
+    }
 }
 
 fn use_color(args: &Arguments) -> bool {

@@ -287,10 +287,24 @@ fn check_header(
     vars: &Vars,
 ) -> Check {
     let actual = response.header(name);
+    let mut wants = Vec::new();
+    if let Some(p) = expect.present {
+        wants.push(if p { "present".to_owned() } else { "absent".to_owned() });
+    }
+    for (w, verb) in [
+        (&expect.equals, "equals"),
+        (&expect.starts_with, "starts with"),
+        (&expect.ends_with, "ends with"),
+        (&expect.contains, "contains"),
+    ] {
+        if let Some(w) = w {
+            wants.push(format!("{verb} {w:?}"));
+        }
+    }
     let mut check = Check::new(
         format!("header.{}", name.to_ascii_lowercase()),
         Level::Must,
-        format!("header {name}"),
+        format!("{name} {}", wants.join(", ")),
     );
     let mut problems = Vec::new();
     if let Some(present) = expect.present {

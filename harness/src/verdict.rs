@@ -173,3 +173,27 @@ impl Verdict {
         self.error.is_none() && self.failures(strict) == 0
     }
 }
+
+/// The checks every case can ask for, beside the contract's invariants.
+/// Check ids in a verdict are these, or these with a suffix (`header.location`,
+/// `notification[0]`, `capture.op`).
+pub const BUILTIN_CHECKS: &[(&str, &str)] = &[
+    ("status", "the response status is the one the case expects"),
+    ("header", "a response header is as the case expects"),
+    ("schema", "the response body satisfies the case's schema"),
+    ("body", "the response body matches the case's expected body"),
+    ("capture", "a value the case captures is in the response body"),
+    ("notification", "an expected notification arrives in time, as often as expected, and satisfies its schema"),
+];
+
+/// The family of a check id: `header.location` -> `header`, `notification[2]` -> `notification`.
+pub fn check_family(id: &str) -> &str {
+    for (builtin, _) in BUILTIN_CHECKS {
+        if id == *builtin
+            || id.strip_prefix(builtin).is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+        {
+            return builtin;
+        }
+    }
+    id
+}

@@ -48,7 +48,10 @@ impl App {
         headers: &HeaderMap,
         body: Body,
     ) -> Result<Map<String, Value>, ApiError> {
-        validate::check_content_type(headers, self.faults)?;
+        if let Err(error) = validate::check_content_type(headers, self.faults) {
+            validate::discard_body(body).await;
+            return Err(error);
+        }
         let bytes = validate::read_body(headers, body, self.config.body_limit).await?;
         validate::parse_object(&bytes, self.faults)
     }
@@ -111,6 +114,7 @@ async fn each_request(State(app): State<Arc<App>>, request: Request, next: Next)
     let mut response = if authorized {
         next.run(request).await
     } else {
+        validate::discard_body(request.into_body()).await;
         ApiError::Unauthorized.into_response()
     };
     let error = response.extensions_mut().remove::<ApiError>();
@@ -252,6 +256,7 @@ async fn invite_namespaced(
     body: Body,
 ) -> Result<Response, ApiError> {
     if app.faults.has(Fault::NotNamespaced) {
+        validate::discard_body(body).await;
         return Err(unknown_path().await);
     }
     invite_participants(app, call_id, headers, body).await
@@ -273,7 +278,10 @@ async fn invite_participants(
         Presence::Live(kind) => Some(kind),
         Presence::Ended if faults.has(Fault::EndedCallAcceptsInvite) => None,
         Presence::Unknown if faults.has(Fault::UnknownCallAcceptsInvite) => None,
-        Presence::Ended | Presence::Unknown => return Err(call_not_found(&call_id)),
+        Presence::Ended | Presence::Unknown => {
+            validate::discard_body(body).await;
+            return Err(call_not_found(&call_id));
+        }
     };
     let body = app.json_body(&headers, body).await?;
     let invite = validate::invite(&body, faults)?;

@@ -14,6 +14,9 @@ use crate::faults::{Fault, FaultSet};
 /// Longest `clientContext`, in UTF-16 code units as Graph's .NET services
 /// count string length.
 pub(crate) const MAX_CLIENT_CONTEXT: usize = 256;
+/// Most bytes of a refused body read only to keep the connection usable;
+/// past it, the connection is closed instead.
+const DISCARD_LIMIT: usize = 16 * 1024 * 1024;
 /// Most participants one invite may add to a group call.
 pub(crate) const MAX_GROUP_INVITEES: usize = 5;
 
@@ -65,7 +68,7 @@ pub(crate) fn check_content_type(headers: &HeaderMap, faults: FaultSet) -> Resul
 }
 
 /// Reads the whole body, refusing with `413` as soon as it passes `limit`
-/// (a declared Content-Length is refused before any byte is read).
+/// (a declared Content-Length is refused before any byte is kept).
 pub(crate) async fn read_body(
     headers: &HeaderMap,
     mut body: Body,
@@ -76,6 +79,7 @@ pub(crate) async fn read_body(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
+        discard_body(body).await;
         return Err(ApiError::PayloadTooLarge(limit));
     }
     let mut buffer = Vec::new();
@@ -84,12 +88,29 @@ pub(crate) async fn read_body(
             .map_err(|_| ApiError::BadRequest("The request body could not be read.".into()))?;
         if let Ok(data) = frame.into_data() {
             if buffer.len().saturating_add(data.len()) > limit {
+                discard_body(body).await;
                 return Err(ApiError::PayloadTooLarge(limit));
             }
             buffer.extend_from_slice(&data);
         }
     }
     Ok(Bytes::from(buffer))
+}
+
+/// Reads and drops what is left of a refused request's body (up to
+/// [`DISCARD_LIMIT`]), so the connection stays usable: a server that answers
+/// and closes with unread bytes pending makes the kernel reset the
+/// connection, and the client may lose the answer or its next request.
+pub(crate) async fn discard_body(mut body: Body) {
+    let mut discarded = 0usize;
+    while let Some(Ok(frame)) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        if let Ok(data) = frame.into_data() {
+            discarded = discarded.saturating_add(data.len());
+            if discarded > DISCARD_LIMIT {
+                return;
+            }
+        }
+    }
 }
 
 /// Parses a body that must be a JSON object.

@@ -79,7 +79,10 @@ impl Harness {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut request = self.http.request(method, self.url(path));
         let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert("authorization", "Bearer test-token".parse().expect("header"));
+        headers.insert(
+            "authorization",
+            "Bearer test-token".parse().expect("header"),
+        );
         if body.is_some() {
             headers.insert("content-type", "application/json".parse().expect("header"));
         }
@@ -119,7 +122,9 @@ impl Harness {
     /// wait for the `established` notification.
     pub async fn create_call(&self, kind: CallKind) -> (String, Inbox) {
         let (callback, inbox) = self.hooks.inbox();
-        let reply = self.post("/communications/calls", &call_body(kind, &callback)).await;
+        let reply = self
+            .post("/communications/calls", &call_body(kind, &callback))
+            .await;
         assert_eq!(reply.status, 201, "create call: {}", reply.text());
         let id = reply.json()["id"].as_str().expect("call id").to_owned();
         (id, inbox)
@@ -153,9 +158,16 @@ impl Harness {
         body: &Value,
     ) -> (Reply, Vec<Note>) {
         let reply = self.invite(call_id, body).await;
-        assert!(reply.status < 300, "invite: {} {}", reply.status, reply.text());
+        assert!(
+            reply.status < 300,
+            "invite: {} {}",
+            reply.status,
+            reply.text()
+        );
         let mut notes = vec![inbox.next().await];
-        let deleted = self.delete(&format!("/communications/calls/{call_id}")).await;
+        let deleted = self
+            .delete(&format!("/communications/calls/{call_id}"))
+            .await;
         assert_eq!(deleted.status, 204);
         loop {
             let note = inbox.next().await;
@@ -326,15 +338,24 @@ impl Note {
     }
 
     pub fn change_type(&self) -> String {
-        self.item()["changeType"].as_str().unwrap_or_default().to_owned()
+        self.item()["changeType"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     pub fn resource_url(&self) -> String {
-        self.item()["resourceUrl"].as_str().unwrap_or_default().to_owned()
+        self.item()["resourceUrl"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     pub fn resource(&self) -> String {
-        self.item()["resource"].as_str().unwrap_or_default().to_owned()
+        self.item()["resource"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     pub fn data(&self) -> Value {

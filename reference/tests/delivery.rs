@@ -1,0 +1,234 @@
+//! Notification delivery under load and against bad callbacks.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use invite_reference::Config;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+const CALLS: usize = 50;
+const INVITES_PER_CALL: usize = 8;
+const IN_FLIGHT: usize = 64;
+
+/// Hundreds of invites across many calls at once: every notification
+/// arrives, exactly once, and on each call an operation's end comes before
+/// the roster that first lists its invitee.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_invites_lose_no_notification_and_keep_per_call_order() {
+    let h = Arc::new(Harness::clean().await);
+    let mut created = JoinSet::new();
+    for _ in 0..CALLS {
+        let h = Arc::clone(&h);
+        created.spawn(async move { h.live_call(GROUP).await });
+    }
+    let mut calls = Vec::new();
+    while let Some(call) = created.join_next().await {
+        calls.push(call.expect("create task"));
+    }
+
+    let permits = Arc::new(Semaphore::new(IN_FLIGHT));
+    let mut invites = JoinSet::new();
+    for (call_index, (call_id, _)) in calls.iter().enumerate() {
+        for n in 0..INVITES_PER_CALL {
+            let (h, permits, call_id) = (Arc::clone(&h), Arc::clone(&permits), call_id.clone());
+            invites.spawn(async move {
+                let _permit = permits.acquire().await.expect("semaphore");
+                let invitee = user(&format!("call{call_index}-user{n}"));
+                let reply = h
+                    .invite(&call_id, &invite_body(&[invitee.clone()], "load"))
+                    .await;
+                assert_eq!(reply.status, 200, "{}", reply.text());
+                let op_id = reply.json()["id"].as_str().expect("id").to_owned();
+                (call_id, op_id, invitee["identity"].clone())
+            });
+        }
+    }
+    let mut expected: HashMap<String, Vec<(String, Value)>> = HashMap::new();
+    while let Some(done) = invites.join_next().await {
+        let (call_id, op_id, identity) = done.expect("invite task");
+        expected.entry(call_id).or_default().push((op_id, identity));
+    }
+
+    let mut received = 0;
+    for (call_id, mut inbox) in calls {
+        let ops = &expected[&call_id];
+        let mut notes = Vec::new();
+        for _ in 0..2 * INVITES_PER_CALL {
+            notes.push(inbox.next().await);
+        }
+        received += notes.len();
+        let ended: HashSet<String> = notes
+            .iter()
+            .filter(|n| n.is_operation_end())
+            .map(|n| n.data()["id"].as_str().expect("id").to_owned())
+            .collect();
+        let answered: HashSet<String> = ops.iter().map(|(op, _)| op.clone()).collect();
+        assert_eq!(ended, answered, "each operation ends exactly once");
+        for (op_id, identity) in ops {
+            let end = notes
+                .iter()
+                .position(|n| n.is_operation_end() && n.data()["id"] == op_id.as_str())
+                .expect("the operation's end");
+            let listed = notes
+                .iter()
+                .position(|n| {
+                    n.is_roster() && roster_has(n.data().as_array().expect("array"), identity)
+                })
+                .expect("a roster with the invitee");
+            assert!(
+                end < listed,
+                "end {end} before roster {listed} on {call_id}"
+            );
+        }
+        // Nothing else was queued: the call's own end comes next.
+        assert_eq!(
+            h.delete(&format!("/communications/calls/{call_id}"))
+                .await
+                .status,
+            204
+        );
+        let next = inbox.next().await;
+        assert_eq!(next.data()["state"], "terminated", "{:?}", next.item());
+    }
+    assert_eq!(received, CALLS * INVITES_PER_CALL * 2);
+}
+
+/// A callback that accepts the connection and never answers holds up only
+/// its own call: another call's notifications arrive well within one
+/// notification deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_callback_delays_only_its_own_call() {
+    let timeout = Duration::from_secs(1);
+    let h = Harness::new(Config {
+        notify_timeout: timeout,
+        notify_retries: 1,
+        ..Config::default()
+    })
+    .await;
+    // The kernel completes connections in the backlog; nobody ever reads.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let silent_url = format!("http://{}/callback", silent.local_addr().expect("addr"));
+    let body = call_body(GROUP, &silent_url);
+    let stuck = h.post("/communications/calls", &body).await;
+    assert_eq!(stuck.status, 201);
+    let stuck_id = stuck.json()["id"].as_str().expect("id").to_owned();
+
+    let started = Instant::now();
+    let reply = h
+        .invite(&stuck_id, &invite_body(&[user("a")], "stuck"))
+        .await;
+    assert_eq!(reply.status, 200);
+    let (call_id, mut inbox) = h.create_call(GROUP).await;
+    assert_eq!(
+        h.invite(&call_id, &invite_body(&[user("b")], "fine"))
+            .await
+            .status,
+        200
+    );
+    let established = inbox
+        .next_within(timeout)
+        .await
+        .expect("established in time");
+    assert_eq!(established.data()["state"], "established");
+    assert!(inbox
+        .next_within(timeout)
+        .await
+        .expect("end in time")
+        .is_operation_end());
+    assert!(inbox
+        .next_within(timeout)
+        .await
+        .expect("roster in time")
+        .is_roster());
+    assert!(
+        started.elapsed() < timeout,
+        "took {:?}, as long as the silent callback's deadline",
+        started.elapsed()
+    );
+    drop(silent);
+}
+
+/// A POST answered with an error is tried again, and the notifications
+/// behind it wait for it.
+#[tokio::test]
+async fn a_failed_post_is_retried() {
+    let h = Harness::new(Config {
+        notify_retries: 2,
+        ..Config::default()
+    })
+    .await;
+    let (callback, mut inbox) = h.hooks.failing_inbox(1);
+    let reply = h
+        .post("/communications/calls", &call_body(GROUP, &callback))
+        .await;
+    let call_id = reply.json()["id"].as_str().expect("id").to_owned();
+    let first = inbox.next().await;
+    let second = inbox.next().await;
+    assert_eq!((first.answered, second.answered), (500, 202));
+    assert_eq!(first.body, second.body);
+    assert_eq!(second.data()["state"], "established");
+    assert_eq!(
+        h.invite(&call_id, &invite_body(&[user("a")], "c"))
+            .await
+            .status,
+        200
+    );
+    assert!(inbox.next().await.is_operation_end());
+}
+
+/// After `notify_retries` retries a notification is given up and the next
+/// one goes out.
+#[tokio::test]
+async fn delivery_gives_up_after_the_retries() {
+    let retries = 2;
+    let h = Harness::new(Config {
+        notify_retries: retries,
+        ..Config::default()
+    })
+    .await;
+    let (callback, mut inbox) = h.hooks.failing_inbox(usize::MAX);
+    let reply = h
+        .post("/communications/calls", &call_body(GROUP, &callback))
+        .await;
+    let call_id = reply.json()["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        h.invite(&call_id, &invite_body(&[user("a")], "c"))
+            .await
+            .status,
+        200
+    );
+    for _ in 0..=retries {
+        let attempt = inbox.next().await;
+        assert_eq!(attempt.answered, 500);
+        assert_eq!(attempt.data()["state"], "established");
+    }
+    assert!(inbox.next().await.is_operation_end());
+}
+
+/// With an operation delay the invite stays running, then completes.
+#[tokio::test]
+async fn operation_delay_keeps_the_operation_running() {
+    let delay = Duration::from_millis(400);
+    let h = Harness::new(Config {
+        operation_delay: delay,
+        ..Config::default()
+    })
+    .await;
+    let (call_id, mut inbox) = h.live_call(GROUP).await;
+    let started = Instant::now();
+    let reply = h.invite(&call_id, &invite_body(&[user("a")], "c")).await;
+    let op_path = format!(
+        "/communications/calls/{call_id}/operations/{}",
+        reply.json()["id"].as_str().expect("id")
+    );
+    assert_eq!(h.get(&op_path).await.json()["status"], "running");
+    assert!(inbox.next().await.is_operation_end());
+    assert!(started.elapsed() >= delay);
+    assert_eq!(h.get(&op_path).await.json()["status"], "completed");
+}

@@ -1,0 +1,383 @@
+//! Every fault: the same scenario runs on a server with the fault, where the
+//! broken behaviour must show, and on a fault-free server, where it must not.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use invite_reference::Fault;
+use serde_json::{json, Value};
+
+/// Runs `scenario` on a server with `fault` (`broken` = true), then on a
+/// fault-free one.
+async fn on_both(fault: Fault, scenario: impl AsyncFn(&Harness, bool)) {
+    let broken = Harness::with_fault(fault).await;
+    scenario(&broken, true).await;
+    let clean = Harness::clean().await;
+    scenario(&clean, false).await;
+}
+
+macro_rules! fault_tests {
+    ($($test:ident: $fault:ident => $scenario:expr;)+) => {
+        $(
+            #[tokio::test]
+            async fn $test() {
+                on_both(Fault::$fault, $scenario).await;
+            }
+        )+
+
+        #[test]
+        fn every_fault_has_a_test() {
+            let mut tested = vec![$(Fault::$fault,)+];
+            tested.sort();
+            let mut all = Fault::ALL.to_vec();
+            all.sort();
+            assert_eq!(tested, all);
+        }
+    };
+}
+
+const CONTEXT: &str = "ctx-1";
+
+fn one_user() -> Value {
+    invite_body(&[user("invitee")], CONTEXT)
+}
+
+/// A group call and an invite of one user on it.
+async fn invite_once(h: &Harness) -> (String, Reply, Inbox) {
+    let (call_id, inbox) = h.live_call(GROUP).await;
+    let reply = h.invite(&call_id, &one_user()).await;
+    (call_id, reply, inbox)
+}
+
+/// A group call, an invite of one user, and every notification it caused.
+async fn invite_notes(h: &Harness) -> (String, Reply, Vec<Note>) {
+    let (call_id, mut inbox) = h.live_call(GROUP).await;
+    let (reply, notes) = h
+        .invite_and_collect(&call_id, &mut inbox, &one_user())
+        .await;
+    (call_id, reply, notes)
+}
+
+fn ends(notes: &[Note]) -> Vec<&Note> {
+    notes.iter().filter(|n| n.is_operation_end()).collect()
+}
+
+fn rosters(notes: &[Note]) -> Vec<&Note> {
+    notes.iter().filter(|n| n.is_roster()).collect()
+}
+
+fn has_member(value: &Value, member: &str) -> bool {
+    value.as_object().is_some_and(|o| o.contains_key(member))
+}
+
+/// Moves the peer of a peer-to-peer call into a group call with a second
+/// participant behind it; returns after the move completed.
+async fn move_peer(h: &Harness) -> (String, String, String) {
+    let (old_call, _old_inbox) = h.live_call(P2P).await;
+    let peer_id = h
+        .roster(&old_call)
+        .await
+        .iter()
+        .find(|p| p["info"]["identity"]["user"].is_object())
+        .and_then(|p| p["id"].as_str().map(str::to_owned))
+        .expect("the peer");
+    let (new_call, mut new_inbox) = h.live_call(GROUP).await;
+    let mut moving = user("p2p-peer");
+    moving["replacesCallId"] = json!(old_call);
+    moving["participantId"] = json!(peer_id);
+    let reply = h
+        .invite(&new_call, &invite_body(&[moving, user("second")], CONTEXT))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(new_inbox.next().await.is_operation_end());
+    (old_call, new_call, peer_id)
+}
+
+fault_tests! {
+    no_location: NoLocation => async |h, broken| {
+        let (_, reply, _) = invite_once(h).await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.header("location").is_none(), broken);
+    };
+    wrong_location_op_id: WrongLocationOpId => async |h, broken| {
+        let (_, reply, _) = invite_once(h).await;
+        let location = reply.header("location").expect("Location");
+        let last = location.rsplit('/').next().unwrap_or_default();
+        assert_eq!(last != reply.json()["id"], broken, "{location}");
+    };
+    location_wrong_call: LocationWrongCall => async |h, broken| {
+        let (call_id, reply, _) = invite_once(h).await;
+        let location = reply.header("location").expect("Location");
+        let op_id = reply.json()["id"].as_str().expect("id").to_owned();
+        assert!(location.ends_with(&op_id));
+        let expected = format!("/communications/calls/{call_id}/operations/{op_id}");
+        assert_eq!(!location.ends_with(&expected), broken, "{location}");
+    };
+    no_client_context_echo: NoClientContextEcho => async |h, broken| {
+        let (_, reply, notes) = invite_notes(h).await;
+        assert_eq!(!has_member(&reply.json(), "clientContext"), broken);
+        let end = ends(&notes)[0].data();
+        assert_eq!(!has_member(&end, "clientContext"), broken);
+        if !broken {
+            assert_eq!(reply.json()["clientContext"], CONTEXT);
+            assert_eq!(end["clientContext"], CONTEXT);
+        }
+    };
+    wrong_client_context: WrongClientContext => async |h, broken| {
+        let (_, reply, _) = invite_once(h).await;
+        assert_eq!(reply.json()["clientContext"] != CONTEXT, broken);
+    };
+    participants_not_echoed: ParticipantsNotEchoed => async |h, broken| {
+        let (_, reply, _) = invite_once(h).await;
+        let echoed = reply.json()["participants"].clone();
+        if broken {
+            assert_eq!(echoed, json!([]));
+        } else {
+            assert_eq!(echoed, one_user()["participants"]);
+        }
+    };
+    long_client_context_accepted: LongClientContextAccepted => async |h, broken| {
+        let (call_id, _inbox) = h.live_call(GROUP).await;
+        let reply = h.invite(&call_id, &invite_body(&[user("a")], &"c".repeat(257))).await;
+        assert_eq!(reply.status, if broken { 200 } else { 400 });
+    };
+    multi_p2p_accepted: MultiP2pAccepted => async |h, broken| {
+        let (call_id, _inbox) = h.live_call(P2P).await;
+        let reply = h.invite(&call_id, &invite_body(&[user("a"), user("b")], CONTEXT)).await;
+        assert_eq!(reply.status, if broken { 200 } else { 400 });
+    };
+    group_over_five_accepted: GroupOverFiveAccepted => async |h, broken| {
+        let (call_id, _inbox) = h.live_call(GROUP).await;
+        let six: Vec<Value> = (0..6).map(|i| user(&format!("u{i}"))).collect();
+        let reply = h.invite(&call_id, &invite_body(&six, CONTEXT)).await;
+        assert_eq!(reply.status, if broken { 200 } else { 400 });
+    };
+    empty_participants_accepted: EmptyParticipantsAccepted => async |h, broken| {
+        let (call_id, _inbox) = h.live_call(GROUP).await;
+        let reply = h.invite(&call_id, &invite_body(&[], CONTEXT)).await;
+        assert_eq!(reply.status, if broken { 200 } else { 400 });
+    };
+    missing_identity_accepted: MissingIdentityAccepted => async |h, broken| {
+        let (call_id, _inbox) = h.live_call(GROUP).await;
+        for participant in [json!({}), json!({"identity": {}}), json!({"identity": null})] {
+            let reply = h.invite(&call_id, &invite_body(&[participant], CONTEXT)).await;
+            assert_eq!(reply.status, if broken { 200 } else { 400 });
+        }
+    };
+    no_auth_accepted: NoAuthAccepted => async |h, broken| {
+        let (call_id, _inbox) = h.live_call(GROUP).await;
+        let reply = h
+            .http
+            .post(h.url(&invite_path(&call_id)))
+            .header("content-type", "application/json")
+            .body(one_user().to_string())
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(reply.status(), if broken { 200 } else { 401 });
+    };
+    wrong_content_type_accepted: WrongContentTypeAccepted => async |h, broken| {
+        let (call_id, _inbox) = h.live_call(GROUP).await;
+        let body = one_user().to_string().into_bytes();
+        let reply = h
+            .request("POST", &invite_path(&call_id), Some(body), &[("content-type", "text/plain")])
+            .await;
+        assert_eq!(reply.status, if broken { 200 } else { 415 });
+    };
+    malformed_json_500: MalformedJson500 => async |h, broken| {
+        let (call_id, _inbox) = h.live_call(GROUP).await;
+        let reply = h.request("POST", &invite_path(&call_id), Some(b"{".to_vec()), &[]).await;
+        if broken {
+            reply.assert_graph_error(500, "InternalServerError");
+        } else {
+            reply.assert_graph_error(400, "BadRequest");
+        }
+    };
+    server_error_on_phone: ServerErrorOnPhone => async |h, broken| {
+        let (call_id, _inbox) = h.live_call(GROUP).await;
+        let phone = json!({"identity": {"phone": {"@odata.type": "#microsoft.graph.identity", "id": "+12345678901"}}});
+        let reply = h.invite(&call_id, &invite_body(&[phone], CONTEXT)).await;
+        assert_eq!(reply.status, if broken { 500 } else { 200 });
+        assert_eq!(h.invite(&call_id, &one_user()).await.status, 200);
+    };
+    server_error_on_non_ascii: ServerErrorOnNonAscii => async |h, broken| {
+        let (call_id, _inbox) = h.live_call(GROUP).await;
+        let mut zoe = user("zoe");
+        zoe["identity"]["user"]["displayName"] = json!("Zo\u{eb}");
+        let reply = h.invite(&call_id, &invite_body(&[zoe], CONTEXT)).await;
+        assert_eq!(reply.status, if broken { 500 } else { 200 });
+        assert_eq!(h.invite(&call_id, &one_user()).await.status, 200);
+    };
+    non_graph_errors: NonGraphErrors => async |h, broken| {
+        let reply = h.get(&format!("/communications/calls/{}", uuid::Uuid::new_v4())).await;
+        assert_eq!(reply.status, 404);
+        if broken {
+            assert_eq!(reply.header("content-type"), Some("text/plain"));
+            let body = reply.json();
+            assert!(body["message"].is_string() && body.get("error").is_none(), "{body}");
+        } else {
+            reply.assert_graph_error(404, "itemNotFound");
+        }
+    };
+    error_without_inner_error: ErrorWithoutInnerError => async |h, broken| {
+        let reply = h.get(&format!("/communications/calls/{}", uuid::Uuid::new_v4())).await;
+        let error = reply.json()["error"].clone();
+        assert!(error["code"].is_string());
+        assert_eq!(!has_member(&error, "innerError"), broken);
+    };
+    wrong_success_status: WrongSuccessStatus => async |h, broken| {
+        let (_, reply, _) = invite_once(h).await;
+        assert_eq!(reply.status, if broken { 202 } else { 200 });
+    };
+    invalid_operation_status: InvalidOperationStatus => async |h, broken| {
+        let (_, reply, _) = invite_once(h).await;
+        assert_eq!(reply.json()["status"], if broken { "pending" } else { "running" });
+    };
+    completed_with_notification: CompletedWithNotification => async |h, broken| {
+        let (_, reply, notes) = invite_notes(h).await;
+        assert_eq!(reply.json()["status"], if broken { "completed" } else { "running" });
+        assert_eq!(ends(&notes).len(), 1, "a terminal notification follows either way");
+    };
+    no_terminal_notification: NoTerminalNotification => async |h, broken| {
+        let (_, _, notes) = invite_notes(h).await;
+        assert_eq!(ends(&notes).len(), if broken { 0 } else { 1 });
+        assert_eq!(rosters(&notes).len(), 1);
+    };
+    double_terminal_notification: DoubleTerminalNotification => async |h, broken| {
+        let (_, _, notes) = invite_notes(h).await;
+        assert_eq!(ends(&notes).len(), if broken { 2 } else { 1 });
+        let last_end = notes.iter().rposition(Note::is_operation_end).expect("an end");
+        let roster = notes.iter().position(Note::is_roster).expect("a roster");
+        assert!(last_end < roster);
+    };
+    terminal_status_running: TerminalStatusRunning => async |h, broken| {
+        let (_, _, notes) = invite_notes(h).await;
+        let status = ends(&notes)[0].data()["status"].clone();
+        assert_eq!(status, if broken { "running" } else { "completed" });
+    };
+    failed_without_result_info: FailedWithoutResultInfo => async |h, broken| {
+        let (_, _, notes) = invite_notes(h).await;
+        let end = ends(&notes)[0].data();
+        assert_eq!(end["status"], if broken { "failed" } else { "completed" });
+        assert_eq!(end["resultInfo"], Value::Null);
+    };
+    wrong_notification_ids: WrongNotificationIds => async |h, broken| {
+        let (call_id, reply, notes) = invite_notes(h).await;
+        let op_id = reply.json()["id"].as_str().expect("id").to_owned();
+        let end = ends(&notes)[0];
+        let url = format!("/communications/calls/{call_id}/operations/{op_id}");
+        assert_eq!(end.resource_url() != url, broken);
+        assert_eq!(end.resource() != format!("/app/calls/{call_id}/operations/{op_id}"), broken);
+        assert_eq!(end.data()["id"] != op_id.as_str(), broken);
+    };
+    notification_wrong_call: NotificationWrongCall => async |h, broken| {
+        let (call_id, _, notes) = invite_notes(h).await;
+        let prefix = format!("/communications/calls/{call_id}/");
+        let invite_notes = [ends(&notes)[0], rosters(&notes)[0]];
+        for note in invite_notes {
+            assert_eq!(!note.resource_url().starts_with(&prefix), broken, "{}", note.resource_url());
+        }
+    };
+    notification_client_context_mismatch: NotificationClientContextMismatch => async |h, broken| {
+        let (_, reply, notes) = invite_notes(h).await;
+        assert_eq!(reply.json()["clientContext"], CONTEXT);
+        assert_eq!(ends(&notes)[0].data()["clientContext"] != CONTEXT, broken);
+    };
+    no_roster_update: NoRosterUpdate => async |h, broken| {
+        let (_, _, notes) = invite_notes(h).await;
+        assert_eq!(ends(&notes).len(), 1);
+        assert_eq!(rosters(&notes).len(), if broken { 0 } else { 1 });
+    };
+    roster_missing_invitee: RosterMissingInvitee => async |h, broken| {
+        let (_, _, notes) = invite_notes(h).await;
+        let roster = rosters(&notes)[0].data();
+        let roster = roster.as_array().expect("array");
+        assert!(!roster.is_empty(), "the bot is still listed");
+        assert_eq!(!roster_has(roster, &user("invitee")["identity"]), broken);
+    };
+    roster_invalid_participant: RosterInvalidParticipant => async |h, broken| {
+        let (_, _, notes) = invite_notes(h).await;
+        let roster = rosters(&notes)[0].data();
+        for participant in roster.as_array().expect("array") {
+            assert_eq!(!has_member(participant, "isMuted"), broken);
+            assert_eq!(!has_member(&participant["mediaStreams"][0], "sourceId"), broken);
+        }
+    };
+    move_moves_all: MoveMovesAll => async |h, broken| {
+        let (_, new_call, _) = move_peer(h).await;
+        let roster = h.roster(&new_call).await;
+        assert!(roster_has(&roster, &user("p2p-peer")["identity"]));
+        assert_eq!(roster_has(&roster, &user("second")["identity"]), broken);
+    };
+    move_keeps_old: MoveKeepsOld => async |h, broken| {
+        let (old_call, _, peer_id) = move_peer(h).await;
+        let roster = h.roster(&old_call).await;
+        assert_eq!(roster.iter().any(|p| p["id"] == peer_id.as_str()), broken);
+    };
+    replaced_call_kept: ReplacedCallKept => async |h, broken| {
+        let (p2p, _p2p_inbox) = h.live_call(P2P).await;
+        let (group, mut inbox) = h.live_call(GROUP).await;
+        let mut invitee = user("p2p-peer");
+        invitee["replacesCallId"] = json!(p2p);
+        assert_eq!(h.invite(&group, &invite_body(&[invitee], CONTEXT)).await.status, 200);
+        assert!(inbox.next().await.is_operation_end());
+        let reply = h.get(&format!("/communications/calls/{p2p}")).await;
+        assert_eq!(reply.status, if broken { 200 } else { 404 });
+    };
+    ended_call_accepts_invite: EndedCallAcceptsInvite => async |h, broken| {
+        let (call_id, _inbox) = h.live_call(GROUP).await;
+        assert_eq!(h.delete(&format!("/communications/calls/{call_id}")).await.status, 204);
+        let reply = h.invite(&call_id, &one_user()).await;
+        assert_eq!(reply.status, if broken { 200 } else { 404 });
+    };
+    unknown_call_accepts_invite: UnknownCallAcceptsInvite => async |h, broken| {
+        let reply = h.invite(&uuid::Uuid::new_v4().to_string(), &one_user()).await;
+        assert_eq!(reply.status, if broken { 200 } else { 404 });
+    };
+    operation_get_404: OperationGet404 => async |h, broken| {
+        let (call_id, reply, _) = invite_once(h).await;
+        let op_id = reply.json()["id"].as_str().expect("id").to_owned();
+        let got = h.get(&format!("/communications/calls/{call_id}/operations/{op_id}")).await;
+        assert_eq!(got.status, if broken { 404 } else { 200 });
+    };
+    operation_get_mismatch: OperationGetMismatch => async |h, broken| {
+        let (call_id, reply, _) = invite_once(h).await;
+        let op_id = reply.json()["id"].as_str().expect("id").to_owned();
+        let got = h.get(&format!("/communications/calls/{call_id}/operations/{op_id}")).await;
+        assert_eq!(got.status, 200);
+        let operation = got.json();
+        assert_eq!(operation["id"] != op_id.as_str(), broken);
+        assert_eq!(operation["clientContext"] != CONTEXT, broken);
+    };
+    not_namespaced: NotNamespaced => async |h, broken| {
+        let (call_id, _inbox) = h.live_call(GROUP).await;
+        let path = format!("/communications/calls/{call_id}/participants/microsoft.graph.invite");
+        let reply = h.post(&path, &one_user()).await;
+        assert_eq!(reply.status, if broken { 404 } else { 200 });
+        assert_eq!(h.invite(&call_id, &one_user()).await.status, 200);
+    };
+    slow_responses: SlowResponses => async |h, broken| {
+        let started = Instant::now();
+        let reply = h.get("/communications/calls/none").await;
+        assert_eq!(reply.status, 404);
+        assert_eq!(started.elapsed() >= Duration::from_secs(3), broken);
+    };
+    no_established_notification: NoEstablishedNotification => async |h, broken| {
+        let (call_id, mut inbox) = h.create_call(GROUP).await;
+        assert_eq!(h.invite(&call_id, &one_user()).await.status, 200);
+        let first = inbox.next().await;
+        assert_eq!(first.is_operation_end(), broken);
+        if !broken {
+            assert_eq!(first.data()["state"], "established");
+        }
+    };
+    notification_not_json: NotificationNotJson => async |h, broken| {
+        let (_, mut inbox) = h.create_call(GROUP).await;
+        let first = inbox.next().await;
+        assert_eq!(first.content_type.as_deref(), Some("application/json"));
+        let parsed = serde_json::from_slice::<Value>(&first.body);
+        assert_eq!(parsed.is_err(), broken);
+    };
+}

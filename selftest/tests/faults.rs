@@ -1,0 +1,217 @@
+//! Every check can fail: the built suite, run against a reference server with
+//! one fault injected, must fail and name the checks that fault breaks
+//! (`selftest/faults.json`); against the correct server it must pass clean.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use conformance_selftest::{normalize, run_suite, workspace_root, Run};
+use invite_reference::{Config, Fault};
+use serde_json::Value;
+
+/// A token the suite must never print.
+const TOKEN: &str = "selftest-secret-token-9f8e7d";
+
+/// Short deadlines: a fault that withholds a notification costs this much.
+const SUITE_ARGS: &[&str] = &[
+    "--strict",
+    "--notification-timeout-ms",
+    "1000",
+    "--response-timeout-ms",
+    "1500",
+    "--retry-budget-secs",
+    "0",
+];
+
+fn expectations() -> BTreeMap<String, Vec<String>> {
+    let path = workspace_root().join("selftest/faults.json");
+    let text = std::fs::read_to_string(&path).expect("selftest/faults.json is readable");
+    let doc: Value = serde_json::from_str(&text).expect("selftest/faults.json is JSON");
+    doc["faults"]
+        .as_object()
+        .expect("faults.json has a faults object")
+        .iter()
+        .map(|(fault, checks)| {
+            let checks = checks
+                .as_array()
+                .expect("each fault lists check ids")
+                .iter()
+                .map(|c| c.as_str().expect("check ids are strings").to_owned())
+                .collect();
+            (fault.clone(), checks)
+        })
+        .collect()
+}
+
+fn run_against(faults: Vec<Fault>, extra: &[&str]) -> Run {
+    let server = invite_reference::start(Config {
+        faults,
+        ..Config::default()
+    })
+    .expect("the reference server starts");
+    let base = server.base_url();
+    let mut args = vec!["--target", base.as_str()];
+    args.extend_from_slice(SUITE_ARGS);
+    args.extend_from_slice(extra);
+    run_suite(&args, &[("CONFORMANCE_TOKEN", TOKEN)]).expect("the suite binary runs")
+}
+
+/// `(check id, level, summary, spec)` as the suite lists them.
+fn listed_checks() -> Vec<(String, String, String, String)> {
+    let run = run_suite(&["--list-checks"], &[]).expect("the suite binary runs");
+    assert_eq!(run.code, Some(0), "--list-checks failed: {}", run.stderr);
+    run.stdout
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.splitn(4, '\t');
+            Some((
+                parts.next()?.to_owned(),
+                parts.next()?.to_owned(),
+                parts.next()?.to_owned(),
+                parts.next()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn the_correct_reference_server_passes_everything_without_warnings() {
+    let run = run_against(Vec::new(), &[]);
+    assert_eq!(run.code, Some(0), "{}", run.all_output());
+    assert!(run.failures.is_empty(), "{:?}", run.failures.keys());
+    assert!(!run.stderr.contains("WARN"), "warnings against the correct server:\n{}", run.stderr);
+}
+
+#[test]
+fn every_fault_is_caught_by_the_checks_it_breaks() {
+    let expected = expectations();
+    let known: BTreeSet<String> = Fault::all().iter().map(ToString::to_string).collect();
+    let listed: BTreeSet<String> = expected.keys().cloned().collect();
+    assert_eq!(
+        known, listed,
+        "selftest/faults.json must list exactly the reference server's faults"
+    );
+
+    let results: Mutex<BTreeMap<String, Run>> = Mutex::new(BTreeMap::new());
+    let queue: Mutex<Vec<String>> = Mutex::new(expected.keys().cloned().collect());
+    std::thread::scope(|scope| {
+        for _ in 0..6 {
+            scope.spawn(|| loop {
+                let Some(name) = queue.lock().unwrap().pop() else {
+                    break;
+                };
+                let fault: Fault = name.parse().expect("fault names parse");
+                let run = run_against(vec![fault], &[]);
+                results.lock().unwrap().insert(name, run);
+            });
+        }
+    });
+    let results = results.into_inner().unwrap();
+
+    let mut problems = Vec::new();
+    for (fault, checks) in &expected {
+        let run = &results[fault];
+        if run.code != Some(101) {
+            problems.push(format!("{fault}: exit code {:?}, expected 101 (tests failed)", run.code));
+        }
+        let failed: BTreeSet<String> = run.failed_checks().into_iter().map(|(_, c)| c).collect();
+        for check in checks {
+            if !failed.contains(check) {
+                problems.push(format!(
+                    "{fault}: the suite did not report {check}; it reported {failed:?}"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    check_matrix(&expected);
+}
+
+#[test]
+fn every_check_has_a_fault_that_proves_it() {
+    let expected = expectations();
+    let killed: BTreeSet<&str> = expected.values().flatten().map(String::as_str).collect();
+    let unproven: Vec<String> = listed_checks()
+        .into_iter()
+        .map(|(id, ..)| id)
+        .filter(|id| !killed.contains(id.as_str()))
+        .collect();
+    assert!(
+        unproven.is_empty(),
+        "checks that no fault in selftest/faults.json proves: {unproven:?}"
+    );
+}
+
+/// The fault x check matrix, generated from `faults.json` (every entry of
+/// which the test above has just proven) and the suite's own list of checks.
+fn check_matrix(expected: &BTreeMap<String, Vec<String>>) {
+    let checks = listed_checks();
+    let mut md = String::from(
+        "# Fault x check matrix\n\n\
+         Generated by `selftest/tests/faults.rs` (`UPDATE_FAULT_MATRIX=1 cargo test -p conformance-selftest --test faults`).\n\
+         Each row is a check of the suite; each fault named there is injected into the reference server,\n\
+         and the self-test proves the suite then reports that check as failed.\n\n\
+         | check | level | what it enforces | killed by |\n|---|---|---|---|\n",
+    );
+    for (id, level, summary, _spec) in &checks {
+        let killers: Vec<String> = expected
+            .iter()
+            .filter(|(_, c)| c.contains(id))
+            .map(|(f, _)| format!("`{f}`"))
+            .collect();
+        md.push_str(&format!(
+            "| `{id}` | {level} | {} | {} |\n",
+            summary.replace('|', "\\|"),
+            if killers.is_empty() { "**none**".to_owned() } else { killers.join(", ") }
+        ));
+    }
+    md.push_str("\n## Spec sentences\n\n");
+    for (id, _, _, spec) in &checks {
+        md.push_str(&format!("- `{id}`: {}\n", spec.replace('|', "\\|")));
+    }
+    let path = workspace_root().join("docs/fault-matrix.md");
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if current != md {
+        if std::env::var_os("UPDATE_FAULT_MATRIX").is_some() {
+            std::fs::create_dir_all(workspace_root().join("docs")).expect("docs/ can be created");
+            std::fs::write(&path, md).expect("docs/fault-matrix.md can be written");
+        } else {
+            panic!(
+                "docs/fault-matrix.md is out of date: run UPDATE_FAULT_MATRIX=1 cargo test -p conformance-selftest --test faults"
+            );
+        }
+    }
+}
+
+/// One rendered failure per kind of mismatch, as a user reads it.
+#[test]
+fn rendered_failures_read_well() {
+    let kinds = [
+        ("no-location", "case::invite::examples::example_3_invite_to_existing_call", "invariant"),
+        ("participants-not-echoed", "case::invite::examples::example_4_invite_pstn_participant", "body_diff"),
+        ("invalid-operation-status", "case::invite::without_client_context", "schema"),
+        ("no-roster-update", "case::invite::examples::example_3_invite_to_existing_call", "notification_missing"),
+        ("wrong-success-status", "case::invite::namespaced_action_path", "status"),
+        ("non-graph-errors", "case::rejections::participants_empty", "error_body"),
+        ("slow-responses", "case::rejections::no_authorization", "transport_error"),
+    ];
+    for (fault, test, kind) in kinds {
+        let server = invite_reference::start(Config {
+            faults: vec![fault.parse().expect("fault names parse")],
+            ..Config::default()
+        })
+        .expect("the reference server starts");
+        let base = server.base_url();
+        let mut args = vec!["--target", base.as_str(), "--exact", test];
+        args.extend_from_slice(SUITE_ARGS);
+        let run = run_suite(&args, &[("CONFORMANCE_TOKEN", TOKEN)]).expect("the suite binary runs");
+        assert_eq!(run.code, Some(101), "{fault}: {}", run.all_output());
+        let text = run
+            .failures
+            .get(test)
+            .unwrap_or_else(|| panic!("{fault}: {test} did not fail:\n{}", run.all_output()));
+        let shown = normalize(&text.replace(&base, "<target>"));
+        insta::assert_snapshot!(format!("{kind}__{fault}"), shown);
+    }
+}
