@@ -290,24 +290,24 @@ fn first_invitees(ex: &Exchange<'_>) -> Vec<Value> {
         .collect()
 }
 
-fn needs_success(ex: &Exchange<'_>, check: Check) -> Result<Check, Check> {
+/// Why a check about an accepted invite cannot run, if it cannot.
+fn not_accepted(ex: &Exchange<'_>) -> Option<String> {
     if accepted(ex) && body(ex).is_some() {
-        Ok(check)
+        None
     } else {
-        Err(check.not_run(format!(
+        Some(format!(
             "the invite was not accepted ({})",
             ex.response.status_line()
-        )))
+        ))
     }
 }
 
 // ---- the checks -----------------------------------------------------------
 
 fn location(ex: &Exchange<'_>, check: Check) -> Check {
-    let check = match needs_success(ex, check) {
-        Ok(c) => c,
-        Err(c) => return c,
-    };
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
     let Some(location) = ex.response.header("location") else {
         return check.fail_text("the response has no Location header");
     };
@@ -327,10 +327,9 @@ fn location(ex: &Exchange<'_>, check: Check) -> Check {
 }
 
 fn content_type(ex: &Exchange<'_>, check: Check) -> Check {
-    let check = match needs_success(ex, check) {
-        Ok(c) => c,
-        Err(c) => return c,
-    };
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
     match ex.response.header("content-type") {
         Some(ct) if ct.to_ascii_lowercase().starts_with("application/json") => check,
         other => check.fail_text(format!("Content-Type is {other:?}")),
@@ -338,10 +337,9 @@ fn content_type(ex: &Exchange<'_>, check: Check) -> Check {
 }
 
 fn status_value(ex: &Exchange<'_>, check: Check) -> Check {
-    let check = match needs_success(ex, check) {
-        Ok(c) => c,
-        Err(c) => return c,
-    };
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
     match body(ex).and_then(|b| b.get("status")) {
         Some(Value::String(s)) => {
             let known = ["notstarted", "running", "completed", "failed"];
@@ -356,10 +354,9 @@ fn status_value(ex: &Exchange<'_>, check: Check) -> Check {
 }
 
 fn client_context_echo(ex: &Exchange<'_>, check: Check) -> Check {
-    let check = match needs_success(ex, check) {
-        Ok(c) => c,
-        Err(c) => return c,
-    };
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
     let actual = body(ex).and_then(|b| b.get("clientContext"));
     match requested_context(ex) {
         Some(sent) if actual.and_then(Value::as_str) == Some(sent) => check,
@@ -372,10 +369,9 @@ fn client_context_echo(ex: &Exchange<'_>, check: Check) -> Check {
 }
 
 fn participants_echo(ex: &Exchange<'_>, check: Check) -> Check {
-    let check = match needs_success(ex, check) {
-        Ok(c) => c,
-        Err(c) => return c,
-    };
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
     let Some(listed) = body(ex)
         .and_then(|b| b.get("participants"))
         .and_then(Value::as_array)
@@ -458,10 +454,9 @@ fn group_max_five(ex: &Exchange<'_>, check: Check) -> Check {
 }
 
 fn terminal_once(ex: &Exchange<'_>, check: Check) -> Check {
-    let check = match needs_success(ex, check) {
-        Ok(c) => c,
-        Err(c) => return c,
-    };
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
     let (Some(call), Some(op)) = (call_id(ex), op_id(ex)) else {
         return check.fail_text("the operation has no id");
     };
@@ -525,10 +520,9 @@ fn terminal_once(ex: &Exchange<'_>, check: Check) -> Check {
 }
 
 fn terminal_matches(ex: &Exchange<'_>, check: Check) -> Check {
-    let check = match needs_success(ex, check) {
-        Ok(c) => c,
-        Err(c) => return c,
-    };
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
     if body(ex).and_then(status_of).is_some_and(is_terminal) {
         return check.not_run("the response was already terminal");
     }
@@ -574,10 +568,9 @@ fn terminal_matches(ex: &Exchange<'_>, check: Check) -> Check {
 }
 
 fn failed_has_result_info(ex: &Exchange<'_>, check: Check) -> Check {
-    let check = match needs_success(ex, check) {
-        Ok(c) => c,
-        Err(c) => return c,
-    };
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
     let (Some(call), Some(op)) = (call_id(ex), op_id(ex)) else {
         return check.fail_text("the operation has no id");
     };
@@ -612,10 +605,9 @@ fn failed_has_result_info(ex: &Exchange<'_>, check: Check) -> Check {
 }
 
 fn roster_update(ex: &Exchange<'_>, check: Check) -> Check {
-    let check = match needs_success(ex, check) {
-        Ok(c) => c,
-        Err(c) => return c,
-    };
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
     let Some(call) = call_id(ex) else {
         return check.not_run("no call");
     };
@@ -645,10 +637,9 @@ fn move_first_only(ex: &Exchange<'_>, check: Check) -> Check {
     if !is_move(&participants) || participants.len() < 2 {
         return check.not_run("the request is not a move of several participants");
     }
-    let check = match needs_success(ex, check) {
-        Ok(c) => c,
-        Err(c) => return c,
-    };
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
     let Some(call) = call_id(ex) else {
         return check.not_run("no call");
     };
@@ -677,10 +668,9 @@ fn move_leaves_source(ex: &Exchange<'_>, check: Check) -> Check {
     if !is_move(&participants) {
         return check.not_run("the request is not a move");
     }
-    let check = match needs_success(ex, check) {
-        Ok(c) => c,
-        Err(c) => return c,
-    };
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
     let source = participants[0]
         .get("replacesCallId")
         .and_then(Value::as_str)
@@ -730,10 +720,9 @@ fn replaced_call_ended(ex: &Exchange<'_>, check: Check) -> Check {
     else {
         return check.not_run("the replaced call is not a peer-to-peer fixture of this case");
     };
-    let check = match needs_success(ex, check) {
-        Ok(c) => c,
-        Err(c) => return c,
-    };
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
     let Some(mailbox) = fixture.mailbox.as_deref() else {
         return check.not_run("the replaced call's notifications cannot reach the suite");
     };
@@ -767,10 +756,9 @@ fn replaced_call_ended(ex: &Exchange<'_>, check: Check) -> Check {
 }
 
 fn operation_get(ex: &Exchange<'_>, check: Check) -> Check {
-    let check = match needs_success(ex, check) {
-        Ok(c) => c,
-        Err(c) => return c,
-    };
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
     let Some(location) = ex.response.header("location") else {
         return check.not_run("no Location header");
     };

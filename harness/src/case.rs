@@ -284,7 +284,7 @@ fn parse_statuses(value: &Value) -> Result<Vec<StatusExpect>, String> {
 
 fn decode_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err("an odd number of hex digits".to_owned());
     }
     digits

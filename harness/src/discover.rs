@@ -76,6 +76,10 @@ pub fn derive_path(cases: &Path, name: &str) -> Option<PathBuf> {
 /// Every `*.json` under `cases`, sorted by name. An empty folder is an error:
 /// a run that finds nothing must not pass silently.
 pub fn discover(cases: &Path) -> Result<Vec<CaseFile>, String> {
+    // Self-tests set this to prove `--exact` never walks the folder.
+    if std::env::var_os("CONFORMANCE_FORBID_SCAN").is_some() {
+        return Err("scanning the cases folder is forbidden (CONFORMANCE_FORBID_SCAN)".to_owned());
+    }
     let mut found = Vec::new();
     walk(cases, cases, &mut found)
         .map_err(|e| format!("failed to read the cases folder {}: {e}", cases.display()))?;

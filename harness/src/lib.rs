@@ -118,13 +118,22 @@ pub fn main(contract: impl Contract) -> ExitCode {
     libtest_mimic::run(&args, trials).exit_code()
 }
 
-#[expect(clippy::print_stdout, reason = "--list-checks prints its answer on stdout")]
+#[expect(
+    clippy::print_stdout,
+    reason = "--list-checks prints its answer on stdout"
+)]
 fn print_checks(contract: &dyn Contract) {
     for (id, summary) in verdict::BUILTIN_CHECKS {
         println!("{id}\tMUST\t{summary}\tthe case file");
     }
     for inv in contract.invariants() {
-        println!("{}\t{}\t{}\t{}", inv.id, inv.level.as_str(), inv.summary, inv.spec);
+        println!(
+            "{}\t{}\t{}\t{}",
+            inv.id,
+            inv.level.as_str(),
+            inv.summary,
+            inv.spec
+        );
     }
 }
 

@@ -105,11 +105,22 @@ pub fn canonicalize(value: &Value) -> Value {
 }
 
 fn pretty(value: &Value) -> String {
-    serde_json::to_string_pretty(&canonicalize(value)).unwrap_or_else(|e| format!("<{e}>"))
+    let mut text =
+        serde_json::to_string_pretty(&canonicalize(value)).unwrap_or_else(|e| format!("<{e}>"));
+    text.push('\n');
+    text
+}
+
+/// One blank line before a block, never two.
+fn blank_line(out: &mut String) {
+    if !out.ends_with("\n\n") {
+        out.push('\n');
+    }
 }
 
 pub fn render_differences(out: &mut String, diffs: &[Difference], indent: &str) {
     for d in diffs {
+        blank_line(out);
         let _ = writeln!(out, "{indent}{}", d.path);
         let _ = writeln!(
             out,
@@ -132,6 +143,7 @@ pub fn render_differences(out: &mut String, diffs: &[Difference], indent: &str) 
 
 fn render_schema(out: &mut String, violations: &[SchemaViolation], indent: &str) {
     for v in violations {
+        blank_line(out);
         let _ = writeln!(out, "{indent}{}", v.instance_path);
         let _ = writeln!(out, "{indent}    {}", v.message);
         let _ = writeln!(out, "{indent}    schema: {}", v.schema_path);
@@ -252,14 +264,12 @@ pub fn render_verdict(
                     }
                 }
                 Detail::Differences(d) => {
-                    let _ = writeln!(out);
                     render_differences(&mut out, d, "        ");
-                    let _ = writeln!(out);
+                    blank_line(&mut out);
                 }
                 Detail::Schema(v) => {
-                    let _ = writeln!(out);
                     render_schema(&mut out, v, "        ");
-                    let _ = writeln!(out);
+                    blank_line(&mut out);
                 }
                 Detail::Diff { .. } if check.outcome == Outcome::Fail => diffs.push(detail),
                 Detail::Diff { .. } => {}
@@ -274,7 +284,7 @@ pub fn render_verdict(
             actual,
         } = detail
         {
-            let _ = writeln!(out);
+            blank_line(&mut out);
             render_diff(
                 &mut out,
                 styles,
@@ -287,7 +297,7 @@ pub fn render_verdict(
         }
     }
     if !p.rerun.is_empty() {
-        let _ = writeln!(out);
+        blank_line(&mut out);
         for (i, cmd) in p.rerun.iter().enumerate() {
             let lead = if i == 0 { "rerun:" } else { "   or:" };
             let _ = writeln!(out, "  {lead} {cmd}");

@@ -289,7 +289,11 @@ fn check_header(
     let actual = response.header(name);
     let mut wants = Vec::new();
     if let Some(p) = expect.present {
-        wants.push(if p { "present".to_owned() } else { "absent".to_owned() });
+        wants.push(if p {
+            "present".to_owned()
+        } else {
+            "absent".to_owned()
+        });
     }
     for (w, verb) in [
         (&expect.equals, "equals"),
@@ -316,7 +320,8 @@ fn check_header(
             });
         }
     }
-    let tests: [(&Option<String>, &str, fn(&str, &str) -> bool); 4] = [
+    type Test<'a> = (&'a Option<String>, &'a str, fn(&str, &str) -> bool);
+    let tests: [Test<'_>; 4] = [
         (&expect.equals, "equal", |a, e| a == e),
         (&expect.starts_with, "start with", |a, e| a.starts_with(e)),
         (&expect.ends_with, "end with", |a, e| a.ends_with(e)),

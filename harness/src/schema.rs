@@ -111,7 +111,13 @@ impl Schemas {
                 SchemaViolation {
                     message: format!("{} (found {shown})", e.masked()),
                     instance_path,
-                    schema_path: e.schema_path().to_string(),
+                    schema_path: e.absolute_keyword_location().map_or_else(
+                        || e.schema_path().to_string(),
+                        |uri| {
+                            uri.to_string()
+                                .replace("https://invite-conformance.test/", "")
+                        },
+                    ),
                 }
             })
             .collect())

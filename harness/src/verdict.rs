@@ -182,15 +182,23 @@ pub const BUILTIN_CHECKS: &[(&str, &str)] = &[
     ("header", "a response header is as the case expects"),
     ("schema", "the response body satisfies the case's schema"),
     ("body", "the response body matches the case's expected body"),
-    ("capture", "a value the case captures is in the response body"),
-    ("notification", "an expected notification arrives in time, as often as expected, and satisfies its schema"),
+    (
+        "capture",
+        "a value the case captures is in the response body",
+    ),
+    (
+        "notification",
+        "an expected notification arrives in time, as often as expected, and satisfies its schema",
+    ),
 ];
 
 /// The family of a check id: `header.location` -> `header`, `notification[2]` -> `notification`.
 pub fn check_family(id: &str) -> &str {
     for (builtin, _) in BUILTIN_CHECKS {
         if id == *builtin
-            || id.strip_prefix(builtin).is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+            || id
+                .strip_prefix(builtin)
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
         {
             return builtin;
         }

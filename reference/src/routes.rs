@@ -66,27 +66,26 @@ pub(crate) fn router(config: Config) -> Router {
         faults,
         registry: Mutex::new(Registry::new(delivery, faults)),
     });
-    let calls = "/communications/calls";
     let api = Router::new()
-        .route(calls, post(create_call))
+        .route("/communications/calls", post(create_call))
         .route(
-            &format!("{calls}/{{call_id}}"),
+            "/communications/calls/{call_id}",
             get(get_call).delete(delete_call),
         )
         .route(
-            &format!("{calls}/{{call_id}}/participants"),
+            "/communications/calls/{call_id}/participants",
             get(list_participants),
         )
         .route(
-            &format!("{calls}/{{call_id}}/participants/invite"),
+            "/communications/calls/{call_id}/participants/invite",
             post(invite),
         )
         .route(
-            &format!("{calls}/{{call_id}}/participants/microsoft.graph.invite"),
+            "/communications/calls/{call_id}/participants/microsoft.graph.invite",
             post(invite_namespaced),
         )
         .route(
-            &format!("{calls}/{{call_id}}/operations/{{operation_id}}"),
+            "/communications/calls/{call_id}/operations/{operation_id}",
             get(get_operation),
         );
     Router::new()

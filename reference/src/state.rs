@@ -19,16 +19,32 @@ use crate::resources::{
 };
 use crate::validate::{CallKind, NewCall};
 
-/// Live calls kept at once; past it, creating a call answers 429.
-pub(crate) const MAX_CALLS: usize = 100_000;
-/// Ended call ids remembered (so they answer 404 rather than being reused).
-const MAX_ENDED: usize = 100_000;
-/// Participants in one call's roster.
-pub(crate) const MAX_ROSTER: usize = 1_000;
-/// Operations kept per call; the oldest finished one is forgotten first.
-const MAX_OPERATIONS: usize = 1_000;
-/// Notifications queued for one callback before invites answer 429.
-const MAX_BACKLOG: usize = 1_000;
+/// How much the server keeps, so no client can make it grow without end.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// Live calls; past it, creating a call answers 429.
+    calls: usize,
+    /// Ended call ids remembered, so they keep answering 404.
+    ended: usize,
+    /// Participants in one call's roster; past it, invites answer 400.
+    roster: usize,
+    /// Operations kept per call; the oldest finished one is forgotten first.
+    operations: usize,
+    /// Notifications queued for one callback before invites answer 429.
+    backlog: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            calls: 100_000,
+            ended: 100_000,
+            roster: 1_000,
+            operations: 1_000,
+            backlog: 1_000,
+        }
+    }
+}
 
 /// Whether a call id names a call the server can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,8 +94,8 @@ impl Call {
 
     /// Frees room for one more operation by forgetting the oldest finished
     /// one; false when every kept operation is still running.
-    fn make_room_for_operation(&mut self) -> bool {
-        if self.operations.len() < MAX_OPERATIONS {
+    fn make_room_for_operation(&mut self, limit: usize) -> bool {
+        if self.operations.len() < limit {
             return true;
         }
         let finished = self.operation_order.iter().position(|id| {
@@ -112,6 +128,7 @@ pub(crate) struct Registry {
     ended_order: VecDeque<String>,
     delivery: Arc<Delivery>,
     faults: FaultSet,
+    limits: Limits,
 }
 
 impl Registry {
@@ -122,6 +139,7 @@ impl Registry {
             ended_order: VecDeque::new(),
             delivery,
             faults,
+            limits: Limits::default(),
         }
     }
 
@@ -140,9 +158,10 @@ impl Registry {
         new: NewCall,
         body: &Map<String, Value>,
     ) -> Result<(String, Value), ApiError> {
-        if self.calls.len() >= MAX_CALLS {
+        if self.calls.len() >= self.limits.calls {
             return Err(ApiError::TooManyRequests(format!(
-                "The server holds {MAX_CALLS} calls; delete some first."
+                "The server holds {} calls; delete some first.",
+                self.limits.calls
             )));
         }
         let id = new_id();
@@ -223,7 +242,7 @@ impl Registry {
             .send(&notification("updated", call_id, "", ended.clone()));
         call.notifier
             .send(&notification("deleted", call_id, "", ended));
-        if self.ended_order.len() >= MAX_ENDED {
+        if self.ended_order.len() >= self.limits.ended {
             if let Some(oldest) = self.ended_order.pop_front() {
                 self.ended.remove(&oldest);
             }
@@ -239,15 +258,19 @@ impl Registry {
         call_id: &str,
         operation: Operation,
     ) -> Result<(), ApiError> {
+        let limits = self.limits;
         let Some(call) = self.calls.get_mut(call_id) else {
             return Err(call_not_found(call_id));
         };
-        if call.roster.len() + operation.participants.len() > MAX_ROSTER {
+        if call.roster.len() + operation.participants.len() > limits.roster {
             return Err(ApiError::BadRequest(format!(
-                "The call's roster is limited to {MAX_ROSTER} participants."
+                "The call's roster is limited to {} participants.",
+                limits.roster
             )));
         }
-        if call.notifier.backlog() >= MAX_BACKLOG || !call.make_room_for_operation() {
+        if call.notifier.backlog() >= limits.backlog
+            || !call.make_room_for_operation(limits.operations)
+        {
             return Err(ApiError::TooManyRequests(
                 "Too many invites are still in progress on this call; try again later.".into(),
             ));
@@ -261,7 +284,7 @@ impl Registry {
     /// told the operation ended and sees the new roster, and a replaced
     /// peer-to-peer call ends.
     pub(crate) fn complete_invite(&mut self, call_id: &str, operation_id: &str) {
-        let faults = self.faults;
+        let (faults, limits) = (self.faults, self.limits);
         let Some(operation) = self
             .calls
             .get_mut(call_id)
@@ -291,7 +314,7 @@ impl Registry {
         let mut added = Vec::new();
         let mut leaves = Vec::new();
         for join in joins {
-            if call.roster.len() >= MAX_ROSTER {
+            if call.roster.len() >= limits.roster {
                 break;
             }
             let participant = Participant::new(join.identity);
@@ -456,5 +479,105 @@ fn bot_identity(body: &Map<String, Value>) -> Value {
                 "displayName": "invite-reference bot",
             },
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn registry(limits: Limits) -> Registry {
+        let delivery = Arc::new(Delivery::new(&Config::default(), FaultSet::default()));
+        Registry {
+            limits,
+            ..Registry::new(delivery, FaultSet::default())
+        }
+    }
+
+    fn new_call(registry: &mut Registry) -> Result<String, ApiError> {
+        let new = NewCall {
+            kind: CallKind::Group,
+            // Nothing listens there: delivery fails quietly in the background.
+            callback_uri: "http://127.0.0.1:9/callback".into(),
+            targets: Vec::new(),
+        };
+        registry.create_call(new, &Map::new()).map(|(id, _)| id)
+    }
+
+    fn operation(participants: usize) -> Operation {
+        Operation {
+            id: new_id(),
+            client_context: None,
+            participants: vec![json!({"identity": {"user": {"id": "u"}}}); participants],
+            status: OperationStatus::Running,
+        }
+    }
+
+    #[tokio::test]
+    async fn calls_past_the_limit_are_refused_with_429() {
+        let mut registry = registry(Limits {
+            calls: 2,
+            ..Limits::default()
+        });
+        let first = new_call(&mut registry).expect("first call");
+        new_call(&mut registry).expect("second call");
+        let refused = new_call(&mut registry).expect_err("third call");
+        assert_eq!(refused.status(), axum::http::StatusCode::TOO_MANY_REQUESTS);
+        assert!(registry.end_call(&first));
+        assert!(
+            new_call(&mut registry).is_ok(),
+            "an ended call frees its place"
+        );
+    }
+
+    #[tokio::test]
+    async fn ended_ids_are_remembered_up_to_the_limit() {
+        let mut registry = registry(Limits {
+            ended: 2,
+            ..Limits::default()
+        });
+        let ids: Vec<String> = (0..3)
+            .map(|_| new_call(&mut registry).expect("call"))
+            .collect();
+        for id in &ids {
+            assert!(registry.end_call(id));
+        }
+        assert_eq!(registry.presence(&ids[0]), Presence::Unknown);
+        assert_eq!(registry.presence(&ids[1]), Presence::Ended);
+        assert_eq!(registry.presence(&ids[2]), Presence::Ended);
+    }
+
+    #[tokio::test]
+    async fn rosters_and_operations_are_bounded() {
+        let mut registry = registry(Limits {
+            roster: 4,
+            operations: 2,
+            ..Limits::default()
+        });
+        let id = new_call(&mut registry).expect("call"); // the bot is listed
+        let too_many = registry
+            .add_operation(&id, operation(4))
+            .expect_err("roster");
+        assert_eq!(too_many.status(), axum::http::StatusCode::BAD_REQUEST);
+
+        let first = operation(1);
+        let first_id = first.id.clone();
+        registry.add_operation(&id, first).expect("first");
+        registry.add_operation(&id, operation(1)).expect("second");
+        let busy = registry
+            .add_operation(&id, operation(1))
+            .expect_err("all running");
+        assert_eq!(busy.status(), axum::http::StatusCode::TOO_MANY_REQUESTS);
+
+        registry.complete_invite(&id, &first_id);
+        registry
+            .add_operation(&id, operation(1))
+            .expect("room again");
+        assert!(
+            registry.operation(&id, &first_id).is_none(),
+            "the finished one is forgotten"
+        );
+        assert_eq!(registry.roster(&id).map(|r| r.len()), Some(2));
     }
 }

@@ -41,7 +41,10 @@ async fn concurrent_invites_lose_no_notification_and_keep_per_call_order() {
                 let _permit = permits.acquire().await.expect("semaphore");
                 let invitee = user(&format!("call{call_index}-user{n}"));
                 let reply = h
-                    .invite(&call_id, &invite_body(&[invitee.clone()], "load"))
+                    .invite(
+                        &call_id,
+                        &invite_body(std::slice::from_ref(&invitee), "load"),
+                    )
                     .await;
                 assert_eq!(reply.status, 200, "{}", reply.text());
                 let op_id = reply.json()["id"].as_str().expect("id").to_owned();

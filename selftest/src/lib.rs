@@ -26,7 +26,10 @@ pub fn suite_binary() -> Result<PathBuf, String> {
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             name.starts_with("conformance-") && p.extension().is_none() && is_executable(p)
         })
         .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
@@ -41,7 +44,8 @@ pub fn suite_binary() -> Result<PathBuf, String> {
 #[cfg(unix)]
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 #[cfg(not(unix))]
@@ -64,7 +68,11 @@ impl Run {
     pub fn failed_checks(&self) -> Vec<(String, String)> {
         self.failures
             .iter()
-            .flat_map(|(test, text)| failed_check_ids(text).into_iter().map(move |id| (test.clone(), id)))
+            .flat_map(|(test, text)| {
+                failed_check_ids(text)
+                    .into_iter()
+                    .map(move |id| (test.clone(), id))
+            })
             .collect()
     }
 
@@ -94,7 +102,9 @@ pub fn run_suite(args: &[&str], env: &[(&str, &str)]) -> Result<Run, String> {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().map_err(|e| format!("failed to run {}: {e}", bin.display()))?;
+    let out = cmd
+        .output()
+        .map_err(|e| format!("failed to run {}: {e}", bin.display()))?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     Ok(Run {
         code: out.status.code(),
@@ -109,7 +119,10 @@ pub fn parse_failures(stdout: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut current: Option<(String, Vec<&str>)> = None;
     for line in stdout.lines() {
-        if let Some(name) = line.strip_prefix("---- ").and_then(|l| l.strip_suffix(" ----")) {
+        if let Some(name) = line
+            .strip_prefix("---- ")
+            .and_then(|l| l.strip_suffix(" ----"))
+        {
             if let Some((n, body)) = current.take() {
                 out.insert(n, body.join("\n"));
             }
@@ -148,7 +161,16 @@ pub fn failed_check_ids(text: &str) -> Vec<String> {
 pub fn family(id: &str) -> &str {
     let end = id.find(['.', '[']).unwrap_or(id.len());
     let head = &id[..end];
-    if ["header", "notification", "capture", "status", "schema", "body"].contains(&head) {
+    if [
+        "header",
+        "notification",
+        "capture",
+        "status",
+        "schema",
+        "body",
+    ]
+    .contains(&head)
+    {
         head
     } else {
         id
@@ -233,7 +255,13 @@ mod tests {
     #[test]
     fn normalize_hides_volatile_values() {
         let text = "call 7531d31f-d10d-44de-802f-c569dbca451c -> 200 OK in 12 ms at http://127.0.0.1:4312/v1.0";
-        assert_eq!(normalize(text), "call <guid> -> 200 OK in <n> ms at http://127.0.0.1:<n>/v1.0");
-        assert_eq!(normalize("abc7531d31f-d10d-44de-802f-c569dbca451cff"), "abc7531d31f-d10d-44de-802f-c569dbca451cff");
+        assert_eq!(
+            normalize(text),
+            "call <guid> -> 200 OK in <n> ms at http://127.0.0.1:<n>/v1.0"
+        );
+        assert_eq!(
+            normalize("abc7531d31f-d10d-44de-802f-c569dbca451cff"),
+            "abc7531d31f-d10d-44de-802f-c569dbca451cff"
+        );
     }
 }

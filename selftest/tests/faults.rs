@@ -79,7 +79,11 @@ fn the_correct_reference_server_passes_everything_without_warnings() {
     let run = run_against(Vec::new(), &[]);
     assert_eq!(run.code, Some(0), "{}", run.all_output());
     assert!(run.failures.is_empty(), "{:?}", run.failures.keys());
-    assert!(!run.stderr.contains("WARN"), "warnings against the correct server:\n{}", run.stderr);
+    assert!(
+        !run.stderr.contains("WARN"),
+        "warnings against the correct server:\n{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -112,7 +116,10 @@ fn every_fault_is_caught_by_the_checks_it_breaks() {
     for (fault, checks) in &expected {
         let run = &results[fault];
         if run.code != Some(101) {
-            problems.push(format!("{fault}: exit code {:?}, expected 101 (tests failed)", run.code));
+            problems.push(format!(
+                "{fault}: exit code {:?}, expected 101 (tests failed)",
+                run.code
+            ));
         }
         let failed: BTreeSet<String> = run.failed_checks().into_iter().map(|(_, c)| c).collect();
         for check in checks {
@@ -163,7 +170,11 @@ fn check_matrix(expected: &BTreeMap<String, Vec<String>>) {
         md.push_str(&format!(
             "| `{id}` | {level} | {} | {} |\n",
             summary.replace('|', "\\|"),
-            if killers.is_empty() { "**none**".to_owned() } else { killers.join(", ") }
+            if killers.is_empty() {
+                "**none**".to_owned()
+            } else {
+                killers.join(", ")
+            }
         ));
     }
     md.push_str("\n## Spec sentences\n\n");
@@ -188,13 +199,41 @@ fn check_matrix(expected: &BTreeMap<String, Vec<String>>) {
 #[test]
 fn rendered_failures_read_well() {
     let kinds = [
-        ("no-location", "case::invite::examples::example_3_invite_to_existing_call", "invariant"),
-        ("participants-not-echoed", "case::invite::examples::example_4_invite_pstn_participant", "body_diff"),
-        ("invalid-operation-status", "case::invite::without_client_context", "schema"),
-        ("no-roster-update", "case::invite::examples::example_3_invite_to_existing_call", "notification_missing"),
-        ("wrong-success-status", "case::invite::namespaced_action_path", "status"),
-        ("non-graph-errors", "case::rejections::participants_empty", "error_body"),
-        ("slow-responses", "case::rejections::no_authorization", "transport_error"),
+        (
+            "no-location",
+            "case::invite::examples::example_3_invite_to_existing_call",
+            "invariant",
+        ),
+        (
+            "participants-not-echoed",
+            "case::invite::examples::example_4_invite_pstn_participant",
+            "body_diff",
+        ),
+        (
+            "invalid-operation-status",
+            "case::invite::without_client_context",
+            "schema",
+        ),
+        (
+            "no-roster-update",
+            "case::invite::examples::example_3_invite_to_existing_call",
+            "notification_missing",
+        ),
+        (
+            "wrong-success-status",
+            "case::invite::namespaced_action_path",
+            "status",
+        ),
+        (
+            "non-graph-errors",
+            "case::rejections::participants_empty",
+            "error_body",
+        ),
+        (
+            "slow-responses",
+            "case::rejections::no_authorization",
+            "transport_error",
+        ),
     ];
     for (fault, test, kind) in kinds {
         let server = invite_reference::start(Config {

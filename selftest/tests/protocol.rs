@@ -1,0 +1,176 @@
+//! The protocol libtest and nextest rely on, proven on the built binary:
+//! terse lists, `--exact` runs of every listed name, exit codes, and case
+//! files that break only their own test.
+
+use conformance_selftest::{run_suite, workspace_root};
+
+fn listed(extra_env: &[(&str, &str)]) -> Vec<String> {
+    let run = run_suite(&["--list", "--format", "terse"], extra_env).expect("the suite runs");
+    assert_eq!(run.code, Some(0), "{}", run.all_output());
+    let mut names = Vec::new();
+    for line in run.stdout.lines() {
+        let name = line
+            .strip_suffix(": test")
+            .unwrap_or_else(|| panic!("a terse list line is not `NAME: test`: {line:?}"));
+        names.push(name.to_owned());
+    }
+    names
+}
+
+fn case_files() -> usize {
+    fn walk(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir)
+            .expect("cases/ is readable")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .map(|p| {
+                if p.is_dir() {
+                    walk(&p)
+                } else {
+                    usize::from(p.extension().is_some_and(|e| e == "json"))
+                }
+            })
+            .sum()
+    }
+    walk(&workspace_root().join("cases"))
+}
+
+#[test]
+fn terse_list_names_every_case_file_and_nothing_else() {
+    let names = listed(&[]);
+    let cases = names.iter().filter(|n| n.starts_with("case::")).count();
+    assert_eq!(cases, case_files(), "one trial per case file");
+    assert!(names.iter().any(|n| n == "lint::case_files"));
+    assert!(names.iter().any(|n| n == "lint::schemas"));
+    for name in &names {
+        assert!(
+            name.split("::").all(|s| !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')),
+            "{name} is not a path of [a-z0-9_] segments"
+        );
+    }
+    let mut sorted = names.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), names.len(), "names are unique");
+}
+
+#[test]
+fn listing_never_touches_the_target() {
+    // Nothing listens on port 9 of loopback: a list that connected would fail or hang.
+    let names = listed(&[("CONFORMANCE_TARGET", "http://127.0.0.1:9/v1.0")]);
+    assert!(!names.is_empty());
+}
+
+#[test]
+fn every_listed_name_runs_alone_with_exact_without_scanning() {
+    for name in listed(&[]) {
+        let run = run_suite(
+            &["--exact", &name, "--nocapture"],
+            &[("CONFORMANCE_FORBID_SCAN", "1")],
+        )
+        .expect("the suite runs");
+        let summary = run
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("test result:"))
+            .unwrap_or_default()
+            .to_owned();
+        if name.starts_with("case::") {
+            assert_eq!(run.code, Some(0), "{name}: {}", run.all_output());
+            assert!(summary.contains(" 1 passed;"), "{name}: {summary}");
+        } else {
+            // Offline lints scan the folder by design; they must still run alone.
+            assert!(
+                summary.contains(" 1 passed;") || summary.contains(" 1 failed;"),
+                "{name}: {summary}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_broken_case_fails_its_own_test_and_nothing_else() {
+    let dir = std::env::temp_dir().join(format!("conformance-broken-{}", std::process::id()));
+    let sub = dir.join("invite");
+    std::fs::create_dir_all(&sub).expect("temp dir");
+    std::fs::copy(
+        workspace_root().join("cases/rejections/no_authorization.json"),
+        sub.join("good.json"),
+    )
+    .expect("copy a good case");
+    std::fs::write(
+        sub.join("typo.json"),
+        r#"{"description": "d", "spec": "s", "request": {"path": "/x"},
+            "expect": {"status": 200, "invariants": [], "notifications": [{"about": "a", "match": {}, "cuont": 1}]}}"#,
+    )
+    .expect("write a broken case");
+    std::fs::write(sub.join("not_json.json"), "{ this is not json").expect("write");
+    let cases = dir.to_string_lossy().into_owned();
+
+    let list = run_suite(&["--cases", &cases, "--list", "--format", "terse"], &[]).expect("runs");
+    assert_eq!(
+        list.code,
+        Some(0),
+        "a broken case must not break --list: {}",
+        list.all_output()
+    );
+    assert!(list.stdout.contains("case::invite::typo: test"));
+
+    let run = run_suite(&["--cases", &cases, "case::"], &[]).expect("runs");
+    assert_eq!(run.code, Some(101), "{}", run.all_output());
+    assert_eq!(
+        run.failures.keys().collect::<Vec<_>>(),
+        ["case::invite::not_json", "case::invite::typo"]
+    );
+    let typo = &run.failures["case::invite::typo"];
+    assert!(typo.contains("typo.json"), "names the file: {typo}");
+    assert!(
+        typo.contains("$.expect.notifications[0]"),
+        "names the JSON path: {typo}"
+    );
+    assert!(typo.contains("cuont"), "names the bad field: {typo}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn json_format_reports_each_test() {
+    let run = run_suite(
+        &[
+            "--format",
+            "json",
+            "--exact",
+            "case::rejections::no_authorization",
+        ],
+        &[],
+    )
+    .expect("runs");
+    assert_eq!(run.code, Some(0), "{}", run.all_output());
+    let events: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(events.iter().any(|e| e["type"] == "test"
+        && e["event"] == "ok"
+        && e["name"] == "case::rejections::no_authorization"));
+}
+
+#[test]
+fn an_unreachable_target_reads_as_an_error_and_fails_the_run() {
+    let run = run_suite(
+        &[
+            "--target",
+            "http://127.0.0.1:9/v1.0",
+            "--exact",
+            "case::rejections::no_authorization",
+        ],
+        &[],
+    )
+    .expect("runs");
+    assert_eq!(run.code, Some(101), "{}", run.all_output());
+    let text = &run.failures["case::rejections::no_authorization"];
+    assert!(text.contains("ERROR"), "{text}");
+    assert!(text.contains("failed to connect"), "{text}");
+}
