@@ -167,8 +167,13 @@ fn await_established(
     if established(&all) {
         Ok(())
     } else {
+        let not_json = mailbox
+            .snapshot()
+            .iter()
+            .filter(|d| d.body.is_err())
+            .count();
         Err(format!(
-            "call {id} was not notified as established within {} ms ({} notification item(s) received)",
+            "call {id} was not notified as established within {} ms ({} notification item(s) received, {not_json} delivery(ies) not JSON)",
             env.options.notification_timeout.as_millis(),
             all.len()
         ))

@@ -3,6 +3,7 @@
 //! back: the response, its `Location`, the operation, and the notifications.
 
 use conformance_harness::exchange::HttpRequest;
+use conformance_harness::json_path::JsonPath;
 use conformance_harness::listener::Mailbox;
 use conformance_harness::render::describe;
 use conformance_harness::{Check, Detail, Exchange, Invariant, Level};
@@ -885,6 +886,20 @@ fn no_5xx(ex: &Exchange<'_>, check: Check) -> Check {
     }
 }
 
+/// The schema a notification's `resourceData` must satisfy, by what it is about.
+fn resource_schema(item: &Value) -> Option<(&'static str, bool)> {
+    let url = resource_url(item);
+    if url.ends_with("/participants") {
+        Some(("participant.json", true))
+    } else if url.contains("/operations/") {
+        Some(("commsOperation.json", false))
+    } else if url.contains("/communications/calls/") {
+        Some(("call.json", false))
+    } else {
+        None
+    }
+}
+
 fn notification_schema(ex: &Exchange<'_>, check: Check) -> Check {
     let mut check = check;
     let mut seen = 0;
@@ -898,17 +913,49 @@ fn notification_schema(ex: &Exchange<'_>, check: Check) -> Check {
             if !ct.to_ascii_lowercase().starts_with("application/json") {
                 check = check.fail_text(format!("{var}: delivery {i} has Content-Type {ct:?}"));
             }
-            match &delivery.body {
-                Err(e) => check = check.fail_text(format!("{var}: delivery {i} is {e}")),
-                Ok(b) => match ex.env.schemas.validate("commsNotifications.json", b) {
-                    Ok(v) if v.is_empty() => {}
-                    Ok(v) => {
-                        check = check
-                            .fail_text(format!("{var}: delivery {i} does not satisfy schemas/commsNotifications.json"))
-                            .fail(Detail::Schema(v));
+            let body = match &delivery.body {
+                Err(e) => {
+                    check = check.fail_text(format!("{var}: delivery {i} is {e}"));
+                    continue;
+                }
+                Ok(b) => b,
+            };
+            let mut violations = match ex.env.schemas.validate("commsNotifications.json", body) {
+                Ok(v) => v,
+                Err(e) => return check.fail_text(e),
+            };
+            // resourceData is open in commsNotification; what it holds is typed by the resource.
+            for (n, item) in delivery.items().into_iter().enumerate() {
+                let (Some((schema, many)), Some(data)) =
+                    (resource_schema(item), item.get("resourceData"))
+                else {
+                    continue;
+                };
+                let at = JsonPath::root().key("value").index(n).key("resourceData");
+                let parts: Vec<(JsonPath, &Value)> = match (many, data) {
+                    (true, Value::Array(list)) => list
+                        .iter()
+                        .enumerate()
+                        .map(|(k, v)| (at.index(k), v))
+                        .collect(),
+                    _ => vec![(at, data)],
+                };
+                for (prefix, part) in parts {
+                    match ex.env.schemas.validate(schema, part) {
+                        Ok(v) => violations.extend(v.into_iter().map(|mut v| {
+                            v.instance_path = prefix.join(&v.instance_path);
+                            v
+                        })),
+                        Err(e) => return check.fail_text(e),
                     }
-                    Err(e) => check = check.fail_text(e),
-                },
+                }
+            }
+            if !violations.is_empty() {
+                check = check
+                    .fail_text(format!(
+                        "{var}: delivery {i} does not satisfy schemas/commsNotifications.json and the schemas of its resources"
+                    ))
+                    .fail(Detail::Schema(violations));
             }
         }
     }

@@ -37,6 +37,12 @@ impl JsonPath {
         Self(segments)
     }
 
+    /// This path followed by `tail`.
+    #[must_use]
+    pub fn join(&self, tail: &JsonPath) -> Self {
+        Self(self.0.iter().chain(&tail.0).cloned().collect())
+    }
+
     /// Parses `$`, `.name`, `['any key']`, `[3]` and `[*]`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let rest = text

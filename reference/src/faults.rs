@@ -120,6 +120,10 @@ faults! {
         "creating a call never notifies that it is established";
     NotificationNotJson => "notification-not-json",
         "notifications are sent with a body that is not JSON";
+    NoOperationId => "no-operation-id",
+        "the invite response's operation has no id";
+    OperationTextPlain => "operation-text-plain",
+        "the invite response's operation is sent as text/plain";
 }
 
 impl Fault {

@@ -339,6 +339,9 @@ fn invite_response(call_id: &str, operation: &Operation, faults: FaultSet) -> Re
     if faults.has(Fault::ParticipantsNotEchoed) {
         body["participants"] = Value::Array(Vec::new());
     }
+    if faults.has(Fault::NoOperationId) {
+        crate::resources::remove(&mut body, "id");
+    }
     let operation_named = if faults.has(Fault::WrongLocationOpId) {
         new_id()
     } else {
@@ -356,7 +359,14 @@ fn invite_response(call_id: &str, operation: &Operation, faults: FaultSet) -> Re
         StatusCode::OK
     };
     let location = (!faults.has(Fault::NoLocation)).then_some(location.as_str());
-    json_response(status, &body, location)
+    let mut response = json_response(status, &body, location);
+    if faults.has(Fault::OperationTextPlain) {
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+    }
+    response
 }
 
 fn json_response(status: StatusCode, body: &Value, location: Option<&str>) -> Response {

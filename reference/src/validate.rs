@@ -13,12 +13,12 @@ use crate::faults::{Fault, FaultSet};
 
 /// Longest `clientContext`, in UTF-16 code units as Graph's .NET services
 /// count string length.
-pub(crate) const MAX_CLIENT_CONTEXT: usize = 256;
+const MAX_CLIENT_CONTEXT: usize = 256;
 /// Most bytes of a refused body read only to keep the connection usable;
 /// past it, the connection is closed instead.
 const DISCARD_LIMIT: usize = 16 * 1024 * 1024;
 /// Most participants one invite may add to a group call.
-pub(crate) const MAX_GROUP_INVITEES: usize = 5;
+const MAX_GROUP_INVITEES: usize = 5;
 
 const MODALITIES: &[&str] = &["audio", "video", "videoBasedScreenSharing", "data"];
 

@@ -138,6 +138,15 @@ fault_tests! {
             assert_eq!(echoed, one_user()["participants"]);
         }
     };
+    no_operation_id: NoOperationId => async |h, broken| {
+        let (_, reply, _) = invite_once(h).await;
+        assert_eq!(reply.json().get("id").is_none(), broken);
+    };
+    operation_text_plain: OperationTextPlain => async |h, broken| {
+        let (_, reply, _) = invite_once(h).await;
+        let ct = reply.header("content-type").unwrap_or_default();
+        assert_eq!(ct.starts_with("text/plain"), broken, "{ct}");
+    };
     long_client_context_accepted: LongClientContextAccepted => async |h, broken| {
         let (call_id, _inbox) = h.live_call(GROUP).await;
         let reply = h.invite(&call_id, &invite_body(&[user("a")], &"c".repeat(257))).await;

@@ -39,6 +39,38 @@ pub fn suite_binary() -> Result<PathBuf, String> {
                 deps.display()
             )
         })
+        .and_then(|bin| {
+            // `cargo test -p conformance-selftest` alone does not rebuild the
+            // suite: refuse a binary older than its sources rather than test it.
+            let built = bin.metadata().and_then(|m| m.modified()).ok();
+            let root = workspace_root();
+            let newest = ["harness/src", "suite"]
+                .iter()
+                .filter_map(|dir| newest_file(&root.join(dir)))
+                .max();
+            match (built, newest) {
+                (Some(b), Some(n)) if n > b => Err(format!(
+                    "{} is older than the suite's sources: run `cargo test --workspace` (it rebuilds the suite first)",
+                    bin.display()
+                )),
+                _ => Ok(bin),
+            }
+        })
+}
+
+fn newest_file(dir: &Path) -> Option<std::time::SystemTime> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                newest_file(&p)
+            } else {
+                p.metadata().and_then(|m| m.modified()).ok()
+            }
+        })
+        .max()
 }
 
 #[cfg(unix)]
@@ -157,24 +189,18 @@ pub fn failed_check_ids(text: &str) -> Vec<String> {
     ids
 }
 
-/// `header.location` -> `header`, `notification[1]` -> `notification`.
+/// `header.location` -> `header`, `notification[1]` -> `notification`,
+/// `capture.op` -> `capture`; invariant ids (`notification.schema`) stay whole.
 pub fn family(id: &str) -> &str {
-    let end = id.find(['.', '[']).unwrap_or(id.len());
-    let head = &id[..end];
-    if [
-        "header",
-        "notification",
-        "capture",
-        "status",
-        "schema",
-        "body",
-    ]
-    .contains(&head)
-    {
-        head
-    } else {
-        id
+    for (head, sep) in [("header", '.'), ("capture", '.'), ("notification", '[')] {
+        if id
+            .strip_prefix(head)
+            .is_some_and(|rest| rest.starts_with(sep))
+        {
+            return head;
+        }
     }
+    id
 }
 
 /// Replaces what changes between runs (ids, ports, timings) with placeholders.
@@ -186,6 +212,17 @@ pub fn normalize(text: &str) -> String {
         if let Some(len) = guid_at(&chars[i..]) {
             out.push_str("<guid>");
             i += len;
+            continue;
+        }
+        let starts_run = i == 0 || !chars[i - 1].is_ascii_hexdigit();
+        let run = chars[i..]
+            .iter()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .count();
+        if starts_run && run == 32 {
+            // A callback path token.
+            out.push_str("<token>");
+            i += run;
             continue;
         }
         out.push(chars[i]);
@@ -250,6 +287,9 @@ mod tests {
         assert_eq!(f.len(), 2);
         assert_eq!(failed_check_ids(&f["case::a"]), ["invite.location"]);
         assert_eq!(failed_check_ids(&f["case::b"]), ["notification", "ERROR"]);
+        assert_eq!(family("notification.schema"), "notification.schema");
+        assert_eq!(family("header.location"), "header");
+        assert_eq!(family("capture.op"), "capture");
     }
 
     #[test]
