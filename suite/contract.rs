@@ -32,7 +32,7 @@ impl Contract for InviteContract {
     }
 
     fn properties(&self) -> Vec<Property> {
-        Vec::new()
+        crate::props::all()
     }
 
     fn start_embedded(&self) -> Result<(String, Box<dyn std::any::Any + Send + Sync>), String> {

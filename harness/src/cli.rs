@@ -94,6 +94,10 @@ pub struct Cli {
     #[arg(long, value_name = "VAR", default_value = "CONFORMANCE_TOKEN")]
     pub token_env: String,
 
+    /// Write the shrunk input of a failing property here, as a case file.
+    #[arg(long, env = "CONFORMANCE_SAVE_FAILURES", value_name = "DIR")]
+    pub save_failures: Option<PathBuf>,
+
     /// Print every check the suite can run (id, level, what it enforces) and exit.
     #[arg(long)]
     pub list_checks: bool,

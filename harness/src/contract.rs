@@ -64,7 +64,7 @@ pub struct Exchange<'a> {
 pub struct Property {
     /// `invite::accepts_valid_bodies` (the trial is `prop::` + this).
     pub name: String,
-    pub run: Box<dyn Fn(&Env) -> Verdict + Send + Sync>,
+    pub run: Box<dyn Fn(&Env, &dyn Contract) -> Verdict + Send + Sync>,
 }
 
 /// The contract under test, as the suite describes it.

@@ -21,6 +21,8 @@ pub struct RunOptions {
     pub p2p_call_id: Option<String>,
     /// The target as the user named it (`None`: the embedded server).
     pub target: Option<String>,
+    /// Where failing properties write their shrunk case files.
+    pub save_failures: Option<std::path::PathBuf>,
 }
 
 pub struct Env {
@@ -100,6 +102,7 @@ impl Env {
                 group_call_id: cli.group_call_id.clone(),
                 p2p_call_id: cli.p2p_call_id.clone(),
                 target: cli.target.clone(),
+                save_failures: cli.save_failures.clone(),
             },
             secrets: token.into_iter().collect(),
             verdicts: Mutex::new(Vec::new()),

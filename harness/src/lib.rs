@@ -16,6 +16,7 @@ pub mod json_path;
 pub mod lint;
 pub mod listener;
 pub mod matching;
+pub mod prop;
 pub mod render;
 pub mod runner;
 pub mod schema;
@@ -198,7 +199,7 @@ fn build_trials(shared: &Arc<Shared>) -> Vec<Trial> {
         let name = format!("prop::{}", property.name);
         trials.push(Trial::test(name, move || {
             let env = s.env()?;
-            let verdict = (property.run)(env);
+            let verdict = (property.run)(env, &*s.contract);
             s.finish(env, verdict)
         }));
     }

@@ -36,18 +36,26 @@ pub fn run_case(env: &Env, contract: &dyn Contract, name: &str, file: &Path) -> 
         place: place(name, file, env.options.target.as_deref()),
         ..Verdict::default()
     };
-    let loaded = match load_case(file) {
-        Ok(c) => c,
+    match load_case(file) {
+        Ok(loaded) => run_loaded(env, contract, &loaded, verdict),
         Err(e) => {
             verdict.error = Some(format!("the case file is broken: {e}"));
-            return verdict;
+            verdict
         }
-    };
+    }
+}
+
+/// Runs a case already in memory (a file's, or a generated one).
+pub fn run_loaded(
+    env: &Env,
+    contract: &dyn Contract,
+    loaded: &LoadedCase,
+    mut verdict: Verdict,
+) -> Verdict {
     verdict.place.about = Some(loaded.case.description.clone());
     verdict.place.spec = Some(loaded.case.spec.clone());
-    match execute(env, contract, &loaded, &mut verdict) {
-        Ok(()) => {}
-        Err(e) => verdict.error = Some(e),
+    if let Err(e) = execute(env, contract, loaded, &mut verdict) {
+        verdict.error = Some(e);
     }
     verdict
 }

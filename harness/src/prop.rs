@@ -1,0 +1,167 @@
+//! Running a property as one trial: many generated inputs, the failing one
+//! shrunk (each step is a request, so shrinking is bounded), printed with its
+//! seed and as a ready-to-save case file.
+
+use proptest::strategy::Strategy;
+use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
+use serde_json::Value;
+
+use crate::env::Env;
+use crate::render::redact_secrets;
+use crate::verdict::{Check, Verdict, Where};
+
+/// Cases per property unless `PROPTEST_CASES` says otherwise.
+pub const DEFAULT_CASES: u32 = 32;
+/// Shrink steps unless `PROPTEST_MAX_SHRINK_ITERS` says otherwise.
+pub const DEFAULT_SHRINK_ITERS: u32 = 256;
+
+/// What one generated input came to, when it failed.
+#[derive(Debug, Clone, Default)]
+pub struct Failure {
+    /// `POST /… -> 500 Internal Server Error in 2 ms`
+    pub request: Option<String>,
+    pub checks: Vec<Check>,
+    /// Set when no verdict could be reached.
+    pub error: Option<String>,
+    /// The input as a case file that reproduces the failure.
+    pub case_file: Option<Value>,
+}
+
+impl Failure {
+    pub fn failed(&self, strict: bool) -> bool {
+        self.error.is_some()
+            || self
+                .checks
+                .iter()
+                .any(|c| c.failed() && (c.level == crate::Level::Must || strict))
+    }
+}
+
+/// The run's proptest configuration: our bounded defaults, proptest's
+/// environment variables on top, and a seed we know so we can print it.
+pub fn config(source_file: &'static str) -> (Config, u64) {
+    let mut config = Config::default();
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = DEFAULT_CASES;
+    }
+    if std::env::var_os("PROPTEST_MAX_SHRINK_ITERS").is_none() {
+        config.max_shrink_iters = DEFAULT_SHRINK_ITERS;
+    }
+    config.source_file = Some(source_file);
+    let seed = match config.rng_seed {
+        RngSeed::Fixed(seed) => seed,
+        RngSeed::Random => {
+            let bytes = uuid::Uuid::new_v4().into_bytes();
+            u64::from_le_bytes([
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+            ])
+        }
+    };
+    config.rng_seed = RngSeed::Fixed(seed);
+    (config, seed)
+}
+
+/// Runs `test` over `strategy`; a failure becomes a verdict whose checks are
+/// those of the shrunk input, with the seed and the case file printed.
+pub fn run<S>(
+    env: &Env,
+    name: &str,
+    source_file: &'static str,
+    strategy: S,
+    test: impl Fn(&Env, &S::Value) -> Option<Failure>,
+) -> Verdict
+where
+    S: Strategy,
+{
+    let (config, seed) = config(source_file);
+    let cases = config.cases;
+    let mut runner = TestRunner::new(config);
+    let strict = env.options.strict;
+    let outcome = runner.run(&strategy, |value| match test(env, &value) {
+        Some(f) if f.failed(strict) => Err(TestCaseError::fail(
+            f.error.unwrap_or_else(|| "a check failed".to_owned()),
+        )),
+        _ => Ok(()),
+    });
+    let mut place = Where {
+        test: name.to_owned(),
+        about: Some(format!("{cases} generated inputs (PROPTEST_CASES)")),
+        rerun: vec![
+            format!("PROPTEST_RNG_SEED={seed} cargo test -- --exact {name}"),
+            format!("PROPTEST_RNG_SEED={seed} cargo nextest run -E 'test(={name})'"),
+        ],
+        ..Where::default()
+    };
+    place
+        .extra
+        .push(("seed".to_owned(), format!("PROPTEST_RNG_SEED={seed}")));
+    let mut verdict = Verdict {
+        place,
+        ..Verdict::default()
+    };
+    match outcome {
+        Ok(()) => verdict,
+        Err(TestError::Abort(reason)) => {
+            verdict.error = Some(format!("the property was aborted: {reason}"));
+            verdict
+        }
+        Err(TestError::Fail(_, minimal)) => {
+            // Once more on the minimal input, to show all its checks.
+            let failure = test(env, &minimal).unwrap_or_else(|| Failure {
+                error: Some(
+                    "the minimal input failed once, then passed when run again (flaky target?)"
+                        .into(),
+                ),
+                ..Failure::default()
+            });
+            verdict.place.request = failure.request.clone();
+            verdict.checks = failure.checks;
+            verdict.error = failure.error;
+            if let Some(mut case) = failure.case_file {
+                if let Some(Value::String(d)) = case.get_mut("description") {
+                    d.push_str(&format!(" (found by {name}, PROPTEST_RNG_SEED={seed})"));
+                }
+                let text = serde_json::to_string_pretty(&case).unwrap_or_default();
+                let text = redact_secrets(&text, &env.secrets);
+                let saved = save(env, name, &text);
+                verdict.place.extra.push((
+                    "shrunk".to_owned(),
+                    format!("to the case file below{saved}"),
+                ));
+                verdict.checks.push(
+                    Check::new(
+                        "shrunk-case",
+                        crate::Level::Must,
+                        "the shrunk input as a case file (save it under cases/)",
+                    )
+                    .fail_text(text),
+                );
+            }
+            verdict
+        }
+    }
+}
+
+/// Writes the case file under `--save-failures DIR`, named after the property.
+fn save(env: &Env, name: &str, text: &str) -> String {
+    let Some(dir) = &env.options.save_failures else {
+        return " (--save-failures DIR writes it)".to_owned();
+    };
+    let stem: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = dir.join(format!("{}.json", stem.trim_matches('_')));
+    let written =
+        std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, format!("{text}\n")));
+    match written {
+        Ok(()) => format!(", saved as {}", path.display()),
+        Err(e) => format!(" (could not save it as {}: {e})", path.display()),
+    }
+}
