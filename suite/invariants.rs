@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::notifications::{
     call_items, change_type, is_terminal, operation_items, resource_url, roster_items, status_of,
-    wait,
+    wait, wait_since,
 };
 
 const SUCCESS: &str = "If successful, this method returns a `200 OK` response code and a location header with a URI to the inviteParticipantsOperation created for this request.";
@@ -690,7 +690,7 @@ fn move_leaves_source(ex: &Exchange<'_>, check: Check) -> Check {
             .iter()
             .any(|r| r.get("resourceData").is_some_and(Value::is_array) && !roster_has(r, identity))
     };
-    let all = wait(ex.env, mailbox, ex.notification_deadline, left);
+    let all = wait_since(ex.env, mailbox, ex.sent_at, ex.notification_deadline, left);
     if left(&all) {
         check
     } else {

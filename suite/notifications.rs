@@ -53,6 +53,23 @@ pub fn status_of(operation: &Value) -> Option<&str> {
     operation.get("status").and_then(Value::as_str)
 }
 
+/// Like [`wait`], over the items of deliveries that arrived at or after `since`
+/// (a roster sent before a move says nothing about the move).
+pub fn wait_since(
+    env: &Env,
+    mailbox: &Mailbox,
+    since: Instant,
+    deadline: Instant,
+    mut done: impl FnMut(&[Value]) -> bool,
+) -> Vec<Value> {
+    let recent = |d: &[Delivery]| -> Vec<Value> {
+        let later: Vec<Delivery> = d.iter().filter(|d| d.at >= since).cloned().collect();
+        items(&later)
+    };
+    env.block_on(mailbox.wait_until(deadline, |d: &[Delivery]| done(&recent(d))));
+    recent(&mailbox.snapshot())
+}
+
 /// Waits (event-driven, bounded) until `done` holds over the items received.
 pub fn wait(
     env: &Env,

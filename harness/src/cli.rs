@@ -98,6 +98,14 @@ pub struct Cli {
     #[arg(long, env = "CONFORMANCE_SAVE_FAILURES", value_name = "DIR")]
     pub save_failures: Option<PathBuf>,
 
+    /// A register of known failures (JSON): reported as known, not failed.
+    #[arg(long, env = "CONFORMANCE_KNOWN_FAILURES", value_name = "FILE")]
+    pub known_failures: Option<PathBuf>,
+
+    /// Write report.json and report.md here after the run.
+    #[arg(long, env = "CONFORMANCE_REPORT", value_name = "DIR")]
+    pub report: Option<PathBuf>,
+
     /// Print every check the suite can run (id, level, what it enforces) and exit.
     #[arg(long)]
     pub list_checks: bool,

@@ -60,11 +60,14 @@ pub struct Exchange<'a> {
     pub notification_deadline: Instant,
 }
 
+/// How a property runs: against the run's environment and the contract.
+pub type PropertyRun = Box<dyn Fn(&Env, &dyn Contract) -> Verdict + Send + Sync>;
+
 /// A generated check: one named trial that runs many inputs.
 pub struct Property {
     /// `invite::accepts_valid_bodies` (the trial is `prop::` + this).
     pub name: String,
-    pub run: Box<dyn Fn(&Env, &dyn Contract) -> Verdict + Send + Sync>,
+    pub run: PropertyRun,
 }
 
 /// The contract under test, as the suite describes it.

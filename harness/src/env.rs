@@ -85,6 +85,9 @@ impl Env {
                 url: base.clone(),
                 message,
             })?;
+        if cli.target.is_some() {
+            runtime.block_on(probe(&base, limits.timeout))?;
+        }
         let listener = runtime
             .block_on(Listener::start(&cli.listen, cli.callback_url.clone()))
             .map_err(|source| SetupError::Listen {
@@ -124,6 +127,31 @@ impl Env {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(verdict);
+    }
+}
+
+/// One TCP connection to the target before any trial: an unreachable target
+/// is one clear "could not run", not one transport error per case.
+async fn probe(base: &str, timeout: Duration) -> Result<(), SetupError> {
+    let unreachable = |message: String| SetupError::Target {
+        url: base.to_owned(),
+        message,
+    };
+    let url = reqwest::Url::parse(base).map_err(|e| unreachable(e.to_string()))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| unreachable("the URL has no host".into()))?;
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| unreachable("the URL has no port".into()))?;
+    let connect = tokio::net::TcpStream::connect((host, port));
+    match tokio::time::timeout(timeout, connect).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(unreachable(format!("unreachable: {e}"))),
+        Err(_) => Err(unreachable(format!(
+            "unreachable: no TCP connection within {} ms",
+            timeout.as_millis()
+        ))),
     }
 }
 

@@ -70,7 +70,7 @@ pub struct Http {
 impl Http {
     pub fn new(base: &str, token: Option<String>, limits: Limits) -> Result<Self, String> {
         let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(redirect_policy())
             .connect_timeout(limits.timeout)
             .pool_max_idle_per_host(64)
             .build()
@@ -139,6 +139,9 @@ impl Http {
         }
         let started = Instant::now();
         let timeout_ms = u64::try_from(self.limits.timeout.as_millis()).unwrap_or(u64::MAX);
+        let max_body = self.limits.max_body;
+        // How far the exchange got, read after a timeout to say where it stalled.
+        let mut progress: Option<(String, usize)> = None;
         let exchange = async {
             let mut response = builder.send().await.map_err(|e| classify(&url, &e))?;
             let status = response.status().as_u16();
@@ -152,30 +155,68 @@ impl Http {
                     )
                 })
                 .collect::<Vec<_>>();
+            let status_line = format!(
+                "{status} {}",
+                response.status().canonical_reason().unwrap_or("")
+            )
+            .trim_end()
+            .to_owned();
+            // A declared length past the limit is refused before a byte is read.
+            if let Some(declared) = response
+                .content_length()
+                .filter(|n| usize::try_from(*n).map_or(true, |n| n > max_body))
+            {
+                return Err(TransportError::Body {
+                    url: url.clone(),
+                    message: format!(
+                        "{status_line} declares a body of {declared} bytes, larger than {max_body} bytes; it was not read"
+                    ),
+                });
+            }
+            progress = Some((status_line, 0));
             let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(|e| TransportError::Body {
-                url: url.clone(),
-                message: e.to_string(),
-            })? {
-                if body.len() + chunk.len() > self.limits.max_body {
+            loop {
+                let chunk = match response.chunk().await {
+                    Ok(Some(chunk)) => chunk,
+                    Ok(None) => break,
+                    Err(e) => {
+                        return Err(TransportError::Body {
+                            url: url.clone(),
+                            message: body_failure(&e, body.len()),
+                        })
+                    }
+                };
+                if body.len() + chunk.len() > max_body {
                     return Err(TransportError::Body {
                         url: url.clone(),
                         message: format!(
-                            "the body is larger than {} bytes; the rest was not read",
-                            self.limits.max_body
+                            "the body is larger than {max_body} bytes; the rest was not read"
                         ),
                     });
                 }
                 body.extend_from_slice(&chunk);
+                if let Some((_, read)) = progress.as_mut() {
+                    *read = body.len();
+                }
             }
             Ok((status, headers, body))
         };
-        let (status, headers, body) = tokio::time::timeout(self.limits.timeout, exchange)
-            .await
-            .map_err(|_| TransportError::Timeout {
-            url: url.clone(),
-            timeout_ms,
-        })??;
+        let outcome = tokio::time::timeout(self.limits.timeout, exchange).await;
+        let (status, headers, body) = match outcome {
+            Ok(result) => result?,
+            // The head came and the body did not: a stall or a drip, not silence.
+            Err(_) => match progress {
+                Some((status_line, read)) => {
+                    return Err(TransportError::Body {
+                        url,
+                        message: format!(
+                            "{status_line} came, then only {read} byte(s) of its body within {timeout_ms} ms"
+                        ),
+                    })
+                }
+                None => return Err(TransportError::Timeout { url, timeout_ms }),
+            },
+        };
         let json = if body.is_empty() {
             None
         } else {
@@ -192,6 +233,57 @@ impl Http {
             elapsed: started.elapsed(),
             retried_after: Vec::new(),
         })
+    }
+}
+
+/// Redirects a target may send before the suite gives up on a request.
+const MAX_REDIRECTS: usize = 5;
+
+/// Follows a few redirects, but never back to a URL already visited: a loop
+/// is reported as a loop, with its hops, instead of as a count running out.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let looped = attempt.previous().contains(attempt.url());
+        if looped || attempt.previous().len() > MAX_REDIRECTS {
+            let mut hops: Vec<String> =
+                attempt.previous().iter().map(ToString::to_string).collect();
+            hops.push(attempt.url().to_string());
+            let what = if looped {
+                "redirect loop".to_owned()
+            } else {
+                format!("more than {MAX_REDIRECTS} redirects")
+            };
+            attempt.error(format!("{what}: {}", hops.join(" -> ")))
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// Why reading a body failed, naming a reset or an early close, which
+/// reqwest reports only as "error decoding response body".
+fn body_failure(e: &reqwest::Error, read: usize) -> String {
+    let chain = error_chain(e);
+    let io_kind = {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        let mut kind = None;
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                kind = Some(io.kind());
+                break;
+            }
+            source = s.source();
+        }
+        kind
+    };
+    match io_kind {
+        Some(std::io::ErrorKind::ConnectionReset) => {
+            format!("the target reset the connection after {read} byte(s) of the body ({chain})")
+        }
+        Some(std::io::ErrorKind::UnexpectedEof) => {
+            format!("the target closed the connection after {read} byte(s) of the body ({chain})")
+        }
+        _ => format!("failed after {read} byte(s) of the body: {chain}"),
     }
 }
 

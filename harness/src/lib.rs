@@ -13,11 +13,13 @@ pub mod env;
 pub mod error;
 pub mod exchange;
 pub mod json_path;
+pub mod known;
 pub mod lint;
 pub mod listener;
 pub mod matching;
 pub mod prop;
 pub mod render;
+pub mod report;
 pub mod runner;
 pub mod schema;
 pub mod template;
@@ -38,14 +40,20 @@ pub use verdict::{Check, Detail, Level, Outcome, Verdict};
 /// they wait on the network, not on the CPU.
 const DEFAULT_THREADS: usize = 16;
 
-/// Exit code when the run could not start (bad options).
-pub const EXIT_SETUP: u8 = 2;
+/// Exit code when the run could not run: bad options, a broken register,
+/// an unreachable target, schemas that do not load.
+pub const EXIT_COULD_NOT_RUN: u8 = 2;
+/// Exit code when tests failed (libtest's own).
+pub const EXIT_FAILED: u8 = 101;
+/// Exit code when the selection ran no test at all.
+pub const EXIT_RAN_NOTHING: u8 = 4;
 
 struct Shared {
     cli: Cli,
     contract: Arc<dyn Contract>,
     env: OnceLock<Result<Env, String>>,
     styles: render::Styles,
+    known: known::KnownFailures,
 }
 
 impl Shared {
@@ -67,15 +75,16 @@ impl Shared {
             .map_err(|e| Failed::from(format!("ERROR could not set up the run: {e}")))
     }
 
-    fn finish(&self, env: &Env, verdict: verdict::Verdict) -> Result<(), Failed> {
+    fn finish(&self, env: &Env, mut verdict: verdict::Verdict) -> Result<(), Failed> {
         let strict = env.options.strict;
+        self.known.apply(&mut verdict);
         let text = render::render_verdict(&verdict, self.styles, strict, &env.secrets);
         let passed = verdict.passed(strict);
-        let warned = verdict.warnings(strict) > 0;
+        let warned = verdict.warnings(strict) > 0 || verdict.has_known();
         env.record(verdict);
         if passed {
             if warned {
-                // A passing trial prints nothing through libtest; warnings go to stderr.
+                // A passing trial prints nothing through libtest; warnings and known failures go to stderr.
                 eprintln!("{text}");
             }
             Ok(())
@@ -92,7 +101,7 @@ pub fn main(contract: impl Contract) -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
-                ExitCode::from(EXIT_SETUP)
+                ExitCode::from(EXIT_COULD_NOT_RUN)
             } else {
                 ExitCode::SUCCESS
             };
@@ -108,15 +117,132 @@ pub fn main(contract: impl Contract) -> ExitCode {
     let styles = render::Styles {
         color: use_color(&cli.libtest),
     };
+    let known = match &cli.known_failures {
+        Some(path) => match known::KnownFailures::load(path) {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_COULD_NOT_RUN);
+            }
+        },
+        None => known::KnownFailures::default(),
+    };
     let args = cli.libtest.clone();
     let shared = Arc::new(Shared {
         cli,
         contract: Arc::new(contract),
         env: OnceLock::new(),
         styles,
+        known,
     });
     let trials = build_trials(&shared);
-    libtest_mimic::run(&args, trials).exit_code()
+    if !shared.known.entries.is_empty() {
+        let mut names: Vec<String> = trials.iter().map(|t| t.name().to_owned()).collect();
+        if let Ok(all) = discover::discover(&shared.cli.cases) {
+            names.extend(all.into_iter().map(|f| f.name));
+        }
+        if let Err(e) = shared.known.validate(&names, &check_ids(&*shared.contract)) {
+            eprintln!("error: the known-failures register does not match the suite:\n{e}");
+            return ExitCode::from(EXIT_COULD_NOT_RUN);
+        }
+    }
+    let selected = trials.len() as u64;
+    let conclusion = libtest_mimic::run(&args, trials);
+    if args.list {
+        return conclusion.exit_code();
+    }
+    conclude(&shared, &conclusion, selected)
+}
+
+/// Every check id a verdict or the register may name.
+fn check_ids(contract: &dyn Contract) -> Vec<String> {
+    verdict::BUILTIN_CHECKS
+        .iter()
+        .map(|(id, _)| (*id).to_owned())
+        .chain(contract.invariants().iter().map(|i| i.id.to_owned()))
+        .collect()
+}
+
+/// After the run: fixed register entries, the report, and the exit code.
+fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u64) -> ExitCode {
+    for entry in shared.known.fixed() {
+        eprintln!(
+            "known failure fixed: {} now passes; remove its entry from the register ({})",
+            entry.describe(),
+            entry.reason
+        );
+    }
+    let env = shared.env.get();
+    if let (Some(dir), Some(Ok(env))) = (&shared.cli.report, env) {
+        let verdicts = env
+            .verdicts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let checks: Vec<report::CheckInfo> = verdict::BUILTIN_CHECKS
+            .iter()
+            .map(|(id, summary)| report::CheckInfo {
+                id: (*id).to_owned(),
+                level: Level::Must,
+                summary: (*summary).to_owned(),
+                spec: "the case file".to_owned(),
+            })
+            .chain(
+                shared
+                    .contract
+                    .invariants()
+                    .iter()
+                    .map(|i| report::CheckInfo {
+                        id: i.id.to_owned(),
+                        level: i.level,
+                        summary: i.summary.to_owned(),
+                        spec: i.spec.to_owned(),
+                    }),
+            )
+            .collect();
+        let counts = report::Counts {
+            selected: selected.saturating_sub(conclusion.num_filtered_out),
+            filtered_out: conclusion.num_filtered_out,
+            ignored: conclusion.num_ignored,
+            passed: conclusion.num_passed,
+            failed: conclusion.num_failed,
+        };
+        let target = env
+            .options
+            .target
+            .clone()
+            .unwrap_or_else(|| format!("embedded reference server ({})", env.http.base()));
+        if let Err(e) = report::write(
+            dir,
+            &target,
+            env!("CARGO_PKG_VERSION"),
+            env.options.strict,
+            counts,
+            &checks,
+            &verdicts,
+            &env.secrets,
+        ) {
+            eprintln!(
+                "error: failed to write the report to {}: {e}",
+                dir.display()
+            );
+            return ExitCode::from(EXIT_COULD_NOT_RUN);
+        }
+    }
+    if matches!(env, Some(Err(_))) {
+        return ExitCode::from(EXIT_COULD_NOT_RUN);
+    }
+    if conclusion.num_failed > 0 {
+        ExitCode::from(EXIT_FAILED)
+    } else if conclusion.num_passed == 0 {
+        eprintln!(
+            "error: the selection ran no test ({} filtered out, {} ignored)",
+            conclusion.num_filtered_out, conclusion.num_ignored
+        );
+        ExitCode::from(EXIT_RAN_NOTHING)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 #[expect(

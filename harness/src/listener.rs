@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -16,8 +17,18 @@ use tokio::sync::Notify;
 
 /// Bodies above this are refused without being kept.
 const MAX_BODY: usize = 1 << 20;
-/// A mailbox keeps at most this many deliveries; a flood cannot exhaust memory.
+/// A mailbox keeps at most this many deliveries…
 const MAX_DELIVERIES: usize = 10_000;
+/// …and at most this many bytes of bodies. Counting deliveries alone let a
+/// flood of large notifications keep gigabytes, and made every wake of a
+/// waiter (which looks at all of a mailbox) copy them all.
+const MAX_MAILBOX_BYTES: usize = 4 << 20;
+/// All mailboxes together keep at most this many bytes of bodies, so a target
+/// flooding every trial's callback at once is bounded too.
+const MAX_STORED_BYTES: usize = 32 << 20;
+/// A body that takes longer than this to arrive is given up: a sender
+/// dripping one would otherwise hold its connection and buffer for ever.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One POST the target made to a callback path.
 #[derive(Debug, Clone)]
@@ -42,34 +53,56 @@ impl Delivery {
 
 #[derive(Debug, Default)]
 pub struct Mailbox {
-    deliveries: Mutex<Vec<Delivery>>,
-    dropped: Mutex<usize>,
+    kept: Mutex<Kept>,
     arrived: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Kept {
+    deliveries: Vec<Delivery>,
+    /// Bytes of the bodies kept, against [`MAX_MAILBOX_BYTES`].
+    bytes: usize,
+    /// Deliveries refused because a limit was reached.
+    dropped: usize,
 }
 
 impl Mailbox {
     pub fn snapshot(&self) -> Vec<Delivery> {
-        self.deliveries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.kept().deliveries.clone()
     }
 
+    /// Deliveries the listener refused (`429`) because this mailbox, or all
+    /// of them together, had reached their limits.
     pub fn dropped(&self) -> usize {
-        *self.dropped.lock().unwrap_or_else(PoisonError::into_inner)
+        self.kept().dropped
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes room for a body of `bytes` here and in the listener's `pool`;
+    /// false (and counted as dropped) when either is full.
+    fn reserve(&self, bytes: usize, pool: &AtomicUsize) -> bool {
+        let mut kept = self.kept();
+        let fits = kept.deliveries.len() < MAX_DELIVERIES
+            && kept.bytes.saturating_add(bytes) <= MAX_MAILBOX_BYTES
+            && pool
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                    used.checked_add(bytes)
+                        .filter(|total| *total <= MAX_STORED_BYTES)
+                })
+                .is_ok();
+        if fits {
+            kept.bytes += bytes;
+        } else {
+            kept.dropped += 1;
+        }
+        fits
     }
 
     fn push(&self, delivery: Delivery) {
-        let mut list = self
-            .deliveries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if list.len() >= MAX_DELIVERIES {
-            *self.dropped.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-        } else {
-            list.push(delivery);
-        }
-        drop(list);
+        self.kept().deliveries.push(delivery);
         self.arrived.notify_waiters();
     }
 
@@ -104,6 +137,8 @@ impl Mailbox {
 #[derive(Debug, Default)]
 struct Boxes {
     by_path: Mutex<HashMap<String, Arc<Mailbox>>>,
+    /// Bytes of bodies kept by all mailboxes, against [`MAX_STORED_BYTES`].
+    stored: AtomicUsize,
 }
 
 /// The running listener.
@@ -118,7 +153,7 @@ pub struct Listener {
 impl Listener {
     /// Binds `addr` and serves on the current runtime.
     pub async fn start(addr: &str, public_base: Option<String>) -> std::io::Result<Self> {
-        let socket = tokio::net::TcpListener::bind(addr).await?;
+        let socket = bind(addr).await?;
         let local_addr = socket.local_addr()?;
         let boxes = Arc::new(Boxes::default());
         let app = Router::new()
@@ -153,6 +188,36 @@ impl Listener {
     }
 }
 
+/// Connections the kernel queues while the accept loop catches up. The
+/// default (128) overflowed under a burst of connections, and a connection
+/// dropped from a full queue is retried only after a second: a notification
+/// late by that much misses a trial's deadline.
+const BACKLOG: u32 = 1024;
+
+/// Binds the first address `addr` resolves to that accepts, with [`BACKLOG`].
+async fn bind(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for resolved in tokio::net::lookup_host(addr).await? {
+        let socket = if resolved.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        // As std and tokio do: a restarted run can take the port at once.
+        socket.set_reuseaddr(true)?;
+        match socket.bind(resolved).and_then(|()| socket.listen(BACKLOG)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{addr} resolves to no address"),
+        )
+    }))
+}
+
 async fn receive(
     State(boxes): State<Arc<Boxes>>,
     Path(token): Path<String>,
@@ -169,14 +234,35 @@ async fn receive(
     let Some(mailbox) = mailbox else {
         return StatusCode::NOT_FOUND;
     };
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
-        mailbox.push(Delivery {
-            at: Instant::now(),
-            content_type: None,
-            body: Err(format!("body larger than {MAX_BODY} bytes or cut off")),
-        });
-        return StatusCode::PAYLOAD_TOO_LARGE;
+    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await;
+    let bytes = match read {
+        Ok(Ok(bytes)) => bytes,
+        failed => {
+            let (why, status) = match failed {
+                Err(_) => (
+                    format!("body not received within {} s", BODY_TIMEOUT.as_secs()),
+                    StatusCode::REQUEST_TIMEOUT,
+                ),
+                _ => (
+                    format!("body larger than {MAX_BODY} bytes or cut off"),
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                ),
+            };
+            if mailbox.reserve(0, &boxes.stored) {
+                mailbox.push(Delivery {
+                    at: Instant::now(),
+                    content_type: None,
+                    body: Err(why),
+                });
+            }
+            return status;
+        }
     };
+    // Past the limits a delivery is refused before it is parsed: a flood
+    // costs neither memory nor the time to parse it.
+    if !mailbox.reserve(bytes.len(), &boxes.stored) {
+        return StatusCode::TOO_MANY_REQUESTS;
+    }
     let content_type = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -14,6 +14,9 @@ use crate::verdict::{Check, Verdict, Where};
 pub const DEFAULT_CASES: u32 = 32;
 /// Shrink steps unless `PROPTEST_MAX_SHRINK_ITERS` says otherwise.
 pub const DEFAULT_SHRINK_ITERS: u32 = 256;
+/// Shrinking stops after this long (`PROPTEST_MAX_SHRINK_TIME`): against a
+/// target that withholds a notification, every step costs a deadline.
+pub const DEFAULT_SHRINK_MILLIS: u32 = 30_000;
 
 /// What one generated input came to, when it failed.
 #[derive(Debug, Clone, Default)]
@@ -47,6 +50,9 @@ pub fn config(source_file: &'static str) -> (Config, u64) {
     if std::env::var_os("PROPTEST_MAX_SHRINK_ITERS").is_none() {
         config.max_shrink_iters = DEFAULT_SHRINK_ITERS;
     }
+    if std::env::var_os("PROPTEST_MAX_SHRINK_TIME").is_none() {
+        config.max_shrink_time = DEFAULT_SHRINK_MILLIS;
+    }
     config.source_file = Some(source_file);
     let seed = match config.rng_seed {
         RngSeed::Fixed(seed) => seed,
@@ -77,10 +83,17 @@ where
     let cases = config.cases;
     let mut runner = TestRunner::new(config);
     let strict = env.options.strict;
+    // The last failure seen: shrinking ends on the minimal one.
+    let last: std::cell::RefCell<Option<Failure>> = std::cell::RefCell::new(None);
     let outcome = runner.run(&strategy, |value| match test(env, &value) {
-        Some(f) if f.failed(strict) => Err(TestCaseError::fail(
-            f.error.unwrap_or_else(|| "a check failed".to_owned()),
-        )),
+        Some(f) if f.failed(strict) => {
+            let reason = f
+                .error
+                .clone()
+                .unwrap_or_else(|| "a check failed".to_owned());
+            *last.borrow_mut() = Some(f);
+            Err(TestCaseError::fail(reason))
+        }
         _ => Ok(()),
     });
     let mut place = Where {

@@ -190,6 +190,7 @@ fn verdict_word(check: &Check, strict: bool, styles: Styles) -> String {
         (Outcome::Fail, Level::Should) if strict => styles.fail("FAIL"),
         (Outcome::Fail, Level::Should) => styles.warn("WARN"),
         (Outcome::NotRun(_), _) => styles.dim("skip"),
+        (Outcome::Known(_), _) => styles.warn("KNOWN"),
     }
 }
 
@@ -206,6 +207,11 @@ pub fn render_verdict(
     let warned = verdict.warnings(strict);
     let total = verdict.checks.len();
     let headline = match (&verdict.error, failed) {
+        (Some(_), _) if verdict.known.is_some() => format!(
+            "{} (known failure: {})",
+            styles.warn("ERROR"),
+            verdict.known.as_deref().unwrap_or_default()
+        ),
         (Some(_), _) => styles.fail("ERROR"),
         (None, 0) if warned > 0 => format!(
             "{} of {total} checks passed, {warned} warning{}",
@@ -247,6 +253,7 @@ pub fn render_verdict(
         };
         let skip = match &check.outcome {
             Outcome::NotRun(reason) => format!("  (not run: {reason})"),
+            Outcome::Known(reason) => format!("  (known failure: {reason})"),
             _ => String::new(),
         };
         let _ = writeln!(out, "  {word}  {}: {}{level}{skip}", check.id, check.label);

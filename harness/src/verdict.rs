@@ -26,6 +26,8 @@ pub enum Outcome {
     Fail,
     /// The check could not be evaluated (its input is missing), with the reason.
     NotRun(String),
+    /// It failed, and the known-failures register says why.
+    Known(String),
 }
 
 /// One leaf difference between an expected and an actual document.
@@ -149,6 +151,8 @@ pub struct Verdict {
     pub checks: Vec<Check>,
     /// Set when no verdict could be reached (transport failure, broken case).
     pub error: Option<String>,
+    /// Set when the register knows this test fails as a whole: the reason.
+    pub known: Option<String>,
 }
 
 impl Verdict {
@@ -170,7 +174,15 @@ impl Verdict {
     }
 
     pub fn passed(&self, strict: bool) -> bool {
-        self.error.is_none() && self.failures(strict) == 0
+        (self.error.is_none() || self.known.is_some()) && self.failures(strict) == 0
+    }
+
+    pub fn has_known(&self) -> bool {
+        self.known.is_some()
+            || self
+                .checks
+                .iter()
+                .any(|c| matches!(c.outcome, Outcome::Known(_)))
     }
 }
 

@@ -27,6 +27,7 @@ fn verdict(checks: Vec<Check>) -> Verdict {
         place: place(),
         checks,
         error: None,
+        known: None,
     }
 }
 

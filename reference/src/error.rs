@@ -1,7 +1,7 @@
 //! Graph's error responses: the reasons a request is refused, and the
 //! `{"error":{"code","message","innerError"}}` body they are sent with.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -9,6 +9,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use crate::faults::{Fault, FaultSet};
+
+/// `Retry-After` of every `429`: what is over the limit (live calls, queued
+/// notifications) frees up as soon as the client deletes a call or the
+/// callback catches up, so a short wait is the right advice.
+const RETRY_AFTER_SECONDS: &str = "1";
 
 /// Why a request is refused. Handlers return it; the request middleware turns
 /// it into the final body, because only the middleware knows the request id,
@@ -27,6 +32,10 @@ pub(crate) enum ApiError {
     UnsupportedMediaType(String),
     #[error("The request body is larger than the limit of {0} bytes.")]
     PayloadTooLarge(usize),
+    #[error("The request line and headers are larger than the limit of {0} bytes.")]
+    HeadersTooLarge(usize),
+    #[error("The request body did not arrive within {} ms.", .0.as_millis())]
+    RequestTimeout(Duration),
     #[error("{0}")]
     TooManyRequests(String),
     /// Only ever raised by a fault: the reference server has no real 5xx.
@@ -43,6 +52,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Injected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -56,6 +67,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => "MethodNotAllowed",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::PayloadTooLarge(_) => "RequestEntityTooLarge",
+            ApiError::HeadersTooLarge(_) => "RequestHeaderFieldsTooLarge",
+            ApiError::RequestTimeout(_) => "RequestTimeout",
             ApiError::TooManyRequests(_) => "TooManyRequests",
             ApiError::Injected(_) => "InternalServerError",
         }
@@ -108,6 +121,19 @@ pub(crate) fn render(
     let headers = response.headers_mut();
     headers.remove(header::CONTENT_LENGTH);
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if error.status() == StatusCode::TOO_MANY_REQUESTS {
+        // Graph's throttling answers say when to come back, and clients
+        // (the conformance suite among them) wait that long before retrying.
+        headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECONDS),
+        );
+    }
+    if matches!(error, ApiError::RequestTimeout(_)) {
+        // The rest of the body may still come; the connection cannot be
+        // reused for another request.
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     *response.body_mut() = Body::from(body.to_string());
     response
 }
@@ -166,8 +192,6 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     #[test]

@@ -31,6 +31,12 @@ pub use server::{serve, start, ServerHandle};
 /// The reference server as an axum router (all routes under `/v1.0`), for
 /// callers that serve it themselves. Notifications are delivered by tasks of
 /// the runtime that serves it.
+///
+/// The router applies the body and head size limits and the live calls per
+/// client; the connection limit and the timeouts belong to [`serve`] and
+/// [`start`]. Serve it with
+/// `into_make_service_with_connect_info::<std::net::SocketAddr>()` so that
+/// clients are told apart by address; otherwise they all count as one.
 pub fn router(config: Config) -> axum::Router {
     routes::router(config)
 }

@@ -33,15 +33,57 @@ struct Cli {
     /// Retries of a failed notification POST.
     #[arg(long, value_name = "N", default_value_t = 2)]
     notify_retries: u32,
-    /// Largest request body accepted, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
+    /// Largest request body accepted, in bytes (larger: 413).
+    #[arg(long, value_name = "BYTES", default_value_t = defaults().body_limit)]
     body_limit: usize,
+    /// Largest request line and headers accepted, in bytes (larger: 431).
+    #[arg(long, value_name = "BYTES", default_value_t = defaults().max_header_bytes,
+          value_parser = at_least_one)]
+    max_header_bytes: usize,
+    /// Connections served at once; more wait until one ends.
+    #[arg(long, value_name = "N", default_value_t = defaults().max_connections,
+          value_parser = at_least_one)]
+    max_connections: usize,
+    /// Live calls one client (IP address) may hold (more: 429).
+    #[arg(long, value_name = "N", default_value_t = defaults().max_calls_per_client,
+          value_parser = at_least_one)]
+    max_calls_per_client: usize,
+    /// Time to send a request's head, and to keep an idle connection open.
+    #[arg(long, value_name = "MS", default_value_t = millis(defaults().header_timeout),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout_ms: u64,
+    /// Time to send a request's body (longer: 408).
+    #[arg(long, value_name = "MS", default_value_t = millis(defaults().body_timeout),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout_ms: u64,
+    /// Time a client may leave an answer unread before it is dropped.
+    #[arg(long, value_name = "MS", default_value_t = millis(defaults().write_timeout),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    write_timeout_ms: u64,
     /// Print every fault's name and description, then exit.
     #[arg(long)]
     list_faults: bool,
     /// Do not log requests to stderr.
     #[arg(long)]
     quiet: bool,
+}
+
+/// The library's defaults, which the flags' defaults repeat.
+fn defaults() -> Config {
+    Config::default()
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A count or size of zero would make the server refuse everything.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 #[tokio::main]
@@ -57,6 +99,12 @@ async fn main() -> ExitCode {
     let config = Config {
         faults: cli.faults,
         body_limit: cli.body_limit,
+        max_header_bytes: cli.max_header_bytes,
+        max_connections: cli.max_connections,
+        max_calls_per_client: cli.max_calls_per_client,
+        header_timeout: Duration::from_millis(cli.header_timeout_ms),
+        body_timeout: Duration::from_millis(cli.body_timeout_ms),
+        write_timeout: Duration::from_millis(cli.write_timeout_ms),
         notify_timeout: Duration::from_millis(cli.notify_timeout_ms),
         notify_retries: cli.notify_retries,
         operation_delay: Duration::from_millis(cli.operation_delay_ms),

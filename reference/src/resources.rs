@@ -80,6 +80,8 @@ pub(crate) struct Operation {
     /// The invitationParticipantInfo objects of the request, as sent.
     pub(crate) participants: Vec<Value>,
     pub(crate) status: OperationStatus,
+    /// Why a failed operation failed (`resultInfo`), null otherwise.
+    pub(crate) result_info: Option<Value>,
 }
 
 impl Operation {
@@ -89,7 +91,7 @@ impl Operation {
             "id": self.id,
             "status": self.status.as_str(),
             "clientContext": self.client_context,
-            "resultInfo": null,
+            "resultInfo": self.result_info,
             "participants": self.participants,
         })
     }

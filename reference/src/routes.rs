@@ -1,11 +1,12 @@
 //! The HTTP surface: the routes under `/v1.0`, the per-request middleware
 //! (auth, error bodies, request ids, logging) and the handlers.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
@@ -49,22 +50,35 @@ impl App {
         body: Body,
     ) -> Result<Map<String, Value>, ApiError> {
         if let Err(error) = validate::check_content_type(headers, self.faults) {
-            validate::discard_body(body).await;
+            self.discard(body).await;
             return Err(error);
         }
-        let bytes = validate::read_body(headers, body, self.config.body_limit).await?;
+        let bytes = validate::read_body(
+            headers,
+            body,
+            self.config.body_limit,
+            self.config.body_timeout,
+        )
+        .await?;
         validate::parse_object(&bytes, self.faults)
+    }
+
+    /// Drops the body of a refused request, within the body deadline.
+    async fn discard(&self, body: Body) {
+        validate::discard_body(body, self.config.body_timeout).await;
     }
 }
 
 /// The reference server's routes, ready to serve.
 pub(crate) fn router(config: Config) -> Router {
+    let config = config.applied();
     let faults: FaultSet = config.faults.iter().copied().collect();
     let delivery = Arc::new(Delivery::new(&config, faults));
+    let registry = Registry::new(delivery, faults, config.max_calls_per_client);
     let app = Arc::new(App {
         config,
         faults,
-        registry: Mutex::new(Registry::new(delivery, faults)),
+        registry: Mutex::new(registry),
     });
     let api = Router::new()
         .route("/communications/calls", post(create_call))
@@ -109,12 +123,23 @@ async fn each_request(State(app): State<Arc<App>>, request: Request, next: Next)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned),
     };
+    let head = head_size(&request);
     let authorized = app.faults.has(Fault::NoAuthAccepted) || has_bearer_token(request.headers());
-    let mut response = if authorized {
-        next.run(request).await
+    // A head too large is refused first, as a front end would, before
+    // anything in it (the token included) is looked at.
+    let refused = if head > app.config.max_header_bytes {
+        Some(ApiError::HeadersTooLarge(app.config.max_header_bytes))
+    } else if !authorized {
+        Some(ApiError::Unauthorized)
     } else {
-        validate::discard_body(request.into_body()).await;
-        ApiError::Unauthorized.into_response()
+        None
+    };
+    let mut response = match refused {
+        None => next.run(request).await,
+        Some(error) => {
+            app.discard(request.into_body()).await;
+            error.into_response()
+        }
     };
     let error = response.extensions_mut().remove::<ApiError>();
     let status = response.status();
@@ -149,6 +174,25 @@ async fn each_request(State(app): State<Arc<App>>, request: Request, next: Next)
     response
 }
 
+/// The size of a request's head as it came on the wire (request line,
+/// header fields, the blank line), give or take optional whitespace. The HTTP
+/// layer only refuses heads past twice the limit (it cannot answer with
+/// Graph's body); this is what answers the rest with one.
+fn head_size(request: &Request) -> usize {
+    const VERSION_AND_CRLF: usize = " HTTP/1.1\r\n".len();
+    let uri = request
+        .uri()
+        .path_and_query()
+        .map_or(1, |target| target.as_str().len());
+    let line = request.method().as_str().len() + 1 + uri + VERSION_AND_CRLF;
+    let fields: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + ": ".len() + value.len() + "\r\n".len())
+        .sum();
+    line + fields + "\r\n".len()
+}
+
 fn has_bearer_token(headers: &HeaderMap) -> bool {
     headers
         .get(header::AUTHORIZATION)
@@ -163,14 +207,17 @@ async fn unknown_path() -> ApiError {
     ApiError::NotFound("The requested resource does not exist.".into())
 }
 
-async fn create_call(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let body = app.json_body(&headers, body).await?;
+async fn create_call(State(app): State<Arc<App>>, request: Request) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    // Absent when the router is served without connection info (see
+    // `invite_reference::router`).
+    let owner = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip().to_canonical());
+    let body = app.json_body(&parts.headers, body).await?;
     let new = validate::new_call(&body, app.faults)?;
-    let (id, call) = app.registry().create_call(new, &body)?;
+    let (id, call) = app.registry().create_call(new, &body, owner)?;
     let location = format!("/v1.0/communications/calls/{id}");
     Ok(json_response(StatusCode::CREATED, &call, Some(&location)))
 }
@@ -255,7 +302,7 @@ async fn invite_namespaced(
     body: Body,
 ) -> Result<Response, ApiError> {
     if app.faults.has(Fault::NotNamespaced) {
-        validate::discard_body(body).await;
+        app.discard(body).await;
         return Err(unknown_path().await);
     }
     invite_participants(app, call_id, headers, body).await
@@ -278,7 +325,7 @@ async fn invite_participants(
         Presence::Ended if faults.has(Fault::EndedCallAcceptsInvite) => None,
         Presence::Unknown if faults.has(Fault::UnknownCallAcceptsInvite) => None,
         Presence::Ended | Presence::Unknown => {
-            validate::discard_body(body).await;
+            app.discard(body).await;
             return Err(call_not_found(&call_id));
         }
     };
@@ -303,6 +350,7 @@ async fn invite_participants(
         client_context: invite.client_context,
         participants: invite.participants,
         status: OperationStatus::Running,
+        result_info: None,
     };
     if kind.is_some() {
         app.registry().add_operation(&call_id, operation.clone())?;

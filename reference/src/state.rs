@@ -7,6 +7,7 @@
 //! notifications in the order its state changed.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
@@ -24,6 +25,8 @@ use crate::validate::{CallKind, NewCall};
 struct Limits {
     /// Live calls; past it, creating a call answers 429.
     calls: usize,
+    /// Live calls of one client; past it, that client's creates answer 429.
+    calls_per_client: usize,
     /// Ended call ids remembered, so they keep answering 404.
     ended: usize,
     /// Participants in one call's roster; past it, invites answer 400.
@@ -38,6 +41,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             calls: 100_000,
+            calls_per_client: 1_000,
             ended: 100_000,
             roster: 1_000,
             operations: 1_000,
@@ -45,6 +49,12 @@ impl Default for Limits {
         }
     }
 }
+
+/// Who created a call, for the per-client limit: the peer's IP address
+/// (ports change with every connection, addresses do not). `None` when the
+/// router is served without connection info; all such callers then count as
+/// one client.
+pub(crate) type Client = Option<IpAddr>;
 
 /// Whether a call id names a call the server can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +67,8 @@ pub(crate) enum Presence {
 #[derive(Debug)]
 struct Call {
     kind: CallKind,
+    /// Whose live-call allowance the call uses.
+    owner: Client,
     /// The call resource without its `state`.
     resource: Map<String, Value>,
     state: &'static str,
@@ -126,20 +138,31 @@ pub(crate) struct Registry {
     calls: HashMap<String, Call>,
     ended: HashSet<String>,
     ended_order: VecDeque<String>,
+    /// Live calls per client; a client without live calls has no entry, so
+    /// the map is never larger than the live calls.
+    per_client: HashMap<Client, usize>,
     delivery: Arc<Delivery>,
     faults: FaultSet,
     limits: Limits,
 }
 
 impl Registry {
-    pub(crate) fn new(delivery: Arc<Delivery>, faults: FaultSet) -> Registry {
+    pub(crate) fn new(
+        delivery: Arc<Delivery>,
+        faults: FaultSet,
+        calls_per_client: usize,
+    ) -> Registry {
         Registry {
             calls: HashMap::new(),
             ended: HashSet::new(),
             ended_order: VecDeque::new(),
+            per_client: HashMap::new(),
             delivery,
             faults,
-            limits: Limits::default(),
+            limits: Limits {
+                calls_per_client,
+                ..Limits::default()
+            },
         }
     }
 
@@ -157,11 +180,26 @@ impl Registry {
         &mut self,
         new: NewCall,
         body: &Map<String, Value>,
+        owner: Client,
     ) -> Result<(String, Value), ApiError> {
         if self.calls.len() >= self.limits.calls {
             return Err(ApiError::TooManyRequests(format!(
                 "The server holds {} calls; delete some first.",
                 self.limits.calls
+            )));
+        }
+        let owned = self.per_client.get(&owner).copied().unwrap_or(0);
+        if owned >= self.limits.calls_per_client {
+            return Err(ApiError::TooManyRequests(format!(
+                "This client holds {owned} live calls, the most one client may hold; delete some first."
+            )));
+        }
+        // The bot and every target start in the roster, which is bounded
+        // here as it is for invites.
+        if new.targets.len() >= self.limits.roster {
+            return Err(ApiError::BadRequest(format!(
+                "The call's roster is limited to {} participants, the bot included.",
+                self.limits.roster
             )));
         }
         let id = new_id();
@@ -197,6 +235,7 @@ impl Registry {
         resource.insert("callChainId".into(), new_id().into());
         let mut call = Call {
             kind: new.kind,
+            owner,
             resource,
             state: "establishing",
             roster,
@@ -213,6 +252,7 @@ impl Registry {
                 .send(&notification("updated", &id, "", call.to_json()));
         }
         self.calls.insert(id.clone(), call);
+        *self.per_client.entry(owner).or_default() += 1;
         Ok((id, created))
     }
 
@@ -236,6 +276,36 @@ impl Registry {
         let Some(mut call) = self.calls.remove(call_id) else {
             return false;
         };
+        if let Some(owned) = self.per_client.get_mut(&call.owner) {
+            *owned = owned.saturating_sub(1);
+            if *owned == 0 {
+                self.per_client.remove(&call.owner);
+            }
+        }
+        // An invite still running when its call ends fails, and says so once,
+        // before the call's own end: every operation ends exactly once.
+        let faults = self.faults;
+        let mut running: Vec<&mut Operation> = call
+            .operations
+            .values_mut()
+            .filter(|o| o.status == OperationStatus::Running)
+            .collect();
+        running.sort_by(|a, b| a.id.cmp(&b.id));
+        for operation in running {
+            operation.status = OperationStatus::Failed;
+            if !faults.has(Fault::FailedWithoutResultInfo) {
+                operation.result_info = Some(json!({
+                    "@odata.type": "#microsoft.graph.resultInfo",
+                    "code": 410,
+                    "subcode": 0,
+                    "message": "The call ended before the invitation completed."
+                }));
+            }
+            if !faults.has(Fault::NoTerminalNotification) {
+                call.notifier
+                    .send(&terminal_notification(operation, call_id, faults));
+            }
+        }
         call.state = "terminated";
         let ended = call.to_json();
         call.notifier
@@ -491,7 +561,7 @@ mod tests {
         let delivery = Arc::new(Delivery::new(&Config::default(), FaultSet::default()));
         Registry {
             limits,
-            ..Registry::new(delivery, FaultSet::default())
+            ..Registry::new(delivery, FaultSet::default(), usize::MAX)
         }
     }
 
@@ -502,7 +572,9 @@ mod tests {
             callback_uri: "http://127.0.0.1:9/callback".into(),
             targets: Vec::new(),
         };
-        registry.create_call(new, &Map::new()).map(|(id, _)| id)
+        registry
+            .create_call(new, &Map::new(), None)
+            .map(|(id, _)| id)
     }
 
     fn operation(participants: usize) -> Operation {
@@ -511,6 +583,7 @@ mod tests {
             client_context: None,
             participants: vec![json!({"identity": {"user": {"id": "u"}}}); participants],
             status: OperationStatus::Running,
+            result_info: None,
         }
     }
 
@@ -529,6 +602,55 @@ mod tests {
             new_call(&mut registry).is_ok(),
             "an ended call frees its place"
         );
+    }
+
+    #[tokio::test]
+    async fn live_calls_are_counted_per_client() {
+        let mut registry = registry(Limits {
+            calls_per_client: 2,
+            ..Limits::default()
+        });
+        let (one, two): (Client, Client) =
+            (Some([127, 0, 0, 1].into()), Some([10, 0, 0, 2].into()));
+        let create = |registry: &mut Registry, owner: Client| {
+            let new = NewCall {
+                kind: CallKind::Group,
+                callback_uri: "http://127.0.0.1:9/callback".into(),
+                targets: Vec::new(),
+            };
+            registry
+                .create_call(new, &Map::new(), owner)
+                .map(|(id, _)| id)
+        };
+        let first = create(&mut registry, one).expect("first");
+        create(&mut registry, one).expect("second");
+        let refused = create(&mut registry, one).expect_err("third");
+        assert_eq!(refused.status(), axum::http::StatusCode::TOO_MANY_REQUESTS);
+        create(&mut registry, two).expect("another client's first");
+        create(&mut registry, None).expect("a client without an address");
+        assert!(registry.end_call(&first));
+        create(&mut registry, one).expect("an ended call frees its place");
+        assert_eq!(registry.per_client.get(&one), Some(&2));
+        assert_eq!(registry.per_client.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_call_cannot_start_with_a_roster_over_the_limit() {
+        let mut registry = registry(Limits {
+            roster: 3,
+            ..Limits::default()
+        });
+        let call = |targets: usize| NewCall {
+            kind: CallKind::Group,
+            callback_uri: "http://127.0.0.1:9/callback".into(),
+            targets: vec![json!({"identity": {"user": {"id": "u"}}}); targets],
+        };
+        // The bot and two targets fill a roster of three.
+        assert!(registry.create_call(call(2), &Map::new(), None).is_ok());
+        let refused = registry
+            .create_call(call(3), &Map::new(), None)
+            .expect_err("four in a roster of three");
+        assert_eq!(refused.status(), axum::http::StatusCode::BAD_REQUEST);
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@ use std::pin::Pin;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::{header, HeaderMap};
 use serde_json::{Map, Value};
+use tokio::time::{Duration, Instant};
 
 use crate::error::ApiError;
 use crate::faults::{Fault, FaultSet};
@@ -68,27 +69,37 @@ pub(crate) fn check_content_type(headers: &HeaderMap, faults: FaultSet) -> Resul
 }
 
 /// Reads the whole body, refusing with `413` as soon as it passes `limit`
-/// (a declared Content-Length is refused before any byte is kept).
+/// (a declared Content-Length is refused before any byte is kept), and with
+/// `408` if it has not all arrived within `timeout`: a client that trickles
+/// its body must not hold a connection (and the memory read so far) for ever.
 pub(crate) async fn read_body(
     headers: &HeaderMap,
     mut body: Body,
     limit: usize,
+    timeout: Duration,
 ) -> Result<Bytes, ApiError> {
+    let deadline = Instant::now() + timeout;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
-        discard_body(body).await;
+        discard_until(body, deadline).await;
         return Err(ApiError::PayloadTooLarge(limit));
     }
     let mut buffer = Vec::new();
-    while let Some(frame) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+    loop {
+        let next = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx));
+        let frame = match tokio::time::timeout_at(deadline, next).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(_elapsed) => return Err(ApiError::RequestTimeout(timeout)),
+        };
         let frame = frame
             .map_err(|_| ApiError::BadRequest("The request body could not be read.".into()))?;
         if let Ok(data) = frame.into_data() {
             if buffer.len().saturating_add(data.len()) > limit {
-                discard_body(body).await;
+                discard_until(body, deadline).await;
                 return Err(ApiError::PayloadTooLarge(limit));
             }
             buffer.extend_from_slice(&data);
@@ -98,19 +109,27 @@ pub(crate) async fn read_body(
 }
 
 /// Reads and drops what is left of a refused request's body (up to
-/// [`DISCARD_LIMIT`]), so the connection stays usable: a server that answers
-/// and closes with unread bytes pending makes the kernel reset the
-/// connection, and the client may lose the answer or its next request.
-pub(crate) async fn discard_body(mut body: Body) {
-    let mut discarded = 0usize;
-    while let Some(Ok(frame)) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
-        if let Ok(data) = frame.into_data() {
-            discarded = discarded.saturating_add(data.len());
-            if discarded > DISCARD_LIMIT {
-                return;
+/// [`DISCARD_LIMIT`] and for at most `timeout`), so the connection stays usable:
+/// a server that answers and closes with unread bytes pending makes the
+/// kernel reset the connection, and the client may lose the answer or its
+/// next request. Past either bound the connection is closed instead.
+pub(crate) async fn discard_body(body: Body, timeout: Duration) {
+    discard_until(body, Instant::now() + timeout).await;
+}
+
+async fn discard_until(mut body: Body, deadline: Instant) {
+    let drain = async move {
+        let mut discarded = 0usize;
+        while let Some(Ok(frame)) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+            if let Ok(data) = frame.into_data() {
+                discarded = discarded.saturating_add(data.len());
+                if discarded > DISCARD_LIMIT {
+                    return;
+                }
             }
         }
-    }
+    };
+    let _ = tokio::time::timeout_at(deadline, drain).await;
 }
 
 /// Parses a body that must be a JSON object.

@@ -36,8 +36,30 @@ fn help_names_the_options_and_unknown_faults_are_refused() {
         "--operation-delay-ms",
         "--list-faults",
         "--quiet",
+        "--body-limit",
+        "--max-header-bytes",
+        "--max-connections",
+        "--max-calls-per-client",
+        "--header-timeout-ms",
+        "--body-timeout-ms",
+        "--write-timeout-ms",
     ] {
         assert!(text.contains(option), "{option} in {text}");
+    }
+    // A limit of zero would refuse everyone; it is refused instead.
+    for zero in [
+        "--max-connections",
+        "--max-calls-per-client",
+        "--max-header-bytes",
+        "--header-timeout-ms",
+        "--body-timeout-ms",
+        "--write-timeout-ms",
+    ] {
+        let refused = Command::new(BINARY)
+            .args([zero, "0"])
+            .output()
+            .expect("run");
+        assert!(!refused.status.success(), "{zero} 0 is refused");
     }
     let refused = Command::new(BINARY)
         .args(["--fault", "no-such-fault"])

@@ -235,3 +235,35 @@ async fn operation_delay_keeps_the_operation_running() {
     assert!(started.elapsed() >= delay);
     assert_eq!(h.get(&op_path).await.json()["status"], "completed");
 }
+
+/// An invite still running when its call is deleted ends once, as failed
+/// with resultInfo, before the call's own end; it never completes later.
+#[tokio::test]
+async fn deleting_a_call_fails_its_running_operations_once() {
+    let h = Harness::new(Config {
+        operation_delay: Duration::from_millis(300),
+        ..Config::default()
+    })
+    .await;
+    let (call_id, mut inbox) = h.live_call(GROUP).await;
+    let reply = h.invite(&call_id, &invite_body(&[user("a")], "c")).await;
+    let op_id = reply.json()["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        h.delete(&format!("/communications/calls/{call_id}"))
+            .await
+            .status,
+        204
+    );
+    let end = inbox.next().await;
+    assert!(end.is_operation_end(), "{:?}", end.json());
+    assert_eq!(end.data()["id"], op_id.as_str());
+    assert_eq!(end.data()["status"], "failed");
+    assert_eq!(end.data()["resultInfo"]["code"], 410);
+    assert_eq!(inbox.next().await.data()["state"], "terminated");
+    assert_eq!(inbox.next().await.change_type(), "deleted");
+    // Past the operation delay, nothing more arrives: it ended exactly once.
+    assert!(inbox
+        .next_within(Duration::from_millis(600))
+        .await
+        .is_none());
+}

@@ -97,7 +97,7 @@ pub fn all() -> Vec<Property> {
                     "prop::invite::stateful_model",
                     file!(),
                     model::steps(),
-                    model::check,
+                    |env, steps: &Vec<model::Step>| model::check(env, steps),
                 )
             }),
         },

@@ -15,6 +15,7 @@ use super::bodies::CallKind;
 use crate::fixtures;
 use crate::notifications::{
     call_items, change_type, is_terminal, operation_items, roster_items, status_of, wait,
+    wait_since,
 };
 
 #[derive(Debug, Clone)]
@@ -28,10 +29,10 @@ pub enum Step {
 
 pub fn steps() -> impl Strategy<Value = Vec<Step>> {
     let step = prop_oneof![
-        3 => prop_oneof![Just(CallKind::Group), Just(CallKind::P2p)].prop_map(Step::Create),
+        3 => prop_oneof![3 => Just(CallKind::Group), 1 => Just(CallKind::P2p)].prop_map(Step::Create),
         4 => (0usize..8, 1usize..=3).prop_map(|(call, participants)| Step::Invite { call, participants }),
         2 => (0usize..8).prop_map(|op| Step::GetOperation { op }),
-        1 => (0usize..8, 0usize..8).prop_map(|(from, to)| Step::Move { from, to }),
+        2 => (0usize..8, 0usize..8).prop_map(|(from, to)| Step::Move { from, to }),
         1 => (0usize..8).prop_map(|call| Step::Delete { call }),
     ];
     proptest::collection::vec(step, 1..=10)
@@ -242,6 +243,7 @@ impl Model<'_> {
             "clientContext": format!("model-move-{}", self.ops.len()),
         });
         let to_id = self.calls[to].fixture.id.clone();
+        let moved_at = Instant::now();
         let r = self.send(&request(
             "POST",
             format!("/communications/calls/{to_id}/participants/invite"),
@@ -267,9 +269,10 @@ impl Model<'_> {
                     })
             })
         };
-        let all = wait(
+        let all = wait_since(
             self.env,
             &mailbox,
+            moved_at,
             Instant::now() + self.env.options.notification_timeout,
             gone,
         );
@@ -340,7 +343,7 @@ impl Model<'_> {
     }
 }
 
-pub fn check(env: &Env, steps: &Vec<Step>) -> Option<Failure> {
+pub fn check(env: &Env, steps: &[Step]) -> Option<Failure> {
     let mut model = Model {
         env,
         calls: Vec::new(),

@@ -1,0 +1,172 @@
+//! The known-failures register: tests or check ids that fail for a stated
+//! reason, reported as known instead of failing the run, and reported as
+//! fixed once they pass so the entry can go.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Deserialize;
+
+use crate::error::SetupError;
+use crate::verdict::{check_family, Outcome, Verdict};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(rename = "$schema", default)]
+    _schema: Option<String>,
+    known: Vec<Entry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// A test name (`case::invite::…`), or absent for every test.
+    #[serde(default)]
+    pub test: Option<String>,
+    /// A check id (`invite.operation-get`) or family (`header`), or absent for the whole test.
+    #[serde(default)]
+    pub check: Option<String>,
+    pub reason: String,
+    #[serde(skip)]
+    matched_failure: AtomicBool,
+    #[serde(skip)]
+    matched_pass: AtomicBool,
+}
+
+impl Entry {
+    pub fn describe(&self) -> String {
+        match (&self.test, &self.check) {
+            (Some(t), Some(c)) => format!("{t} / {c}"),
+            (Some(t), None) => t.clone(),
+            (None, Some(c)) => format!("check {c}"),
+            (None, None) => "(everything)".into(),
+        }
+    }
+
+    fn covers_test(&self, test: &str) -> bool {
+        self.test.as_deref().is_none_or(|t| t == test)
+    }
+
+    fn covers_check(&self, id: &str) -> bool {
+        self.check
+            .as_deref()
+            .is_none_or(|c| c == id || c == check_family(id))
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct KnownFailures {
+    pub entries: Vec<Entry>,
+}
+
+impl KnownFailures {
+    pub fn load(path: &Path) -> Result<Self, SetupError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SetupError::File {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let de = &mut serde_json::Deserializer::from_str(&text);
+        let file: File = serde_path_to_error::deserialize(de).map_err(|e| SetupError::File {
+            path: path.to_owned(),
+            message: format!("$.{}: {}", e.path(), e.inner()),
+        })?;
+        for (i, entry) in file.known.iter().enumerate() {
+            if entry.test.is_none() && entry.check.is_none() {
+                return Err(SetupError::File {
+                    path: path.to_owned(),
+                    message: format!("$.known[{i}]: name a test, a check, or both"),
+                });
+            }
+            if entry.reason.trim().is_empty() {
+                return Err(SetupError::File {
+                    path: path.to_owned(),
+                    message: format!("$.known[{i}].reason: say why it is known to fail"),
+                });
+            }
+        }
+        Ok(Self {
+            entries: file.known,
+        })
+    }
+
+    /// Every entry must name a test and a check that exist: a register entry
+    /// that matches nothing is a mistake, not a pass.
+    pub fn validate(&self, tests: &[String], checks: &[String]) -> Result<(), String> {
+        let mut problems = Vec::new();
+        for entry in &self.entries {
+            if let Some(t) = &entry.test {
+                if !tests.iter().any(|n| n == t) {
+                    problems.push(format!(
+                        "known failure {}: no test is named {t:?}",
+                        entry.describe()
+                    ));
+                }
+            }
+            if let Some(c) = &entry.check {
+                if !checks.iter().any(|id| id == c) {
+                    problems.push(format!(
+                        "known failure {}: no check has the id {c:?} (see --list-checks)",
+                        entry.describe()
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("\n"))
+        }
+    }
+
+    /// Marks failing checks (or an errored test) covered by an entry as known.
+    pub fn apply(&self, verdict: &mut Verdict) {
+        let test = verdict.place.test.clone();
+        if verdict.error.is_some() {
+            if let Some(e) = self
+                .entries
+                .iter()
+                .find(|e| e.covers_test(&test) && e.check.is_none())
+            {
+                e.matched_failure.store(true, Ordering::Relaxed);
+                verdict.known = Some(e.reason.clone());
+            }
+            return;
+        }
+        for check in &mut verdict.checks {
+            let Some(e) = self
+                .entries
+                .iter()
+                .find(|e| e.covers_test(&test) && e.covers_check(&check.id))
+            else {
+                continue;
+            };
+            match &check.outcome {
+                Outcome::Fail => {
+                    e.matched_failure.store(true, Ordering::Relaxed);
+                    check.outcome = Outcome::Known(e.reason.clone());
+                }
+                Outcome::Pass => e.matched_pass.store(true, Ordering::Relaxed),
+                _ => {}
+            }
+        }
+    }
+
+    /// Entries whose tests or checks ran and passed, and never failed: fixed.
+    pub fn fixed(&self) -> Vec<&Entry> {
+        self.entries
+            .iter()
+            .filter(|e| {
+                e.matched_pass.load(Ordering::Relaxed) && !e.matched_failure.load(Ordering::Relaxed)
+            })
+            .collect()
+    }
+
+    /// Entries that covered a failure in this run.
+    pub fn used(&self) -> Vec<&Entry> {
+        self.entries
+            .iter()
+            .filter(|e| e.matched_failure.load(Ordering::Relaxed))
+            .collect()
+    }
+}

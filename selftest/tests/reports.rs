@@ -1,0 +1,187 @@
+//! The known-failures register, the conformance report and the exit codes,
+//! proven on the built binary.
+
+use conformance_selftest::run_suite;
+use invite_reference::{Config, Fault};
+use serde_json::Value;
+
+const TOKEN: &str = "selftest-report-token-77aa";
+
+fn server(faults: Vec<Fault>) -> invite_reference::ServerHandle {
+    invite_reference::start(Config {
+        faults,
+        ..Config::default()
+    })
+    .expect("the reference server starts")
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("conformance-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn register(dir: &std::path::Path, entries: &str) -> String {
+    let path = dir.join("known.json");
+    std::fs::write(&path, format!("{{\"known\": {entries}}}")).expect("write register");
+    path.to_string_lossy().into_owned()
+}
+
+const CASES: &str = "case::invite::";
+
+#[test]
+fn known_failures_do_not_fail_the_run_and_are_reported_as_known() {
+    let dir = temp("known");
+    let faulty = server(vec![Fault::NoLocation]);
+    let file = register(
+        &dir,
+        r#"[{"check": "invite.location", "reason": "our gateway strips Location (#12)"},
+            {"check": "header", "reason": "same bug (#12)"}]"#,
+    );
+    let base = faulty.base_url();
+    let without =
+        run_suite(&["--target", &base, CASES], &[("CONFORMANCE_TOKEN", TOKEN)]).expect("runs");
+    assert_eq!(without.code, Some(101), "{}", without.all_output());
+    let with = run_suite(
+        &["--target", &base, "--known-failures", &file, CASES],
+        &[("CONFORMANCE_TOKEN", TOKEN)],
+    )
+    .expect("runs");
+    assert_eq!(with.code, Some(0), "{}", with.all_output());
+    assert!(
+        with.stderr.contains("KNOWN  invite.location"),
+        "{}",
+        with.stderr
+    );
+    assert!(with.stderr.contains("our gateway strips Location (#12)"));
+}
+
+#[test]
+fn a_known_failure_that_passes_is_reported_as_fixed() {
+    let dir = temp("fixed");
+    let correct = server(Vec::new());
+    let file = register(
+        &dir,
+        r#"[{"check": "invite.location", "reason": "was broken (#12)"}]"#,
+    );
+    let run = run_suite(
+        &[
+            "--target",
+            &correct.base_url(),
+            "--known-failures",
+            &file,
+            CASES,
+        ],
+        &[("CONFORMANCE_TOKEN", TOKEN)],
+    )
+    .expect("runs");
+    assert_eq!(run.code, Some(0), "{}", run.all_output());
+    assert!(
+        run.stderr
+            .contains("known failure fixed: check invite.location"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_register_entry_that_matches_nothing_is_an_error() {
+    let dir = temp("nomatch");
+    for entries in [
+        r#"[{"test": "case::invite::no_such_case", "reason": "typo"}]"#,
+        r#"[{"check": "invite.no-such-check", "reason": "typo"}]"#,
+        r#"[{"reason": "names nothing"}]"#,
+    ] {
+        let file = register(&dir, entries);
+        let run = run_suite(&["--known-failures", &file], &[]).expect("runs");
+        assert_eq!(run.code, Some(2), "{entries}: {}", run.all_output());
+        assert!(run.stderr.contains("error:"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn the_report_counts_per_check_and_per_test_and_hides_the_token() {
+    let dir = temp("report");
+    let faulty = server(vec![Fault::NoLocation]);
+    let out = dir.join("out");
+    let out_arg = out.to_string_lossy().into_owned();
+    let run = run_suite(
+        &["--target", &faulty.base_url(), "--report", &out_arg, CASES],
+        &[("CONFORMANCE_TOKEN", TOKEN)],
+    )
+    .expect("runs");
+    assert_eq!(run.code, Some(101), "{}", run.all_output());
+    let json_text = std::fs::read_to_string(out.join("report.json")).expect("report.json");
+    let md = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(
+        !json_text.contains(TOKEN) && !md.contains(TOKEN),
+        "the token never reaches a report"
+    );
+    let report: Value = serde_json::from_str(&json_text).expect("report.json is JSON");
+    assert_eq!(report["target"], faulty.base_url());
+    assert!(report["suite"]["version"].is_string());
+    assert!(report["failed"].as_u64().unwrap_or(0) > 0);
+    assert_eq!(
+        report["run"].as_u64(),
+        Some(report["passed"].as_u64().unwrap_or(0) + report["failed"].as_u64().unwrap_or(0))
+    );
+    let location = report["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == "invite.location"))
+        .expect("invite.location is in the report");
+    assert_eq!(location["verdict"], "fail");
+    assert!(location["failed"].as_u64().unwrap_or(0) > 0);
+    assert!(location["spec"]
+        .as_str()
+        .unwrap_or("")
+        .contains("location header"));
+    let tests = report["tests"].as_array().expect("tests");
+    assert!(tests.iter().any(|t| t["status"] == "failed"));
+    assert!(
+        md.contains("| `invite.location` | MUST | **fail** |"),
+        "{md}"
+    );
+}
+
+#[test]
+fn exit_codes_tell_failed_could_not_run_and_ran_nothing_apart() {
+    let passing = run_suite(&["--exact", "case::rejections::no_authorization"], &[]).expect("runs");
+    assert_eq!(passing.code, Some(0), "{}", passing.all_output());
+
+    let faulty = server(vec![Fault::NoAuthAccepted]);
+    let failing = run_suite(
+        &[
+            "--target",
+            &faulty.base_url(),
+            "--exact",
+            "case::rejections::no_authorization",
+        ],
+        &[("CONFORMANCE_TOKEN", TOKEN)],
+    )
+    .expect("runs");
+    assert_eq!(failing.code, Some(101), "{}", failing.all_output());
+
+    let unreachable = run_suite(
+        &[
+            "--target",
+            "http://127.0.0.1:9/v1.0",
+            "--exact",
+            "case::rejections::no_authorization",
+        ],
+        &[],
+    )
+    .expect("runs");
+    assert_eq!(unreachable.code, Some(2), "{}", unreachable.all_output());
+    assert!(
+        unreachable.stdout.contains("unreachable"),
+        "{}",
+        unreachable.stdout
+    );
+
+    let bad_option = run_suite(&["--no-such-option"], &[]).expect("runs");
+    assert_eq!(bad_option.code, Some(2), "{}", bad_option.all_output());
+
+    let nothing = run_suite(&["no_test_has_this_name"], &[]).expect("runs");
+    assert_eq!(nothing.code, Some(4), "{}", nothing.all_output());
+    assert!(nothing.stderr.contains("ran no test"), "{}", nothing.stderr);
+}
