@@ -35,6 +35,14 @@ impl Contract for InviteContract {
         crate::props::all()
     }
 
+    fn check_notifications(
+        &self,
+        schemas: &conformance_harness::schema::Schemas,
+        documents: &[(usize, Result<serde_json::Value, String>)],
+    ) -> Vec<conformance_harness::Check> {
+        crate::offline::check(schemas, documents)
+    }
+
     fn start_embedded(&self) -> Result<(String, Box<dyn std::any::Any + Send + Sync>), String> {
         let handle = invite_reference::start(invite_reference::Config::default())
             .map_err(|e| e.to_string())?;

@@ -14,7 +14,16 @@ use serde_json::{json, Value};
 
 use crate::notifications::{call_items, roster_items, wait};
 
-pub const KINDS: &[&str] = &["group", "p2p", "ended_group", "unknown", "move_source"];
+/// `disposable_p2p` is a peer-to-peer call the case consumes (replaces or
+/// ends): it is always created, never taken from `--p2p-call-id`.
+pub const KINDS: &[&str] = &[
+    "group",
+    "p2p",
+    "disposable_p2p",
+    "ended_group",
+    "unknown",
+    "move_source",
+];
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const BOT_APP: &str = "2891555a-92ff-42e6-80fa-6e1300c6b5c6";
@@ -22,11 +31,26 @@ const BOT_APP: &str = "2891555a-92ff-42e6-80fa-6e1300c6b5c6";
 pub const MOVED_USER: &str = "682b6c37-0729-4fab-ace6-d730d5d9137e";
 
 pub fn prepare(env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
+    let needs_creation = matches!(kind, "ended_group" | "move_source" | "disposable_p2p")
+        || (kind == "group" && env.options.group_call_id.is_none())
+        || (kind == "p2p" && env.options.p2p_call_id.is_none());
+    if needs_creation && !env.options.create_calls {
+        let hint = match kind {
+            "group" => "; pass --group-call-id to use an existing group call",
+            "p2p" => "; pass --p2p-call-id to use an existing peer-to-peer call",
+            _ => "",
+        };
+        return Err(FixtureError::Unavailable {
+            kind: kind.to_owned(),
+            reason: format!("the case needs a fresh call and --no-create-calls is set{hint}"),
+        });
+    }
     match kind {
         "group" => existing(env, kind, env.options.group_call_id.as_deref())
             .map_or_else(|| create(env, kind, &group_body), Ok),
         "p2p" => existing(env, kind, env.options.p2p_call_id.as_deref())
             .map_or_else(|| create(env, kind, &p2p_body), Ok),
+        "disposable_p2p" => create(env, kind, &p2p_body),
         "ended_group" => {
             let fixture = create(env, kind, &group_body)?;
             end(env, &fixture)?;
@@ -140,13 +164,84 @@ fn create(env: &Env, kind: &str, body: &dyn Fn(&str) -> Value) -> Result<Fixture
         .and_then(Value::as_str)
         .ok_or_else(|| fail("the created call has no string `id`".into()))?
         .to_owned();
-    await_established(env, &mailbox, &id, started).map_err(fail)?;
+    if env.options.notifications {
+        await_established(env, &mailbox, &id, started).map_err(fail)?;
+    } else {
+        poll_established(env, &id, started).map_err(fail)?;
+    }
     Ok(Fixture {
         kind: kind.to_owned(),
         id,
         extra: Vars::new(),
-        mailbox: Some(mailbox),
+        mailbox: env.options.notifications.then_some(mailbox),
     })
+}
+
+/// Without notifications, the call's state is read until it is established.
+fn poll_established(env: &Env, id: &str, started: Instant) -> Result<(), String> {
+    let deadline = started + env.options.notification_timeout;
+    let state = poll(
+        env,
+        &format!("/communications/calls/{id}"),
+        deadline,
+        |call| {
+            call.get("state")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.eq_ignore_ascii_case("established"))
+        },
+    );
+    match state {
+        Ok(_) => Ok(()),
+        Err(last) => Err(format!(
+            "call {id} was not established within {} ms (polled GET; last state {last})",
+            env.options.notification_timeout.as_millis()
+        )),
+    }
+}
+
+/// Reads `path` until `done` holds of its JSON body or the deadline passes.
+/// The target offers no event to wait on here, so the reads back off: 20 ms
+/// doubling to 500 ms. Returns the last body, or a description of the last answer.
+pub fn poll(
+    env: &Env,
+    path: &str,
+    deadline: Instant,
+    done: impl Fn(&Value) -> bool,
+) -> Result<Value, String> {
+    let request = HttpRequest {
+        method: "GET".into(),
+        path: path.to_owned(),
+        headers: Vec::new(),
+        body: None,
+        auth: true,
+    };
+    let mut pause = std::time::Duration::from_millis(20);
+    let mut last: String;
+    loop {
+        match env.send(&request) {
+            Ok(r) => match r.json_value() {
+                Some(body) if r.status == 200 && done(body) => return Ok(body.clone()),
+                Some(body) => {
+                    last = format!(
+                        "{} {}",
+                        r.status_line(),
+                        body.get("state")
+                            .or(body.get("status"))
+                            .map(ToString::to_string)
+                            .unwrap_or_default()
+                    )
+                }
+                None => last = r.status_line(),
+            },
+            Err(e) => last = e.to_string(),
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(last);
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(std::time::Duration::from_millis(500));
+    }
 }
 
 fn await_established(

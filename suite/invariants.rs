@@ -462,7 +462,7 @@ fn terminal_once(ex: &Exchange<'_>, check: Check) -> Check {
         return check.fail_text("the operation has no id");
     };
     let Some(all) = settled_items(ex) else {
-        return check.not_run("the call's notifications cannot reach the suite");
+        return poll_terminal(ex, check, call, op);
     };
     let ops = operation_items(&all, call, op);
     let terminal: Vec<&Value> = ops
@@ -516,6 +516,27 @@ fn terminal_once(ex: &Exchange<'_>, check: Check) -> Check {
         }
         n => check.fail_text(format!(
             "operation {op} was announced terminal {n} times, expected once"
+        )),
+    }
+}
+
+/// Without notifications, the operation is followed by polling its GET until
+/// it is terminal: one terminal status is then all that can be checked.
+fn poll_terminal(ex: &Exchange<'_>, check: Check, call: &str, op: &str) -> Check {
+    if body(ex).and_then(status_of).is_some_and(is_terminal) {
+        return check.note("terminal already in the response");
+    }
+    let path = format!("/communications/calls/{call}/operations/{op}");
+    match crate::fixtures::poll(ex.env, &path, ex.notification_deadline, |o| {
+        status_of(o).is_some_and(is_terminal)
+    }) {
+        Ok(o) => check.note(format!(
+            "notifications cannot reach the suite; polling GET {path} saw {}",
+            describe(o.get("status"))
+        )),
+        Err(last) => check.fail_text(format!(
+            "notifications cannot reach the suite, and polling GET {path} saw no terminal status within {} ms (last: {last})",
+            ex.env.options.notification_timeout.as_millis()
         )),
     }
 }
@@ -717,7 +738,7 @@ fn replaced_call_ended(ex: &Exchange<'_>, check: Check) -> Check {
     let Some(fixture) = ex
         .fixtures
         .values()
-        .find(|f| f.id == replaced && f.kind == "p2p")
+        .find(|f| f.id == replaced && f.kind.ends_with("p2p"))
     else {
         return check.not_run("the replaced call is not a peer-to-peer fixture of this case");
     };
@@ -887,7 +908,7 @@ fn no_5xx(ex: &Exchange<'_>, check: Check) -> Check {
 }
 
 /// The schema a notification's `resourceData` must satisfy, by what it is about.
-fn resource_schema(item: &Value) -> Option<(&'static str, bool)> {
+pub fn resource_schema(item: &Value) -> Option<(&'static str, bool)> {
     let url = resource_url(item);
     if url.ends_with("/participants") {
         Some(("participant.json", true))

@@ -7,6 +7,7 @@ mod contract;
 mod fixtures;
 mod invariants;
 mod notifications;
+mod offline;
 mod props;
 
 fn main() -> std::process::ExitCode {

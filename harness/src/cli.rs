@@ -28,6 +28,20 @@ pub struct Cli {
     #[arg(long, env = "CONFORMANCE_P2P_CALL_ID", value_name = "ID")]
     pub p2p_call_id: Option<String>,
 
+    /// The target cannot create calls: cases needing a fresh call are skipped
+    /// (with the reason) unless --group-call-id / --p2p-call-id provide one.
+    #[arg(long, env = "CONFORMANCE_NO_CREATE_CALLS")]
+    pub no_create_calls: bool,
+
+    /// Notifications cannot reach the suite: operations are followed by polling
+    /// GET .../operations/{opId}, and notification checks are skipped.
+    #[arg(long, env = "CONFORMANCE_NO_NOTIFICATIONS")]
+    pub no_notifications: bool,
+
+    /// Check notifications captured elsewhere (one JSON document per line), offline.
+    #[arg(long, env = "CONFORMANCE_NOTIFICATIONS_FILE", value_name = "FILE")]
+    pub notifications_file: Option<PathBuf>,
+
     /// Address the notification listener binds (loopback unless told otherwise).
     #[arg(
         long,

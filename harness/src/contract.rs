@@ -80,6 +80,13 @@ pub trait Contract: Send + Sync + 'static {
     fn invariants(&self) -> &[Invariant];
     /// The generated trials.
     fn properties(&self) -> Vec<Property>;
+    /// Checks of notifications captured elsewhere (`--notifications-file`):
+    /// each document with its line number, parsed or not.
+    fn check_notifications(
+        &self,
+        schemas: &crate::schema::Schemas,
+        documents: &[(usize, Result<Value, String>)],
+    ) -> Vec<Check>;
     /// Starts the embedded implementation when no target is given; returns its
     /// base URL and a guard that stops it when dropped.
     fn start_embedded(&self) -> Result<(String, Box<dyn std::any::Any + Send + Sync>), String>;

@@ -23,6 +23,10 @@ pub struct RunOptions {
     pub target: Option<String>,
     /// Where failing properties write their shrunk case files.
     pub save_failures: Option<std::path::PathBuf>,
+    /// Calls may be created on the target.
+    pub create_calls: bool,
+    /// The target's notifications reach the suite's listener.
+    pub notifications: bool,
 }
 
 pub struct Env {
@@ -106,6 +110,8 @@ impl Env {
                 p2p_call_id: cli.p2p_call_id.clone(),
                 target: cli.target.clone(),
                 save_failures: cli.save_failures.clone(),
+                create_calls: !cli.no_create_calls,
+                notifications: !cli.no_notifications,
             },
             secrets: token.into_iter().collect(),
             verdicts: Mutex::new(Vec::new()),

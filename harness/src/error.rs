@@ -68,6 +68,9 @@ pub enum FixtureError {
     Create { kind: String, message: String },
     #[error("failed to prepare fixture {kind}: {message}")]
     Unsupported { kind: String, message: String },
+    /// The target cannot provide this fixture: the case is skipped, with the reason.
+    #[error("the target cannot provide fixture {kind}: {reason}")]
+    Unavailable { kind: String, reason: String },
     #[error(transparent)]
     Transport(#[from] TransportError),
 }

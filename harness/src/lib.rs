@@ -29,7 +29,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
-use libtest_mimic::{Arguments, ColorSetting, Failed, FormatSetting, Trial};
+use libtest_mimic::{Arguments, ColorSetting, Completion, Failed, FormatSetting, Trial};
 
 pub use cli::Cli;
 pub use contract::{Contract, Exchange, Fixture, Invariant, Property};
@@ -75,8 +75,12 @@ impl Shared {
             .map_err(|e| Failed::from(format!("ERROR could not set up the run: {e}")))
     }
 
-    fn finish(&self, env: &Env, mut verdict: verdict::Verdict) -> Result<(), Failed> {
+    fn finish(&self, env: &Env, mut verdict: verdict::Verdict) -> Result<Completion, Failed> {
         let strict = env.options.strict;
+        if let Some(reason) = verdict.skipped.clone() {
+            env.record(verdict);
+            return Ok(Completion::ignored_with(reason));
+        }
         self.known.apply(&mut verdict);
         let text = render::render_verdict(&verdict, self.styles, strict, &env.secrets);
         let passed = verdict.passed(strict);
@@ -87,7 +91,7 @@ impl Shared {
                 // A passing trial prints nothing through libtest; warnings and known failures go to stderr.
                 eprintln!("{text}");
             }
-            Ok(())
+            Ok(Completion::Completed)
         } else {
             Err(Failed::from(text))
         }
@@ -288,6 +292,13 @@ fn build_trials(shared: &Arc<Shared>) -> Vec<Trial> {
         lint::schemas(&s.cli.schemas).map_err(Failed::from)
     }));
 
+    if let Some(file) = cli.notifications_file.clone() {
+        let s = shared.clone();
+        trials.push(Trial::test("offline::notifications_file", move || {
+            offline_notifications(&s, &file)
+        }));
+    }
+
     let exact = cli
         .libtest
         .filter
@@ -306,7 +317,7 @@ fn build_trials(shared: &Arc<Shared>) -> Vec<Trial> {
         }
         let s = shared.clone();
         let name = file.name.clone();
-        let trial = Trial::test(file.name.clone(), move || {
+        let trial = Trial::ignorable_test(file.name.clone(), move || {
             if let Some(problem) = &file.problem {
                 return Err(Failed::from(problem.clone()));
             }
@@ -323,13 +334,56 @@ fn build_trials(shared: &Arc<Shared>) -> Vec<Trial> {
     for property in shared.contract.properties() {
         let s = shared.clone();
         let name = format!("prop::{}", property.name);
-        trials.push(Trial::test(name, move || {
+        trials.push(Trial::ignorable_test(name, move || {
             let env = s.env()?;
             let verdict = (property.run)(env, &*s.contract);
             s.finish(env, verdict)
         }));
     }
     trials
+}
+
+/// `--notifications-file`: the same schemas and invariants, on captured notifications.
+fn offline_notifications(shared: &Shared, file: &std::path::Path) -> Result<(), Failed> {
+    let schemas =
+        schema::Schemas::load(&shared.cli.schemas).map_err(|e| Failed::from(e.to_string()))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Failed::from(format!("ERROR failed to read {}: {e}", file.display())))?;
+    let documents: Vec<(usize, Result<serde_json::Value, String>)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            (
+                i + 1,
+                serde_json::from_str(line).map_err(|e| format!("not JSON ({e})")),
+            )
+        })
+        .collect();
+    let mut verdict = verdict::Verdict {
+        place: verdict::Where {
+            test: "offline::notifications_file".into(),
+            file: Some(file.display().to_string()),
+            about: Some(format!(
+                "{} captured notification document(s), checked offline",
+                documents.len()
+            )),
+            ..verdict::Where::default()
+        },
+        checks: shared.contract.check_notifications(&schemas, &documents),
+        ..verdict::Verdict::default()
+    };
+    if documents.is_empty() {
+        verdict.error = Some(format!("{} holds no notification", file.display()));
+    }
+    shared.known.apply(&mut verdict);
+    let strict = shared.cli.strict;
+    let text = render::render_verdict(&verdict, shared.styles, strict, &[]);
+    if verdict.passed(strict) {
+        Ok(())
+    } else {
+        Err(Failed::from(text))
+    }
 }
 
 /// A case's `ignore` reason, read cheaply; a broken file is not ignored (its trial reports it).

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -23,8 +23,8 @@ const MAX_DELIVERIES: usize = 10_000;
 /// flood of large notifications keep gigabytes, and made every wake of a
 /// waiter (which looks at all of a mailbox) copy them all.
 const MAX_MAILBOX_BYTES: usize = 4 << 20;
-/// All mailboxes together keep at most this many bytes of bodies, so a target
-/// flooding every trial's callback at once is bounded too.
+/// All live mailboxes together keep at most this many bytes of bodies, so a
+/// target flooding every trial's callback at once is bounded too.
 const MAX_STORED_BYTES: usize = 32 << 20;
 /// A body that takes longer than this to arrive is given up: a sender
 /// dripping one would otherwise hold its connection and buffer for ever.
@@ -51,10 +51,15 @@ impl Delivery {
     }
 }
 
+/// The deliveries to one callback path. The listener holds it weakly: it
+/// lives as long as the fixture that owns it, and a POST to it after that is
+/// refused like one to a path never handed out.
 #[derive(Debug, Default)]
 pub struct Mailbox {
     kept: Mutex<Kept>,
     arrived: Notify,
+    /// Bytes kept by all the listener's mailboxes, shared with it.
+    pool: Arc<AtomicUsize>,
 }
 
 #[derive(Debug, Default)]
@@ -81,13 +86,14 @@ impl Mailbox {
         self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes room for a body of `bytes` here and in the listener's `pool`;
+    /// Takes room for a body of `bytes` here and in the listener's pool;
     /// false (and counted as dropped) when either is full.
-    fn reserve(&self, bytes: usize, pool: &AtomicUsize) -> bool {
+    fn reserve(&self, bytes: usize) -> bool {
         let mut kept = self.kept();
         let fits = kept.deliveries.len() < MAX_DELIVERIES
             && kept.bytes.saturating_add(bytes) <= MAX_MAILBOX_BYTES
-            && pool
+            && self
+                .pool
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
                     used.checked_add(bytes)
                         .filter(|total| *total <= MAX_STORED_BYTES)
@@ -134,11 +140,18 @@ impl Mailbox {
     }
 }
 
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        let bytes = self.kept().bytes;
+        self.pool.fetch_sub(bytes, Ordering::SeqCst);
+    }
+}
+
 #[derive(Debug, Default)]
 struct Boxes {
-    by_path: Mutex<HashMap<String, Arc<Mailbox>>>,
-    /// Bytes of bodies kept by all mailboxes, against [`MAX_STORED_BYTES`].
-    stored: AtomicUsize,
+    by_path: Mutex<HashMap<String, Weak<Mailbox>>>,
+    /// Bytes of bodies kept by all live mailboxes, against [`MAX_STORED_BYTES`].
+    stored: Arc<AtomicUsize>,
 }
 
 /// The running listener.
@@ -178,12 +191,20 @@ impl Listener {
     /// A fresh mailbox at an unguessable path, and the URL that reaches it.
     pub fn mailbox(&self) -> (String, Arc<Mailbox>) {
         let token = uuid::Uuid::new_v4().simple().to_string();
-        let mailbox = Arc::new(Mailbox::default());
-        self.boxes
+        let mailbox = Arc::new(Mailbox {
+            kept: Mutex::default(),
+            arrived: Notify::new(),
+            pool: self.boxes.stored.clone(),
+        });
+        let mut by_path = self
+            .boxes
             .by_path
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(token.clone(), mailbox.clone());
+            .unwrap_or_else(PoisonError::into_inner);
+        // Paths of finished trials go, so the map grows with the live ones only.
+        by_path.retain(|_, weak| weak.strong_count() > 0);
+        by_path.insert(token.clone(), Arc::downgrade(&mailbox));
+        drop(by_path);
         (format!("{}/callbacks/{token}", self.public_base), mailbox)
     }
 }
@@ -229,8 +250,9 @@ async fn receive(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .get(&token)
-        .cloned();
-    // Unknown paths are refused before a byte of the body is read.
+        .and_then(Weak::upgrade);
+    // Unknown paths, and those of finished trials, are refused before a byte
+    // of the body is read.
     let Some(mailbox) = mailbox else {
         return StatusCode::NOT_FOUND;
     };
@@ -248,7 +270,7 @@ async fn receive(
                     StatusCode::PAYLOAD_TOO_LARGE,
                 ),
             };
-            if mailbox.reserve(0, &boxes.stored) {
+            if mailbox.reserve(0) {
                 mailbox.push(Delivery {
                     at: Instant::now(),
                     content_type: None,
@@ -260,7 +282,7 @@ async fn receive(
     };
     // Past the limits a delivery is refused before it is parsed: a flood
     // costs neither memory nor the time to parse it.
-    if !mailbox.reserve(bytes.len(), &boxes.stored) {
+    if !mailbox.reserve(bytes.len()) {
         return StatusCode::TOO_MANY_REQUESTS;
     }
     let content_type = headers
@@ -285,4 +307,68 @@ fn parse(bytes: &Bytes) -> Result<Value, String> {
 /// How long to wait at most: the default, or the case's own deadline.
 pub fn deadline(from: Instant, ms: u64) -> Instant {
     from + Duration::from_millis(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn post(client: &reqwest::Client, url: &str, body: Vec<u8>) -> u16 {
+        client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("the listener answers")
+            .status()
+            .as_u16()
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    }
+
+    #[test]
+    fn a_flood_past_the_mailbox_budget_is_refused_and_counted() {
+        runtime().block_on(async {
+            let listener = Listener::start("127.0.0.1:0", None).await.expect("binds");
+            let (url, mailbox) = listener.mailbox();
+            let client = reqwest::Client::new();
+            // A JSON string of just over 512 KiB: seven fit the 4 MiB budget.
+            let body = format!("\"{}\"", "x".repeat(512 << 10)).into_bytes();
+            let mut statuses = Vec::new();
+            for _ in 0..12 {
+                statuses.push(post(&client, &url, body.clone()).await);
+            }
+            let kept = statuses.iter().filter(|s| **s == 202).count();
+            assert_eq!(kept, MAX_MAILBOX_BYTES / body.len(), "{statuses:?}");
+            assert!(statuses[kept..].iter().all(|s| *s == 429), "{statuses:?}");
+            assert_eq!(mailbox.snapshot().len(), kept);
+            assert_eq!(mailbox.dropped(), 12 - kept);
+            // Another trial's mailbox is not crowded out by this one.
+            let (other, other_box) = listener.mailbox();
+            assert_eq!(post(&client, &other, b"{}".to_vec()).await, 202);
+            assert_eq!(other_box.snapshot().len(), 1);
+        });
+    }
+
+    #[test]
+    fn a_finished_trials_path_is_refused_and_its_bytes_freed() {
+        runtime().block_on(async {
+            let listener = Listener::start("127.0.0.1:0", None).await.expect("binds");
+            let client = reqwest::Client::new();
+            let (url, mailbox) = listener.mailbox();
+            assert_eq!(post(&client, &url, b"{\"value\": []}".to_vec()).await, 202);
+            assert_eq!(listener.boxes.stored.load(Ordering::SeqCst), 13);
+            drop(mailbox);
+            assert_eq!(listener.boxes.stored.load(Ordering::SeqCst), 0);
+            assert_eq!(post(&client, &url, b"{\"value\": []}".to_vec()).await, 404);
+            let guessed = format!("{}/callbacks/{}", listener.public_base, "0".repeat(32));
+            assert_eq!(post(&client, &guessed, b"{}".to_vec()).await, 404);
+        });
+    }
 }

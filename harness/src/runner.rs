@@ -71,9 +71,14 @@ fn execute(
     let mut fixtures = BTreeMap::new();
     let mut vars = Vars::new();
     for (var, kind) in &case.fixtures {
-        let fixture = contract
-            .fixture(env, kind)
-            .map_err(|e| format!("fixture {var} ({kind}): {e}"))?;
+        let fixture = match contract.fixture(env, kind) {
+            Ok(f) => f,
+            Err(e @ crate::error::FixtureError::Unavailable { .. }) => {
+                verdict.skipped = Some(format!("fixture {var}: {e}"));
+                return Ok(());
+            }
+            Err(e) => return Err(format!("fixture {var} ({kind}): {e}")),
+        };
         vars.insert(var.clone(), fixture.id.clone());
         for (k, v) in &fixture.extra {
             vars.insert(format!("{var}.{k}"), v.clone());

@@ -153,6 +153,8 @@ pub struct Verdict {
     pub error: Option<String>,
     /// Set when the register knows this test fails as a whole: the reason.
     pub known: Option<String>,
+    /// Set when the case needs what the target cannot give: the reason.
+    pub skipped: Option<String>,
 }
 
 impl Verdict {

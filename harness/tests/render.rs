@@ -28,6 +28,7 @@ fn verdict(checks: Vec<Check>) -> Verdict {
         checks,
         error: None,
         known: None,
+        skipped: None,
     }
 }
 

@@ -28,7 +28,7 @@ const MAX_BODY: usize = 4 << 20;
 /// Connections a stub accepts over its life: the suite opens a few dozen.
 const MAX_CONNECTIONS: usize = 10_000;
 /// What the huge-body stub sends: far past the suite's 8 MiB limit.
-pub const HUGE_BODY: usize = 100 << 20;
+const HUGE_BODY: usize = 100 << 20;
 /// Bytes the drip stub sends, one a second: a minute at most.
 const DRIP_BYTES: usize = 60;
 /// What a stalled answer declares and never sends in full.
@@ -191,8 +191,12 @@ where
     let log = Arc::new(Log::default());
     let accepting = log.clone();
     runtime.spawn(async move {
-        while accepting.connections() < MAX_CONNECTIONS {
+        // Failed accepts count against the bound too, so a persistent error
+        // (a full file table) ends the loop instead of spinning on it.
+        let mut failed = 0;
+        while accepting.connections() + failed < MAX_CONNECTIONS {
             let Ok((stream, _)) = listener.accept().await else {
+                failed += 1;
                 continue;
             };
             accepting.connections.fetch_add(1, Ordering::Relaxed);

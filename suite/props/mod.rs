@@ -119,7 +119,7 @@ fn valid_case(v: &ValidInvite) -> Value {
     let mut fixtures = json!({"call": v.kind.fixture()});
     let mut invariants: Vec<&str> = ACCEPTED.to_vec();
     if v.replaces {
-        fixtures["replace"] = json!("p2p");
+        fixtures["replace"] = json!("disposable_p2p");
         invariants.push("invite.replaced-call-ended");
     }
     if v.moves {

@@ -1,0 +1,318 @@
+//! What a run against real Graph relies on, proven against the reference
+//! server: existing call ids instead of created calls, polling when
+//! notifications cannot reach the suite, skips with reasons, offline checks
+//! of captured notifications, and a token that never leaks.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+
+use conformance_selftest::{run_suite, workspace_root};
+use invite_reference::{Config, Fault};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "selftest-graph-token-5e6f";
+
+fn server(faults: Vec<Fault>) -> invite_reference::ServerHandle {
+    invite_reference::start(Config {
+        faults,
+        ..Config::default()
+    })
+    .expect("the reference server starts")
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("conformance-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// One POST over a plain socket: the self-tests need no HTTP client for this.
+fn post(server: &invite_reference::ServerHandle, path: &str, body: &Value) -> Value {
+    let mut stream = TcpStream::connect(server.addr()).expect("connect");
+    let body = body.to_string();
+    write!(
+        stream,
+        "POST /v1.0{path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    let (_, json_text) = answer.split_once("\r\n\r\n").expect("a body");
+    serde_json::from_str(json_text).expect("a JSON answer")
+}
+
+fn create_call(server: &invite_reference::ServerHandle, group: bool) -> String {
+    let mut body = json!({
+        "callbackUri": "http://127.0.0.1:9/nobody-listens",
+        "requestedModalities": ["audio"],
+        "mediaConfig": {"@odata.type": "#microsoft.graph.serviceHostedMediaConfig"},
+        "source": {"identity": {"application": {"id": "2891555a-92ff-42e6-80fa-6e1300c6b5c6"}}},
+    });
+    if group {
+        body["chatInfo"] = json!({"threadId": "19:meeting@thread.v2", "messageId": "0"});
+        body["meetingInfo"] = json!({"@odata.type": "#microsoft.graph.organizerMeetingInfo",
+            "organizer": {"user": {"id": "5810cede-f3cc-42eb-b2c1-e9bd5d53ec96"}}});
+    } else {
+        body["targets"] =
+            json!([{"identity": {"user": {"id": "8e2a4c53-61a1-4cb5-a06e-6a6a2a0b0f11"}}}]);
+    }
+    post(server, "/communications/calls", &body)["id"]
+        .as_str()
+        .expect("a call id")
+        .to_owned()
+}
+
+#[test]
+fn without_call_creation_cases_needing_fresh_calls_are_skipped_with_the_reason() {
+    let reference = server(Vec::new());
+    let run = run_suite(
+        &[
+            "--target",
+            &reference.base_url(),
+            "--no-create-calls",
+            "case::",
+        ],
+        &[("CONFORMANCE_TOKEN", TOKEN)],
+    )
+    .expect("runs");
+    assert_eq!(run.code, Some(0), "{}", run.all_output());
+    assert!(
+        run.stdout.contains("ignored (fixture call: the target cannot provide fixture group: the case needs a fresh call and --no-create-calls is set; pass --group-call-id"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("test case::rejections::unknown_call ") && l.ends_with("... ok")),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn existing_calls_without_notifications_are_followed_by_polling() {
+    let reference = server(Vec::new());
+    let group = create_call(&reference, true);
+    let p2p = create_call(&reference, false);
+    let dir = temp("polling");
+    let report = dir.join("report");
+    let report_arg = report.to_string_lossy().into_owned();
+    let args = [
+        "--target",
+        &reference.base_url(),
+        "--no-create-calls",
+        "--no-notifications",
+        "--group-call-id",
+        &group,
+        "--p2p-call-id",
+        &p2p,
+        "--report",
+        &report_arg,
+        "case::",
+    ];
+    let run = run_suite(&args, &[("CONFORMANCE_TOKEN", TOKEN)]).expect("runs");
+    assert_eq!(run.code, Some(0), "{}", run.all_output());
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).expect("report"))
+            .expect("JSON");
+    let check = |id: &str| {
+        report["checks"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["id"] == id))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert!(
+        check("invite.terminal-once")["passed"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{report:#}"
+    );
+    assert_eq!(
+        check("invite.roster-update")["passed"],
+        0,
+        "rosters cannot be seen without notifications"
+    );
+    assert!(check("notification")["not_run"].as_u64().unwrap_or(0) > 0);
+
+    // The polling path can fail too: an operation that cannot be read never ends.
+    let broken = server(vec![Fault::OperationGet404]);
+    let group = create_call(&broken, true);
+    let run = run_suite(
+        &[
+            "--target",
+            &broken.base_url(),
+            "--no-create-calls",
+            "--no-notifications",
+            "--group-call-id",
+            &group,
+            "--notification-timeout-ms",
+            "300",
+            "--exact",
+            "case::invite::examples::example_3_invite_to_existing_call",
+        ],
+        &[("CONFORMANCE_TOKEN", TOKEN)],
+    )
+    .expect("runs");
+    assert_eq!(run.code, Some(101), "{}", run.all_output());
+    let text = &run.failures["case::invite::examples::example_3_invite_to_existing_call"];
+    assert!(text.contains("FAIL  invite.terminal-once"), "{text}");
+    assert!(text.contains("polling GET"), "{text}");
+}
+
+#[test]
+fn captured_notifications_are_checked_offline() {
+    let spec = workspace_root().join("selftest/tests/data/spec_notifications.jsonl");
+    let spec_arg = spec.to_string_lossy().into_owned();
+    let run = run_suite(
+        &[
+            "--notifications-file",
+            &spec_arg,
+            "--exact",
+            "offline::notifications_file",
+        ],
+        &[],
+    )
+    .expect("runs");
+    assert_eq!(
+        run.code,
+        Some(0),
+        "the spec's own notifications pass:\n{}",
+        run.all_output()
+    );
+
+    let dir = temp("offline");
+    let text = std::fs::read_to_string(&spec).expect("spec notifications");
+    let first = text.lines().next().expect("a line").to_owned();
+    let bad = format!("{text}{first}\n{{not json\n");
+    let bad_file = dir.join("captured.jsonl");
+    std::fs::write(&bad_file, bad).expect("write");
+    let bad_arg = bad_file.to_string_lossy().into_owned();
+    let run = run_suite(
+        &[
+            "--notifications-file",
+            &bad_arg,
+            "--exact",
+            "offline::notifications_file",
+        ],
+        &[],
+    )
+    .expect("runs");
+    assert_eq!(run.code, Some(101), "{}", run.all_output());
+    let failure = &run.failures["offline::notifications_file"];
+    assert!(failure.contains("FAIL  invite.terminal-once"), "{failure}");
+    assert!(failure.contains("ended 2 times (lines 1, 5)"), "{failure}");
+    assert!(failure.contains("line 6: not JSON"), "{failure}");
+}
+
+/// A target that echoes the request's headers back in every answer.
+fn echo_stub() -> (String, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    listener.set_nonblocking(false).expect("blocking");
+    let handle = std::thread::spawn(move || {
+        // Bounded: the self-test's runs make far fewer connections.
+        for stream in listener.incoming().take(2_000) {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let mut buf = vec![0u8; 65_536];
+            let Ok(n) = stream.read(&mut buf) else {
+                continue;
+            };
+            let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let auth = head
+                .lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+                .unwrap_or("")
+                .to_owned();
+            let body = json!({"echo": auth, "error": {"code": "x", "message": auth}}).to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (format!("http://{addr}/v1.0"), handle)
+}
+
+#[test]
+fn the_token_never_appears_in_any_output() {
+    let (target, _stub) = echo_stub();
+    let dir = temp("secrets");
+    let report = dir.join("report").to_string_lossy().into_owned();
+    let saved = dir.join("saved").to_string_lossy().into_owned();
+    let log = dir.join("run.log").to_string_lossy().into_owned();
+    for format in ["pretty", "json"] {
+        let run = run_suite(
+            &[
+                "--target",
+                &target,
+                "--format",
+                format,
+                "--test-threads",
+                "4",
+            ],
+            &[("CONFORMANCE_TOKEN", TOKEN), ("PROPTEST_CASES", "4")],
+        )
+        .expect("runs");
+        assert_eq!(run.code, Some(101), "{}", run.all_output());
+        assert!(
+            run.all_output().contains("<redacted>"),
+            "the echoed token shows as <redacted>:\n{}",
+            run.stdout
+        );
+        assert!(
+            !run.all_output().contains(TOKEN),
+            "the token leaked to the console"
+        );
+    }
+    let run = run_suite(
+        &[
+            "--target",
+            &target,
+            "--report",
+            &report,
+            "--save-failures",
+            &saved,
+            "--logfile",
+            &log,
+        ],
+        &[("CONFORMANCE_TOKEN", TOKEN), ("PROPTEST_CASES", "4")],
+    )
+    .expect("runs");
+    assert_eq!(run.code, Some(101), "{}", run.all_output());
+    let logged = std::fs::read_to_string(&log).expect("the log file");
+    assert!(logged.contains("<redacted>"), "{logged}");
+    let mut files = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)
+            .expect("readable")
+            .filter_map(Result::ok)
+        {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert!(
+        files.len() >= 3,
+        "report, log and saved cases were written: {files:?}"
+    );
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            !text.contains(TOKEN),
+            "the token leaked into {}",
+            file.display()
+        );
+    }
+}

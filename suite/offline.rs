@@ -1,0 +1,175 @@
+//! Notifications a bot captured elsewhere (one JSON document per line),
+//! checked against the same schemas and the invariants that need no request:
+//! every body is a commsNotifications, every operation ends exactly once and
+//! its terminal notification names it.
+
+use std::collections::BTreeMap;
+
+use conformance_harness::json_path::JsonPath;
+use conformance_harness::schema::Schemas;
+use conformance_harness::{Check, Detail, Level};
+use serde_json::Value;
+
+use crate::invariants::resource_schema;
+use crate::notifications::{change_type, is_terminal, resource_url, status_of};
+
+/// `/communications/calls/{call}/operations/{op}` -> (call, op).
+fn operation_of(url: &str) -> Option<(String, String)> {
+    let rest = &url[url.find("/communications/calls/")? + "/communications/calls/".len()..];
+    let (call, rest) = rest.split_once('/')?;
+    let op = rest.strip_prefix("operations/")?;
+    (!op.is_empty() && !op.contains('/')).then(|| (call.to_owned(), op.to_owned()))
+}
+
+pub fn check(schemas: &Schemas, documents: &[(usize, Result<Value, String>)]) -> Vec<Check> {
+    let mut shape = Check::new(
+        "notification.schema",
+        Level::Must,
+        "every notification received is a JSON commsNotifications",
+    );
+    // (call, op) -> [(line, item)]
+    let mut operations: BTreeMap<(String, String), Vec<(usize, Value)>> = BTreeMap::new();
+    for (line, doc) in documents {
+        let doc = match doc {
+            Ok(d) => d,
+            Err(e) => {
+                shape = shape.fail_text(format!("line {line}: {e}"));
+                continue;
+            }
+        };
+        let mut violations = schemas
+            .validate("commsNotifications.json", doc)
+            .unwrap_or_default();
+        let items = doc
+            .get("value")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for (n, item) in items.iter().enumerate() {
+            if let (Some((schema, many)), Some(data)) =
+                (resource_schema(item), item.get("resourceData"))
+            {
+                let at = JsonPath::root().key("value").index(n).key("resourceData");
+                let parts: Vec<(JsonPath, &Value)> = match (many, data) {
+                    (true, Value::Array(list)) => list
+                        .iter()
+                        .enumerate()
+                        .map(|(k, v)| (at.index(k), v))
+                        .collect(),
+                    _ => vec![(at, data)],
+                };
+                for (prefix, part) in parts {
+                    violations.extend(
+                        schemas
+                            .validate(schema, part)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|mut v| {
+                                v.instance_path = prefix.join(&v.instance_path);
+                                v
+                            }),
+                    );
+                }
+            }
+            if let Some(key) = operation_of(resource_url(item)) {
+                operations
+                    .entry(key)
+                    .or_default()
+                    .push((*line, item.clone()));
+            }
+        }
+        if !violations.is_empty() {
+            shape = shape
+                .fail_text(format!("line {line} does not satisfy schemas/commsNotifications.json and the schemas of its resources"))
+                .fail(Detail::Schema(violations));
+        }
+    }
+
+    let mut once = Check::new(
+        "invite.terminal-once",
+        Level::Must,
+        "every operation reaches exactly one terminal status, in one `deleted` notification",
+    );
+    let mut matches = Check::new(
+        "invite.terminal-notification-matches",
+        Level::Must,
+        "each terminal notification names its operation",
+    );
+    let mut result_info = Check::new(
+        "invite.failed-has-result-info",
+        Level::Must,
+        "a failed operation carries resultInfo with code and subcode",
+    );
+    for ((call, op), items) in &operations {
+        let terminal: Vec<&(usize, Value)> = items
+            .iter()
+            .filter(|(_, i)| {
+                i.get("resourceData")
+                    .and_then(status_of)
+                    .is_some_and(is_terminal)
+            })
+            .collect();
+        match terminal.len() {
+            1 => {}
+            0 => {
+                once = once.fail_text(format!(
+                    "operation {op} of call {call}: {} notification(s), none terminal (lines {})",
+                    items.len(),
+                    lines(items)
+                ));
+            }
+            n => {
+                once = once.fail_text(format!(
+                    "operation {op} of call {call} ended {n} times (lines {})",
+                    lines(items)
+                ));
+            }
+        }
+        for (line, item) in terminal {
+            if change_type(item) != "deleted" {
+                matches = matches.fail_text(format!(
+                    "line {line}: the terminal notification has changeType {:?}",
+                    change_type(item)
+                ));
+            }
+            let id = item.pointer("/resourceData/id").and_then(Value::as_str);
+            if id != Some(op.as_str()) {
+                matches = matches.fail_text(format!(
+                    "line {line}: resourceData.id is {id:?}, the resourceUrl names {op}"
+                ));
+            }
+            let data = item.get("resourceData");
+            if data
+                .and_then(status_of)
+                .is_some_and(|s| s.eq_ignore_ascii_case("failed"))
+            {
+                let info = data.and_then(|d| d.get("resultInfo"));
+                let ok = info.and_then(|i| i.get("code")).is_some_and(Value::is_i64)
+                    && info
+                        .and_then(|i| i.get("subcode"))
+                        .is_some_and(Value::is_i64);
+                if !ok {
+                    result_info = result_info.fail_text(format!(
+                        "line {line}: operation {op} failed without resultInfo.code and subcode"
+                    ));
+                }
+            }
+        }
+    }
+    if operations.is_empty() {
+        for c in [&mut once, &mut matches] {
+            *c = c
+                .clone()
+                .not_run("no notification about an operation in the file");
+        }
+    }
+    vec![shape, once, matches, result_info]
+}
+
+fn lines(items: &[(usize, Value)]) -> String {
+    items
+        .iter()
+        .map(|(l, _)| l.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
