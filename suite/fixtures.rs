@@ -158,6 +158,9 @@ fn create(env: &Env, kind: &str, body: &dyn Fn(&str) -> Value) -> Result<Fixture
             String::from_utf8_lossy(&response.body[..response.body.len().min(300)])
         )));
     }
+    if let Some(Err(e)) = &response.json {
+        return Err(fail(format!("the created call's body is {e}")));
+    }
     let id = response
         .json_value()
         .and_then(|b| b.get("id"))

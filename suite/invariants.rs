@@ -928,6 +928,12 @@ fn notification_schema(ex: &Exchange<'_>, check: Check) -> Check {
         let Some(mailbox) = fixture.mailbox.as_deref() else {
             continue;
         };
+        let refused = mailbox.dropped();
+        if refused > 0 {
+            check = check.fail_text(format!(
+                "{var}: {refused} more deliveries were refused: the callback's mailbox was full (a flood?)"
+            ));
+        }
         for (i, delivery) in mailbox.snapshot().iter().enumerate() {
             seen += 1;
             let ct = delivery.content_type.as_deref().unwrap_or("");

@@ -126,6 +126,7 @@ fn execute(
     }
     checks.push(status);
 
+    let mut uncaptured: Vec<String> = Vec::new();
     for (name, path) in &loaded.capture {
         let found = response
             .json_value()
@@ -137,20 +138,35 @@ fn execute(
             Some(other) => {
                 vars.insert(name.clone(), other.to_string());
             }
-            None if status_ok => checks.push(
-                Check::new(
-                    format!("capture.{name}"),
-                    Level::Must,
-                    format!("capture {name} from {path}"),
-                )
-                .fail_text(format!("{path} is not in the response body")),
-            ),
-            None => {}
+            None if status_ok => {
+                uncaptured.push(format!(
+                    "{{{{{name}}}}} was not captured ({path} is not in the response body)"
+                ));
+                checks.push(
+                    Check::new(
+                        format!("capture.{name}"),
+                        Level::Must,
+                        format!("capture {name} from {path}"),
+                    )
+                    .fail_text(format!("{path} is not in the response body")),
+                );
+            }
+            None => uncaptured.push(format!(
+                "{{{{{name}}}}} was not captured (the status differed)"
+            )),
         }
     }
 
     for (name, expect) in &case.expect.headers {
-        checks.push(check_header(name, expect, &response, &vars));
+        let check = check_header(name, expect, &response, &vars);
+        checks.push(match uses_uncaptured(&format!("{expect:?}"), &uncaptured) {
+            Some(reason) => Check {
+                outcome: crate::verdict::Outcome::NotRun(reason),
+                details: Vec::new(),
+                ..check
+            },
+            None => check,
+        });
     }
 
     if let Some(schema) = &case.expect.schema {
@@ -171,7 +187,16 @@ fn execute(
         });
     }
 
-    if let Some(body) = &case.expect.body {
+    if let Some(body) = case.expect.body.as_ref().filter(|b| {
+        let skip = uses_uncaptured(&b.value.to_string(), &uncaptured);
+        if let Some(reason) = &skip {
+            verdict.checks.push(
+                Check::new("body", Level::Must, "matches expect.body").not_run(reason.clone()),
+            );
+        }
+        skip.is_none()
+    }) {
+        let checks = &mut verdict.checks;
         let expected = fill_value(&body.value, &vars)?;
         let mode = match body.mode {
             MatchMode::Subset => "subset",
@@ -234,10 +259,30 @@ fn execute(
         verdict.checks.push(invariant.evaluate(&exchange));
     }
     for (i, expect) in case.expect.notifications.iter().enumerate() {
-        let check = check_notification(env, i, expect, &fixtures, &vars, sent_at)?;
+        let check = match uses_uncaptured(&expect.pattern.to_string(), &uncaptured) {
+            Some(reason) => Check::new(
+                format!("notification[{i}]"),
+                Level::Must,
+                expect.about.clone(),
+            )
+            .not_run(reason),
+            None => check_notification(env, i, expect, &fixtures, &vars, sent_at)?,
+        };
         verdict.checks.push(check);
     }
     Ok(())
+}
+
+/// Why an expectation cannot be checked: it names a value that was never captured.
+fn uses_uncaptured(text: &str, uncaptured: &[String]) -> Option<String> {
+    uncaptured
+        .iter()
+        .find(|reason| {
+            reason
+                .split_once(" was not captured")
+                .is_some_and(|(placeholder, _)| text.contains(placeholder))
+        })
+        .cloned()
 }
 
 fn retry_note(response: &HttpResponse) -> String {
