@@ -7,6 +7,7 @@
 
 pub mod case;
 pub mod cli;
+pub mod connlimit;
 pub mod contract;
 pub mod discover;
 pub mod env;

@@ -175,7 +175,8 @@ impl Listener {
         tokio::spawn(async move {
             // The listener lives as long as the process; an error ends it quietly
             // and every later wait then times out with a clear message.
-            let _ = axum::serve(socket, app).await;
+            let limited = crate::connlimit::Limited::new(socket, MAX_CONNECTIONS, IDLE);
+            let _ = axum::serve(limited, app).await;
         });
         let public_base = public_base
             .unwrap_or_else(|| format!("http://{local_addr}"))
@@ -208,6 +209,12 @@ impl Listener {
         (format!("{}/callbacks/{token}", self.public_base), mailbox)
     }
 }
+
+/// Connections served at once; more wait in the kernel's queue.
+const MAX_CONNECTIONS: usize = 1024;
+/// A connection that sends nothing for this long is closed, so idle ones
+/// cannot keep the places the target's notifications need.
+const IDLE: Duration = Duration::from_secs(15);
 
 /// Connections the kernel queues while the accept loop catches up. The
 /// default (128) overflowed under a burst of connections, and a connection
