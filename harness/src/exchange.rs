@@ -69,6 +69,18 @@ pub struct Http {
 
 impl Http {
     pub fn new(base: &str, token: Option<String>, limits: Limits) -> Result<Self, String> {
+        #[cfg(feature = "tls")]
+        {
+            // Several runs in one process may race to install it; either wins.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        #[cfg(not(feature = "tls"))]
+        if base.starts_with("https://") {
+            return Err(
+                "this build has no TLS: run `cargo test --features tls -- --target https://…`"
+                    .to_owned(),
+            );
+        }
         let client = reqwest::Client::builder()
             .redirect(redirect_policy())
             .connect_timeout(limits.timeout)

@@ -178,6 +178,19 @@ fn exit_codes_tell_failed_could_not_run_and_ran_nothing_apart() {
         unreachable.stdout
     );
 
+    let https = run_suite(
+        &[
+            "--target",
+            "https://127.0.0.1:9/v1.0",
+            "--exact",
+            "case::rejections::no_authorization",
+        ],
+        &[],
+    )
+    .expect("runs");
+    assert_eq!(https.code, Some(2), "{}", https.all_output());
+    assert!(https.stdout.contains("--features tls"), "{}", https.stdout);
+
     let bad_option = run_suite(&["--no-such-option"], &[]).expect("runs");
     assert_eq!(bad_option.code, Some(2), "{}", bad_option.all_output());
 
