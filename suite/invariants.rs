@@ -908,7 +908,7 @@ fn no_5xx(ex: &Exchange<'_>, check: Check) -> Check {
 }
 
 /// The schema a notification's `resourceData` must satisfy, by what it is about.
-pub fn resource_schema(item: &Value) -> Option<(&'static str, bool)> {
+fn resource_schema(item: &Value) -> Option<(&'static str, bool)> {
     let url = resource_url(item);
     if url.ends_with("/participants") {
         Some(("participant.json", true))
@@ -919,6 +919,38 @@ pub fn resource_schema(item: &Value) -> Option<(&'static str, bool)> {
     } else {
         None
     }
+}
+
+/// A `commsNotifications` body's violations of its schema and, since
+/// `resourceData` is open there, of the schema of what each item is about.
+pub fn notification_violations(
+    schemas: &conformance_harness::schema::Schemas,
+    body: &Value,
+) -> Result<Vec<conformance_harness::verdict::SchemaViolation>, String> {
+    let mut violations = schemas.validate("commsNotifications.json", body)?;
+    let items = body.get("value").and_then(Value::as_array);
+    for (n, item) in items.into_iter().flatten().enumerate() {
+        let (Some((schema, many)), Some(data)) = (resource_schema(item), item.get("resourceData"))
+        else {
+            continue;
+        };
+        let at = JsonPath::root().key("value").index(n).key("resourceData");
+        let parts: Vec<(JsonPath, &Value)> = match (many, data) {
+            (true, Value::Array(list)) => list
+                .iter()
+                .enumerate()
+                .map(|(k, v)| (at.index(k), v))
+                .collect(),
+            _ => vec![(at, data)],
+        };
+        for (prefix, part) in parts {
+            violations.extend(schemas.validate(schema, part)?.into_iter().map(|mut v| {
+                v.instance_path = prefix.join(&v.instance_path);
+                v
+            }));
+        }
+    }
+    Ok(violations)
 }
 
 fn notification_schema(ex: &Exchange<'_>, check: Check) -> Check {
@@ -947,36 +979,10 @@ fn notification_schema(ex: &Exchange<'_>, check: Check) -> Check {
                 }
                 Ok(b) => b,
             };
-            let mut violations = match ex.env.schemas.validate("commsNotifications.json", body) {
+            let violations = match notification_violations(&ex.env.schemas, body) {
                 Ok(v) => v,
                 Err(e) => return check.fail_text(e),
             };
-            // resourceData is open in commsNotification; what it holds is typed by the resource.
-            for (n, item) in delivery.items().into_iter().enumerate() {
-                let (Some((schema, many)), Some(data)) =
-                    (resource_schema(item), item.get("resourceData"))
-                else {
-                    continue;
-                };
-                let at = JsonPath::root().key("value").index(n).key("resourceData");
-                let parts: Vec<(JsonPath, &Value)> = match (many, data) {
-                    (true, Value::Array(list)) => list
-                        .iter()
-                        .enumerate()
-                        .map(|(k, v)| (at.index(k), v))
-                        .collect(),
-                    _ => vec![(at, data)],
-                };
-                for (prefix, part) in parts {
-                    match ex.env.schemas.validate(schema, part) {
-                        Ok(v) => violations.extend(v.into_iter().map(|mut v| {
-                            v.instance_path = prefix.join(&v.instance_path);
-                            v
-                        })),
-                        Err(e) => return check.fail_text(e),
-                    }
-                }
-            }
             if !violations.is_empty() {
                 check = check
                     .fail_text(format!(

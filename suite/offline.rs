@@ -10,7 +10,7 @@ use conformance_harness::schema::Schemas;
 use conformance_harness::{Check, Detail, Level};
 use serde_json::Value;
 
-use crate::invariants::resource_schema;
+use crate::invariants::notification_violations;
 use crate::notifications::{change_type, is_terminal, resource_url, status_of};
 
 /// `/communications/calls/{call}/operations/{op}` -> (call, op).
@@ -37,40 +37,19 @@ pub fn check(schemas: &Schemas, documents: &[(usize, Result<Value, String>)]) ->
                 continue;
             }
         };
-        let mut violations = schemas
-            .validate("commsNotifications.json", doc)
-            .unwrap_or_default();
+        let violations = notification_violations(schemas, doc).unwrap_or_else(|e| {
+            vec![conformance_harness::verdict::SchemaViolation {
+                instance_path: JsonPath::root(),
+                schema_path: String::new(),
+                message: e,
+            }]
+        });
         let items = doc
             .get("value")
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        for (n, item) in items.iter().enumerate() {
-            if let (Some((schema, many)), Some(data)) =
-                (resource_schema(item), item.get("resourceData"))
-            {
-                let at = JsonPath::root().key("value").index(n).key("resourceData");
-                let parts: Vec<(JsonPath, &Value)> = match (many, data) {
-                    (true, Value::Array(list)) => list
-                        .iter()
-                        .enumerate()
-                        .map(|(k, v)| (at.index(k), v))
-                        .collect(),
-                    _ => vec![(at, data)],
-                };
-                for (prefix, part) in parts {
-                    violations.extend(
-                        schemas
-                            .validate(schema, part)
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|mut v| {
-                                v.instance_path = prefix.join(&v.instance_path);
-                                v
-                            }),
-                    );
-                }
-            }
+        for item in &items {
             if let Some(key) = operation_of(resource_url(item)) {
                 operations
                     .entry(key)
