@@ -1,0 +1,209 @@
+//! In-process measurements of the schema registry the suite uses: compiling
+//! every schema, and validating one invite response and one notification
+//! the way the suite does (`Schemas::validate`, which collects violations).
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use conformance_harness::schema::Schemas;
+use serde_json::{json, Value};
+
+/// Each figure is the median of this many batches…
+const BATCHES: usize = 7;
+/// …each running at least this long.
+const BATCH_TIME: Duration = Duration::from_millis(40);
+
+#[derive(Debug, Clone)]
+pub struct Figure {
+    pub what: String,
+    pub micros: f64,
+    pub iterations: u64,
+}
+
+impl Figure {
+    pub fn to_json(&self) -> Value {
+        json!({"what": self.what, "microseconds": self.micros, "iterations_per_batch": self.iterations})
+    }
+}
+
+/// Median µs per call of `f`, over [`BATCHES`] batches.
+fn measure(what: &str, mut f: impl FnMut()) -> Figure {
+    // Calibrate: double until one batch takes long enough.
+    let mut iterations: u64 = 1;
+    loop {
+        let started = Instant::now();
+        for _ in 0..iterations {
+            f();
+        }
+        if started.elapsed() >= BATCH_TIME || iterations >= 1 << 24 {
+            break;
+        }
+        iterations *= 2;
+    }
+    let mut per_call: Vec<f64> = (0..BATCHES)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..iterations {
+                f();
+            }
+            started.elapsed().as_secs_f64() * 1e6 / iterations as f64
+        })
+        .collect();
+    per_call.sort_by(f64::total_cmp);
+    Figure {
+        what: what.to_owned(),
+        micros: per_call[per_call.len() / 2],
+        iterations,
+    }
+}
+
+fn read_json(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))
+}
+
+/// The schema a notification item's `resourceData` is held to, as
+/// suite/invariants.rs `resource_schema` picks it (`true`: one per element).
+fn resource_schema(item: &Value) -> Option<(&'static str, bool)> {
+    let url = item
+        .get("resourceUrl")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if url.ends_with("/participants") {
+        Some(("participant.json", true))
+    } else if url.contains("/operations/") {
+        Some(("commsOperation.json", false))
+    } else if url.contains("/communications/calls/") {
+        Some(("call.json", false))
+    } else {
+        None
+    }
+}
+
+/// Violations of a notification body, as the `notification.schema`
+/// invariant counts them: the envelope, then each item's resource.
+fn notification_violations(schemas: &Schemas, body: &Value) -> Result<usize, String> {
+    let mut count = schemas.validate("commsNotifications.json", body)?.len();
+    for item in body
+        .get("value")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let (Some((schema, many)), Some(data)) = (resource_schema(item), item.get("resourceData"))
+        else {
+            continue;
+        };
+        match (many, data) {
+            (true, Value::Array(list)) => {
+                for part in list {
+                    count += schemas.validate(schema, part)?.len();
+                }
+            }
+            _ => count += schemas.validate(schema, data)?.len(),
+        }
+    }
+    Ok(count)
+}
+
+/// Compiles the schemas once per batch, then times the validations.
+pub fn measure_all(root: &Path) -> Result<Vec<Figure>, String> {
+    let dir = root.join("schemas");
+    let schemas = Schemas::load(&dir).map_err(|e| format!("schemas do not load: {e}"))?;
+    let examples = dir.join("examples");
+    let response = read_json(
+        &examples.join("valid/inviteParticipantsOperation/doc_response_pstn_phone_running.json"),
+    )?;
+    let bad_response =
+        read_json(&examples.join("invalid/inviteParticipantsOperation/status_pending.json"))?;
+    let request = json!({
+        "participants": [{"@odata.type": "#microsoft.graph.invitationParticipantInfo",
+            "identity": {"@odata.type": "#microsoft.graph.identitySet",
+                "phone": {"@odata.type": "#microsoft.graph.identity", "id": "+12345678901"}}}],
+        "clientContext": "f2fa86af-3c51-4bc2-8fc0-475452d9764f"
+    });
+    let op_notification =
+        read_json(&examples.join("valid/commsNotifications/doc_pstn_operation_completed.json"))?;
+    let roster_notification =
+        read_json(&examples.join("valid/commsNotifications/doc_pstn_roster_updated.json"))?;
+
+    // The figures are only meaningful on documents the schemas accept (or,
+    // for the error path, reject): check that first.
+    let expect_valid = |name: &str, value: &Value| -> Result<(), String> {
+        let v = schemas.validate(name, value)?;
+        if v.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the example for {name} has {} violation(s)",
+                v.len()
+            ))
+        }
+    };
+    expect_valid("inviteParticipantsOperation.json", &response)?;
+    expect_valid("invite-request.json", &request)?;
+    if schemas
+        .validate("inviteParticipantsOperation.json", &bad_response)?
+        .is_empty()
+    {
+        return Err("the invalid example status_pending.json passes its schema".into());
+    }
+    for (name, body) in [
+        ("operation", &op_notification),
+        ("roster", &roster_notification),
+    ] {
+        let n = notification_violations(&schemas, body)?;
+        if n > 0 {
+            return Err(format!(
+                "the {name} notification example has {n} violation(s)"
+            ));
+        }
+    }
+
+    let mut figures = Vec::new();
+    let mut load_error = None;
+    figures.push(measure("compile every schema (Schemas::load)", || {
+        if let Err(e) = Schemas::load(&dir) {
+            load_error.get_or_insert(e.to_string());
+        }
+    }));
+    if let Some(e) = load_error {
+        return Err(format!("schemas do not load: {e}"));
+    }
+    let validate = |name: &'static str, value: &Value| {
+        let result = schemas.validate(name, black_box(value));
+        let _ = black_box(result);
+    };
+    figures.push(measure("invite request (invite-request.json)", || {
+        validate("invite-request.json", &request)
+    }));
+    figures.push(measure(
+        "invite response (inviteParticipantsOperation.json)",
+        || validate("inviteParticipantsOperation.json", &response),
+    ));
+    figures.push(measure(
+        "invalid invite response, violations collected",
+        || validate("inviteParticipantsOperation.json", &bad_response),
+    ));
+    figures.push(measure(
+        "operation notification (commsNotifications + commsOperation)",
+        || {
+            let _ = black_box(notification_violations(
+                &schemas,
+                black_box(&op_notification),
+            ));
+        },
+    ));
+    figures.push(measure(
+        "roster notification (commsNotifications + participant per element)",
+        || {
+            let _ = black_box(notification_violations(
+                &schemas,
+                black_box(&roster_notification),
+            ));
+        },
+    ));
+    Ok(figures)
+}
