@@ -23,6 +23,10 @@ impl Contract for InviteContract {
         fixtures::prepare(env, kind)
     }
 
+    fn release(&self, env: &Env, fixture: &Fixture) {
+        fixtures::release(env, fixture);
+    }
+
     fn fixture_kinds(&self) -> &[&'static str] {
         fixtures::KINDS
     }

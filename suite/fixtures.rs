@@ -2,6 +2,8 @@
 //! create-call body and awaited until `established`, or taken from the
 //! options (`--group-call-id`, `--p2p-call-id`) on targets that cannot create calls.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,7 +32,83 @@ const BOT_APP: &str = "2891555a-92ff-42e6-80fa-6e1300c6b5c6";
 /// The user a `move_source` call holds, ready to be moved.
 pub const MOVED_USER: &str = "682b6c37-0729-4fab-ace6-d730d5d9137e";
 
+/// How many generated invites share one pooled call before it is ended and
+/// replaced (rosters grow with every invite).
+const POOL_USES: usize = 1;
+
+thread_local! {
+    /// Calls shared by the generated invites of a property on this thread,
+    /// by kind, with how often each was handed out.
+    static POOL: RefCell<Option<BTreeMap<String, (Fixture, usize)>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with group and peer-to-peer calls pooled: consecutive generated
+/// invites share calls, so an input costs an invite, not a call. The pooled
+/// calls are ended afterwards.
+pub fn with_pool<R>(env: &Env, f: impl FnOnce() -> R) -> R {
+    POOL.with(|p| *p.borrow_mut() = Some(BTreeMap::new()));
+    let result = f();
+    let pooled = POOL.with(|p| p.borrow_mut().take()).unwrap_or_default();
+    for (fixture, _) in pooled.values() {
+        release_now(env, fixture);
+    }
+    result
+}
+
+fn pooled(env: &Env, kind: &str) -> Option<Result<Fixture, FixtureError>> {
+    enum Take {
+        Reuse(Fixture),
+        Retire(Fixture),
+        Empty,
+    }
+    if !matches!(kind, "group" | "p2p") {
+        return None;
+    }
+    let take = POOL.with(|p| {
+        let mut pool = p.borrow_mut();
+        let pool = pool.as_mut()?;
+        Some(match pool.remove(kind) {
+            Some((fixture, uses)) if uses < POOL_USES => {
+                pool.insert(kind.to_owned(), (fixture.clone(), uses + 1));
+                Take::Reuse(fixture)
+            }
+            Some((fixture, _)) => Take::Retire(fixture),
+            None => Take::Empty,
+        })
+    })?;
+    match take {
+        Take::Reuse(mut fixture) => {
+            fixture.since = Instant::now();
+            return Some(Ok(fixture));
+        }
+        Take::Retire(old) => release_now(env, &old),
+        Take::Empty => {}
+    }
+    let fresh = match prepare_fresh(env, kind) {
+        Ok(f) => f,
+        Err(e) => return Some(Err(e)),
+    };
+    POOL.with(|p| {
+        if let Some(pool) = p.borrow_mut().as_mut() {
+            pool.insert(kind.to_owned(), (fresh.clone(), 1));
+        }
+    });
+    Some(Ok(fresh))
+}
+
+fn is_pooled(fixture: &Fixture) -> bool {
+    POOL.with(|p| {
+        p.borrow()
+            .as_ref()
+            .is_some_and(|pool| pool.values().any(|(f, _)| f.id == fixture.id))
+    })
+}
+
 pub fn prepare(env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
+    pooled(env, kind).unwrap_or_else(|| prepare_fresh(env, kind))
+}
+
+fn prepare_fresh(env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
     let needs_creation = matches!(kind, "ended_group" | "move_source" | "disposable_p2p")
         || (kind == "group" && env.options.group_call_id.is_none())
         || (kind == "p2p" && env.options.p2p_call_id.is_none());
@@ -52,8 +130,9 @@ pub fn prepare(env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
             .map_or_else(|| create(env, kind, &p2p_body), Ok),
         "disposable_p2p" => create(env, kind, &p2p_body),
         "ended_group" => {
-            let fixture = create(env, kind, &group_body)?;
+            let mut fixture = create(env, kind, &group_body)?;
             end(env, &fixture)?;
+            fixture.owned = false;
             Ok(fixture)
         }
         "unknown" => Ok(Fixture {
@@ -61,6 +140,8 @@ pub fn prepare(env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
             id: uuid_v4(),
             extra: Vars::new(),
             mailbox: None,
+            owned: false,
+            since: Instant::now(),
         }),
         "move_source" => move_source(env),
         other => Err(FixtureError::Unsupported {
@@ -81,6 +162,8 @@ fn existing(_env: &Env, kind: &str, id: Option<&str>) -> Option<Fixture> {
         extra: Vars::new(),
         // Notifications of a call someone else created go to its own callback.
         mailbox: None,
+        owned: false,
+        since: Instant::now(),
     })
 }
 
@@ -177,6 +260,8 @@ fn create(env: &Env, kind: &str, body: &dyn Fn(&str) -> Value) -> Result<Fixture
         id,
         extra: Vars::new(),
         mailbox: env.options.notifications.then_some(mailbox),
+        owned: true,
+        since: started,
     })
 }
 
@@ -275,6 +360,20 @@ fn await_established(
             env.options.notification_timeout.as_millis(),
             all.len()
         ))
+    }
+}
+
+/// Deletes a call the suite created, unless a pool still shares it.
+pub fn release(env: &Env, fixture: &Fixture) {
+    if !is_pooled(fixture) {
+        release_now(env, fixture);
+    }
+}
+
+/// What the target answers no longer matters: the case is over.
+fn release_now(env: &Env, fixture: &Fixture) {
+    if fixture.owned {
+        let _ = end(env, fixture);
     }
 }
 

@@ -24,6 +24,10 @@ pub struct Fixture {
     pub extra: Vars,
     /// Where the target's notifications about this fixture arrive, when they can.
     pub mailbox: Option<Arc<Mailbox>>,
+    /// The suite created it, so the suite ends it after the case.
+    pub owned: bool,
+    /// Notifications before this belong to earlier cases (a reused call).
+    pub since: Instant,
 }
 
 /// A documented invariant: an id, a level, and the sentence it enforces.
@@ -74,6 +78,8 @@ pub struct Property {
 pub trait Contract: Send + Sync + 'static {
     /// Prepares a fixture of `kind` (`group`, `p2p`, …) on the target.
     fn fixture(&self, env: &Env, kind: &str) -> Result<Fixture, FixtureError>;
+    /// Ends a fixture after its case (deletes a call the suite created).
+    fn release(&self, env: &Env, fixture: &Fixture);
     /// The fixture kinds a case may ask for.
     fn fixture_kinds(&self) -> &[&'static str];
     /// Every invariant a case may name.

@@ -2,6 +2,9 @@
 //! shrunk (each step is a request, so shrinking is bounded), printed with its
 //! seed and as a ready-to-save case file.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
 use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 use serde_json::Value;
@@ -67,35 +70,103 @@ pub fn config(source_file: &'static str) -> (Config, u64) {
     (config, seed)
 }
 
-/// Runs `test` over `strategy`; a failure becomes a verdict whose checks are
-/// those of the shrunk input, with the seed and the case file printed.
+/// Generated inputs run on this many threads at once: each input waits on
+/// the target, not the CPU. Fixed, so a seed names the same inputs anywhere.
+pub const WORKERS: u64 = 4;
+
+/// A worker's failed run: which worker, proptest's verdict, the last failure seen.
+type WorkerFailure<V> = (u64, TestError<V>, Option<Failure>);
+
+/// Wraps each worker thread's whole run (the suite shares calls per thread).
+pub type Scope<'a> = &'a (dyn Fn(&mut dyn FnMut()) + Sync);
+
+/// Runs `test` over the strategy `make` builds, on [`WORKERS`] threads, each
+/// with its own share of the cases and a seed derived from the run's; the
+/// first failure is shrunk and becomes a verdict whose checks are those of
+/// the shrunk input, with the seed and the case file printed.
 pub fn run<S>(
     env: &Env,
     name: &str,
     source_file: &'static str,
-    strategy: S,
-    test: impl Fn(&Env, &S::Value) -> Option<Failure>,
+    make: impl Fn() -> S + Sync,
+    scope: Scope<'_>,
+    test: impl Fn(&Env, &S::Value) -> Option<Failure> + Sync,
 ) -> Verdict
 where
     S: Strategy,
+    S::Value: Send,
 {
     let (config, seed) = config(source_file);
     let cases = config.cases;
-    let mut runner = TestRunner::new(config);
     let strict = env.options.strict;
-    // The last failure seen: shrinking ends on the minimal one.
-    let last: std::cell::RefCell<Option<Failure>> = std::cell::RefCell::new(None);
-    let outcome = runner.run(&strategy, |value| match test(env, &value) {
-        Some(f) if f.failed(strict) => {
-            let reason = f
-                .error
-                .clone()
-                .unwrap_or_else(|| "a check failed".to_owned());
-            *last.borrow_mut() = Some(f);
-            Err(TestCaseError::fail(reason))
+    // Which worker (plus one) found a failure: the others stop generating,
+    // while that one shrinks undisturbed.
+    let failing = AtomicU64::new(0);
+    let results: Mutex<Vec<WorkerFailure<S::Value>>> = Mutex::new(Vec::new());
+    std::thread::scope(|threads| {
+        for worker in 0..WORKERS {
+            let mut config = config.clone();
+            let share = u64::from(cases) / WORKERS + u64::from(worker < u64::from(cases) % WORKERS);
+            config.cases = u32::try_from(share).unwrap_or(u32::MAX);
+            config.rng_seed =
+                RngSeed::Fixed(seed.wrapping_add(worker.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+            if worker > 0 {
+                // Persisted regressions replay once, on the first worker.
+                config.failure_persistence = None;
+            }
+            let (make, test, failing, results) = (&make, &test, &failing, &results);
+            threads.spawn(move || {
+                scope(&mut || {
+                    if config.cases == 0 {
+                        return;
+                    }
+                    let strategy = make();
+                    let mut runner = TestRunner::new(config.clone());
+                    // The last failure seen: shrinking ends on the minimal one.
+                    let last: std::cell::RefCell<Option<Failure>> = std::cell::RefCell::new(None);
+                    let outcome = runner.run(&strategy, |value| {
+                        let found = failing.load(Ordering::Relaxed);
+                        if found != 0 && found != worker + 1 {
+                            return Ok(());
+                        }
+                        match test(env, &value) {
+                            Some(f) if f.failed(strict) => {
+                                let _ = failing.compare_exchange(
+                                    0,
+                                    worker + 1,
+                                    Ordering::Relaxed,
+                                    Ordering::Relaxed,
+                                );
+                                let reason = f
+                                    .error
+                                    .clone()
+                                    .unwrap_or_else(|| "a check failed".to_owned());
+                                *last.borrow_mut() = Some(f);
+                                Err(TestCaseError::fail(reason))
+                            }
+                            _ => Ok(()),
+                        }
+                    });
+                    if let Err(e) = outcome {
+                        results
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push((worker, e, last.take()));
+                    }
+                });
+            });
         }
-        _ => Ok(()),
     });
+    let mut results = results.into_inner().unwrap_or_else(PoisonError::into_inner);
+    results.sort_by_key(|(worker, ..)| *worker);
+    let winner = failing.load(Ordering::Relaxed);
+    let outcome = match results
+        .into_iter()
+        .find(|(w, ..)| winner == 0 || *w + 1 == winner)
+    {
+        Some((_, e, last)) => Err((e, last)),
+        None => Ok(()),
+    };
     let mut place = Where {
         test: name.to_owned(),
         about: Some(format!("{cases} generated inputs (PROPTEST_CASES)")),
@@ -114,19 +185,24 @@ where
     };
     match outcome {
         Ok(()) => verdict,
-        Err(TestError::Abort(reason)) => {
+        Err((TestError::Abort(reason), _)) => {
             verdict.error = Some(format!("the property was aborted: {reason}"));
             verdict
         }
-        Err(TestError::Fail(_, minimal)) => {
-            // Once more on the minimal input, to show all its checks.
-            let failure = test(env, &minimal).unwrap_or_else(|| Failure {
-                error: Some(
-                    "the minimal input failed once, then passed when run again (flaky target?)"
-                        .into(),
-                ),
-                ..Failure::default()
-            });
+        Err((TestError::Fail(_, minimal), last)) => {
+            // Once more on the minimal input, to show all its checks as they stand.
+            let failure = match test(env, &minimal).filter(|f| f.failed(strict)) {
+                Some(f) => f,
+                None => {
+                    let mut f = last.unwrap_or_default();
+                    f.checks.push(
+                        Check::new("flaky", crate::Level::Must, "the minimal input fails every time").fail_text(
+                            "it failed as shown above, then passed when run once more: the target (or the suite) is not deterministic here",
+                        ),
+                    );
+                    f
+                }
+            };
             verdict.place.request = failure.request.clone();
             verdict.checks = failure.checks;
             verdict.error = failure.error;

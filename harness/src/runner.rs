@@ -54,8 +54,14 @@ pub fn run_loaded(
 ) -> Verdict {
     verdict.place.about = Some(loaded.case.description.clone());
     verdict.place.spec = Some(loaded.case.spec.clone());
-    if let Err(e) = execute(env, contract, loaded, &mut verdict) {
+    let mut fixtures = BTreeMap::new();
+    if let Err(e) = execute(env, contract, loaded, &mut verdict, &mut fixtures) {
         verdict.error = Some(e);
+    }
+    // Calls the case created go, whatever happened: a target is not left
+    // holding one call per case (real Graph bills and limits them).
+    for fixture in fixtures.values() {
+        contract.release(env, fixture);
     }
     verdict
 }
@@ -65,10 +71,10 @@ fn execute(
     contract: &dyn Contract,
     loaded: &LoadedCase,
     verdict: &mut Verdict,
+    fixtures: &mut BTreeMap<String, Fixture>,
 ) -> Result<(), String> {
     let case = &loaded.case;
     // Fixtures first: a failure here is an error of the run, not a finding.
-    let mut fixtures = BTreeMap::new();
     let mut vars = Vars::new();
     for (var, kind) in &case.fixtures {
         let fixture = match contract.fixture(env, kind) {
@@ -245,7 +251,7 @@ fn execute(
         request: &request,
         request_json: request_json.as_ref(),
         response: &response,
-        fixtures: &fixtures,
+        fixtures,
         vars: &vars,
         sent_at,
         notification_deadline: deadline_default,
@@ -266,7 +272,7 @@ fn execute(
                 expect.about.clone(),
             )
             .not_run(reason),
-            None => check_notification(env, i, expect, &fixtures, &vars, sent_at)?,
+            None => check_notification(env, i, expect, fixtures, &vars, sent_at)?,
         };
         verdict.checks.push(check);
     }

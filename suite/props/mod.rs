@@ -45,7 +45,8 @@ pub fn all() -> Vec<Property> {
                     env,
                     "prop::invite::accepts_valid_bodies",
                     file!(),
-                    valid_invite(),
+                    valid_invite,
+                    &|run: &mut dyn FnMut()| crate::fixtures::with_pool(env, run),
                     |env, v| check_case(env, contract, &valid_case(v), Some(true)),
                 )
             }),
@@ -57,7 +58,8 @@ pub fn all() -> Vec<Property> {
                     env,
                     "prop::invite::rejects_invalid_bodies",
                     file!(),
-                    invalid_invite(),
+                    invalid_invite,
+                    &|run: &mut dyn FnMut()| crate::fixtures::with_pool(env, run),
                     |env, v| {
                         let expect_schema_valid = (!v.violation.schema_detects()).then_some(true);
                         check_case(
@@ -77,7 +79,8 @@ pub fn all() -> Vec<Property> {
                     env,
                     "prop::invite::never_5xx_or_hangs",
                     file!(),
-                    any_input(),
+                    any_input,
+                    &|run: &mut dyn FnMut()| crate::fixtures::with_pool(env, run),
                     |env, input| {
                         let (case, schema) = match input {
                             AnyInput::Valid(v) => (valid_case(v), Some(true)),
@@ -96,7 +99,8 @@ pub fn all() -> Vec<Property> {
                     env,
                     "prop::invite::stateful_model",
                     file!(),
-                    model::steps(),
+                    model::steps,
+                    &|run: &mut dyn FnMut()| run(),
                     |env, steps: &Vec<model::Step>| model::check(env, steps),
                 )
             }),
