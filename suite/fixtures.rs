@@ -2,8 +2,6 @@
 //! create-call body and awaited until `established`, or taken from the
 //! options (`--group-call-id`, `--p2p-call-id`) on targets that cannot create calls.
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,7 +12,7 @@ use conformance_harness::template::Vars;
 use conformance_harness::{Env, Fixture};
 use serde_json::{json, Value};
 
-use crate::notifications::{call_items, roster_items, wait};
+use crate::notifications::{call_items, refs, roster_items, wait};
 
 /// `disposable_p2p` is a peer-to-peer call the case consumes (replaces or
 /// ends): it is always created, never taken from `--p2p-call-id`.
@@ -32,83 +30,7 @@ const BOT_APP: &str = "2891555a-92ff-42e6-80fa-6e1300c6b5c6";
 /// The user a `move_source` call holds, ready to be moved.
 pub const MOVED_USER: &str = "682b6c37-0729-4fab-ace6-d730d5d9137e";
 
-/// How many generated invites share one pooled call before it is ended and
-/// replaced (rosters grow with every invite).
-const POOL_USES: usize = 1;
-
-thread_local! {
-    /// Calls shared by the generated invites of a property on this thread,
-    /// by kind, with how often each was handed out.
-    static POOL: RefCell<Option<BTreeMap<String, (Fixture, usize)>>> = const { RefCell::new(None) };
-}
-
-/// Runs `f` with group and peer-to-peer calls pooled: consecutive generated
-/// invites share calls, so an input costs an invite, not a call. The pooled
-/// calls are ended afterwards.
-pub fn with_pool<R>(env: &Env, f: impl FnOnce() -> R) -> R {
-    POOL.with(|p| *p.borrow_mut() = Some(BTreeMap::new()));
-    let result = f();
-    let pooled = POOL.with(|p| p.borrow_mut().take()).unwrap_or_default();
-    for (fixture, _) in pooled.values() {
-        release_now(env, fixture);
-    }
-    result
-}
-
-fn pooled(env: &Env, kind: &str) -> Option<Result<Fixture, FixtureError>> {
-    enum Take {
-        Reuse(Fixture),
-        Retire(Fixture),
-        Empty,
-    }
-    if !matches!(kind, "group" | "p2p") {
-        return None;
-    }
-    let take = POOL.with(|p| {
-        let mut pool = p.borrow_mut();
-        let pool = pool.as_mut()?;
-        Some(match pool.remove(kind) {
-            Some((fixture, uses)) if uses < POOL_USES => {
-                pool.insert(kind.to_owned(), (fixture.clone(), uses + 1));
-                Take::Reuse(fixture)
-            }
-            Some((fixture, _)) => Take::Retire(fixture),
-            None => Take::Empty,
-        })
-    })?;
-    match take {
-        Take::Reuse(mut fixture) => {
-            fixture.since = Instant::now();
-            return Some(Ok(fixture));
-        }
-        Take::Retire(old) => release_now(env, &old),
-        Take::Empty => {}
-    }
-    let fresh = match prepare_fresh(env, kind) {
-        Ok(f) => f,
-        Err(e) => return Some(Err(e)),
-    };
-    POOL.with(|p| {
-        if let Some(pool) = p.borrow_mut().as_mut() {
-            pool.insert(kind.to_owned(), (fresh.clone(), 1));
-        }
-    });
-    Some(Ok(fresh))
-}
-
-fn is_pooled(fixture: &Fixture) -> bool {
-    POOL.with(|p| {
-        p.borrow()
-            .as_ref()
-            .is_some_and(|pool| pool.values().any(|(f, _)| f.id == fixture.id))
-    })
-}
-
 pub fn prepare(env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
-    pooled(env, kind).unwrap_or_else(|| prepare_fresh(env, kind))
-}
-
-fn prepare_fresh(env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
     let needs_creation = matches!(kind, "ended_group" | "move_source" | "disposable_p2p")
         || (kind == "group" && env.options.group_call_id.is_none())
         || (kind == "p2p" && env.options.p2p_call_id.is_none());
@@ -338,7 +260,7 @@ fn await_established(
     id: &str,
     started: Instant,
 ) -> Result<(), String> {
-    let established = |all: &[Value]| {
+    let established = |all: &[&Value]| {
         call_items(all, id).iter().any(|i| {
             i.pointer("/resourceData/state")
                 .and_then(Value::as_str)
@@ -347,7 +269,7 @@ fn await_established(
     };
     let deadline = started + env.options.notification_timeout;
     let all = wait(env, mailbox, deadline, established);
-    if established(&all) {
+    if established(&refs(&all)) {
         Ok(())
     } else {
         let not_json = mailbox
@@ -363,15 +285,9 @@ fn await_established(
     }
 }
 
-/// Deletes a call the suite created, unless a pool still shares it.
+/// Deletes a call the suite created; what the target answers no longer
+/// matters: the case is over.
 pub fn release(env: &Env, fixture: &Fixture) {
-    if !is_pooled(fixture) {
-        release_now(env, fixture);
-    }
-}
-
-/// What the target answers no longer matters: the case is over.
-fn release_now(env: &Env, fixture: &Fixture) {
     if fixture.owned {
         let _ = end(env, fixture);
     }
@@ -430,7 +346,7 @@ fn move_source(env: &Env) -> Result<Fixture, FixtureError> {
         return Err(fail("no callback".into()));
     };
     let call = fixture.id.clone();
-    let participant_of = |all: &[Value]| -> Option<String> {
+    let participant_of = |all: &[&Value]| -> Option<String> {
         roster_items(all, &call).iter().rev().find_map(|item| {
             item.get("resourceData")?.as_array()?.iter().find_map(|p| {
                 let id = p.pointer("/info/identity/user/id")?.as_str()?;
@@ -444,7 +360,7 @@ fn move_source(env: &Env) -> Result<Fixture, FixtureError> {
         started + env.options.notification_timeout,
         |all| participant_of(all).is_some(),
     );
-    let participant = participant_of(&all).ok_or_else(|| {
+    let participant = participant_of(&refs(&all)).ok_or_else(|| {
         fail("no roster update named the invited user with a participant id".into())
     })?;
     fixture.extra.insert("participant".into(), participant);

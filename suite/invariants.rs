@@ -10,8 +10,8 @@ use conformance_harness::{Check, Detail, Exchange, Invariant, Level};
 use serde_json::Value;
 
 use crate::notifications::{
-    call_items, change_type, is_terminal, operation_items, resource_url, roster_items, status_of,
-    wait, wait_since,
+    call_items, change_type, is_terminal, operation_items, refs, resource_url, roster_items,
+    status_of, wait, wait_since,
 };
 
 const SUCCESS: &str = "If successful, this method returns a `200 OK` response code and a location header with a URI to the inviteParticipantsOperation created for this request.";
@@ -467,6 +467,7 @@ fn terminal_once(ex: &Exchange<'_>, check: Check) -> Check {
     let ops = operation_items(&all, call, op);
     let terminal: Vec<&Value> = ops
         .iter()
+        .copied()
         .filter(|i| {
             i.get("resourceData")
                 .and_then(status_of)
@@ -706,13 +707,13 @@ fn move_leaves_source(ex: &Exchange<'_>, check: Check) -> Check {
     let Some(identity) = participants[0].get("identity") else {
         return check.fail_text("the moved participant has no identity");
     };
-    let left = |all: &[Value]| {
+    let left = |all: &[&Value]| {
         roster_items(all, source)
             .iter()
             .any(|r| r.get("resourceData").is_some_and(Value::is_array) && !roster_has(r, identity))
     };
     let all = wait_since(ex.env, mailbox, ex.sent_at, ex.notification_deadline, left);
-    if left(&all) {
+    if left(&refs(&all)) {
         check
     } else {
         check.fail_text(format!(
@@ -748,13 +749,13 @@ fn replaced_call_ended(ex: &Exchange<'_>, check: Check) -> Check {
     let Some(mailbox) = fixture.mailbox.as_deref() else {
         return check.not_run("the replaced call's notifications cannot reach the suite");
     };
-    let deleted = |all: &[Value]| {
+    let deleted = |all: &[&Value]| {
         call_items(all, replaced)
             .iter()
             .any(|i| change_type(i) == "deleted")
     };
     let all = wait(ex.env, mailbox, ex.notification_deadline, deleted);
-    if !deleted(&all) {
+    if !deleted(&refs(&all)) {
         return check.fail_text(format!(
             "no `deleted` notification for the replaced call {replaced} within {} ms",
             ex.env.options.notification_timeout.as_millis()

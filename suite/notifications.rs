@@ -1,10 +1,12 @@
 //! Reading the notifications a fixture's callback received: which items are
 //! about an operation, a roster or a call, and waiting for them.
 
+use std::borrow::Borrow;
+use std::sync::Arc;
 use std::time::Instant;
 
 use conformance_harness::listener::{Delivery, Mailbox};
-use conformance_harness::runner::items;
+use conformance_harness::runner::{item_refs, items};
 use conformance_harness::Env;
 use serde_json::Value;
 
@@ -27,22 +29,28 @@ pub fn names(item: &Value, tail: &str) -> bool {
     url == tail || url.ends_with(tail)
 }
 
-pub fn operation_items(all: &[Value], call: &str, op: &str) -> Vec<Value> {
+pub fn operation_items<'a, V: Borrow<Value>>(all: &'a [V], call: &str, op: &str) -> Vec<&'a Value> {
     let tail = format!("/communications/calls/{call}/operations/{op}");
-    all.iter().filter(|i| names(i, &tail)).cloned().collect()
-}
-
-pub fn roster_items(all: &[Value], call: &str) -> Vec<Value> {
-    let tail = format!("/communications/calls/{call}/participants");
     all.iter()
-        .filter(|i| names(i, &tail) && change_type(i) == "updated")
-        .cloned()
+        .map(Borrow::borrow)
+        .filter(|i| names(i, &tail))
         .collect()
 }
 
-pub fn call_items(all: &[Value], call: &str) -> Vec<Value> {
+pub fn roster_items<'a, V: Borrow<Value>>(all: &'a [V], call: &str) -> Vec<&'a Value> {
+    let tail = format!("/communications/calls/{call}/participants");
+    all.iter()
+        .map(Borrow::borrow)
+        .filter(|i| names(i, &tail) && change_type(i) == "updated")
+        .collect()
+}
+
+pub fn call_items<'a, V: Borrow<Value>>(all: &'a [V], call: &str) -> Vec<&'a Value> {
     let tail = format!("/communications/calls/{call}");
-    all.iter().filter(|i| names(i, &tail)).cloned().collect()
+    all.iter()
+        .map(Borrow::borrow)
+        .filter(|i| names(i, &tail))
+        .collect()
 }
 
 pub fn is_terminal(status: &str) -> bool {
@@ -60,14 +68,13 @@ pub fn wait_since(
     mailbox: &Mailbox,
     since: Instant,
     deadline: Instant,
-    mut done: impl FnMut(&[Value]) -> bool,
+    mut done: impl FnMut(&[&Value]) -> bool,
 ) -> Vec<Value> {
-    let recent = |d: &[Delivery]| -> Vec<Value> {
-        let later: Vec<Delivery> = d.iter().filter(|d| d.at >= since).cloned().collect();
-        items(&later)
+    let recent = |d: &[Arc<Delivery>]| -> Vec<Arc<Delivery>> {
+        d.iter().filter(|d| d.at >= since).cloned().collect()
     };
-    env.block_on(mailbox.wait_until(deadline, |d: &[Delivery]| done(&recent(d))));
-    recent(&mailbox.snapshot())
+    env.block_on(mailbox.wait_until(deadline, |d| done(&item_refs(&recent(d)))));
+    items(&recent(&mailbox.snapshot()))
 }
 
 /// Waits (event-driven, bounded) until `done` holds over the items received.
@@ -75,8 +82,13 @@ pub fn wait(
     env: &Env,
     mailbox: &Mailbox,
     deadline: Instant,
-    mut done: impl FnMut(&[Value]) -> bool,
+    mut done: impl FnMut(&[&Value]) -> bool,
 ) -> Vec<Value> {
-    env.block_on(mailbox.wait_until(deadline, |d: &[Delivery]| done(&items(d))));
+    env.block_on(mailbox.wait_until(deadline, |d| done(&item_refs(d))));
     items(&mailbox.snapshot())
+}
+
+/// Borrowed items, for predicates written over `&[&Value]`.
+pub fn refs(all: &[Value]) -> Vec<&Value> {
+    all.iter().collect()
 }

@@ -64,7 +64,8 @@ pub struct Mailbox {
 
 #[derive(Debug, Default)]
 struct Kept {
-    deliveries: Vec<Delivery>,
+    /// Shared, so a waiter's look at them copies pointers, not documents.
+    deliveries: Vec<Arc<Delivery>>,
     /// Bytes of the bodies kept, against [`MAX_MAILBOX_BYTES`].
     bytes: usize,
     /// Deliveries refused because a limit was reached.
@@ -72,7 +73,7 @@ struct Kept {
 }
 
 impl Mailbox {
-    pub fn snapshot(&self) -> Vec<Delivery> {
+    pub fn snapshot(&self) -> Vec<Arc<Delivery>> {
         self.kept().deliveries.clone()
     }
 
@@ -108,7 +109,7 @@ impl Mailbox {
     }
 
     fn push(&self, delivery: Delivery) {
-        self.kept().deliveries.push(delivery);
+        self.kept().deliveries.push(Arc::new(delivery));
         self.arrived.notify_waiters();
     }
 
@@ -117,7 +118,7 @@ impl Mailbox {
     pub async fn wait_until(
         &self,
         deadline: Instant,
-        mut done: impl FnMut(&[Delivery]) -> bool,
+        mut done: impl FnMut(&[Arc<Delivery>]) -> bool,
     ) -> bool {
         loop {
             let notified = self.arrived.notified();

@@ -77,9 +77,6 @@ pub const WORKERS: u64 = 4;
 /// A worker's failed run: which worker, proptest's verdict, the last failure seen.
 type WorkerFailure<V> = (u64, TestError<V>, Option<Failure>);
 
-/// Wraps each worker thread's whole run (the suite shares calls per thread).
-pub type Scope<'a> = &'a (dyn Fn(&mut dyn FnMut()) + Sync);
-
 /// Runs `test` over the strategy `make` builds, on [`WORKERS`] threads, each
 /// with its own share of the cases and a seed derived from the run's; the
 /// first failure is shrunk and becomes a verdict whose checks are those of
@@ -89,7 +86,6 @@ pub fn run<S>(
     name: &str,
     source_file: &'static str,
     make: impl Fn() -> S + Sync,
-    scope: Scope<'_>,
     test: impl Fn(&Env, &S::Value) -> Option<Failure> + Sync,
 ) -> Verdict
 where
@@ -116,44 +112,42 @@ where
             }
             let (make, test, failing, results) = (&make, &test, &failing, &results);
             threads.spawn(move || {
-                scope(&mut || {
-                    if config.cases == 0 {
-                        return;
+                if config.cases == 0 {
+                    return;
+                }
+                let strategy = make();
+                let mut runner = TestRunner::new(config.clone());
+                // The last failure seen: shrinking ends on the minimal one.
+                let last: std::cell::RefCell<Option<Failure>> = std::cell::RefCell::new(None);
+                let outcome = runner.run(&strategy, |value| {
+                    let found = failing.load(Ordering::Relaxed);
+                    if found != 0 && found != worker + 1 {
+                        return Ok(());
                     }
-                    let strategy = make();
-                    let mut runner = TestRunner::new(config.clone());
-                    // The last failure seen: shrinking ends on the minimal one.
-                    let last: std::cell::RefCell<Option<Failure>> = std::cell::RefCell::new(None);
-                    let outcome = runner.run(&strategy, |value| {
-                        let found = failing.load(Ordering::Relaxed);
-                        if found != 0 && found != worker + 1 {
-                            return Ok(());
+                    match test(env, &value) {
+                        Some(f) if f.failed(strict) => {
+                            let _ = failing.compare_exchange(
+                                0,
+                                worker + 1,
+                                Ordering::Relaxed,
+                                Ordering::Relaxed,
+                            );
+                            let reason = f
+                                .error
+                                .clone()
+                                .unwrap_or_else(|| "a check failed".to_owned());
+                            *last.borrow_mut() = Some(f);
+                            Err(TestCaseError::fail(reason))
                         }
-                        match test(env, &value) {
-                            Some(f) if f.failed(strict) => {
-                                let _ = failing.compare_exchange(
-                                    0,
-                                    worker + 1,
-                                    Ordering::Relaxed,
-                                    Ordering::Relaxed,
-                                );
-                                let reason = f
-                                    .error
-                                    .clone()
-                                    .unwrap_or_else(|| "a check failed".to_owned());
-                                *last.borrow_mut() = Some(f);
-                                Err(TestCaseError::fail(reason))
-                            }
-                            _ => Ok(()),
-                        }
-                    });
-                    if let Err(e) = outcome {
-                        results
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .push((worker, e, last.take()));
+                        _ => Ok(()),
                     }
                 });
+                if let Err(e) = outcome {
+                    results
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push((worker, e, last.take()));
+                }
             });
         }
     });

@@ -412,8 +412,13 @@ fn check_header(
     check
 }
 
+/// Every `commsNotification` item of these deliveries, borrowed.
+pub fn item_refs(deliveries: &[std::sync::Arc<Delivery>]) -> Vec<&Value> {
+    deliveries.iter().flat_map(|d| d.items()).collect()
+}
+
 /// Every `commsNotification` item received so far on a mailbox.
-pub fn items(deliveries: &[Delivery]) -> Vec<Value> {
+pub fn items(deliveries: &[std::sync::Arc<Delivery>]) -> Vec<Value> {
     deliveries
         .iter()
         .flat_map(|d| d.items().into_iter().cloned())
@@ -445,13 +450,13 @@ fn check_notification(
         .within_ms
         .map_or(env.options.notification_timeout, Duration::from_millis);
     let deadline = sent_at + within;
-    let matches = |items: &[Value]| {
-        items
-            .iter()
+    env.block_on(mailbox.wait_until(deadline, |d| {
+        item_refs(d)
+            .into_iter()
             .filter(|item| compare(&pattern, item, MatchMode::Subset, &[]).is_empty())
             .count()
-    };
-    env.block_on(mailbox.wait_until(deadline, |d| matches(&items(d)) >= wanted));
+            >= wanted
+    }));
     let deliveries = mailbox.snapshot();
     let all = items(&deliveries);
     let found: Vec<&Value> = all

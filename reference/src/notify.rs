@@ -103,9 +103,10 @@ async fn deliver_queue(
     }
 }
 
-/// POSTs one body, trying again on a transport error or a non-2xx answer
+/// POSTs one body, trying again on a transport error, a 5xx, a 408 or a 429
 /// until the retries are spent; then the notification is dropped, as Graph
-/// drops notifications a bot does not take.
+/// drops notifications a bot does not take. Any other 4xx is the bot's final
+/// word (a callback path it no longer serves, say): trying again cannot help.
 async fn deliver(delivery: &Delivery, callback_uri: &str, body: Bytes) {
     let json = HeaderValue::from_static("application/json");
     for attempt in 0..=delivery.retries {
@@ -123,6 +124,15 @@ async fn deliver(delivery: &Delivery, callback_uri: &str, body: Bytes) {
                 let _ = response.bytes().await;
                 return;
             }
+            Ok(response) if is_final(response.status()) => {
+                if delivery.log {
+                    eprintln!(
+                        "notify POST {callback_uri} answered {}: dropped",
+                        response.status()
+                    );
+                }
+                return;
+            }
             Ok(response) => format!("answered {}", response.status()),
             Err(error) => format!("failed: {}", error_chain(&error)),
         };
@@ -137,6 +147,13 @@ async fn deliver(delivery: &Delivery, callback_uri: &str, body: Bytes) {
             tokio::time::sleep(RETRY_PAUSE).await;
         }
     }
+}
+
+/// A refusal that another attempt would only repeat.
+fn is_final(status: reqwest::StatusCode) -> bool {
+    status.is_client_error()
+        && status != reqwest::StatusCode::REQUEST_TIMEOUT
+        && status != reqwest::StatusCode::TOO_MANY_REQUESTS
 }
 
 /// An error with its causes, since reqwest's own message ("error sending

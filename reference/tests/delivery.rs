@@ -267,3 +267,30 @@ async fn deleting_a_call_fails_its_running_operations_once() {
         .await
         .is_none());
 }
+
+/// A 4xx from the bot (a callback path it no longer serves) is final: the
+/// notification is dropped at once and the next one goes out, no retries.
+#[tokio::test]
+async fn a_refused_post_is_not_retried() {
+    let h = Harness::new(Config {
+        notify_retries: 2,
+        ..Config::default()
+    })
+    .await;
+    let (callback, mut inbox) = h.hooks.refusing_inbox(1, axum::http::StatusCode::NOT_FOUND);
+    let reply = h
+        .post("/communications/calls", &call_body(GROUP, &callback))
+        .await;
+    let call_id = reply.json()["id"].as_str().expect("id").to_owned();
+    let refused = inbox.next().await;
+    assert_eq!(refused.answered, 404);
+    assert_eq!(refused.data()["state"], "established");
+    assert_eq!(
+        h.invite(&call_id, &invite_body(&[user("a")], "c"))
+            .await
+            .status,
+        200
+    );
+    // The very next delivery is the invite's, not a retry of the refused one.
+    assert!(inbox.next().await.is_operation_end());
+}

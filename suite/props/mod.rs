@@ -46,7 +46,6 @@ pub fn all() -> Vec<Property> {
                     "prop::invite::accepts_valid_bodies",
                     file!(),
                     valid_invite,
-                    &|run: &mut dyn FnMut()| crate::fixtures::with_pool(env, run),
                     |env, v| check_case(env, contract, &valid_case(v), Some(true)),
                 )
             }),
@@ -59,7 +58,6 @@ pub fn all() -> Vec<Property> {
                     "prop::invite::rejects_invalid_bodies",
                     file!(),
                     invalid_invite,
-                    &|run: &mut dyn FnMut()| crate::fixtures::with_pool(env, run),
                     |env, v| {
                         let expect_schema_valid = (!v.violation.schema_detects()).then_some(true);
                         check_case(
@@ -80,7 +78,6 @@ pub fn all() -> Vec<Property> {
                     "prop::invite::never_5xx_or_hangs",
                     file!(),
                     any_input,
-                    &|run: &mut dyn FnMut()| crate::fixtures::with_pool(env, run),
                     |env, input| {
                         let (case, schema) = match input {
                             AnyInput::Valid(v) => (valid_case(v), Some(true)),
@@ -100,7 +97,6 @@ pub fn all() -> Vec<Property> {
                     "prop::invite::stateful_model",
                     file!(),
                     model::steps,
-                    &|run: &mut dyn FnMut()| run(),
                     |env, steps: &Vec<model::Step>| model::check(env, steps),
                 )
             }),

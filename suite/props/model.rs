@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::bodies::CallKind;
 use crate::fixtures;
 use crate::notifications::{
-    call_items, change_type, is_terminal, operation_items, roster_items, status_of, wait,
+    call_items, change_type, is_terminal, operation_items, refs, roster_items, status_of, wait,
     wait_since,
 };
 
@@ -220,7 +220,7 @@ impl Model<'_> {
             .clone()
             .ok_or("no callback for the source call")?;
         let deadline = Instant::now() + self.env.options.notification_timeout;
-        let participant_of = |all: &[Value]| -> Option<String> {
+        let participant_of = |all: &[&Value]| -> Option<String> {
             roster_items(all, &from_id).iter().rev().find_map(|item| {
                 item.get("resourceData")?.as_array()?.iter().find_map(|p| {
                     (p.pointer("/info/identity/user/id")?.as_str()? == user)
@@ -231,7 +231,7 @@ impl Model<'_> {
         let all = wait(self.env, &mailbox, deadline, |all| {
             participant_of(all).is_some()
         });
-        let participant = participant_of(&all).ok_or_else(|| {
+        let participant = participant_of(&refs(&all)).ok_or_else(|| {
             format!("no roster update of call {from} names user {user} with a participant id")
         })?;
         let body = json!({
@@ -257,7 +257,7 @@ impl Model<'_> {
         {
             self.ops.push((to, op.to_owned()));
         }
-        let gone = |all: &[Value]| {
+        let gone = |all: &[&Value]| {
             roster_items(all, &from_id).iter().any(|item| {
                 item.get("resourceData")
                     .and_then(Value::as_array)
@@ -276,7 +276,7 @@ impl Model<'_> {
             Instant::now() + self.env.options.notification_timeout,
             gone,
         );
-        if !gone(&all) {
+        if !gone(&refs(&all)) {
             return Err(format!(
                 "after the move, no roster update of call {from} left out user {user}"
             ));
@@ -307,7 +307,7 @@ impl Model<'_> {
                 continue;
             };
             let id = &call.fixture.id;
-            let deleted = |all: &[Value]| {
+            let deleted = |all: &[&Value]| {
                 call_items(all, id)
                     .iter()
                     .any(|n| change_type(n) == "deleted")
@@ -318,7 +318,7 @@ impl Model<'_> {
                 Instant::now() + self.env.options.notification_timeout,
                 deleted,
             );
-            if !deleted(&all) {
+            if !deleted(&refs(&all)) {
                 return Err(format!(
                     "call {i} was deleted but no `deleted` notification came"
                 ));

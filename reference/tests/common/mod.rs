@@ -394,8 +394,10 @@ impl Inbox {
 
 struct Route {
     notes: mpsc::UnboundedSender<Note>,
-    /// Requests still to refuse with 500 before accepting.
+    /// Requests still to refuse before accepting.
     failures: AtomicUsize,
+    /// How they are refused.
+    refusal: StatusCode,
 }
 
 type Routes = Arc<Mutex<HashMap<String, Arc<Route>>>>;
@@ -431,11 +433,17 @@ impl Hooks {
 
     /// Like `inbox`, but the first `failures` POSTs are answered 500.
     pub fn failing_inbox(&self, failures: usize) -> (String, Inbox) {
+        self.refusing_inbox(failures, StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// Like `inbox`, but the first `failures` POSTs are answered `refusal`.
+    pub fn refusing_inbox(&self, failures: usize, refusal: StatusCode) -> (String, Inbox) {
         let key = uuid::Uuid::new_v4().simple().to_string();
         let (sender, notes) = mpsc::unbounded_channel();
         let route = Arc::new(Route {
             notes: sender,
             failures: AtomicUsize::new(failures),
+            refusal,
         });
         self.routes
             .lock()
@@ -460,7 +468,7 @@ async fn receive(
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok();
     let status = if fail {
-        StatusCode::INTERNAL_SERVER_ERROR
+        route.refusal
     } else {
         StatusCode::ACCEPTED
     };
