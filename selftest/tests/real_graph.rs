@@ -316,3 +316,56 @@ fn the_token_never_appears_in_any_output() {
         );
     }
 }
+
+/// A target that throttles every request with `429` and `Retry-After: 1`.
+fn throttling_stub() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(100) {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let mut buf = vec![0u8; 65_536];
+            // The suite's reachability probe connects and sends nothing.
+            if !matches!(stream.read(&mut buf), Ok(n) if n > 0) {
+                continue;
+            }
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = r#"{"error":{"code":"TooManyRequests","message":"slow down"}}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (format!("http://{addr}/v1.0"), seen)
+}
+
+#[test]
+fn retry_after_is_honoured_within_the_budget_and_reported() {
+    let (target, seen) = throttling_stub();
+    let run = run_suite(
+        &[
+            "--target",
+            &target,
+            "--retry-budget-secs",
+            "1",
+            "--exact",
+            "case::rejections::unknown_call",
+        ],
+        &[("CONFORMANCE_TOKEN", TOKEN)],
+    )
+    .expect("runs");
+    assert_eq!(run.code, Some(101), "{}", run.all_output());
+    let text = &run.failures["case::rejections::unknown_call"];
+    assert!(
+        text.contains("-> 429 Too Many Requests in")
+            && text.contains("(after 1 Retry-After wait, 1 s)"),
+        "the wait is reported in the request line:\n{text}"
+    );
+    // One request, one retry after the one second the budget allows, no more.
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
