@@ -47,9 +47,27 @@ impl Contract for InviteContract {
         crate::offline::check(schemas, documents)
     }
 
-    fn start_embedded(&self) -> Result<(String, Box<dyn std::any::Any + Send + Sync>), String> {
-        let handle = invite_reference::start(invite_reference::Config::default())
+    fn start_embedded(
+        &self,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<(String, Box<dyn std::any::Any + Send + Sync>), String> {
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .map_err(|e| e.to_string())?;
-        Ok((handle.base_url(), Box::new(handle)))
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let server = runtime.spawn(invite_reference::serve(
+            listener,
+            invite_reference::Config::default(),
+        ));
+        Ok((format!("http://{addr}/v1.0"), Box::new(Embedded(server))))
+    }
+}
+
+/// Stops the embedded server when the run's environment goes.
+struct Embedded(tokio::task::JoinHandle<std::io::Result<()>>);
+
+impl Drop for Embedded {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

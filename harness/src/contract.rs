@@ -95,5 +95,10 @@ pub trait Contract: Send + Sync + 'static {
     ) -> Vec<Check>;
     /// Starts the embedded implementation when no target is given; returns its
     /// base URL and a guard that stops it when dropped.
-    fn start_embedded(&self) -> Result<(String, Box<dyn std::any::Any + Send + Sync>), String>;
+    /// It runs on `runtime`, the harness's own, so the embedded target adds
+    /// no threads of its own to switch between.
+    fn start_embedded(
+        &self,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<(String, Box<dyn std::any::Any + Send + Sync>), String>;
 }

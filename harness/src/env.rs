@@ -67,7 +67,9 @@ impl Env {
                 (url.clone(), None)
             }
             None => {
-                let (base, guard) = contract.start_embedded().map_err(SetupError::Embedded)?;
+                let (base, guard) = contract
+                    .start_embedded(runtime.handle())
+                    .map_err(SetupError::Embedded)?;
                 (base, Some(guard))
             }
         };
