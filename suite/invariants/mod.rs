@@ -1,0 +1,308 @@
+//! The documented invariants of `participant: invite`, each with an id, a level
+//! and the sentence it enforces. Each correlates the request with what came
+//! back: the response, its `Location`, the operation, and the notifications.
+
+mod errors;
+mod notification;
+mod operation;
+mod response;
+mod roster;
+
+use conformance_harness::listener::Mailbox;
+use conformance_harness::{Exchange, Invariant, Level};
+use serde_json::Value;
+
+pub(crate) use crate::notifications::{
+    call_items, change_type, is_terminal, operation_items, refs, resource_url, roster_items,
+    status_of, wait, wait_since,
+};
+pub use notification::notification_violations;
+
+const SUCCESS: &str = "If successful, this method returns a `200 OK` response code and a location header with a URI to the inviteParticipantsOperation created for this request.";
+
+pub fn all() -> Vec<Invariant> {
+    vec![
+        Invariant {
+            id: "invite.location",
+            level: Level::Must,
+            summary: "Location ends in /communications/calls/{callId}/operations/{opId}, opId = body id",
+            spec: SUCCESS,
+            check: response::location,
+        },
+        Invariant {
+            id: "invite.content-type",
+            level: Level::Must,
+            summary: "the operation comes as application/json",
+            spec: "Response example: `HTTP/1.1 200 OK` `Content-Type: application/json`.",
+            check: response::content_type,
+        },
+        Invariant {
+            id: "invite.status-value",
+            level: Level::Must,
+            summary: "the operation status is notStarted, running, completed or failed (any casing)",
+            spec: "The body of the response contains the created inviteParticipantsOperation (status: operationStatus).",
+            check: response::status_value,
+        },
+        Invariant {
+            id: "invite.client-context-echo",
+            level: Level::Must,
+            summary: "the operation echoes the request's clientContext",
+            spec: "clientContext: Unique Client Context string. (Example responses echo it.)",
+            check: response::client_context_echo,
+        },
+        Invariant {
+            id: "invite.participants-echo",
+            level: Level::Must,
+            summary: "the operation lists the invited participants",
+            spec: "inviteParticipantsOperation.participants: the participants to invite.",
+            check: response::participants_echo,
+        },
+        Invariant {
+            id: "invite.client-context-limit",
+            level: Level::Must,
+            summary: "a clientContext over 256 characters (UTF-16 code units) is rejected with 400",
+            spec: "clientContext: Unique Client Context string. Max limit is 256 chars.",
+            check: response::client_context_limit,
+        },
+        Invariant {
+            id: "invite.p2p-single",
+            level: Level::Must,
+            summary: "several participants on a peer-to-peer call are rejected with a 4xx",
+            spec: "Inviting multiple participants in one request is only supported for group calls.",
+            check: response::p2p_single,
+        },
+        Invariant {
+            id: "invite.group-max-five",
+            level: Level::Should,
+            summary: "more than 5 participants in one invite are rejected with a 4xx",
+            spec: "Newer revisions: up to 5 participants can be invited in one request (not in the seed's revision, hence SHOULD).",
+            check: response::group_max_five,
+        },
+        Invariant {
+            id: "invite.terminal-once",
+            level: Level::Must,
+            summary: "the operation reaches exactly one terminal status (in the response, or in one `deleted` notification)",
+            spec: "commsOperation: if the response is completed or failed, no further notification follows; otherwise updates arrive via the notification channel (Notification - operation completed).",
+            check: operation::terminal_once,
+        },
+        Invariant {
+            id: "invite.terminal-notification-matches",
+            level: Level::Must,
+            summary: "the terminal notification names this call and operation and echoes clientContext",
+            spec: "Notification - operation completed: resourceUrl /communications/calls/{id}/operations/{opId}, resourceData with the same id and clientContext.",
+            check: operation::terminal_matches,
+        },
+        Invariant {
+            id: "invite.failed-has-result-info",
+            level: Level::Must,
+            summary: "a failed operation carries resultInfo with code and subcode",
+            spec: "commsOperation.resultInfo: the result information; resultInfo.code and subcode are non-null.",
+            check: operation::failed_has_result_info,
+        },
+        Invariant {
+            id: "invite.roster-update",
+            level: Level::Must,
+            summary: "every invited participant appears in a roster `updated` notification",
+            spec: "When this API returns a successful response, all participants will receive a roster update.",
+            check: roster::roster_update,
+        },
+        Invariant {
+            id: "invite.move-first-only",
+            level: Level::Must,
+            summary: "a move moves only the first participant",
+            spec: "The invite API can move only one participate per request. If you provide more than one participant in the request body, the invite API will move only the first one.",
+            check: roster::move_first_only,
+        },
+        Invariant {
+            id: "invite.move-leaves-source",
+            level: Level::Must,
+            summary: "a moved participant leaves the meeting it came from",
+            spec: "Example 5: Move one participant from one meeting to another.",
+            check: roster::move_leaves_source,
+        },
+        Invariant {
+            id: "invite.replaced-call-ended",
+            level: Level::Must,
+            summary: "a replaced peer-to-peer call is terminated and deleted",
+            spec: "With a `completed` status, you can expect to receive notifications about how your original peer-to-peer call has been terminated and deleted.",
+            check: roster::replaced_call_ended,
+        },
+        Invariant {
+            id: "invite.operation-get",
+            level: Level::Should,
+            summary: "GET on the Location returns the same operation",
+            spec: "A location header with a URI to the inviteParticipantsOperation created for this request.",
+            check: response::operation_get,
+        },
+        Invariant {
+            id: "error.graph-body",
+            level: Level::Must,
+            summary: "an error answers with Graph's error body (error.code, error.message) as JSON",
+            spec: "Microsoft Graph errors: {\"error\": {\"code\": string, \"message\": string, \"innerError\": {…}}}.",
+            check: errors::graph_error_body,
+        },
+        Invariant {
+            id: "error.inner-error",
+            level: Level::Should,
+            summary: "an error carries innerError with request-id, date and the echoed client-request-id",
+            spec: "Microsoft Graph errors: innerError holds request-id, date and client-request-id.",
+            check: errors::inner_error,
+        },
+        Invariant {
+            id: "error.no-5xx",
+            level: Level::Must,
+            summary: "no input yields a 5xx",
+            spec: "A request the client got wrong is the client's error (4xx), never the server's.",
+            check: errors::no_5xx,
+        },
+        Invariant {
+            id: "notification.schema",
+            level: Level::Must,
+            summary: "every notification received is a JSON commsNotifications",
+            spec: "Notification examples: POST with Content-Type application/json and a commsNotifications body.",
+            check: notification::notification_schema,
+        },
+    ]
+}
+
+// ---- helpers shared by the checks ------------------------------------------
+
+pub(super) fn body<'a>(ex: &'a Exchange<'_>) -> Option<&'a Value> {
+    ex.response.json_value()
+}
+
+pub(super) fn accepted(ex: &Exchange<'_>) -> bool {
+    (200..300).contains(&ex.response.status)
+}
+
+pub(super) fn call_id<'a>(ex: &'a Exchange<'_>) -> Option<&'a str> {
+    ex.vars.get("call").map(String::as_str)
+}
+
+pub(super) fn op_id<'a>(ex: &'a Exchange<'_>) -> Option<&'a str> {
+    body(ex)?.get("id")?.as_str()
+}
+
+pub(super) fn requested(ex: &Exchange<'_>) -> Vec<Value> {
+    ex.request_json
+        .and_then(|b| b.get("participants"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+pub(super) fn requested_context<'a>(ex: &'a Exchange<'_>) -> Option<&'a str> {
+    ex.request_json?.get("clientContext")?.as_str()
+}
+
+pub(super) fn mailbox<'a>(ex: &'a Exchange<'_>, var: &str) -> Option<&'a Mailbox> {
+    ex.fixtures.get(var)?.mailbox.as_deref()
+}
+
+pub(super) fn is_move(participants: &[Value]) -> bool {
+    participants.first().is_some_and(|p| {
+        p.get("participantId").is_some_and(Value::is_string)
+            && p.get("replacesCallId").is_some_and(Value::is_string)
+    })
+}
+
+/// The identity members that name someone: (`user`, id).
+pub(super) fn identity_keys(identity: &Value) -> Vec<(String, Option<String>)> {
+    identity
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, v)| !k.starts_with('@') && v.is_object())
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.get("id").and_then(Value::as_str).map(str::to_owned),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(super) fn same_identity(wanted: &Value, actual: &Value) -> bool {
+    let keys = identity_keys(wanted);
+    !keys.is_empty()
+        && keys.iter().all(|(member, id)| match actual.get(member) {
+            Some(v) if v.is_object() => {
+                id.is_none() || v.get("id").and_then(Value::as_str) == id.as_deref()
+            }
+            _ => false,
+        })
+}
+
+pub(super) fn roster_has(item: &Value, identity: &Value) -> bool {
+    item.get("resourceData")
+        .and_then(Value::as_array)
+        .is_some_and(|list| {
+            list.iter().any(|p| {
+                p.pointer("/info/identity")
+                    .is_some_and(|actual| same_identity(identity, actual))
+            })
+        })
+}
+
+pub(super) fn who(identity: &Value) -> String {
+    identity_keys(identity)
+        .iter()
+        .map(|(m, id)| format!("{m} {}", id.as_deref().unwrap_or("(no id)")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) fn utf16_len(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+/// The identities that must reach the roster: all, or only the first for a move.
+pub(super) fn first_invitees(ex: &Exchange<'_>) -> Vec<Value> {
+    let participants = requested(ex);
+    let take = if is_move(&participants) {
+        1
+    } else {
+        participants.len()
+    };
+    participants
+        .iter()
+        .take(take)
+        .filter_map(|p| p.get("identity").cloned())
+        .collect()
+}
+
+/// Why a check about an accepted invite cannot run, if it cannot.
+pub(super) fn not_accepted(ex: &Exchange<'_>) -> Option<String> {
+    if accepted(ex) && body(ex).is_some() {
+        None
+    } else {
+        Some(format!(
+            "the invite was not accepted ({})",
+            ex.response.status_line()
+        ))
+    }
+}
+
+/// Waits for the operation's terminal notification, then for the roster
+/// update that follows it, so duplicates sent before it are counted too.
+pub(super) fn settled_items(ex: &Exchange<'_>) -> Option<Vec<Value>> {
+    let mailbox = mailbox(ex, "call")?;
+    let call = call_id(ex)?.to_owned();
+    let op = op_id(ex)?.to_owned();
+    let invitees = first_invitees(ex);
+    let response_terminal = body(ex).and_then(status_of).is_some_and(is_terminal);
+    Some(wait(ex.env, mailbox, ex.notification_deadline, |all| {
+        let terminal = response_terminal
+            || operation_items(all, &call, &op).iter().any(|i| {
+                i.get("resourceData")
+                    .and_then(status_of)
+                    .is_some_and(is_terminal)
+            });
+        let roster = invitees
+            .iter()
+            .all(|id| roster_items(all, &call).iter().any(|r| roster_has(r, id)));
+        terminal && roster
+    }))
+}

@@ -1,0 +1,181 @@
+//! Invariants of the operation's end: exactly one terminal status, announced
+//! by a notification that names it, with resultInfo when it failed.
+
+use conformance_harness::render::describe;
+use conformance_harness::{Check, Exchange};
+use serde_json::Value;
+
+use super::*;
+
+pub(super) fn terminal_once(ex: &Exchange<'_>, check: Check) -> Check {
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
+    let (Some(call), Some(op)) = (call_id(ex), op_id(ex)) else {
+        return check.fail_text("the operation has no id");
+    };
+    let Some(all) = settled_items(ex) else {
+        return poll_terminal(ex, check, call, op);
+    };
+    let ops = operation_items(&all, call, op);
+    let terminal: Vec<&Value> = ops
+        .iter()
+        .copied()
+        .filter(|i| {
+            i.get("resourceData")
+                .and_then(status_of)
+                .is_some_and(is_terminal)
+        })
+        .collect();
+    let response_status = body(ex).and_then(status_of).unwrap_or("");
+    if is_terminal(response_status) {
+        return if ops.is_empty() {
+            check.note(format!(
+                "terminal already in the response ({response_status})"
+            ))
+        } else {
+            check.fail_text(format!(
+                "the response is already {response_status:?}, yet {} notification(s) about the operation followed",
+                ops.len()
+            ))
+        };
+    }
+    match terminal.len() {
+        1 => {
+            let changed = change_type(terminal[0]);
+            if changed == "deleted" {
+                check
+            } else {
+                check.fail_text(format!(
+                    "the terminal notification has changeType {changed:?}, expected \"deleted\""
+                ))
+            }
+        }
+        0 => {
+            let seen: Vec<String> = ops
+                .iter()
+                .map(|i| {
+                    format!(
+                        "{} status {}",
+                        change_type(i),
+                        describe(i.pointer("/resourceData/status"))
+                    )
+                })
+                .collect();
+            check.fail_text(format!(
+                "no terminal notification for operation {op} within {} ms (response status {response_status:?}); about this operation: [{}]",
+                ex.env.options.notification_timeout.as_millis(),
+                seen.join(", ")
+            ))
+        }
+        n => check.fail_text(format!(
+            "operation {op} was announced terminal {n} times, expected once"
+        )),
+    }
+}
+
+/// Without notifications, the operation is followed by polling its GET until
+/// it is terminal: one terminal status is then all that can be checked.
+pub(super) fn poll_terminal(ex: &Exchange<'_>, check: Check, call: &str, op: &str) -> Check {
+    if body(ex).and_then(status_of).is_some_and(is_terminal) {
+        return check.note("terminal already in the response");
+    }
+    let path = format!("/communications/calls/{call}/operations/{op}");
+    match crate::fixtures::poll(ex.env, &path, ex.notification_deadline, |o| {
+        status_of(o).is_some_and(is_terminal)
+    }) {
+        Ok(o) => check.note(format!(
+            "notifications cannot reach the suite; polling GET {path} saw {}",
+            describe(o.get("status"))
+        )),
+        Err(last) => check.fail_text(format!(
+            "notifications cannot reach the suite, and polling GET {path} saw no terminal status within {} ms (last: {last})",
+            ex.env.options.notification_timeout.as_millis()
+        )),
+    }
+}
+
+pub(super) fn terminal_matches(ex: &Exchange<'_>, check: Check) -> Check {
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
+    if body(ex).and_then(status_of).is_some_and(is_terminal) {
+        return check.not_run("the response was already terminal");
+    }
+    let (Some(call), Some(op)) = (call_id(ex), op_id(ex)) else {
+        return check.fail_text("the operation has no id");
+    };
+    let Some(all) = settled_items(ex) else {
+        return check.not_run("the call's notifications cannot reach the suite");
+    };
+    let ops = operation_items(&all, call, op);
+    let Some(item) = ops.iter().find(|i| change_type(i) == "deleted") else {
+        let urls: Vec<&str> = all.iter().map(resource_url).collect();
+        return check.fail_text(format!(
+            "no `deleted` notification names /communications/calls/{call}/operations/{op}; resourceUrls received: {urls:?}"
+        ));
+    };
+    let mut problems = Vec::new();
+    if let Some(resource) = item.get("resource").and_then(Value::as_str) {
+        if !resource.ends_with(&format!("/calls/{call}/operations/{op}")) {
+            problems.push(format!(
+                "resource {resource:?} names another call or operation"
+            ));
+        }
+    }
+    let data = item.get("resourceData");
+    let data_id = data.and_then(|d| d.get("id"));
+    if data_id.and_then(Value::as_str) != Some(op) {
+        problems.push(format!(
+            "resourceData.id is {}, expected {op:?}",
+            describe(data_id)
+        ));
+    }
+    if let Some(sent) = requested_context(ex) {
+        let echoed = data.and_then(|d| d.get("clientContext"));
+        if echoed.and_then(Value::as_str) != Some(sent) {
+            problems.push(format!(
+                "resourceData.clientContext is {}, sent {sent:?}",
+                describe(echoed)
+            ));
+        }
+    }
+    problems.into_iter().fold(check, Check::fail_text)
+}
+
+pub(super) fn failed_has_result_info(ex: &Exchange<'_>, check: Check) -> Check {
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
+    let (Some(call), Some(op)) = (call_id(ex), op_id(ex)) else {
+        return check.fail_text("the operation has no id");
+    };
+    let mut operations: Vec<Value> = body(ex).cloned().into_iter().collect();
+    if let Some(all) = settled_items(ex) {
+        operations.extend(
+            operation_items(&all, call, op)
+                .iter()
+                .filter_map(|i| i.get("resourceData").cloned()),
+        );
+    }
+    let failed: Vec<&Value> = operations
+        .iter()
+        .filter(|o| status_of(o).is_some_and(|s| s.eq_ignore_ascii_case("failed")))
+        .collect();
+    if failed.is_empty() {
+        return check.not_run("the operation did not fail");
+    }
+    let bad = failed.iter().filter(|o| {
+        let info = o.get("resultInfo");
+        !(info.and_then(|i| i.get("code")).is_some_and(Value::is_i64)
+            && info
+                .and_then(|i| i.get("subcode"))
+                .is_some_and(Value::is_i64))
+    });
+    match bad.count() {
+        0 => check,
+        n => check.fail_text(format!(
+            "{n} failed operation state(s) without resultInfo.code and subcode"
+        )),
+    }
+}

@@ -1,0 +1,223 @@
+//! Invariants of the invite response itself: its Location, type, status,
+//! echoes, the clientContext limit, participant counts, and GET of the operation.
+
+use conformance_harness::exchange::HttpRequest;
+use conformance_harness::render::describe;
+use conformance_harness::{Check, Detail, Exchange};
+use serde_json::Value;
+
+use super::*;
+
+pub(super) fn location(ex: &Exchange<'_>, check: Check) -> Check {
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
+    let Some(location) = ex.response.header("location") else {
+        return check.fail_text("the response has no Location header");
+    };
+    let (Some(call), Some(op)) = (call_id(ex), op_id(ex)) else {
+        return check.fail_text(format!(
+            "Location {location:?}, but the body has no string `id` to compare it with"
+        ));
+    };
+    let tail = format!("/communications/calls/{call}/operations/{op}");
+    if location.trim_end_matches('/').ends_with(&tail) {
+        check
+    } else {
+        check.fail_text(format!(
+            "Location {location:?} does not end in {tail:?} (call {call}, body id {op})"
+        ))
+    }
+}
+
+pub(super) fn content_type(ex: &Exchange<'_>, check: Check) -> Check {
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
+    match ex.response.header("content-type") {
+        Some(ct) if ct.to_ascii_lowercase().starts_with("application/json") => check,
+        other => check.fail_text(format!("Content-Type is {other:?}")),
+    }
+}
+
+pub(super) fn status_value(ex: &Exchange<'_>, check: Check) -> Check {
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
+    match body(ex).and_then(|b| b.get("status")) {
+        Some(Value::String(s)) => {
+            let known = ["notstarted", "running", "completed", "failed"];
+            if known.contains(&s.to_ascii_lowercase().as_str()) {
+                check.note(format!("spelling seen: {s:?}"))
+            } else {
+                check.fail_text(format!("status {s:?} is not an operationStatus"))
+            }
+        }
+        other => check.fail_text(format!("status is {}", describe(other))),
+    }
+}
+
+pub(super) fn client_context_echo(ex: &Exchange<'_>, check: Check) -> Check {
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
+    let actual = body(ex).and_then(|b| b.get("clientContext"));
+    match requested_context(ex) {
+        Some(sent) if actual.and_then(Value::as_str) == Some(sent) => check,
+        Some(sent) => check.fail_text(format!(
+            "sent clientContext {sent:?}, the operation has {}",
+            describe(actual)
+        )),
+        None => check.not_run("the request has no clientContext"),
+    }
+}
+
+pub(super) fn participants_echo(ex: &Exchange<'_>, check: Check) -> Check {
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
+    let Some(listed) = body(ex)
+        .and_then(|b| b.get("participants"))
+        .and_then(Value::as_array)
+    else {
+        return check.fail_text(format!(
+            "participants is {}",
+            describe(body(ex).and_then(|b| b.get("participants")))
+        ));
+    };
+    let missing: Vec<String> = first_invitees(ex)
+        .iter()
+        .filter(|id| {
+            !listed
+                .iter()
+                .any(|p| p.get("identity").is_some_and(|a| same_identity(id, a)))
+        })
+        .map(who)
+        .collect();
+    if missing.is_empty() {
+        check
+    } else {
+        check.fail_text(format!(
+            "the operation's participants ({} listed) lack: {}",
+            listed.len(),
+            missing.join("; ")
+        ))
+    }
+}
+
+pub(super) fn client_context_limit(ex: &Exchange<'_>, check: Check) -> Check {
+    let Some(sent) = requested_context(ex) else {
+        return check.not_run("the request has no clientContext");
+    };
+    let len = utf16_len(sent);
+    match (len > 256, ex.response.status) {
+        (true, 400) => check.note(format!("{len} UTF-16 code units rejected")),
+        (true, status) => check.fail_text(format!(
+            "clientContext of {len} UTF-16 code units ({} characters) answered {status}, expected 400",
+            sent.chars().count()
+        )),
+        (false, status) if (200..300).contains(&status) => check,
+        (false, status) => check.fail_text(format!(
+            "clientContext of {len} UTF-16 code units is within the limit but answered {status}"
+        )),
+    }
+}
+
+pub(super) fn call_kind<'a>(ex: &'a Exchange<'_>) -> Option<&'a str> {
+    ex.fixtures.get("call").map(|f| f.kind.as_str())
+}
+
+pub(super) fn p2p_single(ex: &Exchange<'_>, check: Check) -> Check {
+    let n = requested(ex).len();
+    if call_kind(ex) != Some("p2p") || n < 2 {
+        return check.not_run("the request is not several participants on a peer-to-peer call");
+    }
+    if (400..500).contains(&ex.response.status) {
+        check
+    } else {
+        check.fail_text(format!(
+            "{n} participants on a peer-to-peer call answered {}, expected a 4xx",
+            ex.response.status_line()
+        ))
+    }
+}
+
+pub(super) fn group_max_five(ex: &Exchange<'_>, check: Check) -> Check {
+    let n = requested(ex).len();
+    if n <= 5 {
+        return check.not_run("5 participants or fewer");
+    }
+    if (400..500).contains(&ex.response.status) {
+        check
+    } else {
+        check.fail_text(format!(
+            "{n} participants answered {}, expected a 4xx",
+            ex.response.status_line()
+        ))
+    }
+}
+
+pub(super) fn operation_get(ex: &Exchange<'_>, check: Check) -> Check {
+    if let Some(reason) = not_accepted(ex) {
+        return check.not_run(reason);
+    }
+    let Some(location) = ex.response.header("location") else {
+        return check.not_run("no Location header");
+    };
+    let Some(start) = location.find("/communications/") else {
+        return check.fail_text(format!(
+            "Location {location:?} has no /communications/ path"
+        ));
+    };
+    let get = HttpRequest {
+        method: "GET".into(),
+        path: location[start..].to_owned(),
+        headers: Vec::new(),
+        body: None,
+        auth: true,
+    };
+    let response = match ex.env.send(&get) {
+        Ok(r) => r,
+        Err(e) => return check.fail_text(format!("GET {location}: {e}")),
+    };
+    if response.status != 200 {
+        return check.fail_text(format!(
+            "GET {location} answered {}",
+            response.status_line()
+        ));
+    }
+    let got = response.json_value();
+    let mut problems = Vec::new();
+    let id = got.and_then(|g| g.get("id"));
+    if id != body(ex).and_then(|b| b.get("id")) {
+        problems.push(format!(
+            "id is {}, the invite returned {}",
+            describe(id),
+            describe(body(ex).and_then(|b| b.get("id")))
+        ));
+    }
+    if let Some(sent) = requested_context(ex) {
+        let cc = got.and_then(|g| g.get("clientContext"));
+        if cc.and_then(Value::as_str) != Some(sent) {
+            problems.push(format!("clientContext is {}, sent {sent:?}", describe(cc)));
+        }
+    }
+    if let Some(g) = got {
+        if let Ok(v) = ex
+            .env
+            .schemas
+            .validate("inviteParticipantsOperation.json", g)
+        {
+            if !v.is_empty() {
+                return problems
+                    .into_iter()
+                    .fold(check, Check::fail_text)
+                    .fail_text(
+                        "the operation does not satisfy schemas/inviteParticipantsOperation.json",
+                    )
+                    .fail(Detail::Schema(v));
+            }
+        }
+    }
+    problems.into_iter().fold(check, Check::fail_text)
+}
