@@ -2,7 +2,10 @@
 //! create-call body and awaited until `established`, or taken from the
 //! options (`--group-call-id`, `--p2p-call-id`) on targets that cannot create calls.
 
-use std::sync::Arc;
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::thread::ThreadId;
 use std::time::Instant;
 
 use conformance_harness::error::FixtureError;
@@ -30,7 +33,90 @@ const BOT_APP: &str = "2891555a-92ff-42e6-80fa-6e1300c6b5c6";
 /// The user a `move_source` call holds, ready to be moved.
 pub const MOVED_USER: &str = "682b6c37-0729-4fab-ace6-d730d5d9137e";
 
+/// How many generated invites share one call before it is ended: each
+/// invite's roster update lists the whole roster, so calls stay small.
+const POOL_USES: usize = 4;
+
+/// Calls shared by consecutive generated invites: (pool, thread, kind) ->
+/// the call and how often it was handed out.
+type Pools = HashMap<(&'static str, ThreadId, String), (Fixture, usize)>;
+static POOLS: LazyLock<Mutex<Pools>> = LazyLock::new(Mutex::default);
+
+thread_local! {
+    /// The pool the current generated input draws calls from, if any.
+    static POOL: Cell<Option<&'static str>> = const { Cell::new(None) };
+}
+
+/// Runs one generated input with group and peer-to-peer calls drawn from
+/// `pool`: an input then costs an invite, not a call's life as well.
+pub fn pooled<R>(pool: &'static str, f: impl FnOnce() -> R) -> R {
+    POOL.with(|p| p.set(Some(pool)));
+    let result = f();
+    POOL.with(|p| p.set(None));
+    result
+}
+
+/// Ends every call of `pool`, once its property has run.
+pub fn release_pool(env: &Env, pool: &'static str) {
+    let mut pools = POOLS.lock().unwrap_or_else(PoisonError::into_inner);
+    let keys: Vec<_> = pools.keys().filter(|(p, ..)| *p == pool).cloned().collect();
+    let calls: Vec<Fixture> = keys
+        .iter()
+        .filter_map(|k| pools.remove(k))
+        .map(|(f, _)| f)
+        .collect();
+    drop(pools);
+    for fixture in &calls {
+        release_now(env, fixture);
+    }
+}
+
+fn from_pool(env: &Env, kind: &str) -> Option<Result<Fixture, FixtureError>> {
+    let pool = POOL.with(Cell::get)?;
+    if !matches!(kind, "group" | "p2p") {
+        return None;
+    }
+    let key = (pool, std::thread::current().id(), kind.to_owned());
+    let taken = POOLS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(&key);
+    match taken {
+        Some((mut fixture, uses)) if uses < POOL_USES => {
+            POOLS
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key, (fixture.clone(), uses + 1));
+            fixture.since = Instant::now();
+            return Some(Ok(fixture));
+        }
+        Some((worn, _)) => release_now(env, &worn),
+        None => {}
+    }
+    let fresh = match prepare_fresh(env, kind) {
+        Ok(f) => f,
+        Err(e) => return Some(Err(e)),
+    };
+    POOLS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(key, (fresh.clone(), 1));
+    Some(Ok(fresh))
+}
+
+fn is_pooled(fixture: &Fixture) -> bool {
+    POOLS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .values()
+        .any(|(f, _)| f.id == fixture.id)
+}
+
 pub fn prepare(env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
+    from_pool(env, kind).unwrap_or_else(|| prepare_fresh(env, kind))
+}
+
+fn prepare_fresh(env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
     let needs_creation = matches!(kind, "ended_group" | "move_source" | "disposable_p2p")
         || (kind == "group" && env.options.group_call_id.is_none())
         || (kind == "p2p" && env.options.p2p_call_id.is_none());
@@ -285,9 +371,15 @@ fn await_established(
     }
 }
 
-/// Deletes a call the suite created; what the target answers no longer
-/// matters: the case is over.
+/// Deletes a call the suite created, unless a pool still shares it.
 pub fn release(env: &Env, fixture: &Fixture) {
+    if !is_pooled(fixture) {
+        release_now(env, fixture);
+    }
+}
+
+/// What the target answers no longer matters: the case is over.
+fn release_now(env: &Env, fixture: &Fixture) {
     if fixture.owned {
         let _ = end(env, fixture);
     }

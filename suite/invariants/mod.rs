@@ -293,16 +293,24 @@ pub(super) fn settled_items(ex: &Exchange<'_>) -> Option<Vec<Value>> {
     let op = op_id(ex)?.to_owned();
     let invitees = first_invitees(ex);
     let response_terminal = body(ex).and_then(status_of).is_some_and(is_terminal);
-    Some(wait(ex.env, mailbox, ex.notification_deadline, |all| {
-        let terminal = response_terminal
-            || operation_items(all, &call, &op).iter().any(|i| {
-                i.get("resourceData")
-                    .and_then(status_of)
-                    .is_some_and(is_terminal)
-            });
-        let roster = invitees
-            .iter()
-            .all(|id| roster_items(all, &call).iter().any(|r| roster_has(r, id)));
-        terminal && roster
-    }))
+    // Only what came after the request is about it (a reused call has a past).
+    Some(wait_since(
+        ex.env,
+        mailbox,
+        ex.sent_at,
+        ex.notification_deadline,
+        |all| {
+            let terminal = response_terminal
+                || operation_items(all, &call, &op).iter().any(|i| {
+                    i.get("resourceData")
+                        .and_then(status_of)
+                        .is_some_and(is_terminal)
+                });
+            let rosters = roster_items(all, &call);
+            let roster = invitees
+                .iter()
+                .all(|id| rosters.iter().any(|r| roster_has(r, id)));
+            terminal && roster
+        },
+    ))
 }

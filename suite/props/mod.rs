@@ -41,39 +41,49 @@ pub fn all() -> Vec<Property> {
         Property {
             name: "invite::accepts_valid_bodies".into(),
             run: Box::new(|env, contract| {
-                prop::run(
+                let verdict = prop::run(
                     env,
                     "prop::invite::accepts_valid_bodies",
                     file!(),
                     valid_invite,
-                    |env, v| check_case(env, contract, &valid_case(v), Some(true)),
-                )
+                    |env, v| {
+                        crate::fixtures::pooled("accepts_valid_bodies", || {
+                            check_case(env, contract, &valid_case(v), Some(true))
+                        })
+                    },
+                );
+                crate::fixtures::release_pool(env, "accepts_valid_bodies");
+                verdict
             }),
         },
         Property {
             name: "invite::rejects_invalid_bodies".into(),
             run: Box::new(|env, contract| {
-                prop::run(
+                let verdict = prop::run(
                     env,
                     "prop::invite::rejects_invalid_bodies",
                     file!(),
                     invalid_invite,
                     |env, v| {
                         let expect_schema_valid = (!v.violation.schema_detects()).then_some(true);
-                        check_case(
-                            env,
-                            contract,
-                            &invalid_case(v),
-                            expect_schema_valid.or(Some(false)),
-                        )
+                        crate::fixtures::pooled("rejects_invalid_bodies", || {
+                            check_case(
+                                env,
+                                contract,
+                                &invalid_case(v),
+                                expect_schema_valid.or(Some(false)),
+                            )
+                        })
                     },
-                )
+                );
+                crate::fixtures::release_pool(env, "rejects_invalid_bodies");
+                verdict
             }),
         },
         Property {
             name: "invite::never_5xx_or_hangs".into(),
             run: Box::new(|env, contract| {
-                prop::run(
+                let verdict = prop::run(
                     env,
                     "prop::invite::never_5xx_or_hangs",
                     file!(),
@@ -84,9 +94,13 @@ pub fn all() -> Vec<Property> {
                             AnyInput::Invalid(v) => (invalid_case(v), None),
                             AnyInput::Malformed(bytes) => (malformed_case(bytes), None),
                         };
-                        check_case(env, contract, &no_5xx(case), schema)
+                        crate::fixtures::pooled("never_5xx_or_hangs", || {
+                            check_case(env, contract, &no_5xx(case), schema)
+                        })
                     },
-                )
+                );
+                crate::fixtures::release_pool(env, "never_5xx_or_hangs");
+                verdict
             }),
         },
         Property {
