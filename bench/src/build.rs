@@ -107,7 +107,8 @@ pub fn build_suite(root: &Path, profile: Profile) -> Result<Suite, String> {
             } else {
                 format!("the {} build failed ({status})", profile.name())
             };
-            let binary = newest_binary(root, profile).map_err(|e| format!("{why}, and {e}"))?;
+            let binary = conformance_selftest::newest_binary(profile.folder())
+                .map_err(|e| format!("{why}, and {e}"))?;
             Ok(Suite {
                 profile,
                 warning: Some(format!(
@@ -119,34 +120,6 @@ pub fn build_suite(root: &Path, profile: Profile) -> Result<Suite, String> {
             })
         }
     }
-}
-
-/// The newest `conformance-*` executable of a profile in the target folder.
-fn newest_binary(root: &Path, profile: Profile) -> Result<PathBuf, String> {
-    let deps = target_dir(root).join(profile.folder()).join("deps");
-    let entries = std::fs::read_dir(&deps).map_err(|e| format!("{}: {e}", deps.display()))?;
-    entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            name.starts_with("conformance-") && p.extension().is_none() && is_executable(p)
-        })
-        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
-        .ok_or_else(|| format!("there is no conformance binary in {}", deps.display()))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-pub fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }
 
 /// One timed clean build.

@@ -216,7 +216,7 @@ fn main() -> ExitCode {
 
 fn run(options: &Options) -> Result<(), String> {
     let root = workspace_root();
-    let bench_dir = build::target_dir(&root).join("bench");
+    let bench_dir = conformance_selftest::target_dir().join("bench");
     let logs = bench_dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
     let out = options

@@ -2,7 +2,6 @@
 //! unguessable path, and wakes whoever waits on a mailbox as soon as a POST lands.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
@@ -161,7 +160,6 @@ pub struct Listener {
     boxes: Arc<Boxes>,
     /// The URL notifications are addressed to, without the mailbox segment.
     public_base: String,
-    pub local_addr: SocketAddr,
 }
 
 impl Listener {
@@ -183,11 +181,7 @@ impl Listener {
             .unwrap_or_else(|| format!("http://{local_addr}"))
             .trim_end_matches('/')
             .to_owned();
-        Ok(Self {
-            boxes,
-            public_base,
-            local_addr,
-        })
+        Ok(Self { boxes, public_base })
     }
 
     /// A fresh mailbox at an unguessable path, and the URL that reaches it.

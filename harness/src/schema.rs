@@ -83,10 +83,6 @@ impl Schemas {
         })
     }
 
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.validators.keys().map(String::as_str)
-    }
-
     pub fn has(&self, name: &str) -> bool {
         self.validators.contains_key(name)
     }

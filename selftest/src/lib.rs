@@ -14,15 +14,15 @@ pub fn workspace_root() -> PathBuf {
         .map_or_else(|| PathBuf::from(".."), Path::to_path_buf)
 }
 
-/// The conformance test binary cargo built for this run: `CONFORMANCE_BIN`, or
-/// the newest `conformance-*` executable in the target folder.
-pub fn suite_binary() -> Result<PathBuf, String> {
-    if let Some(bin) = std::env::var_os("CONFORMANCE_BIN") {
-        return Ok(PathBuf::from(bin));
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
-    let deps = target.join("debug").join("deps");
+/// Where cargo builds: `CARGO_TARGET_DIR`, or the workspace's `target/`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
+}
+
+/// The newest `conformance-*` executable under `target/<profile>/deps`.
+pub fn newest_binary(profile: &str) -> Result<PathBuf, String> {
+    let deps = target_dir().join(profile).join("deps");
     let entries = std::fs::read_dir(&deps).map_err(|e| format!("{}: {e}", deps.display()))?;
     entries
         .filter_map(Result::ok)
@@ -35,29 +35,32 @@ pub fn suite_binary() -> Result<PathBuf, String> {
             name.starts_with("conformance-") && p.extension().is_none() && is_executable(p)
         })
         .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
-        .ok_or_else(|| {
-            format!(
-                "no conformance binary in {}: run the self-tests with `cargo test --workspace`",
-                deps.display()
-            )
-        })
-        .and_then(|bin| {
-            // `cargo test -p conformance-selftest` alone does not rebuild the
-            // suite: refuse a binary older than its sources rather than test it.
-            let built = bin.metadata().and_then(|m| m.modified()).ok();
-            let root = workspace_root();
-            let newest = ["harness/src", "suite"]
-                .iter()
-                .filter_map(|dir| newest_file(&root.join(dir)))
-                .max();
-            match (built, newest) {
-                (Some(b), Some(n)) if n > b => Err(format!(
-                    "{} is older than the suite's sources: run `cargo test --workspace` (it rebuilds the suite first)",
-                    bin.display()
-                )),
-                _ => Ok(bin),
-            }
-        })
+        .ok_or_else(|| format!("there is no conformance binary in {}", deps.display()))
+}
+
+/// The conformance test binary cargo built for this run: `CONFORMANCE_BIN`, or
+/// the newest debug one, refused when older than the suite's sources.
+pub fn suite_binary() -> Result<PathBuf, String> {
+    if let Some(bin) = std::env::var_os("CONFORMANCE_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
+    let bin = newest_binary("debug")
+        .map_err(|e| format!("{e}: run the self-tests with `cargo test --workspace`"))?;
+    // `cargo test -p conformance-selftest` alone does not rebuild the
+    // suite: refuse a binary older than its sources rather than test it.
+    let built = bin.metadata().and_then(|m| m.modified()).ok();
+    let root = workspace_root();
+    let newest = ["harness/src", "suite"]
+        .iter()
+        .filter_map(|dir| newest_file(&root.join(dir)))
+        .max();
+    match (built, newest) {
+        (Some(b), Some(n)) if n > b => Err(format!(
+            "{} is older than the suite's sources: run `cargo test --workspace` (it rebuilds the suite first)",
+            bin.display()
+        )),
+        _ => Ok(bin),
+    }
 }
 
 fn newest_file(dir: &Path) -> Option<std::time::SystemTime> {
