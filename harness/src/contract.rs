@@ -1,8 +1,10 @@
 //! What a contract (the suite) gives the machinery: fixtures, invariants and
 //! properties. The harness knows nothing of invite semantics beyond this.
 
+use std::any::Any;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use serde_json::Value;
@@ -62,6 +64,39 @@ pub struct Exchange<'a> {
     pub sent_at: Instant,
     /// When notifications must have arrived by.
     pub notification_deadline: Instant,
+    /// What the invariants of this exchange worked out once and share.
+    pub memo: Memo,
+}
+
+/// Values computed once per exchange and shared by its invariants (several
+/// need the same settled notifications; waiting and reading them once is enough).
+#[derive(Default)]
+pub struct Memo(Mutex<HashMap<&'static str, Arc<dyn Any + Send + Sync>>>);
+
+impl Memo {
+    /// The value under `key`, computed by `compute` the first time.
+    pub fn get_or<T: Clone + Send + Sync + 'static>(
+        &self,
+        key: &'static str,
+        compute: impl FnOnce() -> T,
+    ) -> T {
+        let known = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .and_then(|v| v.clone().downcast::<T>().ok());
+        if let Some(value) = known {
+            return (*value).clone();
+        }
+        // Computed without the lock held: it may wait on the target.
+        let value = compute();
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, Arc::new(value.clone()));
+        value
+    }
 }
 
 /// How a property runs: against the run's environment and the contract.

@@ -255,6 +255,7 @@ fn execute(
         vars: &vars,
         sent_at,
         notification_deadline: deadline_default,
+        memo: crate::contract::Memo::default(),
     };
     for id in &case.expect.invariants {
         let invariant = contract

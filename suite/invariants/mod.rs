@@ -8,6 +8,8 @@ mod operation;
 mod response;
 mod roster;
 
+use std::sync::Arc;
+
 use conformance_harness::listener::Mailbox;
 use conformance_harness::{Exchange, Invariant, Level};
 use serde_json::Value;
@@ -285,9 +287,15 @@ pub(super) fn not_accepted(ex: &Exchange<'_>) -> Option<String> {
     }
 }
 
+/// The notifications about this invite once it has settled, waited for and
+/// read once per exchange however many invariants ask.
+pub(super) fn settled_items(ex: &Exchange<'_>) -> Option<Arc<Vec<Value>>> {
+    ex.memo.get_or("settled_items", || settle(ex).map(Arc::new))
+}
+
 /// Waits for the operation's terminal notification, then for the roster
 /// update that follows it, so duplicates sent before it are counted too.
-pub(super) fn settled_items(ex: &Exchange<'_>) -> Option<Vec<Value>> {
+fn settle(ex: &Exchange<'_>) -> Option<Vec<Value>> {
     let mailbox = mailbox(ex, "call")?;
     let call = call_id(ex)?.to_owned();
     let op = op_id(ex)?.to_owned();

@@ -17,7 +17,7 @@ pub(super) fn terminal_once(ex: &Exchange<'_>, check: Check) -> Check {
     let Some(all) = settled_items(ex) else {
         return poll_terminal(ex, check, call, op);
     };
-    let ops = operation_items(&all, call, op);
+    let ops = operation_items(&all[..], call, op);
     let terminal: Vec<&Value> = ops
         .iter()
         .copied()
@@ -108,7 +108,7 @@ pub(super) fn terminal_matches(ex: &Exchange<'_>, check: Check) -> Check {
     let Some(all) = settled_items(ex) else {
         return check.not_run("the call's notifications cannot reach the suite");
     };
-    let ops = operation_items(&all, call, op);
+    let ops = operation_items(&all[..], call, op);
     let Some(item) = ops.iter().find(|i| change_type(i) == "deleted") else {
         let urls: Vec<&str> = all.iter().map(resource_url).collect();
         return check.fail_text(format!(
@@ -153,7 +153,7 @@ pub(super) fn failed_has_result_info(ex: &Exchange<'_>, check: Check) -> Check {
     let mut operations: Vec<Value> = body(ex).cloned().into_iter().collect();
     if let Some(all) = settled_items(ex) {
         operations.extend(
-            operation_items(&all, call, op)
+            operation_items(&all[..], call, op)
                 .iter()
                 .filter_map(|i| i.get("resourceData").cloned()),
         );

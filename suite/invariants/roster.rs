@@ -16,7 +16,7 @@ pub(super) fn roster_update(ex: &Exchange<'_>, check: Check) -> Check {
     let Some(all) = settled_items(ex) else {
         return check.not_run("the call's notifications cannot reach the suite");
     };
-    let rosters = roster_items(&all, call);
+    let rosters = roster_items(&all[..], call);
     let missing: Vec<String> = first_invitees(ex)
         .iter()
         .filter(|id| !rosters.iter().any(|r| roster_has(r, id)))
@@ -48,7 +48,7 @@ pub(super) fn move_first_only(ex: &Exchange<'_>, check: Check) -> Check {
     let Some(all) = settled_items(ex) else {
         return check.not_run("the call's notifications cannot reach the suite");
     };
-    let rosters = roster_items(&all, call);
+    let rosters = roster_items(&all[..], call);
     let moved_too: Vec<String> = participants[1..]
         .iter()
         .filter_map(|p| p.get("identity"))
