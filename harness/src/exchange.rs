@@ -68,6 +68,12 @@ pub struct Http {
 }
 
 impl Http {
+    /// The same target, token and limits with a client of its own (its own
+    /// connection pool).
+    pub fn fresh(&self) -> Result<Self, String> {
+        Self::new(&self.base, self.token.clone(), self.limits)
+    }
+
     pub fn new(base: &str, token: Option<String>, limits: Limits) -> Result<Self, String> {
         #[cfg(feature = "tls")]
         {

@@ -1,6 +1,8 @@
 //! Delivery of notifications to a call's callbackUri: one queue and one task
 //! per call, so a call's notifications arrive in the order they were raised
-//! and a slow callback only ever delays its own call.
+//! and a slow callback only ever delays its own call. Notifications raised
+//! together (an operation's end and the roster it changed) leave in one POST,
+//! as items of one `commsNotifications.value`, as Graph batches them.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -17,6 +19,9 @@ use crate::faults::{Fault, FaultSet};
 /// Pause before trying a failed POST again; short, since the deadline and the
 /// retry count already bound the time a notification can take.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// Most items one POST carries; more wait for the next POST.
+const BATCH_ITEMS: usize = 16;
 
 /// What every delivery task shares: one HTTP client (so connections to a
 /// callback are reused) and the delivery settings.
@@ -47,9 +52,9 @@ impl Delivery {
 /// send what is queued and end.
 #[derive(Debug)]
 pub(crate) struct Notifier {
-    queue: mpsc::UnboundedSender<Bytes>,
+    /// Serialized `commsNotification` items.
+    queue: mpsc::UnboundedSender<String>,
     backlog: Arc<AtomicUsize>,
-    faults: FaultSet,
 }
 
 impl Notifier {
@@ -57,31 +62,24 @@ impl Notifier {
     pub(crate) fn spawn(delivery: Arc<Delivery>, callback_uri: String) -> Notifier {
         let (queue, pending) = mpsc::unbounded_channel();
         let backlog = Arc::new(AtomicUsize::new(0));
-        let faults = delivery.faults;
         tokio::spawn(deliver_queue(
             delivery,
             callback_uri,
             pending,
             Arc::clone(&backlog),
         ));
-        Notifier {
-            queue,
-            backlog,
-            faults,
-        }
+        Notifier { queue, backlog }
     }
 
-    /// Queues a `commsNotifications` body; it never waits.
+    /// Queues the items of a `commsNotifications` body; it never waits.
     pub(crate) fn send(&self, notifications: &Value) {
-        let body = if self.faults.has(Fault::NotificationNotJson) {
-            format!("commsNotifications <{notifications}>")
-        } else {
-            notifications.to_string()
-        };
-        self.backlog.fetch_add(1, Ordering::Relaxed);
-        if self.queue.send(Bytes::from(body)).is_err() {
-            // The task is gone only when the runtime shuts down.
-            self.backlog.fetch_sub(1, Ordering::Relaxed);
+        let items = notifications.get("value").and_then(Value::as_array);
+        for item in items.into_iter().flatten() {
+            self.backlog.fetch_add(1, Ordering::Relaxed);
+            if self.queue.send(item.to_string()).is_err() {
+                // The task is gone only when the runtime shuts down.
+                self.backlog.fetch_sub(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -94,12 +92,33 @@ impl Notifier {
 async fn deliver_queue(
     delivery: Arc<Delivery>,
     callback_uri: String,
-    mut pending: mpsc::UnboundedReceiver<Bytes>,
+    mut pending: mpsc::UnboundedReceiver<String>,
     backlog: Arc<AtomicUsize>,
 ) {
-    while let Some(body) = pending.recv().await {
-        deliver(&delivery, &callback_uri, body).await;
-        backlog.fetch_sub(1, Ordering::Relaxed);
+    let mut batch = Vec::with_capacity(BATCH_ITEMS);
+    while pending.recv_many(&mut batch, BATCH_ITEMS).await > 0 {
+        let body = commsnotifications(&batch, delivery.faults);
+        deliver(&delivery, &callback_uri, Bytes::from(body)).await;
+        backlog.fetch_sub(batch.len(), Ordering::Relaxed);
+        batch.clear();
+    }
+}
+
+/// One `commsNotifications` body holding `items`, in order.
+fn commsnotifications(items: &[String], faults: FaultSet) -> String {
+    let mut body =
+        String::from(r##"{"@odata.type":"#microsoft.graph.commsNotifications","value":["##);
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(item);
+    }
+    body.push_str("]}");
+    if faults.has(Fault::NotificationNotJson) {
+        format!("commsNotifications <{body}>")
+    } else {
+        body
     }
 }
 

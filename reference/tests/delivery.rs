@@ -294,3 +294,21 @@ async fn a_refused_post_is_not_retried() {
     // The very next delivery is the invite's, not a retry of the refused one.
     assert!(inbox.next().await.is_operation_end());
 }
+
+/// Notifications raised together leave together: an invite's terminal
+/// notification and the roster update it caused come in one POST, in that
+/// order, as two items of one `commsNotifications.value`.
+#[tokio::test]
+async fn notifications_raised_together_share_one_post() {
+    let h = Harness::clean().await;
+    let (call_id, mut inbox) = h.live_call(GROUP).await;
+    let before = inbox.next_within(Duration::from_millis(0)).await;
+    assert!(before.is_none(), "nothing pending after establishment");
+    let reply = h.invite(&call_id, &invite_body(&[user("a")], "c")).await;
+    assert_eq!(reply.status, 200);
+    let end = inbox.next().await;
+    let roster = inbox.next().await;
+    assert!(end.is_operation_end(), "{:?}", end.json());
+    assert!(roster.is_roster(), "{:?}", roster.json());
+    assert_eq!(end.post, roster.post, "both items came in one POST");
+}

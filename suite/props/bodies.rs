@@ -43,12 +43,20 @@ const KINDS: &[&str] = &[
     "onPremises",
 ];
 
+/// A version-4 GUID. Built from random bits rather than from a regex: a
+/// regex strategy is parsed again for every value, a cost paid per invite.
 fn guid() -> impl Strategy<Value = String> {
-    "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+    any::<[u8; 16]>().prop_map(|bytes| {
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
+    })
 }
 
+/// An E.164 number: `+`, a non-zero digit, then 7 to 14 digits.
 fn e164() -> impl Strategy<Value = String> {
-    "\\+[1-9][0-9]{7,14}"
+    (1u8..=9, 0u64..100_000_000_000_000, 7usize..=14)
+        .prop_map(|(first, rest, len)| format!("+{first}{:014}", rest)[..len + 2].to_owned())
 }
 
 /// Text from all of Unicode: ASCII, accents, CJK, RTL, astral-plane emoji.
@@ -67,49 +75,59 @@ fn text(max: usize) -> impl Strategy<Value = String> {
     proptest::collection::vec(ch, 0..=max).prop_map(|cs| cs.into_iter().collect())
 }
 
-fn identity(kind: &'static str) -> impl Strategy<Value = Value> {
-    let id = if kind == "phone" {
-        e164().boxed()
-    } else {
-        guid().boxed()
-    };
+/// An identity of `kind`; `guid` and `phone` are both drawn so that no
+/// strategy is built per value (`prop_flat_map` would fork the runner each time).
+#[allow(clippy::too_many_arguments)]
+fn identity(
+    kind: &str,
+    guid: String,
+    phone: String,
+    name: Option<String>,
+    odata: bool,
+    tenant: Option<String>,
+    provider: Option<&str>,
+) -> Value {
+    let mut m = Map::new();
+    if odata {
+        m.insert("@odata.type".into(), json!("#microsoft.graph.identity"));
+    }
+    m.insert(
+        "id".into(),
+        json!(if kind == "phone" { phone } else { guid }),
+    );
+    if let Some(n) = name {
+        m.insert("displayName".into(), json!(n));
+    }
+    if let Some(t) = tenant {
+        m.insert("tenantId".into(), json!(t));
+    }
+    if let Some(p) = provider {
+        m.insert("identityProvider".into(), json!(p));
+    }
+    Value::Object(m)
+}
+
+fn identity_set() -> impl Strategy<Value = Value> {
     (
-        id,
+        (proptest::sample::select(KINDS), any::<bool>()),
+        guid(),
+        e164(),
         proptest::option::of(text(24)),
         any::<bool>(),
         proptest::option::of(guid()),
         proptest::option::of(prop_oneof![Just("AAD"), Just("MSA"), Just("None")]),
     )
-        .prop_map(|(id, name, odata, tenant, provider)| {
-            let mut m = Map::new();
-            if odata {
-                m.insert("@odata.type".into(), json!("#microsoft.graph.identity"));
-            }
-            m.insert("id".into(), json!(id));
-            if let Some(n) = name {
-                m.insert("displayName".into(), json!(n));
-            }
-            if let Some(t) = tenant {
-                m.insert("tenantId".into(), json!(t));
-            }
-            if let Some(p) = provider {
-                m.insert("identityProvider".into(), json!(p));
-            }
-            Value::Object(m)
-        })
-}
-
-fn identity_set() -> impl Strategy<Value = Value> {
-    (proptest::sample::select(KINDS), any::<bool>()).prop_flat_map(|(kind, odata)| {
-        identity(kind).prop_map(move |member| {
-            let mut m = Map::new();
-            if odata {
-                m.insert("@odata.type".into(), json!("#microsoft.graph.identitySet"));
-            }
-            m.insert(kind.into(), member);
-            Value::Object(m)
-        })
-    })
+        .prop_map(
+            |((kind, set_odata), guid, phone, name, odata, tenant, provider)| {
+                let member = identity(kind, guid, phone, name, odata, tenant, provider);
+                let mut m = Map::new();
+                if set_odata {
+                    m.insert("@odata.type".into(), json!("#microsoft.graph.identitySet"));
+                }
+                m.insert(kind.into(), member);
+                Value::Object(m)
+            },
+        )
 }
 
 fn participant() -> impl Strategy<Value = Value> {

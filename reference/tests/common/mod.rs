@@ -309,13 +309,16 @@ pub fn is_zoneless_date(date: &str) -> bool {
         })
 }
 
-/// One POST received by the callback receiver.
+/// One notification received by the callback receiver: a POST's body, or
+/// one item of a POST that carried several (then `body` holds that item alone).
 #[derive(Debug, Clone)]
 pub struct Note {
     pub content_type: Option<String>,
     pub body: Bytes,
     /// The status the receiver answered with.
     pub answered: u16,
+    /// Which POST to this callback it came in (0, 1, …).
+    pub post: usize,
 }
 
 impl Note {
@@ -394,6 +397,8 @@ impl Inbox {
 
 struct Route {
     notes: mpsc::UnboundedSender<Note>,
+    /// POSTs received so far.
+    posts: AtomicUsize,
     /// Requests still to refuse before accepting.
     failures: AtomicUsize,
     /// How they are refused.
@@ -442,6 +447,7 @@ impl Hooks {
         let (sender, notes) = mpsc::unbounded_channel();
         let route = Arc::new(Route {
             notes: sender,
+            posts: AtomicUsize::new(0),
             failures: AtomicUsize::new(failures),
             refusal,
         });
@@ -476,12 +482,33 @@ async fn receive(
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let _ = route.notes.send(Note {
-        content_type,
-        body,
-        answered: status.as_u16(),
-    });
+    let post = route.posts.fetch_add(1, Ordering::SeqCst);
+    for body in split_items(body) {
+        let _ = route.notes.send(Note {
+            content_type: content_type.clone(),
+            body,
+            answered: status.as_u16(),
+            post,
+        });
+    }
     status
+}
+
+/// A `commsNotifications` body with several items, as one body per item;
+/// any other body as it came.
+fn split_items(body: Bytes) -> Vec<Bytes> {
+    let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+    match parsed.as_ref().and_then(|b| b["value"].as_array()) {
+        Some(items) if items.len() > 1 => items
+            .iter()
+            .map(|item| {
+                let mut one = parsed.clone().unwrap_or_default();
+                one["value"] = Value::Array(vec![item.clone()]);
+                Bytes::from(one.to_string())
+            })
+            .collect(),
+        _ => vec![body],
+    }
 }
 
 /// Sends raw bytes over a fresh connection and returns the status code and
