@@ -15,7 +15,7 @@ use conformance_harness::template::Vars;
 use conformance_harness::{Env, Fixture};
 use serde_json::{json, Value};
 
-use crate::notifications::{call_items, refs, roster_items, wait};
+use crate::notifications::{call_items, refs, roster_items, wait, wait_since};
 
 /// `disposable_p2p` is a peer-to-peer call the case consumes (replaces or
 /// ends): it is always created, never taken from `--p2p-call-id`.
@@ -36,6 +36,10 @@ pub const MOVED_USER: &str = "682b6c37-0729-4fab-ace6-d730d5d9137e";
 /// How many generated invites share one call before it is ended: each
 /// invite's roster update lists the whole roster, so calls stay small.
 const POOL_USES: usize = 4;
+
+/// How many moves share one source call: its roster does not grow (the user
+/// is seated again before each move and leaves with it), so it can serve longer.
+const SOURCE_USES: usize = 8;
 
 /// Calls shared by consecutive generated invites: (pool, thread, kind) ->
 /// the call and how often it was handed out.
@@ -73,21 +77,30 @@ pub fn release_pool(env: &Env, pool: &'static str) {
 
 fn from_pool(env: &Env, kind: &str) -> Option<Result<Fixture, FixtureError>> {
     let pool = POOL.with(Cell::get)?;
-    if !matches!(kind, "group" | "p2p") {
-        return None;
-    }
+    let most = match kind {
+        "group" | "p2p" => POOL_USES,
+        "move_source" => SOURCE_USES,
+        _ => return None,
+    };
     let key = (pool, std::thread::current().id(), kind.to_owned());
     let taken = POOLS
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .remove(&key);
     match taken {
-        Some((mut fixture, uses)) if uses < POOL_USES => {
+        Some((mut fixture, uses)) if uses < most => {
+            fixture.since = Instant::now();
+            // A source call lost its user to the last move: seat it again.
+            if kind == "move_source" {
+                if let Err(e) = seat_moved_user(env, &mut fixture) {
+                    release_now(env, &fixture);
+                    return Some(Err(e));
+                }
+            }
             POOLS
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(key, (fixture.clone(), uses + 1));
-            fixture.since = Instant::now();
             return Some(Ok(fixture));
         }
         Some((worn, _)) => release_now(env, &worn),
@@ -411,6 +424,14 @@ fn end(env: &Env, fixture: &Fixture) -> Result<(), FixtureError> {
 /// A group call holding one invited user, whose participant id a move names.
 fn move_source(env: &Env) -> Result<Fixture, FixtureError> {
     let mut fixture = create(env, "move_source", &group_body)?;
+    seat_moved_user(env, &mut fixture)?;
+    Ok(fixture)
+}
+
+/// Invites the user to move into the source call and records the participant
+/// id the call gave it (a new one each time: an earlier seat's id, still in
+/// the call on a target that kept a moved user, is not taken for it).
+fn seat_moved_user(env: &Env, fixture: &mut Fixture) -> Result<(), FixtureError> {
     let started = Instant::now();
     let body = json!({
         "participants": [{
@@ -438,17 +459,21 @@ fn move_source(env: &Env) -> Result<Fixture, FixtureError> {
         return Err(fail("no callback".into()));
     };
     let call = fixture.id.clone();
+    let earlier = fixture.extra.get("participant").cloned();
     let participant_of = |all: &[&Value]| -> Option<String> {
         roster_items(all, &call).iter().rev().find_map(|item| {
             item.get("resourceData")?.as_array()?.iter().find_map(|p| {
                 let id = p.pointer("/info/identity/user/id")?.as_str()?;
-                (id == MOVED_USER).then(|| p.get("id")?.as_str().map(str::to_owned))?
+                let participant = p.get("id")?.as_str()?;
+                (id == MOVED_USER && earlier.as_deref() != Some(participant))
+                    .then(|| participant.to_owned())
             })
         })
     };
-    let all = wait(
+    let all = wait_since(
         env,
         &mailbox,
+        started,
         started + env.options.notification_timeout,
         |all| participant_of(all).is_some(),
     );
@@ -457,5 +482,5 @@ fn move_source(env: &Env) -> Result<Fixture, FixtureError> {
     })?;
     fixture.extra.insert("participant".into(), participant);
     fixture.extra.insert("user".into(), MOVED_USER.into());
-    Ok(fixture)
+    Ok(())
 }

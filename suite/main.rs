@@ -13,3 +13,8 @@ mod props;
 fn main() -> std::process::ExitCode {
     conformance_harness::main(contract::InviteContract::new())
 }
+
+/// mimalloc rather than the system allocator: with glibc's, allocation took
+/// about a quarter of the CPU of a generated invite (see bench/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

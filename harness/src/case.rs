@@ -192,6 +192,24 @@ pub fn parse_case(path: &Path, text: &str) -> Result<LoadedCase, CaseError> {
             message: e.into_inner().to_string(),
         }
     })?;
+    check_case(path, case)
+}
+
+/// A case already held as JSON (a generated one): read without printing and
+/// parsing it again.
+pub fn case_from_value(path: &Path, value: Value) -> Result<LoadedCase, CaseError> {
+    let case: Case = serde_path_to_error::deserialize(value).map_err(|e| {
+        let json_path = pointer_like_to_json_path(&e.path().to_string());
+        CaseError::Parse {
+            path: path.to_owned(),
+            json_path,
+            message: e.into_inner().to_string(),
+        }
+    })?;
+    check_case(path, case)
+}
+
+fn check_case(path: &Path, case: Case) -> Result<LoadedCase, CaseError> {
     let invalid = |json_path: &str, message: String| CaseError::Invalid {
         path: path.to_owned(),
         json_path: json_path.to_owned(),

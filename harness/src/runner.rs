@@ -91,11 +91,7 @@ fn execute(
         }
         fixtures.insert(var.clone(), fixture);
     }
-    let request = build_request(loaded, &vars)?;
-    let request_json: Option<Value> = request
-        .body
-        .as_deref()
-        .and_then(|b| serde_json::from_slice(b).ok());
+    let (request, request_json) = build_request(loaded, &vars)?;
     let sent_at = Instant::now();
     let response = env.send(&request).map_err(|e| e.to_string())?;
     verdict.place.request = Some(format!(
@@ -309,17 +305,27 @@ fn retry_note(response: &HttpResponse) -> String {
     }
 }
 
-fn build_request(loaded: &LoadedCase, vars: &Vars) -> Result<HttpRequest, String> {
+/// The request to send, and its body as JSON when it is JSON (the
+/// invariants read it).
+fn build_request(loaded: &LoadedCase, vars: &Vars) -> Result<(HttpRequest, Option<Value>), String> {
     let r = &loaded.case.request;
     let path = fill_str(&r.path, vars)?;
+    let mut json = None;
     let body = match (&r.body, &loaded.raw_bytes) {
-        (Some(v), _) => Some(
-            serde_json::to_vec(&fill_value(v, vars)?).map_err(|e| format!("request body: {e}"))?,
-        ),
-        (None, Some(raw)) => Some(match std::str::from_utf8(raw) {
-            Ok(text) => fill_str(text, vars)?.into_bytes(),
-            Err(_) => raw.clone(),
-        }),
+        (Some(v), _) => {
+            let filled = fill_value(v, vars)?;
+            let bytes = serde_json::to_vec(&filled).map_err(|e| format!("request body: {e}"))?;
+            json = Some(filled);
+            Some(bytes)
+        }
+        (None, Some(raw)) => {
+            let bytes = match std::str::from_utf8(raw) {
+                Ok(text) => fill_str(text, vars)?.into_bytes(),
+                Err(_) => raw.clone(),
+            };
+            json = serde_json::from_slice(&bytes).ok();
+            Some(bytes)
+        }
         (None, None) => None,
     };
     let mut headers: Vec<(String, String)> = r
@@ -336,13 +342,14 @@ fn build_request(loaded: &LoadedCase, vars: &Vars) -> Result<HttpRequest, String
     if !has("client-request-id", &headers) {
         headers.push(("client-request-id".into(), uuid::Uuid::new_v4().to_string()));
     }
-    Ok(HttpRequest {
+    let request = HttpRequest {
         method: r.method.clone(),
         path,
         headers,
         body,
         auth: r.auth,
-    })
+    };
+    Ok((request, json))
 }
 
 fn check_header(

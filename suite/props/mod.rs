@@ -7,7 +7,7 @@ mod model;
 
 use std::path::Path;
 
-use conformance_harness::case::parse_case;
+use conformance_harness::case::case_from_value;
 use conformance_harness::prop::{self, Failure};
 use conformance_harness::runner::run_loaded;
 use conformance_harness::{Check, Contract, Env, Level, Property, Verdict};
@@ -232,8 +232,7 @@ fn check_case(
             });
         }
     }
-    let text = case.to_string();
-    let loaded = match parse_case(Path::new("<generated>"), &text) {
+    let loaded = match case_from_value(Path::new("<generated>"), case.clone()) {
         Ok(l) => l,
         Err(e) => {
             return Some(Failure {
