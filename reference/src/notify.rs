@@ -75,11 +75,16 @@ impl Notifier {
     pub(crate) fn send(&self, notifications: &Value) {
         let items = notifications.get("value").and_then(Value::as_array);
         for item in items.into_iter().flatten() {
-            self.backlog.fetch_add(1, Ordering::Relaxed);
-            if self.queue.send(item.to_string()).is_err() {
-                // The task is gone only when the runtime shuts down.
-                self.backlog.fetch_sub(1, Ordering::Relaxed);
-            }
+            self.send_item(item.to_string());
+        }
+    }
+
+    /// Queues one `commsNotification` item given as JSON text.
+    pub(crate) fn send_item(&self, item: String) {
+        self.backlog.fetch_add(1, Ordering::Relaxed);
+        if self.queue.send(item).is_err() {
+            // The task is gone only when the runtime shuts down.
+            self.backlog.fetch_sub(1, Ordering::Relaxed);
         }
     }
 

@@ -11,6 +11,9 @@ pub(crate) struct Participant {
     pub(crate) id: String,
     /// The identitySet as the invite (or create-call) sent it.
     pub(crate) identity: Value,
+    /// The participant as JSON text, made once: a participant never changes,
+    /// and every roster notification of its call carries it again.
+    text: std::sync::OnceLock<String>,
 }
 
 impl Participant {
@@ -18,7 +21,14 @@ impl Participant {
         Participant {
             id: new_id(),
             identity,
+            text: std::sync::OnceLock::new(),
         }
+    }
+
+    /// [`Participant::to_json`] as text (the faults are the server's, fixed
+    /// for its life).
+    pub(crate) fn json_text(&self, faults: FaultSet) -> &str {
+        self.text.get_or_init(|| self.to_json(faults).to_string())
     }
 
     pub(crate) fn to_json(&self, faults: FaultSet) -> Value {
@@ -100,6 +110,23 @@ impl Operation {
 /// A `commsNotifications` body with one notification about
 /// `/communications/calls/{call_id}{tail}` (`tail` is empty or starts with a
 /// slash).
+/// One `commsNotification` as text, its `resourceData` given as JSON text
+/// (a roster is assembled from its participants' cached texts).
+pub(crate) fn notification_item_text(
+    change_type: &str,
+    call_id: &str,
+    tail: &str,
+    data: &str,
+) -> String {
+    let quoted = |text: &str| Value::from(text).to_string();
+    format!(
+        r##"{{"@odata.type":"#microsoft.graph.commsNotification","changeType":{},"resource":{},"resourceUrl":{},"resourceData":{data}}}"##,
+        quoted(change_type),
+        quoted(&format!("/app/calls/{call_id}{tail}")),
+        quoted(&format!("/communications/calls/{call_id}{tail}")),
+    )
+}
+
 pub(crate) fn notification(change_type: &str, call_id: &str, tail: &str, data: Value) -> Value {
     json!({
         "@odata.type": "#microsoft.graph.commsNotifications",

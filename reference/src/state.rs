@@ -16,7 +16,8 @@ use crate::error::ApiError;
 use crate::faults::{Fault, FaultSet};
 use crate::notify::{Delivery, Notifier};
 use crate::resources::{
-    new_id, notification, other_client_context, Operation, OperationStatus, Participant,
+    new_id, notification, notification_item_text, other_client_context, Operation, OperationStatus,
+    Participant,
 };
 use crate::validate::{CallKind, NewCall};
 
@@ -95,12 +96,20 @@ impl Call {
     }
 
     fn notify_roster(&self, call_named: &str, faults: FaultSet, except: &[String]) {
-        let roster = self.roster_json(faults, except);
-        self.notifier.send(&notification(
+        let mut roster = String::from("[");
+        let kept = self.roster.iter().filter(|p| !except.contains(&p.id));
+        for (i, participant) in kept.enumerate() {
+            if i > 0 {
+                roster.push(',');
+            }
+            roster.push_str(participant.json_text(faults));
+        }
+        roster.push(']');
+        self.notifier.send_item(notification_item_text(
             "updated",
             call_named,
             "/participants",
-            Value::Array(roster),
+            &roster,
         ));
     }
 

@@ -232,7 +232,7 @@ fn check_case(
             });
         }
     }
-    let loaded = match case_from_value(Path::new("<generated>"), case.clone()) {
+    let loaded = match case_from_value(Path::new("<generated>"), case) {
         Ok(l) => l,
         Err(e) => {
             return Some(Failure {
