@@ -374,7 +374,7 @@ fn await_established(
         let not_json = mailbox
             .snapshot()
             .iter()
-            .filter(|d| d.body.is_err())
+            .filter(|d| d.body().is_err())
             .count();
         Err(format!(
             "call {id} was not notified as established within {} ms ({} notification item(s) received, {not_json} delivery(ies) not JSON)",

@@ -70,8 +70,11 @@ impl std::fmt::Debug for Env {
 
 impl Env {
     pub fn build(cli: &Cli, contract: &dyn Contract) -> Result<Self, SetupError> {
+        // One thread serves the listener and the embedded server; trials drive
+        // their own requests (see `Env::send`). A second worker cost more in
+        // hand-offs between the two than it added (measured: bench/README.md).
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(1)
             .enable_all()
             .build()
             .map_err(SetupError::Runtime)?;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -30,17 +30,45 @@ const MAX_STORED_BYTES: usize = 32 << 20;
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One POST the target made to a callback path.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Delivery {
     pub at: Instant,
     pub content_type: Option<String>,
-    pub body: Result<Value, String>,
+    raw: Bytes,
+    /// The body as JSON, parsed by the first reader: on the trial's thread
+    /// that waits for it, not on the runtime thread that serves the listener
+    /// (and the embedded server), which was the run's busiest.
+    parsed: OnceLock<Result<Value, String>>,
 }
 
 impl Delivery {
+    fn received(content_type: Option<String>, raw: Bytes) -> Self {
+        Self {
+            at: Instant::now(),
+            content_type,
+            raw,
+            parsed: OnceLock::new(),
+        }
+    }
+
+    /// A POST whose body never came whole: `why`.
+    fn failed(why: String) -> Self {
+        Self {
+            at: Instant::now(),
+            content_type: None,
+            raw: Bytes::new(),
+            parsed: OnceLock::from(Err(why)),
+        }
+    }
+
+    /// The body as JSON, or why it is not.
+    pub fn body(&self) -> &Result<Value, String> {
+        self.parsed.get_or_init(|| parse(&self.raw))
+    }
+
     /// The `commsNotification` items of a `commsNotifications` body.
     pub fn items(&self) -> Vec<&Value> {
-        match &self.body {
+        match self.body() {
             Ok(Value::Object(map)) => match map.get("value") {
                 Some(Value::Array(items)) => items.iter().collect(),
                 _ => Vec::new(),
@@ -273,11 +301,7 @@ async fn receive(
                 ),
             };
             if mailbox.reserve(0) {
-                mailbox.push(Delivery {
-                    at: Instant::now(),
-                    content_type: None,
-                    body: Err(why),
-                });
+                mailbox.push(Delivery::failed(why));
             }
             return status;
         }
@@ -291,11 +315,7 @@ async fn receive(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    mailbox.push(Delivery {
-        at: Instant::now(),
-        content_type,
-        body: parse(&bytes),
-    });
+    mailbox.push(Delivery::received(content_type, bytes));
     StatusCode::ACCEPTED
 }
 

@@ -490,7 +490,7 @@ fn check_notification(
         ));
         let not_json: Vec<&String> = deliveries
             .iter()
-            .filter_map(|d| d.body.as_ref().err())
+            .filter_map(|d| d.body().as_ref().err())
             .collect();
         if let Some(first) = not_json.first() {
             check = check.note(format!(

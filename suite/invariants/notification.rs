@@ -77,7 +77,7 @@ pub(super) fn notification_schema(ex: &Exchange<'_>, check: Check) -> Check {
             if !ct.to_ascii_lowercase().starts_with("application/json") {
                 check = check.fail_text(format!("{var}: delivery {i} has Content-Type {ct:?}"));
             }
-            let body = match &delivery.body {
+            let body = match delivery.body() {
                 Err(e) => {
                     check = check.fail_text(format!("{var}: delivery {i} is {e}"));
                     continue;
