@@ -746,7 +746,7 @@ fn throughput(
                     ticks,
                 )?);
             }
-            repeats.sort_by(|a, b| a.0.wall.cmp(&b.0.wall));
+            repeats.sort_by_key(|r| r.0.wall);
             let mut walls: Vec<f64> = repeats.iter().map(|r| r.0.wall.as_secs_f64()).collect();
             walls.sort_by(f64::total_cmp);
             let Some((measured, server_cpu, server_rss_growth)) =
