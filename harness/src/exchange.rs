@@ -59,6 +59,10 @@ pub struct Limits {
     pub retry_budget_secs: u64,
 }
 
+/// Longest idle time after which a pooled connection is still reused;
+/// under the keep-alive of common servers (the reference server's is 10 s).
+const IDLE_REUSE: Duration = Duration::from_secs(4);
+
 #[derive(Debug, Clone)]
 pub struct Http {
     client: reqwest::Client,
@@ -91,6 +95,10 @@ impl Http {
             .redirect(redirect_policy())
             .connect_timeout(limits.timeout)
             .pool_max_idle_per_host(64)
+            // A trial thread's connections are driven only while it sends
+            // (see `Env::send`): one idle longer than a server's keep-alive
+            // might be closed under it unseen, so it is not reused.
+            .pool_idle_timeout(IDLE_REUSE)
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Self {

@@ -477,6 +477,10 @@ pub enum InviteAnswer {
 pub struct GraphConfig {
     pub notifications: Notifications,
     pub invite: InviteAnswer,
+    /// Close each connection right after its first answer, without saying
+    /// so (no `Connection: close`): the client's pooled connection is dead
+    /// when it next uses it, as when a server's keep-alive runs out.
+    pub close_after_answer: bool,
 }
 
 impl GraphConfig {
@@ -484,6 +488,7 @@ impl GraphConfig {
         Self {
             notifications,
             invite: InviteAnswer::Correct,
+            close_after_answer: false,
         }
     }
 }
@@ -518,7 +523,7 @@ async fn converse(mut stream: TcpStream, graph: Arc<Graph>, log: Arc<Log>) {
     while let Ok(Some(request)) = read_request(&mut stream, &mut buffer).await {
         log.request(&request);
         let answer = graph.answer(&request, &log);
-        if !write(&mut stream, &answer).await {
+        if !write(&mut stream, &answer).await || graph.config.close_after_answer {
             return;
         }
     }

@@ -473,8 +473,8 @@ fn bodies_that_are_not_json() {
         body: b"<html><body>Not Found</body></html>".to_vec(),
     });
     let invite_text = graph(GraphConfig {
-        notifications: Notifications::Correct,
         invite: InviteAnswer::Body(b"OK, invited \xff".to_vec()),
+        ..GraphConfig::notifications(Notifications::Correct)
     });
     let runs = watch_all(&[
         (
@@ -512,8 +512,8 @@ fn wrong_content_type() {
         body: br#"{"error": {"code": "itemNotFound", "message": "no such call"}}"#.to_vec(),
     });
     let invite_as_html = graph(GraphConfig {
-        notifications: Notifications::Correct,
         invite: InviteAnswer::ContentType("text/html; charset=utf-8"),
+        ..GraphConfig::notifications(Notifications::Correct)
     });
     let runs = watch_all(&[
         (
@@ -607,6 +607,32 @@ fn notifications_that_never_come() {
             "fixture call (group)",
             "not notified as established within 1000 ms",
         ],
+    );
+}
+
+/// A target that closes every connection after one answer, unannounced: the
+/// suite's pooled connection is dead when the trial sends its next request
+/// (create, invite, GET, DELETE all come from one thread). The run must pass
+/// on fresh connections, with no transport error.
+#[test]
+fn keep_alive_closed_after_each_answer() {
+    let _t = Timer::start("keep_alive_closed_after_each_answer");
+    let stub = graph(GraphConfig {
+        close_after_answer: true,
+        ..GraphConfig::notifications(Notifications::Correct)
+    });
+    let w = watch(
+        "closes after each answer",
+        &stub,
+        Trials::Exact(INVITE_CASE),
+    );
+    w.assert_sane(0, INVITE_CASE_DEADLINES);
+    let requests = stub.log().requests().len();
+    assert!(requests >= 4, "create, invite, GET, DELETE: {requests}");
+    assert!(
+        stub.log().connections() >= requests,
+        "every request came on a connection of its own: {} connections, {requests} requests",
+        stub.log().connections()
     );
 }
 
