@@ -798,6 +798,9 @@ fn throughput(
         verdict(rate_met),
         opt(best_rate, 0)
     );
+    if options.sizes.last().is_some_and(|n| *n < 10_000) {
+        println!("   (sizes below 10,000 weigh process start and warm-up heavily: the goal is for a long run; run without --quick)");
+    }
     println!("   (CPU µs/i: suite + server CPU per invite. `limit lifted`: the server runs in the bench process; its CPU is counted, and peak RSS reads suite MiB + the server's growth in MiB)");
     let env: std::collections::BTreeMap<String, String> =
         throughput_env(1, options.seed).into_iter().collect();
