@@ -68,13 +68,25 @@ pub fn wait_since(
     mailbox: &Mailbox,
     since: Instant,
     deadline: Instant,
-    mut done: impl FnMut(&[&Value]) -> bool,
+    done: impl FnMut(&[&Value]) -> bool,
 ) -> Vec<Value> {
+    items(&deliveries_since(env, mailbox, since, deadline, done))
+}
+
+/// Like [`wait_since`], returning the deliveries themselves, shared with the
+/// mailbox rather than copied.
+pub fn deliveries_since(
+    env: &Env,
+    mailbox: &Mailbox,
+    since: Instant,
+    deadline: Instant,
+    mut done: impl FnMut(&[&Value]) -> bool,
+) -> Vec<Arc<Delivery>> {
     let recent = |d: &[Arc<Delivery>]| -> Vec<Arc<Delivery>> {
         d.iter().filter(|d| d.at >= since).cloned().collect()
     };
     env.block_on(mailbox.wait_until(deadline, |d| done(&item_refs(&recent(d)))));
-    items(&recent(&mailbox.snapshot()))
+    recent(&mailbox.snapshot())
 }
 
 /// Waits (event-driven, bounded) until `done` holds over the items received.

@@ -10,13 +10,14 @@ mod roster;
 
 use std::sync::Arc;
 
-use conformance_harness::listener::Mailbox;
+use conformance_harness::listener::{Delivery, Mailbox};
+use conformance_harness::runner::item_refs;
 use conformance_harness::{Exchange, Invariant, Level};
 use serde_json::Value;
 
 pub(crate) use crate::notifications::{
-    call_items, change_type, is_terminal, operation_items, refs, resource_url, roster_items,
-    status_of, wait, wait_since,
+    call_items, change_type, deliveries_since, is_terminal, operation_items, refs, resource_url,
+    roster_items, status_of, wait, wait_since,
 };
 pub use notification::notification_violations;
 
@@ -289,20 +290,30 @@ pub(super) fn not_accepted(ex: &Exchange<'_>) -> Option<String> {
 
 /// The notifications about this invite once it has settled, waited for and
 /// read once per exchange however many invariants ask.
-pub(super) fn settled_items(ex: &Exchange<'_>) -> Option<Arc<Vec<Value>>> {
+pub(super) fn settled_items(ex: &Exchange<'_>) -> Option<Arc<Settled>> {
     ex.memo.get_or("settled_items", || settle(ex).map(Arc::new))
+}
+
+/// The deliveries that arrived since the request, shared (not copied) with
+/// the mailbox.
+pub(super) struct Settled(Vec<Arc<Delivery>>);
+
+impl Settled {
+    pub(super) fn items(&self) -> Vec<&Value> {
+        item_refs(&self.0)
+    }
 }
 
 /// Waits for the operation's terminal notification, then for the roster
 /// update that follows it, so duplicates sent before it are counted too.
-fn settle(ex: &Exchange<'_>) -> Option<Vec<Value>> {
+fn settle(ex: &Exchange<'_>) -> Option<Settled> {
     let mailbox = mailbox(ex, "call")?;
     let call = call_id(ex)?.to_owned();
     let op = op_id(ex)?.to_owned();
     let invitees = first_invitees(ex);
     let response_terminal = body(ex).and_then(status_of).is_some_and(is_terminal);
     // Only what came after the request is about it (a reused call has a past).
-    Some(wait_since(
+    Some(Settled(deliveries_since(
         ex.env,
         mailbox,
         ex.sent_at,
@@ -320,5 +331,5 @@ fn settle(ex: &Exchange<'_>) -> Option<Vec<Value>> {
                 .all(|id| rosters.iter().any(|r| roster_has(r, id)));
             terminal && roster
         },
-    ))
+    )))
 }

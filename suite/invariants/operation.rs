@@ -14,9 +14,10 @@ pub(super) fn terminal_once(ex: &Exchange<'_>, check: Check) -> Check {
     let (Some(call), Some(op)) = (call_id(ex), op_id(ex)) else {
         return check.fail_text("the operation has no id");
     };
-    let Some(all) = settled_items(ex) else {
+    let Some(settled) = settled_items(ex) else {
         return poll_terminal(ex, check, call, op);
     };
+    let all = settled.items();
     let ops = operation_items(&all[..], call, op);
     let terminal: Vec<&Value> = ops
         .iter()
@@ -105,12 +106,13 @@ pub(super) fn terminal_matches(ex: &Exchange<'_>, check: Check) -> Check {
     let (Some(call), Some(op)) = (call_id(ex), op_id(ex)) else {
         return check.fail_text("the operation has no id");
     };
-    let Some(all) = settled_items(ex) else {
+    let Some(settled) = settled_items(ex) else {
         return check.not_run("the call's notifications cannot reach the suite");
     };
+    let all = settled.items();
     let ops = operation_items(&all[..], call, op);
     let Some(item) = ops.iter().find(|i| change_type(i) == "deleted") else {
-        let urls: Vec<&str> = all.iter().map(resource_url).collect();
+        let urls: Vec<&str> = all.iter().map(|i| resource_url(i)).collect();
         return check.fail_text(format!(
             "no `deleted` notification names /communications/calls/{call}/operations/{op}; resourceUrls received: {urls:?}"
         ));
@@ -151,7 +153,8 @@ pub(super) fn failed_has_result_info(ex: &Exchange<'_>, check: Check) -> Check {
         return check.fail_text("the operation has no id");
     };
     let mut operations: Vec<Value> = body(ex).cloned().into_iter().collect();
-    if let Some(all) = settled_items(ex) {
+    if let Some(settled) = settled_items(ex) {
+        let all = settled.items();
         operations.extend(
             operation_items(&all[..], call, op)
                 .iter()

@@ -13,9 +13,10 @@ pub(super) fn roster_update(ex: &Exchange<'_>, check: Check) -> Check {
     let Some(call) = call_id(ex) else {
         return check.not_run("no call");
     };
-    let Some(all) = settled_items(ex) else {
+    let Some(settled) = settled_items(ex) else {
         return check.not_run("the call's notifications cannot reach the suite");
     };
+    let all = settled.items();
     let rosters = roster_items(&all[..], call);
     let missing: Vec<String> = first_invitees(ex)
         .iter()
@@ -45,9 +46,10 @@ pub(super) fn move_first_only(ex: &Exchange<'_>, check: Check) -> Check {
     let Some(call) = call_id(ex) else {
         return check.not_run("no call");
     };
-    let Some(all) = settled_items(ex) else {
+    let Some(settled) = settled_items(ex) else {
         return check.not_run("the call's notifications cannot reach the suite");
     };
+    let all = settled.items();
     let rosters = roster_items(&all[..], call);
     let moved_too: Vec<String> = participants[1..]
         .iter()
