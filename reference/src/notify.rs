@@ -101,9 +101,12 @@ async fn deliver_queue(
     backlog: Arc<AtomicUsize>,
 ) {
     let mut batch = Vec::with_capacity(BATCH_ITEMS);
+    // Parsed once, not once per POST; a URL that does not parse is left to
+    // reqwest, which reports it on each attempt.
+    let url = reqwest::Url::parse(&callback_uri).ok();
     while pending.recv_many(&mut batch, BATCH_ITEMS).await > 0 {
         let body = commsnotifications(&batch, delivery.faults);
-        deliver(&delivery, &callback_uri, Bytes::from(body)).await;
+        deliver(&delivery, &callback_uri, url.as_ref(), Bytes::from(body)).await;
         backlog.fetch_sub(batch.len(), Ordering::Relaxed);
         batch.clear();
     }
@@ -131,12 +134,14 @@ fn commsnotifications(items: &[String], faults: FaultSet) -> String {
 /// until the retries are spent; then the notification is dropped, as Graph
 /// drops notifications a bot does not take. Any other 4xx is the bot's final
 /// word (a callback path it no longer serves, say): trying again cannot help.
-async fn deliver(delivery: &Delivery, callback_uri: &str, body: Bytes) {
+async fn deliver(delivery: &Delivery, callback_uri: &str, url: Option<&reqwest::Url>, body: Bytes) {
     let json = HeaderValue::from_static("application/json");
     for attempt in 0..=delivery.retries {
-        let outcome = delivery
-            .client
-            .post(callback_uri)
+        let post = match url {
+            Some(url) => delivery.client.post(url.clone()),
+            None => delivery.client.post(callback_uri),
+        };
+        let outcome = post
             .header(header::CONTENT_TYPE, json.clone())
             .timeout(delivery.timeout)
             .body(body.clone())
