@@ -15,7 +15,8 @@ use conformance_harness::template::Vars;
 use conformance_harness::{Env, Fixture};
 use serde_json::{json, Value};
 
-use crate::notifications::{call_items, refs, roster_items, wait, wait_since};
+use crate::notifications::{call_items, change_type, refs, roster_items, wait, wait_since};
+use conformance_harness::runner::item_refs;
 
 /// `disposable_p2p` is a peer-to-peer call the case consumes (replaces or
 /// ends): it is always created, never taken from `--p2p-call-id`.
@@ -391,11 +392,21 @@ pub fn release(env: &Env, fixture: &Fixture) {
     }
 }
 
-/// What the target answers no longer matters: the case is over.
+/// What the target answers no longer matters: the case is over. A call the
+/// target has announced deleted (a replaced one) is not deleted again.
 fn release_now(env: &Env, fixture: &Fixture) {
-    if fixture.owned {
+    if fixture.owned && !announced_deleted(fixture) {
         let _ = end(env, fixture);
     }
+}
+
+fn announced_deleted(fixture: &Fixture) -> bool {
+    fixture.mailbox.as_ref().is_some_and(|mailbox| {
+        let deliveries = mailbox.snapshot();
+        call_items(&item_refs(&deliveries), &fixture.id)
+            .iter()
+            .any(|item| change_type(item) == "deleted")
+    })
 }
 
 fn end(env: &Env, fixture: &Fixture) -> Result<(), FixtureError> {
