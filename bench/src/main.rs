@@ -462,24 +462,14 @@ fn run(options: &Options) -> Result<(), String> {
                     d["packages_in_graph"].as_u64().unwrap_or(0)
                 );
                 for dup in d["duplicates"].as_array().into_iter().flatten() {
-                    let by: Vec<&str> = dup["pulled_in_by"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .collect();
+                    let by = strings(&dup["pulled_in_by"]);
                     println!(
                         "   duplicate {:<20} ← {}",
                         dup["crate"].as_str().unwrap_or("?"),
                         by.join(", ")
                     );
                 }
-                let scripts: Vec<&str> = d["build_scripts"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
+                let scripts = strings(&d["build_scripts"]);
                 println!(
                     "   build scripts ({}): {}",
                     scripts.len(),
@@ -747,8 +737,7 @@ fn throughput(
                 )?);
             }
             repeats.sort_by_key(|r| r.0.wall);
-            let mut walls: Vec<f64> = repeats.iter().map(|r| r.0.wall.as_secs_f64()).collect();
-            walls.sort_by(f64::total_cmp);
+            let walls: Vec<f64> = repeats.iter().map(|r| r.0.wall.as_secs_f64()).collect();
             let Some((measured, server_cpu, server_rss_growth)) =
                 repeats.into_iter().nth(walls.len() / 2)
             else {
@@ -1113,6 +1102,15 @@ fn machine() -> Value {
         "load_average_at_start": read("/proc/loadavg").split_whitespace().take(3).collect::<Vec<_>>().join(" "),
         "commit": format!("{commit}{}", if dirty { " (with uncommitted changes)" } else { "" }),
     })
+}
+
+/// The strings of a JSON array (none if it is not one).
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {

@@ -184,14 +184,7 @@ pub fn load_case(path: &Path) -> Result<LoadedCase, CaseError> {
 
 pub fn parse_case(path: &Path, text: &str) -> Result<LoadedCase, CaseError> {
     let de = &mut serde_json::Deserializer::from_str(text);
-    let case: Case = serde_path_to_error::deserialize(de).map_err(|e| {
-        let json_path = pointer_like_to_json_path(&e.path().to_string());
-        CaseError::Parse {
-            path: path.to_owned(),
-            json_path,
-            message: e.into_inner().to_string(),
-        }
-    })?;
+    let case = serde_path_to_error::deserialize(de).map_err(|e| parse_error(path, e))?;
     check_case(path, case)
 }
 
@@ -203,15 +196,18 @@ pub fn case_from_value(path: &Path, value: &Value) -> Result<LoadedCase, CaseErr
     if let Ok(case) = Case::deserialize(value) {
         return check_case(path, case);
     }
-    let case: Case = serde_path_to_error::deserialize(value).map_err(|e| {
-        let json_path = pointer_like_to_json_path(&e.path().to_string());
-        CaseError::Parse {
-            path: path.to_owned(),
-            json_path,
-            message: e.into_inner().to_string(),
-        }
-    })?;
+    let case = serde_path_to_error::deserialize(value).map_err(|e| parse_error(path, e))?;
     check_case(path, case)
+}
+
+/// Where in the case a deserialization error is, as a JSON path.
+fn parse_error<E: std::fmt::Display>(path: &Path, e: serde_path_to_error::Error<E>) -> CaseError {
+    let json_path = pointer_like_to_json_path(&e.path().to_string());
+    CaseError::Parse {
+        path: path.to_owned(),
+        json_path,
+        message: e.into_inner().to_string(),
+    }
 }
 
 fn check_case(path: &Path, case: Case) -> Result<LoadedCase, CaseError> {
@@ -343,6 +339,24 @@ mod tests {
         assert!(err.contains("cases/x.json"), "{err}");
         assert!(err.contains("$.expect.notifications[0]"), "{err}");
         assert!(err.contains("cuont"), "{err}");
+    }
+
+    #[test]
+    fn a_broken_case_held_as_json_names_the_path_too() {
+        let text = r#"{"description": "d", "spec": "s",
+            "request": {"path": "/x"},
+            "expect": {"status": 200, "notifications": [{"about": "a", "match": {}, "cuont": 1}]}}"#;
+        let value: Value = serde_json::from_str(text).expect("JSON");
+        let err = case_from_value(Path::new("<generated>"), &value)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("$.expect.notifications[0]"), "{err}");
+        assert!(err.contains("cuont"), "{err}");
+        let ok: Value = serde_json::from_str(
+            r#"{"description": "d", "spec": "s", "request": {"path": "/x"}, "expect": {"status": 200}}"#,
+        )
+        .expect("JSON");
+        assert!(case_from_value(Path::new("<generated>"), &ok).is_ok());
     }
 
     #[test]

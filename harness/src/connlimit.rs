@@ -87,6 +87,25 @@ impl Guarded {
         let next = Instant::now() + self.idle;
         self.deadline.as_mut().reset(next);
     }
+
+    /// An I/O poll's outcome, with the idle clock kept: progress restarts
+    /// it, and waiting past it ends the connection.
+    fn watched<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match polled {
+            Poll::Ready(r) => {
+                self.touch();
+                Poll::Ready(r)
+            }
+            Poll::Pending => match self.check_idle(cx) {
+                Err(e) => Poll::Ready(Err(e)),
+                Ok(()) => Poll::Pending,
+            },
+        }
+    }
 }
 
 impl AsyncRead for Guarded {
@@ -96,16 +115,8 @@ impl AsyncRead for Guarded {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        match Pin::new(&mut this.stream).poll_read(cx, buf) {
-            Poll::Ready(r) => {
-                this.touch();
-                Poll::Ready(r)
-            }
-            Poll::Pending => match this.check_idle(cx) {
-                Err(e) => Poll::Ready(Err(e)),
-                Ok(()) => Poll::Pending,
-            },
-        }
+        let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
+        this.watched(cx, polled)
     }
 }
 
@@ -116,16 +127,8 @@ impl AsyncWrite for Guarded {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        match Pin::new(&mut this.stream).poll_write(cx, buf) {
-            Poll::Ready(r) => {
-                this.touch();
-                Poll::Ready(r)
-            }
-            Poll::Pending => match this.check_idle(cx) {
-                Err(e) => Poll::Ready(Err(e)),
-                Ok(()) => Poll::Pending,
-            },
-        }
+        let polled = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.watched(cx, polled)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

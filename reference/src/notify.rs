@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{header, HeaderValue};
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::config::Config;
@@ -71,16 +70,8 @@ impl Notifier {
         Notifier { queue, backlog }
     }
 
-    /// Queues the items of a `commsNotifications` body; it never waits.
-    pub(crate) fn send(&self, notifications: &Value) {
-        let items = notifications.get("value").and_then(Value::as_array);
-        for item in items.into_iter().flatten() {
-            self.send_item(item.to_string());
-        }
-    }
-
-    /// Queues one `commsNotification` item given as JSON text.
-    pub(crate) fn send_item(&self, item: String) {
+    /// Queues one `commsNotification` item given as JSON text; it never waits.
+    pub(crate) fn send(&self, item: String) {
         self.backlog.fetch_add(1, Ordering::Relaxed);
         if self.queue.send(item).is_err() {
             // The task is gone only when the runtime shuts down.

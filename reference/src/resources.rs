@@ -107,12 +107,11 @@ impl Operation {
     }
 }
 
-/// A `commsNotifications` body with one notification about
-/// `/communications/calls/{call_id}{tail}` (`tail` is empty or starts with a
-/// slash).
-/// One `commsNotification` as text, its `resourceData` given as JSON text
-/// (a roster is assembled from its participants' cached texts).
-pub(crate) fn notification_item_text(
+/// One `commsNotification` about `/communications/calls/{call_id}{tail}`
+/// (`tail` is empty or starts with a slash), as JSON text; `data` is its
+/// `resourceData`, already JSON text (a roster is assembled from its
+/// participants' cached texts).
+pub(crate) fn notification_text(
     change_type: &str,
     call_id: &str,
     tail: &str,
@@ -127,17 +126,9 @@ pub(crate) fn notification_item_text(
     )
 }
 
-pub(crate) fn notification(change_type: &str, call_id: &str, tail: &str, data: Value) -> Value {
-    json!({
-        "@odata.type": "#microsoft.graph.commsNotifications",
-        "value": [{
-            "@odata.type": "#microsoft.graph.commsNotification",
-            "changeType": change_type,
-            "resource": format!("/app/calls/{call_id}{tail}"),
-            "resourceUrl": format!("/communications/calls/{call_id}{tail}"),
-            "resourceData": data,
-        }],
-    })
+/// [`notification_text`] with `resourceData` as a value.
+pub(crate) fn notification(change_type: &str, call_id: &str, tail: &str, data: &Value) -> String {
+    notification_text(change_type, call_id, tail, &data.to_string())
 }
 
 /// A fresh GUID, the id format Graph uses for calls, participants, operations

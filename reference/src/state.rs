@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::faults::{Fault, FaultSet};
 use crate::notify::{Delivery, Notifier};
 use crate::resources::{
-    new_id, notification, notification_item_text, other_client_context, Operation, OperationStatus,
+    new_id, notification, notification_text, other_client_context, Operation, OperationStatus,
     Participant,
 };
 use crate::validate::{CallKind, NewCall};
@@ -105,7 +105,7 @@ impl Call {
             roster.push_str(participant.json_text(faults));
         }
         roster.push(']');
-        self.notifier.send_item(notification_item_text(
+        self.notifier.send(notification_text(
             "updated",
             call_named,
             "/participants",
@@ -258,7 +258,7 @@ impl Registry {
         call.state = "established";
         if !self.faults.has(Fault::NoEstablishedNotification) {
             call.notifier
-                .send(&notification("updated", &id, "", call.to_json()));
+                .send(notification("updated", &id, "", &call.to_json()));
         }
         self.calls.insert(id.clone(), call);
         *self.per_client.entry(owner).or_default() += 1;
@@ -312,15 +312,15 @@ impl Registry {
             }
             if !faults.has(Fault::NoTerminalNotification) {
                 call.notifier
-                    .send(&terminal_notification(operation, call_id, faults));
+                    .send(terminal_notification(operation, call_id, faults));
             }
         }
         call.state = "terminated";
         let ended = call.to_json();
         call.notifier
-            .send(&notification("updated", call_id, "", ended.clone()));
+            .send(notification("updated", call_id, "", &ended));
         call.notifier
-            .send(&notification("deleted", call_id, "", ended));
+            .send(notification("deleted", call_id, "", &ended));
         if self.ended_order.len() >= self.limits.ended {
             if let Some(oldest) = self.ended_order.pop_front() {
                 self.ended.remove(&oldest);
@@ -408,10 +408,10 @@ impl Registry {
         };
         if !faults.has(Fault::NoTerminalNotification) {
             let terminal = terminal_notification(&operation, &call_named, faults);
-            call.notifier.send(&terminal);
             if faults.has(Fault::DoubleTerminalNotification) {
-                call.notifier.send(&terminal);
+                call.notifier.send(terminal.clone());
             }
+            call.notifier.send(terminal);
         }
         if !failed && !faults.has(Fault::NoRosterUpdate) {
             let except = if faults.has(Fault::RosterMissingInvitee) {
@@ -504,7 +504,7 @@ impl Registry {
 }
 
 /// The `deleted` notification that announces an operation's end.
-fn terminal_notification(operation: &Operation, call_named: &str, faults: FaultSet) -> Value {
+fn terminal_notification(operation: &Operation, call_named: &str, faults: FaultSet) -> String {
     let mut data = operation.to_json();
     let mut operation_named = operation.id.clone();
     if faults.has(Fault::TerminalStatusRunning) {
@@ -524,7 +524,7 @@ fn terminal_notification(operation: &Operation, call_named: &str, faults: FaultS
         "deleted",
         call_named,
         &format!("/operations/{operation_named}"),
-        data,
+        &data,
     )
 }
 

@@ -6,15 +6,21 @@ use serde_json::Value;
 
 use super::*;
 
-pub(super) fn roster_update(ex: &Exchange<'_>, check: Check) -> Check {
+/// The accepted invite's call and its settled notifications, or why a check
+/// over its rosters cannot run.
+fn settled_call<'a>(ex: &'a Exchange<'_>) -> Result<(&'a str, Arc<Settled>), String> {
     if let Some(reason) = not_accepted(ex) {
-        return check.not_run(reason);
+        return Err(reason);
     }
-    let Some(call) = call_id(ex) else {
-        return check.not_run("no call");
-    };
-    let Some(settled) = settled_items(ex) else {
-        return check.not_run("the call's notifications cannot reach the suite");
+    let call = call_id(ex).ok_or("no call")?;
+    let settled = settled_items(ex).ok_or("the call's notifications cannot reach the suite")?;
+    Ok((call, settled))
+}
+
+pub(super) fn roster_update(ex: &Exchange<'_>, check: Check) -> Check {
+    let (call, settled) = match settled_call(ex) {
+        Ok(found) => found,
+        Err(reason) => return check.not_run(reason),
     };
     let all = settled.items();
     let rosters = roster_items(&all[..], call);
@@ -40,14 +46,9 @@ pub(super) fn move_first_only(ex: &Exchange<'_>, check: Check) -> Check {
     if !is_move(&participants) || participants.len() < 2 {
         return check.not_run("the request is not a move of several participants");
     }
-    if let Some(reason) = not_accepted(ex) {
-        return check.not_run(reason);
-    }
-    let Some(call) = call_id(ex) else {
-        return check.not_run("no call");
-    };
-    let Some(settled) = settled_items(ex) else {
-        return check.not_run("the call's notifications cannot reach the suite");
+    let (call, settled) = match settled_call(ex) {
+        Ok(found) => found,
+        Err(reason) => return check.not_run(reason),
     };
     let all = settled.items();
     let rosters = roster_items(&all[..], call);
