@@ -23,8 +23,12 @@ impl Contract for InviteContract {
         fixtures::prepare(env, kind)
     }
 
-    fn release(&self, env: &Env, fixture: &Fixture) {
-        fixtures::release(env, fixture);
+    fn release(&self, env: &Env, fixture: &Fixture) -> Result<(), String> {
+        fixtures::release(env, fixture)
+    }
+
+    fn end(&self, env: &Env, fixture: &Fixture) -> Result<(), String> {
+        fixtures::end(env, fixture)
     }
 
     fn fixture_kinds(&self) -> &[&'static str] {
@@ -33,6 +37,10 @@ impl Contract for InviteContract {
 
     fn invariants(&self) -> &[Invariant] {
         &self.invariants
+    }
+
+    fn lint_case(&self, case: &serde_json::Value) -> Vec<(String, String)> {
+        crate::lint::case(case)
     }
 
     fn properties(&self) -> Vec<Property> {

@@ -72,7 +72,9 @@ pub fn release_pool(env: &Env, pool: &'static str) {
         .collect();
     drop(pools);
     for fixture in &calls {
-        release_now(env, fixture);
+        if let Err(answer) = end(env, fixture) {
+            env.unreleased(fixture, answer);
+        }
     }
 }
 
@@ -94,7 +96,9 @@ fn from_pool(env: &Env, kind: &str) -> Option<Result<Fixture, FixtureError>> {
             // A source call lost its user to the last move: seat it again.
             if kind == "move_source" {
                 if let Err(e) = seat_moved_user(env, &mut fixture) {
-                    release_now(env, &fixture);
+                    if let Err(answer) = end(env, &fixture) {
+                        env.unreleased(&fixture, answer);
+                    }
                     return Some(Err(e));
                 }
             }
@@ -104,7 +108,11 @@ fn from_pool(env: &Env, kind: &str) -> Option<Result<Fixture, FixtureError>> {
                 .insert(key, (fixture.clone(), uses + 1));
             return Some(Ok(fixture));
         }
-        Some((worn, _)) => release_now(env, &worn),
+        Some((worn, _)) => {
+            if let Err(answer) = end(env, &worn) {
+                env.unreleased(&worn, answer);
+            }
+        }
         None => {}
     }
     let fresh = match prepare_fresh(env, kind) {
@@ -130,6 +138,26 @@ pub fn prepare(env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
     from_pool(env, kind).unwrap_or_else(|| prepare_fresh(env, kind))
 }
 
+/// A call of `kind` (`group` or `p2p`) the suite creates for itself, never
+/// one the user lent: for trials that end or move from their calls. Skipped
+/// (unavailable) when the target cannot create calls.
+pub fn create_owned(env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
+    if !env.options.create_calls {
+        return Err(FixtureError::Unavailable {
+            kind: kind.to_owned(),
+            reason: "it ends the calls it uses, so it needs calls of its own, and --no-create-calls is set".to_owned(),
+        });
+    }
+    match kind {
+        "group" => create(env, kind, &group_body),
+        "p2p" => create(env, kind, &p2p_body),
+        other => Err(FixtureError::Unsupported {
+            kind: other.to_owned(),
+            message: "only group and p2p calls are created on their own".to_owned(),
+        }),
+    }
+}
+
 fn prepare_fresh(env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
     let needs_creation = matches!(kind, "ended_group" | "move_source" | "disposable_p2p")
         || (kind == "group" && env.options.group_call_id.is_none())
@@ -153,7 +181,10 @@ fn prepare_fresh(env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
         "disposable_p2p" => create(env, kind, &p2p_body),
         "ended_group" => {
             let mut fixture = create(env, kind, &group_body)?;
-            end(env, &fixture)?;
+            end(env, &fixture).map_err(|message| FixtureError::Create {
+                kind: kind.to_owned(),
+                message,
+            })?;
             fixture.owned = false;
             Ok(fixture)
         }
@@ -272,19 +303,32 @@ fn create(env: &Env, kind: &str, body: &dyn Fn(&str) -> Value) -> Result<Fixture
         .and_then(Value::as_str)
         .ok_or_else(|| fail("the created call has no string `id`".into()))?
         .to_owned();
-    if env.options.notifications {
-        await_established(env, &mailbox, &id, started).map_err(fail)?;
-    } else {
-        poll_established(env, &id, started).map_err(fail)?;
-    }
-    Ok(Fixture {
+    let fixture = Fixture {
         kind: kind.to_owned(),
         id,
         extra: Vars::new(),
         mailbox: env.options.notifications.then_some(mailbox),
         owned: true,
         since: started,
-    })
+    };
+    // Registered before it is awaited: a call that never becomes
+    // established is still the suite's to end.
+    env.own(&fixture);
+    let established = if env.options.notifications {
+        let mailbox = fixture.mailbox.as_ref().map(Arc::clone);
+        mailbox.map_or(Ok(()), |m| await_established(env, &m, &fixture.id, started))
+    } else {
+        poll_established(env, &fixture.id, started)
+    };
+    match established {
+        Ok(()) => Ok(fixture),
+        Err(message) => {
+            if let Err(answer) = end(env, &fixture) {
+                env.unreleased(&fixture, answer);
+            }
+            Err(fail(message))
+        }
+    }
 }
 
 /// Without notifications, the call's state is read until it is established.
@@ -386,17 +430,11 @@ fn await_established(
 }
 
 /// Deletes a call the suite created, unless a pool still shares it.
-pub fn release(env: &Env, fixture: &Fixture) {
-    if !is_pooled(fixture) {
-        release_now(env, fixture);
-    }
-}
-
-/// What the target answers no longer matters: the case is over. A call the
-/// target has announced deleted (a replaced one) is not deleted again.
-fn release_now(env: &Env, fixture: &Fixture) {
-    if fixture.owned && !announced_deleted(fixture) {
-        let _ = end(env, fixture);
+pub fn release(env: &Env, fixture: &Fixture) -> Result<(), String> {
+    if is_pooled(fixture) {
+        Ok(())
+    } else {
+        end(env, fixture)
     }
 }
 
@@ -409,7 +447,14 @@ fn announced_deleted(fixture: &Fixture) -> bool {
     })
 }
 
-fn end(env: &Env, fixture: &Fixture) -> Result<(), FixtureError> {
+/// Ends a call the suite created and has not ended yet (a call the user lent
+/// is never touched). A call the target announced deleted (a replaced one)
+/// is not deleted again. A failed DELETE is tried once more on a new
+/// connection; the error carries the target's last answer.
+pub fn end(env: &Env, fixture: &Fixture) -> Result<(), String> {
+    if !fixture.owned || !env.disown(&fixture.id) || announced_deleted(fixture) {
+        return Ok(());
+    }
     let request = HttpRequest {
         method: "DELETE".into(),
         path: format!("/communications/calls/{}", fixture.id),
@@ -417,19 +462,13 @@ fn end(env: &Env, fixture: &Fixture) -> Result<(), FixtureError> {
         body: None,
         auth: true,
     };
-    let response = env.send(&request)?;
-    if response.status == 204 || response.status == 200 {
-        Ok(())
-    } else {
-        Err(FixtureError::Create {
-            kind: fixture.kind.clone(),
-            message: format!(
-                "DELETE of call {} answered {}",
-                fixture.id,
-                response.status_line()
-            ),
-        })
-    }
+    let answer = |sent: Result<conformance_harness::exchange::HttpResponse, _>| match sent {
+        // 404: it is gone already (the target ended it).
+        Ok(r) if matches!(r.status, 200 | 202 | 204 | 404) => Ok(()),
+        Ok(r) => Err(format!("DELETE answered {}", r.status_line())),
+        Err(e) => Err(format!("DELETE failed: {e}")),
+    };
+    answer(env.send(&request)).or_else(|_| answer(env.send_on_new_connection(&request)))
 }
 
 /// A group call holding one invited user, whose participant id a move names.

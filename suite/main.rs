@@ -6,6 +6,7 @@
 mod contract;
 mod fixtures;
 mod invariants;
+mod lint;
 mod notifications;
 mod offline;
 mod props;

@@ -18,6 +18,11 @@ pub struct Case {
     pub description: String,
     /// The sentence or example of the spec page the case comes from.
     pub spec: String,
+    /// `SHOULD` when the rule comes from elsewhere than the spec page (Graph's
+    /// behaviour, a newer revision): every check of the case then warns
+    /// instead of failing, and fails under `--strict`. Default `MUST`.
+    #[serde(default)]
+    pub level: Option<crate::verdict::Level>,
     /// Present when the case is ignored: the reason.
     #[serde(default)]
     pub ignore: Option<String>,
@@ -53,7 +58,8 @@ pub struct Request {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
-    /// `200`, `"4xx"`, or a list of either.
+    /// `200`, `"4xx"`, a list of either, or `{"must": "4xx", "should": 400}`:
+    /// what is required, and the exact answer that is only recommended.
     pub status: Value,
     /// Header name → expectation.
     #[serde(default)]
@@ -126,6 +132,33 @@ pub struct NotificationExpect {
     /// Deadline, overriding the run's notification deadline.
     #[serde(default)]
     pub within_ms: Option<u64>,
+    /// The response itself may stand in for this notification: when the
+    /// response body's value at `path` is one of `in` (ignoring ASCII case),
+    /// no such notification is due (an operation already ended in the response).
+    #[serde(default)]
+    pub unless_response: Option<ResponseCondition>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseCondition {
+    /// A path into the response body (`$.status`).
+    pub path: String,
+    /// The values that make the notification unnecessary.
+    #[serde(rename = "in")]
+    pub values: Vec<String>,
+}
+
+impl ResponseCondition {
+    /// The value that met the condition, if one did.
+    pub fn met_by<'a>(&self, body: Option<&'a Value>) -> Option<&'a str> {
+        let path = JsonPath::parse(&self.path).ok()?;
+        let found = path.select(body?).first().copied()?.as_str()?;
+        self.values
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case(found))
+            .then_some(found)
+    }
 }
 
 fn default_method() -> String {
@@ -153,6 +186,15 @@ impl StatusExpect {
             Self::Class(c) => status / 100 == *c,
         }
     }
+
+    /// Whether every status `other` accepts, this accepts too.
+    pub fn covers(&self, other: &StatusExpect) -> bool {
+        match (self, other) {
+            (Self::Class(c), Self::Class(o)) => c == o,
+            (_, Self::Code(o)) => self.accepts(*o),
+            (Self::Code(_), Self::Class(_)) => false,
+        }
+    }
 }
 
 impl std::fmt::Display for StatusExpect {
@@ -168,7 +210,10 @@ impl std::fmt::Display for StatusExpect {
 #[derive(Debug, Clone)]
 pub struct LoadedCase {
     pub case: Case,
+    /// The statuses that pass (MUST); empty when any status does.
     pub statuses: Vec<StatusExpect>,
+    /// The statuses recommended among those (SHOULD); empty when the case pins none.
+    pub preferred: Vec<StatusExpect>,
     pub redact: Vec<JsonPath>,
     pub capture: Vec<(String, JsonPath)>,
     pub raw_bytes: Option<Vec<u8>>,
@@ -216,8 +261,8 @@ fn check_case(path: &Path, case: Case) -> Result<LoadedCase, CaseError> {
         json_path: json_path.to_owned(),
         message,
     };
-    let statuses =
-        parse_statuses(&case.expect.status).map_err(|m| invalid("$.expect.status", m))?;
+    let (statuses, preferred) =
+        parse_status_expectation(&case.expect.status).map_err(|m| invalid("$.expect.status", m))?;
     let redact = case
         .expect
         .redact
@@ -264,14 +309,59 @@ fn check_case(path: &Path, case: Case) -> Result<LoadedCase, CaseError> {
                 format!("no fixture named {:?} in $.fixtures", n.fixture),
             ));
         }
+        if let Some(unless) = &n.unless_response {
+            JsonPath::parse(&unless.path).map_err(|m| {
+                invalid(
+                    &format!("$.expect.notifications[{i}].unless_response.path"),
+                    m,
+                )
+            })?;
+        }
     }
     Ok(LoadedCase {
         case,
         statuses,
+        preferred,
         redact,
         capture,
         raw_bytes,
     })
+}
+
+/// The statuses that pass, and those of them that are only recommended.
+fn parse_status_expectation(
+    value: &Value,
+) -> Result<(Vec<StatusExpect>, Vec<StatusExpect>), String> {
+    let Value::Object(parts) = value else {
+        return Ok((parse_statuses(value)?, Vec::new()));
+    };
+    if let Some(other) = parts.keys().find(|k| *k != "must" && *k != "should") {
+        return Err(format!(
+            "unknown member {other:?} (a status object has \"must\" and \"should\")"
+        ));
+    }
+    // No "must": any status passes (the page pins none), and only the
+    // recommendation is checked.
+    let must = match parts.get("must") {
+        Some(v) => parse_statuses(v)?,
+        None => Vec::new(),
+    };
+    let should = match parts.get("should") {
+        Some(v) => parse_statuses(v)?,
+        None => Vec::new(),
+    };
+    if should.is_empty() && must.is_empty() {
+        return Err("a status object needs \"must\", \"should\" or both".to_owned());
+    }
+    if let Some(s) = should
+        .iter()
+        .find(|s| !must.is_empty() && !must.iter().any(|m| m.covers(s)))
+    {
+        return Err(format!(
+            "\"should\" {s} is not among the statuses \"must\" allows"
+        ));
+    }
+    Ok((must, should))
 }
 
 fn parse_statuses(value: &Value) -> Result<Vec<StatusExpect>, String> {
@@ -374,6 +464,41 @@ mod tests {
         assert!(parse_statuses(&serde_json::json!([])).is_err());
         assert!(StatusExpect::Class(4).accepts(404));
         assert!(!StatusExpect::Class(4).accepts(500));
+    }
+
+    #[test]
+    fn a_status_object_splits_what_is_required_from_what_is_recommended() {
+        let (must, should) =
+            parse_status_expectation(&serde_json::json!({"must": "4xx", "should": 400}))
+                .expect("valid");
+        assert_eq!(must, vec![StatusExpect::Class(4)]);
+        assert_eq!(should, vec![StatusExpect::Code(400)]);
+        let (must, should) = parse_status_expectation(&serde_json::json!(200)).expect("valid");
+        assert_eq!((must, should), (vec![StatusExpect::Code(200)], vec![]));
+        let (must, should) =
+            parse_status_expectation(&serde_json::json!({"should": 404})).expect("valid");
+        assert_eq!((must, should), (vec![], vec![StatusExpect::Code(404)]));
+        for bad in [
+            serde_json::json!({}),
+            serde_json::json!({"must": "4xx", "should": 500}),
+            serde_json::json!({"must": 400, "should": "4xx"}),
+            serde_json::json!({"must": "4xx", "shuold": 400}),
+        ] {
+            assert!(parse_status_expectation(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_response_condition_ignores_case_and_names_what_met_it() {
+        let condition = ResponseCondition {
+            path: "$.status".into(),
+            values: vec!["completed".into(), "failed".into()],
+        };
+        let body = serde_json::json!({"status": "Completed"});
+        assert_eq!(condition.met_by(Some(&body)), Some("Completed"));
+        let body = serde_json::json!({"status": "running"});
+        assert_eq!(condition.met_by(Some(&body)), None);
+        assert_eq!(condition.met_by(None), None);
     }
 
     #[test]

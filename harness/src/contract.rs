@@ -26,7 +26,8 @@ pub struct Fixture {
     pub extra: Vars,
     /// Where the target's notifications about this fixture arrive, when they can.
     pub mailbox: Option<Arc<Mailbox>>,
-    /// The suite created it, so the suite ends it after the case.
+    /// The suite created it, so the suite ends it after the case. A fixture
+    /// the user lent (an existing call) is never ended, replaced or moved from.
     pub owned: bool,
     /// Notifications before this belong to earlier cases (a reused call).
     pub since: Instant,
@@ -39,7 +40,10 @@ pub struct Invariant {
     pub level: Level,
     /// What holds, in a few words (`Location ends in …/operations/{opId}`).
     pub summary: &'static str,
-    /// The spec sentence or example, quoted.
+    /// Where the rule comes from: the spec page's section, or the other
+    /// document it is known from (which is why it is only a SHOULD).
+    pub source: &'static str,
+    /// The sentence or example the rule rests on, quoted.
     pub spec: &'static str,
     pub check: fn(&Exchange<'_>, Check) -> Check,
 }
@@ -113,12 +117,22 @@ pub struct Property {
 pub trait Contract: Send + Sync + 'static {
     /// Prepares a fixture of `kind` (`group`, `p2p`, …) on the target.
     fn fixture(&self, env: &Env, kind: &str) -> Result<Fixture, FixtureError>;
-    /// Ends a fixture after its case (deletes a call the suite created).
-    fn release(&self, env: &Env, fixture: &Fixture);
+    /// Ends a fixture after its case (deletes a call the suite created and
+    /// takes it off [`Env::own`]'s register); does nothing to one it does not
+    /// own. An error says why it could not be ended, with the target's answer.
+    fn release(&self, env: &Env, fixture: &Fixture) -> Result<(), String>;
+    /// Ends a fixture the suite still owns when the run ends, whatever
+    /// shares it (a trial that panicked, a pool left behind).
+    fn end(&self, env: &Env, fixture: &Fixture) -> Result<(), String>;
     /// The fixture kinds a case may ask for.
     fn fixture_kinds(&self) -> &[&'static str];
     /// Every invariant a case may name.
     fn invariants(&self) -> &[Invariant];
+    /// Problems of a case file that only the contract can see (an expectation
+    /// the spec's freedoms make unfair), as `(JSON path, problem)`.
+    fn lint_case(&self, _case: &Value) -> Vec<(String, String)> {
+        Vec::new()
+    }
     /// The generated trials.
     fn properties(&self) -> Vec<Property>;
     /// Checks of notifications captured elsewhere (`--notifications-file`):

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::cli::Cli;
-use crate::contract::Contract;
+use crate::contract::{Contract, Fixture};
 use crate::error::{SetupError, TransportError};
 use crate::exchange::{Http, HttpRequest, HttpResponse, Limits};
 use crate::listener::Listener;
@@ -55,6 +55,12 @@ pub struct Env {
     pub secrets: Vec<String>,
     /// Every finished trial's verdict, for reports.
     pub verdicts: Mutex<Vec<Verdict>>,
+    /// What the suite created on the target and has not ended yet: ended as
+    /// each case ends, and whatever is left when the run ends.
+    owned: Mutex<std::collections::BTreeMap<String, Fixture>>,
+    /// What the suite could not end, with the target's answer: reported at
+    /// the end of the run.
+    unreleased: Mutex<Vec<Unreleased>>,
     /// Keeps the embedded server alive for the run.
     _embedded: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
@@ -137,6 +143,8 @@ impl Env {
             },
             secrets: token.into_iter().collect(),
             verdicts: Mutex::new(Vec::new()),
+            owned: Mutex::default(),
+            unreleased: Mutex::default(),
             _embedded: embedded,
         })
     }
@@ -184,12 +192,71 @@ impl Env {
         })
     }
 
+    /// Sends on a connection of its own, opened for this request: a retry
+    /// that must not meet the pooled connection that just failed.
+    pub fn send_on_new_connection(
+        &self,
+        request: &HttpRequest,
+    ) -> Result<HttpResponse, TransportError> {
+        let http = self.http.fresh().map_err(|message| TransportError::Other {
+            url: self.http.url(&request.path),
+            message,
+        })?;
+        self.on_this_thread(|runtime, _| runtime.block_on(http.send(request)))
+    }
+
+    /// Registers a fixture the suite created: it will be ended.
+    pub fn own(&self, fixture: &Fixture) {
+        lock(&self.owned).insert(fixture.id.clone(), fixture.clone());
+    }
+
+    /// Takes a fixture off the register (it was ended); false if it was not on it.
+    pub fn disown(&self, id: &str) -> bool {
+        lock(&self.owned).remove(id).is_some()
+    }
+
+    /// Whether the suite created the fixture with this id and has not ended it.
+    pub fn owns(&self, id: &str) -> bool {
+        lock(&self.owned).contains_key(id)
+    }
+
+    /// Everything still on the register.
+    pub fn owned_list(&self) -> Vec<Fixture> {
+        lock(&self.owned).values().cloned().collect()
+    }
+
+    /// Notes a fixture the suite could not end.
+    pub fn unreleased(&self, fixture: &Fixture, answer: String) {
+        lock(&self.unreleased).push(Unreleased {
+            kind: fixture.kind.clone(),
+            id: fixture.id.clone(),
+            answer,
+        });
+    }
+
+    /// What could not be ended, so far.
+    pub fn unreleased_list(&self) -> Vec<Unreleased> {
+        lock(&self.unreleased).clone()
+    }
+
     pub fn record(&self, verdict: Verdict) {
         self.verdicts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(verdict);
     }
+}
+
+/// A fixture the suite created and could not end, and what the target answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreleased {
+    pub kind: String,
+    pub id: String,
+    pub answer: String,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One TCP connection to the target before any trial: an unreachable target

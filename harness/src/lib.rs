@@ -163,7 +163,7 @@ pub fn main(contract: impl Contract) -> ExitCode {
 fn check_ids(contract: &dyn Contract) -> Vec<String> {
     verdict::BUILTIN_CHECKS
         .iter()
-        .map(|(id, _)| (*id).to_owned())
+        .map(|(id, ..)| (*id).to_owned())
         .chain(contract.invariants().iter().map(|i| i.id.to_owned()))
         .collect()
 }
@@ -178,33 +178,16 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
         );
     }
     let env = shared.env.get();
+    if let Some(Ok(env)) = env {
+        release_leftovers(&*shared.contract, env);
+    }
     if let (Some(dir), Some(Ok(env))) = (&shared.cli.report, env) {
         let verdicts = env
             .verdicts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
-        let checks: Vec<report::CheckInfo> = verdict::BUILTIN_CHECKS
-            .iter()
-            .map(|(id, summary)| report::CheckInfo {
-                id: (*id).to_owned(),
-                level: Level::Must,
-                summary: (*summary).to_owned(),
-                spec: "the case file".to_owned(),
-            })
-            .chain(
-                shared
-                    .contract
-                    .invariants()
-                    .iter()
-                    .map(|i| report::CheckInfo {
-                        id: i.id.to_owned(),
-                        level: i.level,
-                        summary: i.summary.to_owned(),
-                        spec: i.spec.to_owned(),
-                    }),
-            )
-            .collect();
+        let checks = check_infos(&*shared.contract);
         let counts = report::Counts {
             selected: selected.saturating_sub(conclusion.num_filtered_out),
             filtered_out: conclusion.num_filtered_out,
@@ -225,6 +208,7 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
             counts,
             &checks,
             &verdicts,
+            &env.unreleased_list(),
             &env.secrets,
         ) {
             eprintln!(
@@ -250,21 +234,64 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
     }
 }
 
+/// Ends what the suite still owns on the target (a trial that panicked left
+/// it, say), then lists on stderr what could not be ended, run-wide.
+fn release_leftovers(contract: &dyn Contract, env: &Env) {
+    for fixture in env.owned_list() {
+        if let Err(answer) = contract.end(env, &fixture) {
+            env.unreleased(&fixture, answer);
+        }
+    }
+    let left = env.unreleased_list();
+    if !left.is_empty() {
+        eprintln!(
+            "error: {} fixture(s) the suite created could not be ended and are still on the target; end them by hand:",
+            left.len()
+        );
+        for u in &left {
+            eprintln!("  {} {}: {}", u.kind, u.id, u.answer);
+        }
+    }
+}
+
+/// Every check the suite can run, as `--list-checks` and the report show them.
+fn check_infos(contract: &dyn Contract) -> Vec<report::CheckInfo> {
+    verdict::BUILTIN_CHECKS
+        .iter()
+        .map(|(id, level, summary)| report::CheckInfo {
+            id: (*id).to_owned(),
+            level: *level,
+            summary: (*summary).to_owned(),
+            source: "the case file".to_owned(),
+            spec: "the case's own `spec` sentence; a case with \"level\": \"SHOULD\" makes its checks SHOULD".to_owned(),
+        })
+        .chain(contract.invariants().iter().map(|i| report::CheckInfo {
+            id: i.id.to_owned(),
+            level: i.level,
+            summary: i.summary.to_owned(),
+            source: i.source.to_owned(),
+            spec: i.spec.to_owned(),
+        }))
+        .collect()
+}
+
+/// The header line of `--list-checks`: its columns, tab-separated.
+pub const LIST_CHECKS_HEADER: &str = "id\tlevel\tsource\tsummary\trule";
+
 #[expect(
     clippy::print_stdout,
     reason = "--list-checks prints its answer on stdout"
 )]
 fn print_checks(contract: &dyn Contract) {
-    for (id, summary) in verdict::BUILTIN_CHECKS {
-        println!("{id}\tMUST\t{summary}\tthe case file");
-    }
-    for inv in contract.invariants() {
+    println!("{LIST_CHECKS_HEADER}");
+    for c in check_infos(contract) {
         println!(
-            "{}\t{}\t{}\t{}",
-            inv.id,
-            inv.level.as_str(),
-            inv.summary,
-            inv.spec
+            "{}\t{}\t{}\t{}\t{}",
+            c.id,
+            c.level.as_str(),
+            c.source,
+            c.summary,
+            c.spec
         );
     }
 }

@@ -28,19 +28,26 @@ pub fn case_files(cases: &Path, schemas_dir: &Path, contract: &dyn Contract) -> 
             }
         };
         let shown = file.path.display();
-        if schemas.has("case.schema.json") {
-            let raw: Value = std::fs::read_to_string(&file.path)
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())
-                .unwrap_or(Value::Null);
-            match schemas.validate("case.schema.json", &raw) {
-                Ok(v) => problems.extend(
-                    v.iter()
-                        .map(|v| format!("{shown}: {}: {}", v.instance_path, v.message)),
-                ),
-                Err(e) => problems.push(e),
-            }
+        let raw: Value = std::fs::read_to_string(&file.path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Value::Null);
+        match schemas.validate("case.schema.json", &raw) {
+            Ok(v) => problems.extend(
+                v.iter()
+                    .map(|v| format!("{shown}: {}: {}", v.instance_path, v.message)),
+            ),
+            Err(e) => problems.push(format!(
+                "{e} (the case files cannot be checked without {}/case.schema.json)",
+                schemas_dir.display()
+            )),
         }
+        problems.extend(
+            contract
+                .lint_case(&raw)
+                .into_iter()
+                .map(|(path, problem)| format!("{shown}: {path}: {problem}")),
+        );
         let case = &loaded.case;
         let named_schemas = case.expect.schema.iter().chain(
             case.expect

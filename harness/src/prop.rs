@@ -101,6 +101,9 @@ where
     // while that one shrinks undisturbed.
     let failing = AtomicU64::new(0);
     let results: Mutex<Vec<WorkerFailure<S::Value>>> = Mutex::new(Vec::new());
+    // The first input with only SHOULD-level findings: reported as warnings,
+    // not shrunk (a warning does not fail the property).
+    let warned: Mutex<Option<Failure>> = Mutex::new(None);
     std::thread::scope(|threads| {
         for worker in 0..WORKERS {
             let mut config = config.clone();
@@ -112,7 +115,8 @@ where
                 // Persisted regressions replay once, on the first worker.
                 config.failure_persistence = None;
             }
-            let (make, test, failing, results) = (&make, &test, &failing, &results);
+            let (make, test, failing, results, warned) =
+                (&make, &test, &failing, &results, &warned);
             threads.spawn(move || {
                 if config.cases == 0 {
                     return;
@@ -141,7 +145,14 @@ where
                             *last.borrow_mut() = Some(f);
                             Err(TestCaseError::fail(reason))
                         }
-                        _ => Ok(()),
+                        Some(f) => {
+                            warned
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .get_or_insert(f);
+                            Ok(())
+                        }
+                        None => Ok(()),
                     }
                 });
                 if let Err(e) = outcome {
@@ -180,7 +191,20 @@ where
         ..Verdict::default()
     };
     match outcome {
-        Ok(()) => verdict,
+        Ok(()) => {
+            if let Some(w) = warned.into_inner().unwrap_or_else(PoisonError::into_inner) {
+                verdict.place.extra.push((
+                    "warning".to_owned(),
+                    "the first generated input with a SHOULD-level finding (not shrunk: a warning does not fail the property)".to_owned(),
+                ));
+                verdict.place.request = w.request;
+                verdict.checks = w.checks;
+                if let Some(case) = w.case_file {
+                    verdict.place.input = Some(case_text(env, case, name, seed));
+                }
+            }
+            verdict
+        }
         Err((TestError::Abort(reason), _)) => {
             verdict.error = Some(format!("the property was aborted: {reason}"));
             verdict
@@ -202,29 +226,28 @@ where
             verdict.place.request = failure.request.clone();
             verdict.checks = failure.checks;
             verdict.error = failure.error;
-            if let Some(mut case) = failure.case_file {
-                if let Some(Value::String(d)) = case.get_mut("description") {
-                    d.push_str(&format!(" (found by {name}, PROPTEST_RNG_SEED={seed})"));
-                }
-                let text = serde_json::to_string_pretty(&case).unwrap_or_default();
-                let text = redact_secrets(&text, &env.secrets);
+            if let Some(case) = failure.case_file {
+                let text = case_text(env, case, name, seed);
                 let saved = save(env, name, &text);
                 verdict.place.extra.push((
                     "shrunk".to_owned(),
                     format!("to the case file below{saved}"),
                 ));
-                verdict.checks.push(
-                    Check::new(
-                        "shrunk-case",
-                        crate::Level::Must,
-                        "the shrunk input as a case file (save it under cases/)",
-                    )
-                    .fail_text(text),
-                );
+                verdict.place.input = Some(text);
             }
             verdict
         }
     }
+}
+
+/// A generated input as the text of a case file, saying where it came from,
+/// secrets redacted.
+fn case_text(env: &Env, mut case: Value, name: &str, seed: u64) -> String {
+    if let Some(Value::String(d)) = case.get_mut("description") {
+        d.push_str(&format!(" (found by {name}, PROPTEST_RNG_SEED={seed})"));
+    }
+    let text = serde_json::to_string_pretty(&case).unwrap_or_default();
+    redact_secrets(&text, &env.secrets)
 }
 
 /// Writes the case file under `--save-failures DIR`, named after the property.

@@ -66,14 +66,35 @@ fn plural(n: usize) -> &'static str {
 }
 
 fn quote_truncated(s: &str) -> String {
-    if s.len() <= MAX_STRING {
-        return format!("{s:?}");
+    let (head, rest) = split_at_most(s, MAX_STRING);
+    if rest == 0 {
+        format!("{s:?}")
+    } else {
+        format!("{head:?}… (+{rest} bytes)")
     }
-    let mut cut = MAX_STRING;
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character
+/// boundary, and how many bytes are left after it.
+pub fn split_at_most(s: &str, max: usize) -> (&str, usize) {
+    let cut = (0..=s.len().min(max))
+        .rev()
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(0);
+    (&s[..cut], s.len() - cut)
+}
+
+/// `s` cut to at most `max` bytes, with `…` when something was cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    match split_at_most(s, max) {
+        (head, 0) => head.to_owned(),
+        (head, _) => format!("{head}…"),
     }
-    format!("{:?}… (+{} bytes)", &s[..cut], s.len() - cut)
+}
+
+/// A JSON value on one line, keys sorted, cut to a readable length.
+pub fn one_line(value: &Value) -> String {
+    truncate(&canonicalize(value).to_string(), 240)
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -301,6 +322,16 @@ pub fn render_verdict(
                 actual,
                 "  ",
             );
+        }
+    }
+    if let Some(input) = &p.input {
+        blank_line(&mut out);
+        let _ = writeln!(
+            out,
+            "  --- the input as a case file (save it under cases/ to reproduce it as a case)"
+        );
+        for line in input.lines() {
+            let _ = writeln!(out, "  {line}");
         }
     }
     if !p.rerun.is_empty() {

@@ -27,6 +27,8 @@ pub struct CheckInfo {
     pub id: String,
     pub level: Level,
     pub summary: String,
+    /// Where the rule comes from (the spec page's section, or another document).
+    pub source: String,
     pub spec: String,
 }
 
@@ -98,6 +100,7 @@ pub fn write(
     counts: Counts,
     checks: &[CheckInfo],
     verdicts: &[Verdict],
+    unreleased: &[crate::env::Unreleased],
     secrets: &[String],
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
@@ -117,7 +120,8 @@ pub fn write(
         .map(|c| {
             let t = tally.get(&c.id).copied().unwrap_or_default();
             json!({
-                "id": c.id, "level": c.level.as_str(), "summary": c.summary, "spec": c.spec,
+                "id": c.id, "level": c.level.as_str(), "summary": c.summary,
+                "source": c.source, "spec": c.spec,
                 "verdict": t.verdict(), "passed": t.passed, "warned": t.warned,
                 "failed": t.failed, "known": t.known, "not_run": t.not_run,
             })
@@ -161,6 +165,9 @@ pub fn write(
         "errors": status_count("error"),
         "checks": per_check,
         "tests": per_test,
+        "unreleased": unreleased.iter().map(|u| json!({
+            "kind": u.kind, "id": u.id, "answer": u.answer,
+        })).collect::<Vec<_>>(),
     });
     let text = serde_json::to_string_pretty(&report).unwrap_or_default();
     std::fs::write(
@@ -189,14 +196,14 @@ pub fn write(
     );
     let _ = writeln!(
         md,
-        "| check | level | verdict | pass | warn | fail | known | not run | spec |"
+        "| check | level | verdict | pass | warn | fail | known | not run | source | rule |"
     );
-    let _ = writeln!(md, "|---|---|---|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(md, "|---|---|---|---:|---:|---:|---:|---:|---|---|");
     for c in checks {
         let t = tally.get(&c.id).copied().unwrap_or_default();
         let _ = writeln!(
             md,
-            "| `{}` | {} | **{}** | {} | {} | {} | {} | {} | {} |",
+            "| `{}` | {} | **{}** | {} | {} | {} | {} | {} | {} | {} |",
             c.id,
             c.level.as_str(),
             t.verdict(),
@@ -205,8 +212,18 @@ pub fn write(
             t.failed,
             t.known,
             t.not_run,
+            c.source.replace('|', "\\|"),
             c.spec.replace('|', "\\|")
         );
+    }
+    if !unreleased.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n**Left on the target** (created by the suite, could not be ended):\n"
+        );
+        for u in unreleased {
+            let _ = writeln!(md, "- {} `{}`: {}", u.kind, u.id, u.answer);
+        }
     }
     let _ = writeln!(md, "\n## Tests\n\n| test | status |\n|---|---|");
     for v in &verdicts {

@@ -58,10 +58,24 @@ pub fn run_loaded(
     if let Err(e) = execute(env, contract, loaded, &mut verdict, &mut fixtures) {
         verdict.error = Some(e);
     }
+    if let Some(level) = loaded.case.level {
+        for check in &mut verdict.checks {
+            check.level = check.level.max(level);
+        }
+    }
     // Calls the case created go, whatever happened: a target is not left
     // holding one call per case (real Graph bills and limits them).
     for fixture in fixtures.values() {
-        contract.release(env, fixture);
+        if let Err(answer) = contract.release(env, fixture) {
+            env.unreleased(fixture, answer.clone());
+            verdict.place.extra.push((
+                "left".to_owned(),
+                format!(
+                    "{} {} could not be ended: {answer}",
+                    fixture.kind, fixture.id
+                ),
+            ));
+        }
     }
     verdict
 }
@@ -104,7 +118,8 @@ fn execute(
     ));
     let checks = &mut verdict.checks;
 
-    let status_ok = loaded.statuses.iter().any(|s| s.accepts(response.status));
+    let any_status = loaded.statuses.is_empty();
+    let status_ok = any_status || loaded.statuses.iter().any(|s| s.accepts(response.status));
     let wanted = loaded
         .statuses
         .iter()
@@ -112,21 +127,41 @@ fn execute(
         .collect::<Vec<_>>()
         .join(" or ");
     let mut status = Check::new("status", Level::Must, format!("is {wanted}"));
-    if !status_ok {
+    if any_status {
+        // The case pins no status; only its recommendation is checked below.
+    } else if !status_ok {
         status = status.fail_text(format!("expected {wanted}, got {}", response.status_line()));
         if let Some(Err(e)) = &response.json {
             status = status.note(format!("the body is {e}"));
         } else if let Some(Ok(body)) = &response.json {
-            let text = body.to_string();
-            let cut = (0..=text.len().min(200))
-                .rev()
-                .find(|&i| text.is_char_boundary(i))
-                .unwrap_or(0);
-            let more = if cut < text.len() { "…" } else { "" };
-            status = status.note(format!("body: {}{more}", &text[..cut]));
+            status = status.note(format!(
+                "body: {}",
+                crate::render::truncate(&body.to_string(), 200)
+            ));
         }
     }
-    checks.push(status);
+    if !any_status {
+        checks.push(status);
+    }
+    if !loaded.preferred.is_empty() {
+        let preferred = loaded
+            .preferred
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let check = Check::new("status.preferred", Level::Should, format!("is {preferred}"));
+        checks.push(if !status_ok {
+            check.not_run(format!("the status is not {wanted}"))
+        } else if loaded.preferred.iter().any(|s| s.accepts(response.status)) {
+            check
+        } else {
+            check.fail_text(format!(
+                "expected {preferred}, got {}",
+                response.status_line()
+            ))
+        });
+    }
 
     let mut uncaptured: Vec<String> = Vec::new();
     for (name, path) in &loaded.capture {
@@ -269,7 +304,22 @@ fn execute(
                 expect.about.clone(),
             )
             .not_run(reason),
-            None => check_notification(env, i, expect, fixtures, &vars, sent_at)?,
+            None => match expect
+                .unless_response
+                .as_ref()
+                .and_then(|c| c.met_by(response.json_value()).map(|v| (c, v)))
+            {
+                Some((condition, value)) => Check::new(
+                    format!("notification[{i}]"),
+                    Level::Must,
+                    expect.about.clone(),
+                )
+                .note(format!(
+                    "none is due: the response already has {} = {value:?}",
+                    condition.path
+                )),
+                None => check_notification(env, i, expect, fixtures, &vars, sent_at)?,
+            },
         };
         verdict.checks.push(check);
     }
@@ -472,22 +522,43 @@ fn check_notification(
         .filter(|item| compare(&pattern, item, MatchMode::Subset, &[]).is_empty())
         .collect();
     let mut check = check;
-    if let Some(exact) = expect.count {
-        if found.len() != exact {
+    let received = format!(
+        "({} delivery(ies), {} item(s) received on this callback)",
+        deliveries.len(),
+        all.len()
+    );
+    let short = match expect.count {
+        Some(exact) if found.len() != exact => {
             check = check.fail_text(format!(
-                "expected exactly {exact} matching notification{}, got {} within {} ms",
+                "expected exactly {exact} matching notification{}, got {} within {} ms {received}",
                 if exact == 1 { "" } else { "s" },
                 found.len(),
                 within.as_millis()
             ));
+            if found.len() > exact {
+                check = check.note(format!(
+                    "the matching notifications, in the order received:\n{}",
+                    found
+                        .iter()
+                        .enumerate()
+                        .map(|(n, item)| format!("  [{n}] {}", crate::render::one_line(item)))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ));
+            }
+            found.len() < exact
         }
-    } else if found.is_empty() {
-        check = check.fail_text(format!(
-            "no matching notification within {} ms ({} delivery(ies), {} item(s) received on this callback)",
-            within.as_millis(),
-            deliveries.len(),
-            all.len()
-        ));
+        Some(_) => false,
+        None if found.is_empty() => {
+            check = check.fail_text(format!(
+                "no matching notification within {} ms {received}",
+                within.as_millis()
+            ));
+            true
+        }
+        None => false,
+    };
+    if short {
         let not_json: Vec<&String> = deliveries
             .iter()
             .filter_map(|d| d.body().as_ref().err())
@@ -498,14 +569,17 @@ fn check_notification(
                 not_json.len()
             ));
         }
-        // Show the nearest miss: what the target sent that came closest.
-        if let Some(closest) = all
+        // Show the nearest miss among what did not match: what the target
+        // sent that came closest to the expectation.
+        let missed = all
             .iter()
-            .min_by_key(|item| compare(&pattern, item, MatchMode::Subset, &[]).len())
+            .filter(|item| !found.iter().any(|f| std::ptr::eq(*f, *item)));
+        if let Some((closest, diffs)) = missed
+            .map(|item| (item, compare(&pattern, item, MatchMode::Subset, &[])))
+            .min_by_key(|(_, diffs)| diffs.len())
         {
-            let diffs = compare(&pattern, closest, MatchMode::Subset, &[]);
             check = check
-                .note("the closest notification received differs at:")
+                .note("the closest notification that did not match differs at:")
                 .fail(Detail::Differences(diffs))
                 .fail(Detail::Diff {
                     expected_label: format!("expected (expect.notifications[{index}].match)"),

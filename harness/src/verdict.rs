@@ -5,7 +5,8 @@ use serde_json::Value;
 use crate::json_path::JsonPath;
 
 /// How much a check weighs: `Must` fails the test, `Should` warns (fails under `--strict`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum Level {
     Must,
     Should,
@@ -116,6 +117,13 @@ impl Check {
         self
     }
 
+    /// The check weighs no more than `level` (a SHOULD case makes every check a SHOULD).
+    #[must_use]
+    pub fn at_most(mut self, level: Level) -> Self {
+        self.level = self.level.max(level);
+        self
+    }
+
     /// Fails with the details when there are any.
     #[must_use]
     pub fn fail_if(mut self, details: Vec<Detail>) -> Self {
@@ -143,6 +151,8 @@ pub struct Where {
     pub rerun: Vec<String>,
     /// Seed, shrunk input and the like, for generated trials.
     pub extra: Vec<(String, String)>,
+    /// A generated input as a case file, shown after the checks.
+    pub input: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -188,27 +198,54 @@ impl Verdict {
     }
 }
 
-/// The checks every case can ask for, beside the contract's invariants.
+/// The checks every case can ask for, beside the contract's invariants, with
+/// their level (a case of level SHOULD lowers them all).
 /// Check ids in a verdict are these, or these with a suffix (`header.location`,
-/// `notification[0]`, `capture.op`).
-pub const BUILTIN_CHECKS: &[(&str, &str)] = &[
-    ("status", "the response status is the one the case expects"),
-    ("header", "a response header is as the case expects"),
-    ("schema", "the response body satisfies the case's schema"),
-    ("body", "the response body matches the case's expected body"),
+/// `notification[0]`, `capture.op`, `status.preferred`).
+pub const BUILTIN_CHECKS: &[(&str, Level, &str)] = &[
+    (
+        "status",
+        Level::Must,
+        "the response status is one the case allows",
+    ),
+    (
+        "status.preferred",
+        Level::Should,
+        "the response status is the one the case recommends (`{\"must\": …, \"should\": …}`)",
+    ),
+    (
+        "header",
+        Level::Must,
+        "a response header is as the case expects",
+    ),
+    (
+        "schema",
+        Level::Must,
+        "the response body satisfies the case's schema",
+    ),
+    (
+        "body",
+        Level::Must,
+        "the response body matches the case's expected body",
+    ),
     (
         "capture",
+        Level::Must,
         "a value the case captures is in the response body",
     ),
     (
         "notification",
+        Level::Must,
         "an expected notification arrives in time, as often as expected, and satisfies its schema",
     ),
 ];
 
 /// The family of a check id: `header.location` -> `header`, `notification[2]` -> `notification`.
 pub fn check_family(id: &str) -> &str {
-    for (builtin, _) in BUILTIN_CHECKS {
+    if id == "status.preferred" {
+        return id;
+    }
+    for (builtin, ..) in BUILTIN_CHECKS {
         if id == *builtin
             || id
                 .strip_prefix(builtin)

@@ -19,6 +19,7 @@ fn place() -> Where {
         ),
         rerun: vec!["cargo test -- --exact case::invite::example".into()],
         extra: Vec::new(),
+        input: None,
     }
 }
 

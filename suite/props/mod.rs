@@ -106,6 +106,14 @@ pub fn all() -> Vec<Property> {
         Property {
             name: "invite::stateful_model".into(),
             run: Box::new(|env, _contract| {
+                if !env.options.create_calls {
+                    return Verdict {
+                        skipped: Some(
+                            "the model ends the calls it uses, so it needs calls of its own, and --no-create-calls is set".to_owned(),
+                        ),
+                        ..Verdict::default()
+                    };
+                }
                 prop::run(
                     env,
                     "prop::invite::stateful_model",
@@ -154,13 +162,27 @@ fn valid_case(v: &ValidInvite) -> Value {
 }
 
 fn invalid_case(v: &InvalidInvite) -> Value {
+    use bodies::Violation;
     let mut invariants: Vec<&str> = REJECTED.to_vec();
-    if matches!(v.violation, bodies::Violation::ClientContextTooLong { .. }) {
-        invariants.push("invite.client-context-limit");
-    }
-    if matches!(v.violation, bodies::Violation::SeveralOnP2p(_)) {
-        invariants.push("invite.p2p-single");
-    }
+    // What the page states is a MUST: clientContext over 256 characters is
+    // rejected with 400 (DESIGN.md), several participants on a peer-to-peer
+    // call with a 4xx. How other invalid bodies are answered is Graph's
+    // behaviour (400), so only recommended.
+    let status = match &v.violation {
+        Violation::ClientContextTooLong { units, pairs } => {
+            invariants.push("invite.client-context-limit");
+            if units - pairs > 256 {
+                json!(400)
+            } else {
+                json!({"should": 400})
+            }
+        }
+        Violation::SeveralOnP2p(_) => {
+            invariants.push("invite.p2p-single");
+            json!("4xx")
+        }
+        _ => json!({"should": 400}),
+    };
     case(
         format!(
             "A generated invalid invite is rejected: {}",
@@ -168,7 +190,7 @@ fn invalid_case(v: &InvalidInvite) -> Value {
         ),
         json!({"call": v.kind.fixture()}),
         json!({"method": "POST", "path": INVITE_PATH, "body": v.body}),
-        json!({"status": "4xx", "schema": "graph-error.json", "invariants": invariants}),
+        json!({"status": status, "invariants": invariants}),
     )
 }
 
@@ -186,7 +208,7 @@ fn malformed_case(bytes: &[u8]) -> Value {
         "A generated malformed body is rejected with a 4xx".into(),
         json!({"call": "group"}),
         request,
-        json!({"status": "4xx", "schema": "graph-error.json", "invariants": REJECTED}),
+        json!({"status": {"should": 400}, "invariants": REJECTED}),
     )
 }
 
@@ -207,10 +229,16 @@ fn check_case(
     schema_valid: Option<bool>,
 ) -> Option<Failure> {
     if let (Some(want), Some(body)) = (schema_valid, case.pointer("/request/body")) {
-        let violations = env
-            .schemas
-            .validate("invite-request.json", body)
-            .unwrap_or_default();
+        let violations = match env.schemas.validate("invite-request.json", body) {
+            Ok(v) => v,
+            Err(e) => {
+                return Some(Failure {
+                    error: Some(format!("cannot check the generated body: {e}")),
+                    case_file: Some(case.clone()),
+                    ..Failure::default()
+                })
+            }
+        };
         if violations.is_empty() != want {
             let mut check = Check::new(
                 "generator",
@@ -245,7 +273,8 @@ fn check_case(
         }
     };
     let verdict = run_loaded(env, contract, &loaded, Verdict::default());
-    if verdict.passed(env.options.strict) {
+    // Warnings come back too: the property reports the first, unshrunk.
+    if verdict.passed(env.options.strict) && verdict.warnings(env.options.strict) == 0 {
         return None;
     }
     Some(Failure {
