@@ -118,7 +118,7 @@ faults! {
         "the terminal notification says status running",
         None;
     FailedWithoutResultInfo => "failed-without-result-info",
-        "the operation ends failed with resultInfo null",
+        "the operation ends failed with resultInfo null (and nobody joins)",
         None;
     WrongNotificationIds => "wrong-notification-ids",
         "the terminal notification names another operation id",
