@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::faults::Fault;
+use crate::variants::Variant;
 
 /// Settings of one reference server.
 ///
@@ -13,6 +14,12 @@ use crate::faults::Fault;
 pub struct Config {
     /// Documented behaviours to break on purpose (empty: a faithful server).
     pub faults: Vec<Fault>,
+    /// Legitimate behaviours the spec allows, other than the default ones
+    /// (empty: the reference's own choices). Two that conflict (see
+    /// [`Variant::conflicts_with`]) make [`crate::start`] and
+    /// [`crate::serve`] refuse the configuration; [`crate::router`] takes
+    /// them anyway, the one earlier in [`Variant::ALL`] winning.
+    pub variants: Vec<Variant>,
     /// Largest request body accepted; larger ones get `413`.
     pub body_limit: usize,
     /// Largest request head (request line and header fields) accepted; a
@@ -51,6 +58,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             faults: Vec::new(),
+            variants: Vec::new(),
             body_limit: 1024 * 1024,
             // http.sys's default bound on a request's line and headers; a
             // bearer token, the largest header a bot sends, fits many times.
@@ -97,5 +105,21 @@ impl Config {
     /// Whether `fault` is injected.
     pub fn has(&self, fault: Fault) -> bool {
         self.faults.contains(&fault)
+    }
+
+    /// Whether `variant` is on.
+    pub fn has_variant(&self, variant: Variant) -> bool {
+        self.variants.contains(&variant)
+    }
+
+    /// The first two variants of [`Config::variants`] that cannot both be
+    /// on, if any.
+    pub fn conflicting_variants(&self) -> Option<(Variant, Variant)> {
+        self.variants.iter().enumerate().find_map(|(i, a)| {
+            self.variants[i + 1..]
+                .iter()
+                .find(|b| a.conflicts_with(**b))
+                .map(|b| (*a, *b))
+        })
     }
 }

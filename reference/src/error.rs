@@ -9,6 +9,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use crate::faults::{Fault, FaultSet};
+use crate::resources::EXTRA_MEMBER;
+use crate::routes::json_content_type;
+use crate::variants::{Variant, VariantSet};
 
 /// `Retry-After` of every `429`: what is over the limit (live calls, queued
 /// notifications) frees up as soon as the client deletes a call or the
@@ -111,16 +114,23 @@ pub(crate) fn render(
     error: &ApiError,
     ids: &RequestIds,
     faults: FaultSet,
+    variants: VariantSet,
 ) -> Response {
     *response.status_mut() = error.status();
     let (body, content_type) = if faults.has(Fault::NonGraphErrors) {
-        (json!({ "message": error.to_string() }), "text/plain")
+        (
+            json!({ "message": error.to_string() }),
+            HeaderValue::from_static("text/plain"),
+        )
     } else {
-        (graph_error_body(error, ids, faults), "application/json")
+        (
+            graph_error_body(error, ids, faults, variants),
+            json_content_type(variants),
+        )
     };
     let headers = response.headers_mut();
     headers.remove(header::CONTENT_LENGTH);
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CONTENT_TYPE, content_type);
     if error.status() == StatusCode::TOO_MANY_REQUESTS {
         // Graph's throttling answers say when to come back, and clients
         // (the conformance suite among them) wait that long before retrying.
@@ -138,16 +148,31 @@ pub(crate) fn render(
     response
 }
 
-fn graph_error_body(error: &ApiError, ids: &RequestIds, faults: FaultSet) -> Value {
+fn graph_error_body(
+    error: &ApiError,
+    ids: &RequestIds,
+    faults: FaultSet,
+    variants: VariantSet,
+) -> Value {
+    let extra = variants.has(Variant::ExtraMembers);
     let mut main = Map::new();
     main.insert("code".into(), error.code().into());
     main.insert("message".into(), error.to_string().into());
-    if !faults.has(Fault::ErrorWithoutInnerError) {
+    if extra {
+        // Declared by Graph's error schema, and seldom sent.
+        main.insert("target".into(), Value::Null);
+        main.insert("details".into(), Value::Array(Vec::new()));
+    }
+    if !faults.has(Fault::ErrorWithoutInnerError) && !variants.has(Variant::ErrorsWithoutInnerError)
+    {
         let mut inner = Map::new();
         inner.insert("request-id".into(), ids.request_id.clone().into());
         inner.insert("date".into(), graph_date(SystemTime::now()).into());
         if let Some(client_request_id) = &ids.client_request_id {
             inner.insert("client-request-id".into(), client_request_id.clone().into());
+        }
+        if extra {
+            inner.insert(EXTRA_MEMBER.into(), "x".into());
         }
         main.insert("innerError".into(), Value::Object(inner));
     }

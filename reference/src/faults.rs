@@ -4,10 +4,11 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// Declares the fault enum and its name and description tables in one place,
-/// so a new fault cannot be added without a name and a description.
+/// Declares the fault enum and its name, description and trigger tables in
+/// one place, so a new fault cannot be added without a name, a description
+/// and a word on which inputs trigger it.
 macro_rules! faults {
-    ($($variant:ident => $name:literal, $description:literal;)+) => {
+    ($($variant:ident => $name:literal, $description:literal, $trigger:expr;)+) => {
         /// One deliberate deviation from the contract.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Fault {
@@ -31,99 +32,151 @@ macro_rules! faults {
                     $(Fault::$variant => $description,)+
                 }
             }
+
+            /// The inputs that trigger the fault, when it shows only on
+            /// some; `None` when it affects every exchange it concerns.
+            pub fn trigger(self) -> Option<&'static str> {
+                match self {
+                    $(Fault::$variant => $trigger,)+
+                }
+            }
         }
     };
 }
 
 faults! {
     NoLocation => "no-location",
-        "invite answers 200 without a Location header";
+        "invite answers 200 without a Location header",
+        None;
     WrongLocationOpId => "wrong-location-op-id",
-        "the Location header's last segment is not the operation id of the body";
+        "the Location header's last segment is not the operation id of the body",
+        None;
     LocationWrongCall => "location-wrong-call",
-        "the Location header names another call id";
+        "the Location header names another call id",
+        None;
     NoClientContextEcho => "no-client-context-echo",
-        "the invite response and its notification omit clientContext";
+        "the invite response and its notification omit clientContext",
+        None;
     WrongClientContext => "wrong-client-context",
-        "the invite response echoes a different clientContext";
+        "the invite response echoes a different clientContext",
+        None;
     ParticipantsNotEchoed => "participants-not-echoed",
-        "the invite response's participants is an empty array";
+        "the invite response's participants is an empty array",
+        None;
     LongClientContextAccepted => "long-client-context-accepted",
-        "a clientContext over 256 characters is accepted";
+        "a clientContext over 256 characters is accepted",
+        Some("an invite whose clientContext is over 256 UTF-16 code units");
     MultiP2pAccepted => "multi-p2p-accepted",
-        "inviting several participants into a peer-to-peer call is accepted";
+        "inviting several participants into a peer-to-peer call is accepted",
+        Some("an invite of several participants into a peer-to-peer call");
     GroupOverFiveAccepted => "group-over-five-accepted",
-        "inviting more than 5 participants into a group call is accepted";
+        "inviting more than 5 participants into a group call is accepted",
+        Some("an invite of more than 5 participants into a group call");
     EmptyParticipantsAccepted => "empty-participants-accepted",
-        "an empty participants array is accepted";
+        "an empty participants array is accepted",
+        Some("an invite whose participants array is empty");
     MissingIdentityAccepted => "missing-identity-accepted",
-        "participants without identity, or with an empty identity, are accepted";
+        "participants without identity, or with an empty identity, are accepted",
+        Some("an invite (or a create-call target) without identity, or with an identity naming nobody");
     NoAuthAccepted => "no-auth-accepted",
-        "requests without a bearer token are accepted instead of answered 401";
+        "requests without a bearer token are accepted instead of answered 401",
+        Some("a request without a bearer token");
     WrongContentTypeAccepted => "wrong-content-type-accepted",
-        "bodies with a non-JSON content type are accepted instead of answered 415";
+        "bodies with a non-JSON content type are accepted instead of answered 415",
+        Some("a POST whose Content-Type is not application/json, or absent");
     MalformedJson500 => "malformed-json-500",
-        "malformed JSON is answered 500 (with a Graph error body)";
+        "malformed JSON is answered 500 (with a Graph error body)",
+        Some("a POST whose body is not valid JSON");
     ServerErrorOnPhone => "server-error-on-phone",
-        "invite answers 500 when a participant identity has a phone member";
+        "invite answers 500 when a participant identity has a phone member",
+        Some("an invite with a phone identity");
     ServerErrorOnNonAscii => "server-error-on-non-ascii",
-        "invite answers 500 when any string in the body is not ASCII";
+        "invite answers 500 when any string in the body is not ASCII",
+        Some("an invite with a non-ASCII string anywhere in its body, member names included");
     NonGraphErrors => "non-graph-errors",
-        "error bodies are {\"message\":...} sent as text/plain";
+        "error bodies are {\"message\":...} sent as text/plain",
+        None;
     ErrorWithoutInnerError => "error-without-inner-error",
-        "error bodies lack error.innerError";
+        "error bodies lack error.innerError",
+        None;
     WrongSuccessStatus => "wrong-success-status",
-        "a successful invite answers 202 instead of 200";
+        "a successful invite answers 202 instead of 200",
+        None;
     InvalidOperationStatus => "invalid-operation-status",
-        "the invite response's operation status is \"pending\"";
+        "the invite response's operation status is \"pending\"",
+        None;
     CompletedWithNotification => "completed-with-notification",
-        "the invite response says completed, and a terminal notification still follows";
+        "the invite response says completed, and a terminal notification still follows",
+        None;
     NoTerminalNotification => "no-terminal-notification",
-        "the operation's terminal (deleted) notification is never sent";
+        "the operation's terminal (deleted) notification is never sent",
+        None;
     DoubleTerminalNotification => "double-terminal-notification",
-        "the operation's terminal notification is sent twice, both before the roster update";
+        "the operation's terminal notification is sent twice, both before the roster update",
+        None;
     TerminalStatusRunning => "terminal-status-running",
-        "the terminal notification says status running";
+        "the terminal notification says status running",
+        None;
     FailedWithoutResultInfo => "failed-without-result-info",
-        "the operation ends failed with resultInfo null";
+        "the operation ends failed with resultInfo null (and nobody joins)",
+        None;
     WrongNotificationIds => "wrong-notification-ids",
-        "the terminal notification names another operation id";
+        "the terminal notification names another operation id",
+        None;
     NotificationWrongCall => "notification-wrong-call",
-        "the invite's notifications name another call id in resourceUrl and resource";
+        "the invite's notifications name another call id in resourceUrl and resource",
+        None;
     NotificationClientContextMismatch => "notification-client-context-mismatch",
-        "the terminal notification echoes another clientContext";
+        "the terminal notification echoes another clientContext",
+        None;
     NoRosterUpdate => "no-roster-update",
-        "no roster notification follows an invite";
+        "no roster notification follows an invite",
+        None;
     RosterMissingInvitee => "roster-missing-invitee",
-        "the roster notification leaves out the invited participants";
+        "the roster notification leaves out the invited participants",
+        None;
     RosterInvalidParticipant => "roster-invalid-participant",
-        "roster participants lack isMuted and mediaStreams[].sourceId";
+        "roster participants lack isMuted and mediaStreams[].sourceId",
+        None;
     MoveMovesAll => "move-moves-all",
-        "a move moves every participant of the request, not only the first";
+        "a move moves every participant of the request, not only the first",
+        Some("a move (the first participant has a participantId and a replacesCallId naming another live call that holds it) with several participants");
     MoveKeepsOld => "move-keeps-old",
-        "a moved participant is not removed from its old call";
+        "a moved participant is not removed from its old call",
+        Some("a move (the first participant has a participantId and a replacesCallId naming another live call that holds it)");
     ReplacedCallKept => "replaced-call-kept",
-        "a replaced peer-to-peer call is neither terminated nor deleted";
+        "a replaced peer-to-peer call is neither terminated nor deleted",
+        Some("an invite whose replacesCallId names a live peer-to-peer call (and that is not a move)");
     EndedCallAcceptsInvite => "ended-call-accepts-invite",
-        "invites on deleted calls answer 200";
+        "invites on deleted calls answer 200",
+        Some("an invite on a call that was deleted");
     UnknownCallAcceptsInvite => "unknown-call-accepts-invite",
-        "invites on unknown calls answer 200";
+        "invites on unknown calls answer 200",
+        Some("an invite on a call id the server never gave out");
     OperationGet404 => "operation-get-404",
-        "GET of an operation always answers 404";
+        "GET of an operation always answers 404",
+        None;
     OperationGetMismatch => "operation-get-mismatch",
-        "GET of an operation returns another id and clientContext";
+        "GET of an operation returns another id and clientContext",
+        None;
     NotNamespaced => "not-namespaced",
-        "the participants/microsoft.graph.invite path answers 404";
+        "the participants/microsoft.graph.invite path answers 404",
+        Some("an invite on the path .../participants/microsoft.graph.invite");
     SlowResponses => "slow-responses",
-        "every response is delayed by 3 seconds";
+        "every response is delayed by 3 seconds",
+        None;
     NoEstablishedNotification => "no-established-notification",
-        "creating a call never notifies that it is established";
+        "creating a call never notifies that it is established",
+        None;
     NotificationNotJson => "notification-not-json",
-        "notifications are sent with a body that is not JSON";
+        "notifications are sent with a body that is not JSON",
+        None;
     NoOperationId => "no-operation-id",
-        "the invite response's operation has no id";
+        "the invite response's operation has no id",
+        None;
     OperationTextPlain => "operation-text-plain",
-        "the invite response's operation is sent as text/plain";
+        "the invite response's operation is sent as text/plain",
+        None;
 }
 
 impl Fault {
@@ -190,6 +243,7 @@ mod tests {
         for fault in Fault::ALL {
             assert_eq!(fault.to_string().parse::<Fault>(), Ok(*fault));
             assert!(!fault.description().is_empty());
+            assert!(fault.trigger().is_none_or(|t| !t.is_empty()), "{fault}");
         }
         names.sort_unstable();
         names.dedup();

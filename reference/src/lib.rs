@@ -5,7 +5,10 @@
 //!
 //! It is the conformance suite's default target and a stand-in for Graph
 //! when building a bot. [`Config::faults`] makes it break one documented
-//! behaviour at a time, which is how the suite proves it notices.
+//! behaviour at a time, which is how the suite proves it notices;
+//! [`Config::variants`] makes it choose differently where the spec allows
+//! several behaviours, which is how the suite proves it never fails a
+//! correct implementation.
 //!
 //! ```no_run
 //! let server = invite_reference::start(invite_reference::Config::default())?;
@@ -23,10 +26,12 @@ mod routes;
 mod server;
 mod state;
 mod validate;
+mod variants;
 
 pub use config::Config;
 pub use faults::{Fault, UnknownFault};
 pub use server::{serve, start, ServerHandle};
+pub use variants::{UnknownVariant, Variant};
 
 /// The reference server as an axum router (all routes under `/v1.0`), for
 /// callers that serve it themselves. Notifications are delivered by tasks of

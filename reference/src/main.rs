@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
-use invite_reference::{Config, Fault};
+use clap::{CommandFactory, Parser};
+use invite_reference::{Config, Fault, Variant};
 
 /// A mock of Microsoft Graph's calls service for participants/invite: create,
 /// get and delete calls, invite participants, get operations, list
@@ -24,6 +24,10 @@ struct Cli {
     /// Break one documented behaviour on purpose (repeatable; see --list-faults).
     #[arg(long = "fault", value_name = "NAME")]
     faults: Vec<Fault>,
+    /// Choose a behaviour the spec allows other than the default one
+    /// (repeatable; see --list-variants).
+    #[arg(long = "variant", value_name = "NAME")]
+    variants: Vec<Variant>,
     /// How long an invite stays running before it completes.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     operation_delay_ms: u64,
@@ -60,9 +64,12 @@ struct Cli {
     #[arg(long, value_name = "MS", default_value_t = millis(defaults().write_timeout),
           value_parser = clap::value_parser!(u64).range(1..))]
     write_timeout_ms: u64,
-    /// Print every fault's name and description, then exit.
+    /// Print every fault's name, description and trigger, then exit.
     #[arg(long)]
     list_faults: bool,
+    /// Print every variant's name, description and source, then exit.
+    #[arg(long)]
+    list_variants: bool,
     /// Do not log requests to stderr.
     #[arg(long)]
     quiet: bool,
@@ -90,14 +97,16 @@ fn at_least_one(text: &str) -> Result<usize, String> {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.list_faults {
-        let width = Fault::ALL.iter().map(|f| f.name().len()).max().unwrap_or(0);
-        for fault in Fault::ALL {
-            println!("{:width$}  {}", fault.name(), fault.description());
-        }
+        list_faults();
+        return ExitCode::SUCCESS;
+    }
+    if cli.list_variants {
+        list_variants();
         return ExitCode::SUCCESS;
     }
     let config = Config {
         faults: cli.faults,
+        variants: cli.variants,
         body_limit: cli.body_limit,
         max_header_bytes: cli.max_header_bytes,
         max_connections: cli.max_connections,
@@ -110,6 +119,15 @@ async fn main() -> ExitCode {
         operation_delay: Duration::from_millis(cli.operation_delay_ms),
         log_requests: !cli.quiet,
     };
+    if let Some((a, b)) = config.conflicting_variants() {
+        // A usage error: clap's format and exit status (2).
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("the variants {a} and {b} cannot both be on (see --list-variants)"),
+            )
+            .exit();
+    }
     let listener = match tokio::net::TcpListener::bind(&cli.listen).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -125,11 +143,49 @@ async fn main() -> ExitCode {
         let names: Vec<&str> = config.faults.iter().map(|f| f.name()).collect();
         eprintln!("faults: {}", names.join(", "));
     }
+    if !config.variants.is_empty() {
+        let names: Vec<&str> = config.variants.iter().map(|v| v.name()).collect();
+        eprintln!("variants: {}", names.join(", "));
+    }
     match invite_reference::serve(listener, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("invite-reference: {error}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// One line per fault (name and description), and under a fault that only
+/// shows on some inputs, an indented line naming them.
+fn list_faults() {
+    let width = Fault::ALL.iter().map(|f| f.name().len()).max().unwrap_or(0);
+    for fault in Fault::ALL {
+        println!("{:width$}  {}", fault.name(), fault.description());
+        if let Some(trigger) = fault.trigger() {
+            println!("{:width$}  only on: {trigger}", "");
+        }
+    }
+}
+
+/// One line per variant (name and description), then indented lines: why
+/// the spec allows it, and the variants it cannot be combined with.
+fn list_variants() {
+    let width = Variant::ALL
+        .iter()
+        .map(|v| v.name().len())
+        .max()
+        .unwrap_or(0);
+    for variant in Variant::ALL {
+        println!("{:width$}  {}", variant.name(), variant.description());
+        println!("{:width$}  allowed: {}", "", variant.source());
+        let conflicts: Vec<&str> = Variant::ALL
+            .iter()
+            .filter(|other| variant.conflicts_with(**other))
+            .map(|other| other.name())
+            .collect();
+        if !conflicts.is_empty() {
+            println!("{:width$}  conflicts with: {}", "", conflicts.join(", "));
         }
     }
 }

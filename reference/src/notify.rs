@@ -2,9 +2,10 @@
 //! per call, so a call's notifications arrive in the order they were raised
 //! and a slow callback only ever delays its own call. Notifications raised
 //! together (an operation's end and the roster it changed) leave in one POST,
-//! as items of one `commsNotifications.value`, as Graph batches them.
+//! as items of one `commsNotifications.value`, as Graph batches them (one
+//! item per POST under `separate-posts`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::faults::{Fault, FaultSet};
+use crate::variants::{Variant, VariantSet};
 
 /// Pause before trying a failed POST again; short, since the deadline and the
 /// retry count already bound the time a notification can take.
@@ -31,10 +33,13 @@ pub(crate) struct Delivery {
     retries: u32,
     log: bool,
     faults: FaultSet,
+    variants: VariantSet,
+    /// Most items one POST carries.
+    batch_items: usize,
 }
 
 impl Delivery {
-    pub(crate) fn new(config: &Config, faults: FaultSet) -> Delivery {
+    pub(crate) fn new(config: &Config, faults: FaultSet, variants: VariantSet) -> Delivery {
         Delivery {
             // Without TLS nor a system proxy the builder has nothing that can
             // fail; the default client is the same one in any case.
@@ -43,6 +48,12 @@ impl Delivery {
             retries: config.notify_retries,
             log: config.log_requests,
             faults,
+            variants,
+            batch_items: if variants.has(Variant::SeparatePosts) {
+                1
+            } else {
+                BATCH_ITEMS
+            },
         }
     }
 }
@@ -54,6 +65,9 @@ pub(crate) struct Notifier {
     /// Serialized `commsNotification` items.
     queue: mpsc::UnboundedSender<String>,
     backlog: Arc<AtomicUsize>,
+    /// Under `extra-members`, the last `sequenceNumber` given to an item of
+    /// this call; `None` otherwise.
+    sequence: Option<AtomicU64>,
 }
 
 impl Notifier {
@@ -61,17 +75,29 @@ impl Notifier {
     pub(crate) fn spawn(delivery: Arc<Delivery>, callback_uri: String) -> Notifier {
         let (queue, pending) = mpsc::unbounded_channel();
         let backlog = Arc::new(AtomicUsize::new(0));
+        let sequence = delivery
+            .variants
+            .has(Variant::ExtraMembers)
+            .then(|| AtomicU64::new(0));
         tokio::spawn(deliver_queue(
             delivery,
             callback_uri,
             pending,
             Arc::clone(&backlog),
         ));
-        Notifier { queue, backlog }
+        Notifier {
+            queue,
+            backlog,
+            sequence,
+        }
     }
 
     /// Queues one `commsNotification` item given as JSON text; it never waits.
     pub(crate) fn send(&self, item: String) {
+        let item = match &self.sequence {
+            None => item,
+            Some(sequence) => numbered(item, sequence),
+        };
         self.backlog.fetch_add(1, Ordering::Relaxed);
         if self.queue.send(item).is_err() {
             // The task is gone only when the runtime shuts down.
@@ -85,28 +111,48 @@ impl Notifier {
     }
 }
 
+/// `item` (a JSON object's text) with a `sequenceNumber` member first: an
+/// extra member of the open commsNotification.
+fn numbered(item: String, sequence: &AtomicU64) -> String {
+    let Some(members) = item.strip_prefix('{') else {
+        return item;
+    };
+    let number = sequence.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+    let mut numbered = format!(r#"{{"sequenceNumber":{number}"#);
+    if !members.trim_start().starts_with('}') {
+        numbered.push(',');
+    }
+    numbered.push_str(members);
+    numbered
+}
+
 async fn deliver_queue(
     delivery: Arc<Delivery>,
     callback_uri: String,
     mut pending: mpsc::UnboundedReceiver<String>,
     backlog: Arc<AtomicUsize>,
 ) {
-    let mut batch = Vec::with_capacity(BATCH_ITEMS);
+    let batch_items = delivery.batch_items;
+    let mut batch = Vec::with_capacity(batch_items);
     // Parsed once, not once per POST; a URL that does not parse is left to
     // reqwest, which reports it on each attempt.
     let url = reqwest::Url::parse(&callback_uri).ok();
-    while pending.recv_many(&mut batch, BATCH_ITEMS).await > 0 {
-        let body = commsnotifications(&batch, delivery.faults);
+    while pending.recv_many(&mut batch, batch_items).await > 0 {
+        let body = commsnotifications(&batch, delivery.faults, delivery.variants);
         deliver(&delivery, &callback_uri, url.as_ref(), Bytes::from(body)).await;
         backlog.fetch_sub(batch.len(), Ordering::Relaxed);
         batch.clear();
     }
 }
 
-/// One `commsNotifications` body holding `items`, in order.
-fn commsnotifications(items: &[String], faults: FaultSet) -> String {
-    let mut body =
-        String::from(r##"{"@odata.type":"#microsoft.graph.commsNotifications","value":["##);
+/// One `commsNotifications` body holding `items`, in order. The type is
+/// closed: no variant adds members to it.
+fn commsnotifications(items: &[String], faults: FaultSet, variants: VariantSet) -> String {
+    let mut body = String::from(if variants.has(Variant::NoOdataType) {
+        r#"{"value":["#
+    } else {
+        r##"{"@odata.type":"#microsoft.graph.commsNotifications","value":["##
+    });
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             body.push(',');
@@ -187,4 +233,21 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         cause = inner.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_items_stay_json_objects() {
+        let sequence = AtomicU64::new(0);
+        let first = numbered(r#"{"changeType":"updated"}"#.to_owned(), &sequence);
+        assert_eq!(first, r#"{"sequenceNumber":1,"changeType":"updated"}"#);
+        assert_eq!(
+            numbered("{}".to_owned(), &sequence),
+            r#"{"sequenceNumber":2}"#
+        );
+        assert_eq!(numbered("[]".to_owned(), &sequence), "[]");
+    }
 }

@@ -1,9 +1,15 @@
 //! The Graph resources the server hands out, as the JSON Graph sends them:
 //! participants, invite operations and the notifications that carry them.
 
-use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{json, Map, Value};
 
 use crate::faults::{Fault, FaultSet};
+use crate::variants::{Variant, VariantSet};
+
+/// The extra member `extra-members` adds to the open types it may extend.
+pub(crate) const EXTRA_MEMBER: &str = "conformanceExtra";
 
 /// One leg of a call's roster.
 #[derive(Debug, Clone)]
@@ -17,21 +23,24 @@ pub(crate) struct Participant {
 }
 
 impl Participant {
-    pub(crate) fn new(identity: Value) -> Participant {
+    pub(crate) fn new(id: String, identity: Value) -> Participant {
         Participant {
-            id: new_id(),
+            id,
             identity,
             text: std::sync::OnceLock::new(),
         }
     }
 
-    /// [`Participant::to_json`] as text (the faults are the server's, fixed
-    /// for its life).
-    pub(crate) fn json_text(&self, faults: FaultSet) -> &str {
-        self.text.get_or_init(|| self.to_json(faults).to_string())
+    /// [`Participant::to_json`] as text (the faults and variants are the
+    /// server's, fixed for its life).
+    pub(crate) fn json_text(&self, faults: FaultSet, variants: VariantSet) -> &str {
+        self.text
+            .get_or_init(|| self.to_json(faults, variants).to_string())
     }
 
-    pub(crate) fn to_json(&self, faults: FaultSet) -> Value {
+    /// The participant as Graph sends it. participant, participantInfo and
+    /// mediaStream are closed types: no variant adds members to them.
+    pub(crate) fn to_json(&self, faults: FaultSet, variants: VariantSet) -> Value {
         let mut participant = json!({
             "@odata.type": "#microsoft.graph.participant",
             "id": self.id,
@@ -61,25 +70,50 @@ impl Participant {
                     .for_each(|stream| remove(stream, "sourceId"));
             }
         }
+        if variants.has(Variant::NoOdataType) {
+            strip_odata_type(&mut participant);
+        }
         participant
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OperationStatus {
+    NotStarted,
     Running,
     Completed,
     Failed,
 }
 
 impl OperationStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            OperationStatus::Running => "running",
-            OperationStatus::Completed => "completed",
-            OperationStatus::Failed => "failed",
+    /// The status as the docs and the service spell it (lower camel case),
+    /// or as the metadata does (PascalCase).
+    fn as_str(self, pascal: bool) -> &'static str {
+        match (self, pascal) {
+            (OperationStatus::NotStarted, false) => "notStarted",
+            (OperationStatus::Running, false) => "running",
+            (OperationStatus::Completed, false) => "completed",
+            (OperationStatus::Failed, false) => "failed",
+            (OperationStatus::NotStarted, true) => "NotStarted",
+            (OperationStatus::Running, true) => "Running",
+            (OperationStatus::Completed, true) => "Completed",
+            (OperationStatus::Failed, true) => "Failed",
         }
     }
+
+    /// Completed or failed: nothing more happens to the operation.
+    pub(crate) fn is_terminal(self) -> bool {
+        matches!(self, OperationStatus::Completed | OperationStatus::Failed)
+    }
+}
+
+/// Where an operation is shown, which some variants tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// The invite response or a GET of the operation.
+    Response,
+    /// The resourceData of a notification.
+    Notification,
 }
 
 /// An inviteParticipantsOperation.
@@ -95,16 +129,83 @@ pub(crate) struct Operation {
 }
 
 impl Operation {
-    pub(crate) fn to_json(&self) -> Value {
-        json!({
+    pub(crate) fn to_json(&self, place: Place, variants: VariantSet) -> Value {
+        let pascal = variants.has(Variant::StatusPascalCase)
+            || (place == Place::Response && variants.has(Variant::StatusAsExamples));
+        let mut operation = json!({
             "@odata.type": "#microsoft.graph.inviteParticipantsOperation",
             "id": self.id,
-            "status": self.status.as_str(),
+            "status": self.status.as_str(pascal),
             "clientContext": self.client_context,
             "resultInfo": self.result_info,
             "participants": self.participants,
-        })
+        });
+        let graph_shaped = place == Place::Response && variants.has(Variant::GraphShapedResponse);
+        let extra = variants.has(Variant::ExtraMembers);
+        if graph_shaped || extra {
+            if let Some(participants) = operation
+                .get_mut("participants")
+                .and_then(Value::as_array_mut)
+            {
+                for participant in participants.iter_mut().filter_map(Value::as_object_mut) {
+                    if graph_shaped {
+                        graph_shape(participant);
+                    }
+                    if extra {
+                        for member in ["hidden", "removeFromDefaultAudioRoutingGroup"] {
+                            participant.entry(member).or_insert(Value::Bool(false));
+                        }
+                    }
+                }
+            }
+        }
+        if extra {
+            operation[EXTRA_MEMBER] = "x".into();
+        }
+        if variants.has(Variant::NoOdataType) {
+            strip_odata_type(&mut operation);
+        }
+        operation
     }
+}
+
+/// An echoed invitationParticipantInfo as the spec's Example 4 response shows
+/// it: the members not sent are null, and so is every identity kind not sent.
+fn graph_shape(participant: &mut Map<String, Value>) {
+    for member in ["endpointType", "id", "replacesCallId"] {
+        participant.entry(member).or_insert(Value::Null);
+    }
+    if let Some(Value::Object(identity)) = participant.get_mut("identity") {
+        for kind in [
+            "user",
+            "guest",
+            "encrypted",
+            "onPremises",
+            "applicationInstance",
+            "application",
+            "device",
+            "phone",
+        ] {
+            identity.entry(kind).or_insert(Value::Null);
+        }
+    }
+}
+
+/// Removes every `@odata.type` member, at any depth. Values come from
+/// parsed request bodies, whose depth serde_json bounds (128), or from the
+/// server itself, so the recursion is bounded.
+pub(crate) fn strip_odata_type(value: &mut Value) {
+    match value {
+        Value::Object(members) => strip_members(members),
+        Value::Array(items) => items.iter_mut().for_each(strip_odata_type),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {}
+    }
+}
+
+/// [`strip_odata_type`] on an object's members.
+pub(crate) fn strip_members(members: &mut Map<String, Value>) {
+    members.remove("@odata.type");
+    members.values_mut().for_each(strip_odata_type);
 }
 
 /// One `commsNotification` about `/communications/calls/{call_id}{tail}`
@@ -116,25 +217,102 @@ pub(crate) fn notification_text(
     call_id: &str,
     tail: &str,
     data: &str,
+    variants: VariantSet,
 ) -> String {
     let quoted = |text: &str| Value::from(text).to_string();
+    let url = quoted(&format!("/communications/calls/{call_id}{tail}"));
+    if !variants.any(ITEM_VARIANTS) {
+        return format!(
+            r##"{{"@odata.type":"#microsoft.graph.commsNotification","changeType":{},"resource":{},"resourceUrl":{url},"resourceData":{data}}}"##,
+            quoted(change_type),
+            quoted(&format!("/app/calls/{call_id}{tail}")),
+        );
+    }
+    let odata_type = if variants.has(Variant::NoOdataType) {
+        ""
+    } else {
+        r##""@odata.type":"#microsoft.graph.commsNotification","##
+    };
+    // Of the two conflicting variants, the earlier in `Variant::ALL` wins.
+    let resource = if variants.has(Variant::ResourceCommunicationsPath) {
+        format!(r#""resource":{url},"#)
+    } else if variants.has(Variant::NoResource) {
+        String::new()
+    } else {
+        format!(
+            r#""resource":{},"#,
+            quoted(&format!("/app/calls/{call_id}{tail}"))
+        )
+    };
     format!(
-        r##"{{"@odata.type":"#microsoft.graph.commsNotification","changeType":{},"resource":{},"resourceUrl":{},"resourceData":{data}}}"##,
+        r#"{{{odata_type}"changeType":{},{resource}"resourceUrl":{url},"resourceData":{data}}}"#,
         quoted(change_type),
-        quoted(&format!("/app/calls/{call_id}{tail}")),
-        quoted(&format!("/communications/calls/{call_id}{tail}")),
     )
 }
 
+/// The variants that change a notification item's own members.
+const ITEM_VARIANTS: &[Variant] = &[
+    Variant::NoOdataType,
+    Variant::ResourceCommunicationsPath,
+    Variant::NoResource,
+];
+
 /// [`notification_text`] with `resourceData` as a value.
-pub(crate) fn notification(change_type: &str, call_id: &str, tail: &str, data: &Value) -> String {
-    notification_text(change_type, call_id, tail, &data.to_string())
+pub(crate) fn notification(
+    change_type: &str,
+    call_id: &str,
+    tail: &str,
+    data: &Value,
+    variants: VariantSet,
+) -> String {
+    notification_text(change_type, call_id, tail, &data.to_string(), variants)
 }
 
 /// A fresh GUID, the id format Graph uses for calls, participants, operations
 /// and requests.
 pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// Makes the ids of calls, operations and participants: GUIDs, or under
+/// `opaque-ids` numbered names (`call-0001`), unique per server.
+#[derive(Debug)]
+pub(crate) struct Ids {
+    opaque: bool,
+    calls: AtomicU64,
+    operations: AtomicU64,
+    participants: AtomicU64,
+}
+
+impl Ids {
+    pub(crate) fn new(variants: VariantSet) -> Ids {
+        Ids {
+            opaque: variants.has(Variant::OpaqueIds),
+            calls: AtomicU64::new(0),
+            operations: AtomicU64::new(0),
+            participants: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn call(&self) -> String {
+        self.make("call", &self.calls)
+    }
+
+    pub(crate) fn operation(&self) -> String {
+        self.make("op", &self.operations)
+    }
+
+    pub(crate) fn participant(&self) -> String {
+        self.make("participant", &self.participants)
+    }
+
+    fn make(&self, kind: &str, counter: &AtomicU64) -> String {
+        if !self.opaque {
+            return new_id();
+        }
+        let number = counter.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        format!("{kind}-{number:04}")
+    }
 }
 
 /// Another value than `context`, for the faults that echo the wrong one.

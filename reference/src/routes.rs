@@ -18,12 +18,20 @@ use crate::config::Config;
 use crate::error::{render, ApiError, RequestIds};
 use crate::faults::{Fault, FaultSet};
 use crate::notify::Delivery;
-use crate::resources::{new_id, other_client_context, Operation, OperationStatus};
+use crate::resources::{new_id, other_client_context, Ids, Operation, OperationStatus, Place};
 use crate::state::{call_not_found, Presence, Registry};
 use crate::validate;
+use crate::variants::{Variant, VariantSet};
 
 /// How long the `slow-responses` fault holds every response.
 const SLOW_RESPONSE_DELAY: Duration = Duration::from_secs(3);
+/// How long an invite stays running under `delayed-completion`, at least.
+const DELAYED_COMPLETION: Duration = Duration::from_millis(150);
+/// The host of `Location` under `location-absolute`.
+const ABSOLUTE_LOCATION_BASE: &str = "https://graph.example.invalid/v1.0";
+/// Graph's own JSON Content-Type, sent under `json-content-type-parameters`.
+pub(crate) const GRAPH_JSON: &str =
+    "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8";
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
@@ -32,6 +40,10 @@ const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id
 struct App {
     config: Config,
     faults: FaultSet,
+    variants: VariantSet,
+    ids: Arc<Ids>,
+    /// How long an invite stays running before it completes.
+    operation_delay: Duration,
     registry: Mutex<Registry>,
 }
 
@@ -49,7 +61,7 @@ impl App {
         headers: &HeaderMap,
         body: Body,
     ) -> Result<Map<String, Value>, ApiError> {
-        if let Err(error) = validate::check_content_type(headers, self.faults) {
+        if let Err(error) = validate::check_content_type(headers, self.faults, self.variants) {
             self.discard(body).await;
             return Err(error);
         }
@@ -73,11 +85,27 @@ impl App {
 pub(crate) fn router(config: Config) -> Router {
     let config = config.applied();
     let faults: FaultSet = config.faults.iter().copied().collect();
-    let delivery = Arc::new(Delivery::new(&config, faults));
-    let registry = Registry::new(delivery, faults, config.max_calls_per_client);
+    let variants: VariantSet = config.variants.iter().copied().collect();
+    let ids = Arc::new(Ids::new(variants));
+    let delivery = Arc::new(Delivery::new(&config, faults, variants));
+    let registry = Registry::new(
+        delivery,
+        faults,
+        variants,
+        Arc::clone(&ids),
+        config.max_calls_per_client,
+    );
+    let operation_delay = if variants.has(Variant::DelayedCompletion) {
+        config.operation_delay.max(DELAYED_COMPLETION)
+    } else {
+        config.operation_delay
+    };
     let app = Arc::new(App {
         config,
         faults,
+        variants,
+        ids,
+        operation_delay,
         registry: Mutex::new(registry),
     });
     let api = Router::new()
@@ -144,12 +172,12 @@ async fn each_request(State(app): State<Arc<App>>, request: Request, next: Next)
     let error = response.extensions_mut().remove::<ApiError>();
     let status = response.status();
     if let Some(error) = error {
-        response = render(response, &error, &ids, app.faults);
+        response = render(response, &error, &ids, app.faults, app.variants);
     } else if status.is_client_error() || status.is_server_error() {
         // axum's own refusals (a bad path parameter, a method the route does
         // not have) get the same body as ours.
         let error = ApiError::from_status(status);
-        response = render(response, &error, &ids, app.faults);
+        response = render(response, &error, &ids, app.faults, app.variants);
     }
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::try_from(&ids.request_id) {
@@ -217,9 +245,15 @@ async fn create_call(State(app): State<Arc<App>>, request: Request) -> Result<Re
         .map(|ConnectInfo(peer)| peer.ip().to_canonical());
     let body = app.json_body(&parts.headers, body).await?;
     let new = validate::new_call(&body, app.faults)?;
-    let (id, call) = app.registry().create_call(new, &body, owner)?;
-    let location = format!("/v1.0/communications/calls/{id}");
-    Ok(json_response(StatusCode::CREATED, &call, Some(&location)))
+    let (id, mut call) = app.registry().create_call(new, &body, owner)?;
+    let location = location(app.variants, &format!("/communications/calls/{id}"));
+    add_call_context(&mut call, app.variants);
+    Ok(json_response(
+        StatusCode::CREATED,
+        &call,
+        Some(&location),
+        app.variants,
+    ))
 }
 
 async fn get_call(
@@ -228,8 +262,29 @@ async fn get_call(
 ) -> Result<Response, ApiError> {
     let call = app.registry().call(&call_id);
     match call {
-        Some(call) => Ok(json_response(StatusCode::OK, &call, None)),
+        Some(mut call) => {
+            add_call_context(&mut call, app.variants);
+            Ok(json_response(StatusCode::OK, &call, None, app.variants))
+        }
         None => Err(call_not_found(&call_id)),
+    }
+}
+
+/// Under `extra-members`, the `@odata.context` Graph gives a call.
+fn add_call_context(call: &mut Value, variants: VariantSet) {
+    if variants.has(Variant::ExtraMembers) {
+        call["@odata.context"] =
+            "https://graph.microsoft.com/v1.0/$metadata#app/calls/$entity".into();
+    }
+}
+
+/// Under `extra-members`, the `@odata.context` of an operation of `call_id`.
+fn add_operation_context(operation: &mut Value, call_id: &str, variants: VariantSet) {
+    if variants.has(Variant::ExtraMembers) {
+        operation["@odata.context"] = format!(
+            "https://graph.microsoft.com/v1.0/$metadata#communications/calls('{call_id}')/operations/$entity"
+        )
+        .into();
     }
 }
 
@@ -254,7 +309,12 @@ async fn list_participants(
         Some(roster) => {
             let mut list = Map::new();
             list.insert("value".into(), Value::Array(roster));
-            Ok(json_response(StatusCode::OK, &Value::Object(list), None))
+            Ok(json_response(
+                StatusCode::OK,
+                &Value::Object(list),
+                None,
+                app.variants,
+            ))
         }
         None => Err(call_not_found(&call_id)),
     }
@@ -268,10 +328,12 @@ async fn get_operation(
     if app.faults.has(Fault::OperationGet404) {
         return Err(not_found());
     }
+    let ended_readable = app.variants.has(Variant::EndedOperationsReadable);
     let found = {
         let registry = app.registry();
         match registry.presence(&call_id) {
             Presence::Live(_) => registry.operation(&call_id, &operation_id),
+            Presence::Ended if ended_readable => registry.operation(&call_id, &operation_id),
             Presence::Ended | Presence::Unknown => return Err(call_not_found(&call_id)),
         }
     };
@@ -283,7 +345,13 @@ async fn get_operation(
         operation["id"] = new_id().into();
         operation["clientContext"] = other_client_context(context.as_deref()).into();
     }
-    Ok(json_response(StatusCode::OK, &operation, None))
+    add_operation_context(&mut operation, &call_id, app.variants);
+    Ok(json_response(
+        StatusCode::OK,
+        &operation,
+        None,
+        app.variants,
+    ))
 }
 
 async fn invite(
@@ -301,7 +369,7 @@ async fn invite_namespaced(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    if app.faults.has(Fault::NotNamespaced) {
+    if app.faults.has(Fault::NotNamespaced) || app.variants.has(Variant::NamespacedPath404) {
         app.discard(body).await;
         return Err(unknown_path().await);
     }
@@ -316,7 +384,7 @@ async fn invite_participants(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let faults = app.faults;
+    let (faults, variants) = (app.faults, app.variants);
     let presence = app.registry().presence(&call_id);
     // None: a fault accepts an invite on a call that is not live; it is
     // answered but nothing follows.
@@ -332,7 +400,7 @@ async fn invite_participants(
     let body = app.json_body(&headers, body).await?;
     let invite = validate::invite(&body, faults)?;
     if let Some(kind) = kind {
-        validate::invitee_count(kind, invite.participants.len(), faults)?;
+        validate::invitee_count(kind, invite.participants.len(), faults, variants)?;
     }
     if faults.has(Fault::ServerErrorOnNonAscii) && validate::members_have_non_ascii(&body) {
         return Err(ApiError::Injected(
@@ -345,19 +413,34 @@ async fn invite_participants(
             "Unhandled exception: phone identity.".into(),
         ));
     }
-    let operation = Operation {
-        id: new_id(),
+    let mut operation = Operation {
+        id: app.ids.operation(),
         client_context: invite.client_context,
         participants: invite.participants,
-        status: OperationStatus::Running,
+        status: if variants.has(Variant::NotStartedStatus) {
+            OperationStatus::NotStarted
+        } else {
+            OperationStatus::Running
+        },
         result_info: None,
     };
-    if kind.is_some() {
+    if kind.is_some() && variants.has(Variant::TerminalInResponse) {
+        // Completed before it is answered, under the same lock: nothing can
+        // happen to the call in between.
+        let mut registry = app.registry();
+        registry.add_operation(&call_id, operation.clone())?;
+        if let Some(ended) = registry.complete_invite(&call_id, &operation.id) {
+            operation = ended;
+        }
+    } else if kind.is_some() {
         app.registry().add_operation(&call_id, operation.clone())?;
-        let delay = app.config.operation_delay;
+        let delay = app.operation_delay;
         let completing = Arc::clone(&app);
         let (call_id, operation_id) = (call_id.clone(), operation.id.clone());
         tokio::spawn(async move {
+            if variants.has(Variant::ProgressNotification) {
+                completing.registry().start_invite(&call_id, &operation_id);
+            }
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
@@ -366,12 +449,17 @@ async fn invite_participants(
                 .complete_invite(&call_id, &operation_id);
         });
     }
-    Ok(invite_response(&call_id, &operation, faults))
+    Ok(invite_response(&call_id, &operation, faults, variants))
 }
 
-/// The 200 answer to an invite, with the faults that bend it.
-fn invite_response(call_id: &str, operation: &Operation, faults: FaultSet) -> Response {
-    let mut body = operation.to_json();
+/// The 200 answer to an invite, with the faults and variants that bend it.
+fn invite_response(
+    call_id: &str,
+    operation: &Operation,
+    faults: FaultSet,
+    variants: VariantSet,
+) -> Response {
+    let mut body = operation.to_json(Place::Response, variants);
     if faults.has(Fault::InvalidOperationStatus) {
         body["status"] = "pending".into();
     }
@@ -400,14 +488,18 @@ fn invite_response(call_id: &str, operation: &Operation, faults: FaultSet) -> Re
     } else {
         call_id.to_owned()
     };
-    let location = format!("/v1.0/communications/calls/{call_named}/operations/{operation_named}");
+    add_operation_context(&mut body, call_id, variants);
+    let location = location(
+        variants,
+        &format!("/communications/calls/{call_named}/operations/{operation_named}"),
+    );
     let status = if faults.has(Fault::WrongSuccessStatus) {
         StatusCode::ACCEPTED
     } else {
         StatusCode::OK
     };
     let location = (!faults.has(Fault::NoLocation)).then_some(location.as_str());
-    let mut response = json_response(status, &body, location);
+    let mut response = json_response(status, &body, location, variants);
     if faults.has(Fault::OperationTextPlain) {
         response.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -417,13 +509,37 @@ fn invite_response(call_id: &str, operation: &Operation, faults: FaultSet) -> Re
     response
 }
 
-fn json_response(status: StatusCode, body: &Value, location: Option<&str>) -> Response {
+/// A `Location` for `path` (which starts at `/communications`): under
+/// `/v1.0`, or in the form a variant chooses (the earlier in `Variant::ALL`
+/// wins).
+fn location(variants: VariantSet, path: &str) -> String {
+    if variants.has(Variant::LocationAbsolute) {
+        format!("{ABSOLUTE_LOCATION_BASE}{path}")
+    } else if variants.has(Variant::LocationPathOnly) {
+        path.to_owned()
+    } else {
+        format!("/v1.0{path}")
+    }
+}
+
+/// The Content-Type of every JSON answer.
+pub(crate) fn json_content_type(variants: VariantSet) -> HeaderValue {
+    HeaderValue::from_static(if variants.has(Variant::JsonContentTypeParameters) {
+        GRAPH_JSON
+    } else {
+        "application/json"
+    })
+}
+
+fn json_response(
+    status: StatusCode,
+    body: &Value,
+    location: Option<&str>,
+    variants: VariantSet,
+) -> Response {
     let mut response = (status, body.to_string()).into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    headers.insert(header::CONTENT_TYPE, json_content_type(variants));
     // A call id taken from the path may hold characters a header cannot;
     // such ids only get here through the *-accepts-invite faults.
     if let Some(value) = location.and_then(|l| HeaderValue::try_from(l).ok()) {

@@ -42,8 +42,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 /// Serves the reference server on `listener`, for ever: accept errors are
-/// outlived (a full file table is temporary), not returned.
+/// outlived (a full file table is temporary), not returned. Two conflicting
+/// variants are refused at once (`InvalidInput`).
 pub async fn serve(listener: TcpListener, config: Config) -> io::Result<()> {
+    check_variants(&config)?;
     // Nobody ever asks this server to stop; the sender lives as long as it.
     let (_never, stop) = watch::channel(false);
     run(listener, config, stop).await;
@@ -53,7 +55,9 @@ pub async fn serve(listener: TcpListener, config: Config) -> io::Result<()> {
 /// Starts a server on `127.0.0.1` with a free port, on its own thread with its
 /// own two-worker runtime, and returns once it is listening. Callable from
 /// synchronous code (and from async code: it never blocks on a runtime).
+/// Two conflicting variants are refused (`InvalidInput`).
 pub fn start(config: Config) -> io::Result<ServerHandle> {
+    check_variants(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("invite-reference")
@@ -81,6 +85,17 @@ pub fn start(config: Config) -> io::Result<ServerHandle> {
         stop,
         thread: Some(thread),
     })
+}
+
+/// Refuses a configuration with two variants that cannot both be on.
+fn check_variants(config: &Config) -> io::Result<()> {
+    match config.conflicting_variants() {
+        None => Ok(()),
+        Some((a, b)) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the variants {a} and {b} cannot both be on"),
+        )),
+    }
 }
 
 /// Accepts and serves connections until `stop` turns true (or its sender is

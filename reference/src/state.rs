@@ -16,10 +16,11 @@ use crate::error::ApiError;
 use crate::faults::{Fault, FaultSet};
 use crate::notify::{Delivery, Notifier};
 use crate::resources::{
-    new_id, notification, notification_text, other_client_context, Operation, OperationStatus,
-    Participant,
+    new_id, notification, notification_text, other_client_context, strip_members, Ids, Operation,
+    OperationStatus, Participant, Place, EXTRA_MEMBER,
 };
 use crate::validate::{CallKind, NewCall};
+use crate::variants::{Variant, VariantSet};
 
 /// How much the server keeps, so no client can make it grow without end.
 #[derive(Debug, Clone, Copy)]
@@ -87,30 +88,73 @@ impl Call {
         Value::Object(resource)
     }
 
-    fn roster_json(&self, faults: FaultSet, except: &[String]) -> Vec<Value> {
+    fn roster_json(&self, faults: FaultSet, variants: VariantSet) -> Vec<Value> {
         self.roster
             .iter()
-            .filter(|participant| !except.contains(&participant.id))
-            .map(|participant| participant.to_json(faults))
+            .map(|participant| participant.to_json(faults, variants))
             .collect()
     }
 
-    fn notify_roster(&self, call_named: &str, faults: FaultSet, except: &[String]) {
-        let mut roster = String::from("[");
-        let kept = self.roster.iter().filter(|p| !except.contains(&p.id));
-        for (i, participant) in kept.enumerate() {
-            if i > 0 {
-                roster.push(',');
+    /// The roster `updated` notifications to send, in order. `joined_from`
+    /// is where the participants who just joined start in the roster (they
+    /// are its tail), `None` when nobody joined (a leave); those in
+    /// `except` are left out.
+    fn roster_updates(
+        &self,
+        call_named: &str,
+        faults: FaultSet,
+        variants: VariantSet,
+        except: &[String],
+        joined_from: Option<usize>,
+    ) -> Vec<String> {
+        // Each update lists the roster from a start to an end (exclusive).
+        let len = self.roster.len();
+        let listings: Vec<(usize, usize)> = match joined_from {
+            Some(first) if first < len => {
+                let delta = variants.has(Variant::RosterDelta);
+                if variants.has(Variant::RosterPerParticipant) {
+                    (first..len)
+                        .map(|joined| (if delta { joined } else { 0 }, joined + 1))
+                        .collect()
+                } else if delta {
+                    vec![(first, len)]
+                } else {
+                    vec![(0, len)]
+                }
             }
-            roster.push_str(participant.json_text(faults));
+            _ => vec![(0, len)],
+        };
+        let times = if variants.has(Variant::RepeatedRoster) {
+            2
+        } else {
+            1
+        };
+        let mut updates = Vec::with_capacity(listings.len() * times);
+        for (start, end) in listings {
+            let mut roster = String::from("[");
+            let listed = self.roster.get(start..end).unwrap_or_default();
+            let kept = listed.iter().filter(|p| !except.contains(&p.id));
+            for (i, participant) in kept.enumerate() {
+                if i > 0 {
+                    roster.push(',');
+                }
+                roster.push_str(participant.json_text(faults, variants));
+            }
+            roster.push(']');
+            let update =
+                notification_text("updated", call_named, "/participants", &roster, variants);
+            for _ in 1..times {
+                updates.push(update.clone());
+            }
+            updates.push(update);
         }
-        roster.push(']');
-        self.notifier.send(notification_text(
-            "updated",
-            call_named,
-            "/participants",
-            &roster,
-        ));
+        updates
+    }
+
+    fn send_all(&self, notifications: Vec<String>) {
+        for notification in notifications {
+            self.notifier.send(notification);
+        }
     }
 
     /// Frees room for one more operation by forgetting the oldest finished
@@ -122,7 +166,7 @@ impl Call {
         let finished = self.operation_order.iter().position(|id| {
             self.operations
                 .get(id)
-                .is_none_or(|op| op.status != OperationStatus::Running)
+                .is_none_or(|op| op.status.is_terminal())
         });
         match finished.and_then(|index| self.operation_order.remove(index)) {
             Some(id) => {
@@ -147,11 +191,16 @@ pub(crate) struct Registry {
     calls: HashMap<String, Call>,
     ended: HashSet<String>,
     ended_order: VecDeque<String>,
+    /// Under `ended-operations-readable`, the operations of the ended calls
+    /// still remembered in `ended`, as they last stood.
+    ended_operations: HashMap<String, HashMap<String, Operation>>,
     /// Live calls per client; a client without live calls has no entry, so
     /// the map is never larger than the live calls.
     per_client: HashMap<Client, usize>,
     delivery: Arc<Delivery>,
     faults: FaultSet,
+    variants: VariantSet,
+    ids: Arc<Ids>,
     limits: Limits,
 }
 
@@ -159,15 +208,20 @@ impl Registry {
     pub(crate) fn new(
         delivery: Arc<Delivery>,
         faults: FaultSet,
+        variants: VariantSet,
+        ids: Arc<Ids>,
         calls_per_client: usize,
     ) -> Registry {
         Registry {
             calls: HashMap::new(),
             ended: HashSet::new(),
             ended_order: VecDeque::new(),
+            ended_operations: HashMap::new(),
             per_client: HashMap::new(),
             delivery,
             faults,
+            variants,
+            ids,
             limits: Limits {
                 calls_per_client,
                 ..Limits::default()
@@ -211,13 +265,13 @@ impl Registry {
                 self.limits.roster
             )));
         }
-        let id = new_id();
-        let bot = Participant::new(bot_identity(body));
+        let id = self.ids.call();
+        let bot = Participant::new(self.ids.participant(), bot_identity(body));
         let mut roster = vec![bot.clone()];
         roster.extend(
             new.targets
                 .iter()
-                .map(|target| Participant::new(identity_of(target))),
+                .map(|target| Participant::new(self.ids.participant(), identity_of(target))),
         );
         let mut resource = Map::new();
         resource.insert("@odata.type".into(), "#microsoft.graph.call".into());
@@ -242,6 +296,13 @@ impl Registry {
         }
         resource.insert("myParticipantId".into(), bot.id.into());
         resource.insert("callChainId".into(), new_id().into());
+        if self.variants.has(Variant::ExtraMembers) {
+            resource.insert(EXTRA_MEMBER.into(), "x".into());
+        }
+        if self.variants.has(Variant::NoOdataType) {
+            // The echoed members (source, targets, mediaConfig...) too.
+            strip_members(&mut resource);
+        }
         let mut call = Call {
             kind: new.kind,
             owner,
@@ -257,8 +318,13 @@ impl Registry {
         // and the bot learns it from the notification, as from Graph.
         call.state = "established";
         if !self.faults.has(Fault::NoEstablishedNotification) {
-            call.notifier
-                .send(notification("updated", &id, "", &call.to_json()));
+            call.notifier.send(notification(
+                "updated",
+                &id,
+                "",
+                &call.to_json(),
+                self.variants,
+            ));
         }
         self.calls.insert(id.clone(), call);
         *self.per_client.entry(owner).or_default() += 1;
@@ -271,12 +337,19 @@ impl Registry {
 
     pub(crate) fn roster(&self, call_id: &str) -> Option<Vec<Value>> {
         let call = self.calls.get(call_id)?;
-        Some(call.roster_json(self.faults, &[]))
+        Some(call.roster_json(self.faults, self.variants))
     }
 
+    /// An operation of a live call (or, under `ended-operations-readable`,
+    /// of an ended one) as a GET shows it.
     pub(crate) fn operation(&self, call_id: &str, operation_id: &str) -> Option<Value> {
-        let call = self.calls.get(call_id)?;
-        call.operations.get(operation_id).map(Operation::to_json)
+        let operations = match self.calls.get(call_id) {
+            Some(call) => &call.operations,
+            None => self.ended_operations.get(call_id)?,
+        };
+        operations
+            .get(operation_id)
+            .map(|operation| operation.to_json(Place::Response, self.variants))
     }
 
     /// Ends a call: it is terminated, then deleted, each with a notification,
@@ -293,11 +366,11 @@ impl Registry {
         }
         // An invite still running when its call ends fails, and says so once,
         // before the call's own end: every operation ends exactly once.
-        let faults = self.faults;
+        let (faults, variants) = (self.faults, self.variants);
         let mut running: Vec<&mut Operation> = call
             .operations
             .values_mut()
-            .filter(|o| o.status == OperationStatus::Running)
+            .filter(|o| !o.status.is_terminal())
             .collect();
         running.sort_by(|a, b| a.id.cmp(&b.id));
         for operation in running {
@@ -312,19 +385,24 @@ impl Registry {
             }
             if !faults.has(Fault::NoTerminalNotification) {
                 call.notifier
-                    .send(terminal_notification(operation, call_id, faults));
+                    .send(terminal_notification(operation, call_id, faults, variants));
             }
         }
         call.state = "terminated";
         let ended = call.to_json();
         call.notifier
-            .send(notification("updated", call_id, "", &ended));
+            .send(notification("updated", call_id, "", &ended, variants));
         call.notifier
-            .send(notification("deleted", call_id, "", &ended));
+            .send(notification("deleted", call_id, "", &ended, variants));
         if self.ended_order.len() >= self.limits.ended {
             if let Some(oldest) = self.ended_order.pop_front() {
                 self.ended.remove(&oldest);
+                self.ended_operations.remove(&oldest);
             }
+        }
+        if variants.has(Variant::EndedOperationsReadable) {
+            self.ended_operations
+                .insert(call_id.to_owned(), std::mem::take(&mut call.operations));
         }
         self.ended.insert(call_id.to_owned());
         self.ended_order.push_back(call_id.to_owned());
@@ -359,20 +437,49 @@ impl Registry {
         Ok(())
     }
 
-    /// Completes a running invite: the invitees join (or move), the bot is
-    /// told the operation ended and sees the new roster, and a replaced
-    /// peer-to-peer call ends.
-    pub(crate) fn complete_invite(&mut self, call_id: &str, operation_id: &str) {
-        let (faults, limits) = (self.faults, self.limits);
-        let Some(operation) = self
+    /// Starts an invite (it runs): under `progress-notification`, the bot
+    /// is told so with an `updated` notification.
+    pub(crate) fn start_invite(&mut self, call_id: &str, operation_id: &str) {
+        let variants = self.variants;
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return;
+        };
+        let Some(operation) = call.operations.get_mut(operation_id) else {
+            return;
+        };
+        if operation.status.is_terminal() {
+            return;
+        }
+        operation.status = OperationStatus::Running;
+        if variants.has(Variant::ProgressNotification) {
+            let data = operation.to_json(Place::Notification, variants);
+            call.notifier.send(notification(
+                "updated",
+                call_id,
+                &format!("/operations/{operation_id}"),
+                &data,
+                variants,
+            ));
+        }
+    }
+
+    /// Completes an invite not yet ended: the invitees join (or move), the
+    /// bot is told the operation ended (unless `terminal-in-response` tells
+    /// it in the response) and sees the new roster, and a replaced
+    /// peer-to-peer call ends. Returns the operation as it ended.
+    pub(crate) fn complete_invite(
+        &mut self,
+        call_id: &str,
+        operation_id: &str,
+    ) -> Option<Operation> {
+        let (faults, variants, limits) = (self.faults, self.variants, self.limits);
+        // None: the call ended, or the operation was forgotten.
+        let operation = self
             .calls
             .get_mut(call_id)
-            .and_then(|call| call.operations.get_mut(operation_id))
-        else {
-            return; // the call ended, or the operation was forgotten
-        };
-        if operation.status != OperationStatus::Running {
-            return;
+            .and_then(|call| call.operations.get_mut(operation_id))?;
+        if operation.status.is_terminal() {
+            return None;
         }
         let failed = faults.has(Fault::FailedWithoutResultInfo);
         operation.status = if failed {
@@ -387,16 +494,16 @@ impl Registry {
             self.plan(call_id, &operation.participants)
         };
 
-        let Some(call) = self.calls.get_mut(call_id) else {
-            return;
-        };
+        let ids = &self.ids;
+        let call = self.calls.get_mut(call_id)?;
+        let joined_from = call.roster.len();
         let mut added = Vec::new();
         let mut leaves = Vec::new();
         for join in joins {
             if call.roster.len() >= limits.roster {
                 break;
             }
-            let participant = Participant::new(join.identity);
+            let participant = Participant::new(ids.participant(), join.identity);
             added.push(participant.id.clone());
             call.roster.push(participant);
             leaves.extend(join.leaves);
@@ -406,27 +513,42 @@ impl Registry {
         } else {
             call_id.to_owned()
         };
-        if !faults.has(Fault::NoTerminalNotification) {
-            let terminal = terminal_notification(&operation, &call_named, faults);
+        let mut terminal = Vec::new();
+        if !faults.has(Fault::NoTerminalNotification) && !variants.has(Variant::TerminalInResponse)
+        {
+            let end = terminal_notification(&operation, &call_named, faults, variants);
             if faults.has(Fault::DoubleTerminalNotification) {
-                call.notifier.send(terminal.clone());
+                terminal.push(end.clone());
             }
-            call.notifier.send(terminal);
+            terminal.push(end);
         }
+        let mut rosters = Vec::new();
         if !failed && !faults.has(Fault::NoRosterUpdate) {
             let except = if faults.has(Fault::RosterMissingInvitee) {
                 added.as_slice()
             } else {
                 &[]
             };
-            call.notify_roster(&call_named, faults, except);
+            rosters = call.roster_updates(&call_named, faults, variants, except, Some(joined_from));
+        }
+        if variants.has(Variant::RosterFirst) {
+            call.send_all(rosters);
+            call.send_all(terminal);
+        } else {
+            call.send_all(terminal);
+            call.send_all(rosters);
+        }
+        if variants.has(Variant::ExtraCallUpdates) {
+            let update = notification("updated", call_id, "", &call.to_json(), variants);
+            call.notifier.send(update);
         }
 
         if !faults.has(Fault::MoveKeepsOld) {
             for (old_call_id, participant_id) in leaves {
                 if let Some(old) = self.calls.get_mut(&old_call_id) {
                     old.roster.retain(|p| p.id != participant_id);
-                    old.notify_roster(&old_call_id, faults, &[]);
+                    let updates = old.roster_updates(&old_call_id, faults, variants, &[], None);
+                    old.send_all(updates);
                 }
             }
         }
@@ -435,6 +557,7 @@ impl Registry {
                 self.end_call(&replaced_call_id);
             }
         }
+        Some(operation)
     }
 
     /// Who joins `call_id` and which peer-to-peer calls the invite replaces.
@@ -504,8 +627,13 @@ impl Registry {
 }
 
 /// The `deleted` notification that announces an operation's end.
-fn terminal_notification(operation: &Operation, call_named: &str, faults: FaultSet) -> String {
-    let mut data = operation.to_json();
+fn terminal_notification(
+    operation: &Operation,
+    call_named: &str,
+    faults: FaultSet,
+    variants: VariantSet,
+) -> String {
+    let mut data = operation.to_json(Place::Notification, variants);
     let mut operation_named = operation.id.clone();
     if faults.has(Fault::TerminalStatusRunning) {
         data["status"] = "running".into();
@@ -525,6 +653,7 @@ fn terminal_notification(operation: &Operation, call_named: &str, faults: FaultS
         call_named,
         &format!("/operations/{operation_named}"),
         &data,
+        variants,
     )
 }
 
@@ -567,10 +696,12 @@ mod tests {
     use crate::config::Config;
 
     fn registry(limits: Limits) -> Registry {
-        let delivery = Arc::new(Delivery::new(&Config::default(), FaultSet::default()));
+        let (faults, variants) = (FaultSet::default(), VariantSet::default());
+        let delivery = Arc::new(Delivery::new(&Config::default(), faults, variants));
+        let ids = Arc::new(Ids::new(variants));
         Registry {
             limits,
-            ..Registry::new(delivery, FaultSet::default(), usize::MAX)
+            ..Registry::new(delivery, faults, variants, ids, usize::MAX)
         }
     }
 

@@ -11,6 +11,7 @@ use tokio::time::{Duration, Instant};
 
 use crate::error::ApiError;
 use crate::faults::{Fault, FaultSet};
+use crate::variants::{Variant, VariantSet};
 
 /// Longest `clientContext`, in UTF-16 code units as Graph's .NET services
 /// count string length.
@@ -20,6 +21,8 @@ const MAX_CLIENT_CONTEXT: usize = 256;
 const DISCARD_LIMIT: usize = 16 * 1024 * 1024;
 /// Most participants one invite may add to a group call.
 const MAX_GROUP_INVITEES: usize = 5;
+/// The same under `six-participants-accepted`.
+const MAX_GROUP_INVITEES_LENIENT: usize = 20;
 
 const MODALITIES: &[&str] = &["audio", "video", "videoBasedScreenSharing", "data"];
 
@@ -47,8 +50,12 @@ pub(crate) enum CallKind {
 
 /// `415` unless the body is declared as JSON (parameters such as a charset
 /// are allowed).
-pub(crate) fn check_content_type(headers: &HeaderMap, faults: FaultSet) -> Result<(), ApiError> {
-    if faults.has(Fault::WrongContentTypeAccepted) {
+pub(crate) fn check_content_type(
+    headers: &HeaderMap,
+    faults: FaultSet,
+    variants: VariantSet,
+) -> Result<(), ApiError> {
+    if faults.has(Fault::WrongContentTypeAccepted) || variants.has(Variant::LenientContentType) {
         return Ok(());
     }
     let declared = headers
@@ -195,16 +202,20 @@ pub(crate) fn invitee_count(
     kind: CallKind,
     count: usize,
     faults: FaultSet,
+    variants: VariantSet,
 ) -> Result<(), ApiError> {
+    let most = if variants.has(Variant::SixParticipantsAccepted) {
+        MAX_GROUP_INVITEES_LENIENT
+    } else {
+        MAX_GROUP_INVITEES
+    };
     match kind {
         CallKind::PeerToPeer if count > 1 && !faults.has(Fault::MultiP2pAccepted) => Err(bad(
             "Inviting several participants in one request is only supported for group calls.",
         )),
-        CallKind::Group
-            if count > MAX_GROUP_INVITEES && !faults.has(Fault::GroupOverFiveAccepted) =>
-        {
+        CallKind::Group if count > most && !faults.has(Fault::GroupOverFiveAccepted) => {
             Err(ApiError::BadRequest(format!(
-                "At most {MAX_GROUP_INVITEES} participants can be invited in one request; got {count}."
+                "At most {most} participants can be invited in one request; got {count}."
             )))
         }
         _ => Ok(()),

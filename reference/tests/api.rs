@@ -184,6 +184,10 @@ async fn invite_answers_200_then_completes_and_updates_the_roster() {
 
     let ended = inbox.next().await;
     assert_eq!(ended.content_type.as_deref(), Some("application/json"));
+    assert_eq!(
+        ended.json()["@odata.type"],
+        "#microsoft.graph.commsNotifications"
+    );
     let mut completed = operation.clone();
     completed["status"] = json!("completed");
     assert_eq!(

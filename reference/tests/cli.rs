@@ -6,23 +6,104 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use invite_reference::Fault;
+use invite_reference::{Fault, Variant};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_invite-reference");
 
+/// The output of a run that is expected to end at once.
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(BINARY).args(args).output().expect("run")
+}
+
+/// The listing's entries: each starts with an unindented line, and goes on
+/// with indented ones.
+fn entries(listing: &str) -> Vec<Vec<&str>> {
+    let mut entries: Vec<Vec<&str>> = Vec::new();
+    for line in listing.lines() {
+        match entries.last_mut() {
+            Some(entry) if line.starts_with(' ') => entry.push(line.trim()),
+            _ => entries.push(vec![line]),
+        }
+    }
+    entries
+}
+
 #[test]
-fn list_faults_prints_every_fault_with_its_description() {
-    let output = Command::new(BINARY)
-        .arg("--list-faults")
-        .output()
-        .expect("run");
+fn list_faults_prints_every_fault_with_its_description_and_trigger() {
+    let output = run(&["--list-faults"]);
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).expect("UTF-8");
-    assert_eq!(text.lines().count(), Fault::ALL.len());
-    for (line, fault) in text.lines().zip(Fault::ALL) {
-        assert!(line.starts_with(fault.name()), "{line}");
-        assert!(line.ends_with(fault.description()), "{line}");
+    let entries = entries(&text);
+    assert_eq!(entries.len(), Fault::ALL.len());
+    for (entry, fault) in entries.iter().zip(Fault::ALL) {
+        let first = entry[0];
+        assert!(first.starts_with(fault.name()), "{first}");
+        assert!(first.ends_with(fault.description()), "{first}");
+        match fault.trigger() {
+            Some(trigger) => assert_eq!(entry[1..], [format!("only on: {trigger}")]),
+            None => assert_eq!(entry.len(), 1, "{entry:?}"),
+        }
     }
+    assert!(text.contains("server-error-on-phone"));
+    assert!(text.contains("only on: an invite with a phone identity"));
+}
+
+#[test]
+fn list_variants_prints_every_variant_with_its_description_and_source() {
+    let output = run(&["--list-variants"]);
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).expect("UTF-8");
+    let entries = entries(&text);
+    assert_eq!(entries.len(), Variant::ALL.len());
+    for (entry, variant) in entries.iter().zip(Variant::ALL) {
+        let first = entry[0];
+        assert!(first.starts_with(variant.name()), "{first}");
+        assert!(first.ends_with(variant.description()), "{first}");
+        assert_eq!(entry[1], format!("allowed: {}", variant.source()));
+        let conflicts: Vec<&str> = Variant::ALL
+            .iter()
+            .filter(|other| variant.conflicts_with(**other))
+            .map(|other| other.name())
+            .collect();
+        if conflicts.is_empty() {
+            assert_eq!(entry.len(), 2, "{entry:?}");
+        } else {
+            assert_eq!(
+                entry[2..],
+                [format!("conflicts with: {}", conflicts.join(", "))]
+            );
+        }
+    }
+}
+
+#[test]
+fn unknown_or_conflicting_variants_are_usage_errors() {
+    let unknown = run(&["--listen", "127.0.0.1:0", "--variant", "no-such-variant"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("unknown variant \"no-such-variant\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--list-variants"), "{stderr}");
+
+    let conflicting = run(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--variant",
+        "location-absolute",
+        "--variant",
+        "opaque-ids",
+        "--variant",
+        "location-path-only",
+    ]);
+    assert_eq!(conflicting.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&conflicting.stderr);
+    assert!(
+        stderr.contains("the variants location-absolute and location-path-only cannot both be on"),
+        "{stderr}"
+    );
+    assert!(conflicting.stdout.is_empty(), "nothing was served");
 }
 
 #[test]
@@ -33,8 +114,10 @@ fn help_names_the_options_and_unknown_faults_are_refused() {
     for option in [
         "--listen",
         "--fault",
+        "--variant",
         "--operation-delay-ms",
         "--list-faults",
+        "--list-variants",
         "--quiet",
         "--body-limit",
         "--max-header-bytes",
@@ -72,7 +155,14 @@ fn help_names_the_options_and_unknown_faults_are_refused() {
 #[test]
 fn the_server_prints_its_base_url_and_logs_each_request() {
     let mut child = Command::new(BINARY)
-        .args(["--listen", "127.0.0.1:0", "--fault", "no-location"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--fault",
+            "no-location",
+            "--variant",
+            "opaque-ids",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -117,6 +207,7 @@ fn the_server_prints_its_base_url_and_logs_each_request() {
         .read_to_string(&mut stderr);
     let _ = child.wait();
     assert!(stderr.contains("faults: no-location"), "{stderr}");
+    assert!(stderr.contains("variants: opaque-ids"), "{stderr}");
     assert!(
         stderr.contains("GET /v1.0/communications/calls/none 404"),
         "{stderr}"

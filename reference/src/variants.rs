@@ -1,0 +1,309 @@
+//! Variants: each is a legitimate behaviour that the spec allows but that the
+//! reference server does not show by default. The suite runs against each one
+//! (and against [`Variant::compatible_set`] at once) to prove that it never
+//! fails a correct implementation merely for choosing differently.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Declares the variant enum and its name, description and source tables in
+/// one place, so a new variant cannot be added without saying what it does
+/// and why the spec allows it.
+macro_rules! variants {
+    ($($variant:ident => $name:literal, $description:literal, $source:literal;)+) => {
+        /// One legitimate behaviour the reference does not show by default.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Variant {
+            $(#[doc = $description] $variant,)+
+        }
+
+        impl Variant {
+            /// Every variant, in the order `--list-variants` prints them.
+            pub const ALL: &'static [Variant] = &[$(Variant::$variant,)+];
+
+            /// The kebab-case name used by `--variant` and `Display`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Variant::$variant => $name,)+
+                }
+            }
+
+            /// What the server then does, in one sentence.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Variant::$variant => $description,)+
+                }
+            }
+
+            /// Why the spec allows it, in one sentence: the spec sentence or
+            /// example, the DESIGN.md decision, or Graph's documentation.
+            pub fn source(self) -> &'static str {
+                match self {
+                    $(Variant::$variant => $source,)+
+                }
+            }
+        }
+    };
+}
+
+variants! {
+    StatusPascalCase => "status-pascal-case",
+        "every operationStatus the server sends (invite response, GET of an operation, notifications) is PascalCase: NotStarted, Running, Completed, Failed",
+        "Graph's metadata and OpenAPI description spell operationStatus in PascalCase, and DESIGN.md decides that any casing of the four values passes";
+    StatusAsExamples => "status-as-examples",
+        "the invite response and GET of an operation spell the status in PascalCase (Running), notifications in lower camel case (completed, failed)",
+        "it is the casing of the spec's own examples (the 200 response says \"Running\", the operation-completed notification \"completed\"), and DESIGN.md decides that any casing passes";
+    NoOdataType => "no-odata-type",
+        "nothing the server sends has an @odata.type member: not responses, GET bodies, echoed participants, the call, roster participants, notification items, their resourceData, nor the commsNotifications envelope",
+        "DESIGN.md decides that @odata.type is never required on nested objects, and OData's minimal metadata leaves it out wherever the type is the declared one";
+    TerminalInResponse => "terminal-in-response",
+        "an invite completes before it is answered: the response and GET already say completed, no notification about the operation follows, and the roster update, moves and replaced calls happen as usual",
+        "the commsOperation docs the spec links to say that no further notification follows an operation whose response status is completed or failed, and DESIGN.md accepts the terminal status in the response";
+    NotStartedStatus => "not-started-status",
+        "the invite response says notStarted; the operation then completes as usual with its deleted notification",
+        "the commsOperation docs the spec links to list notStarted among the response statuses whose updates arrive by notification, and DESIGN.md asks only for one terminal status";
+    ProgressNotification => "progress-notification",
+        "before its terminal deleted notification, the operation gets an updated notification with status running",
+        "the commsOperation docs say updates of a running operation arrive through notifications, and DESIGN.md requires exactly one terminal status, not that the terminal notification be the only one";
+    LocationAbsolute => "location-absolute",
+        "Location is an absolute URL on another host: https://graph.example.invalid/v1.0/communications/calls/{id}/operations/{opId} (and .../communications/calls/{id} for a created call)",
+        "the spec asks for \"a location header with a URI\" to the operation, and DESIGN.md decides that Location may be absolute or a path ending in /communications/calls/{callId}/operations/{opId}";
+    LocationPathOnly => "location-path-only",
+        "Location is a path without the version segment: /communications/calls/{id}/operations/{opId} (and /communications/calls/{id} for a created call)",
+        "DESIGN.md decides that Location may be absolute or a path, as long as it ends in /communications/calls/{callId}/operations/{opId}";
+    SeparatePosts => "separate-posts",
+        "every notification item leaves in its own POST: no commsNotifications.value holds more than one item",
+        "DESIGN.md says several notifications may share one commsNotifications body, so one each is as good, and every example in the spec carries one item per body";
+    RosterFirst => "roster-first",
+        "an invite's roster update is sent before its operation's terminal notification",
+        "DESIGN.md decides that notifications may arrive in any order, and the spec shows them without ordering them";
+    RosterDelta => "roster-delta",
+        "a roster update about joins lists only the participants who just joined (a roster update after a leave still lists the remaining roster)",
+        "the spec's example \"Notification - roster updated with participant added\" lists only the added participant";
+    RosterPerParticipant => "roster-per-participant",
+        "an invite gets one roster updated notification per joined participant, each listing the roster as it stands after that participant joined (only that participant with roster-delta)",
+        "the spec promises that \"all participants will receive a roster update\", not that one update names them all, and DESIGN.md asks only that every invitee appear in a roster update";
+    RepeatedRoster => "repeated-roster",
+        "every roster update is sent twice",
+        "a roster update states the roster rather than a change, so a repeat says nothing new, and neither the spec nor DESIGN.md bounds how many roster updates a call gets";
+    ExtraMembers => "extra-members",
+        "open types carry extra members: @odata.context on responses and conformanceExtra on the operation and the call, hidden and removeFromDefaultAudioRoutingGroup on echoed participants, sequenceNumber on notification items, target, details and an innerError member on errors",
+        "inviteParticipantsOperation, invitationParticipantInfo, commsNotification and call are open types (the spec's own responses add endpointType and id), Graph's error body declares target and details, and innerError is free-form";
+    GraphShapedResponse => "graph-shaped-response",
+        "the invite response and GET of an operation look like the spec's Example 4 response: echoed participants carry endpointType, id and replacesCallId as null, their identity lists every identity kind not sent as null, and resultInfo is null",
+        "it is the shape of the spec's own Example 4 and 5 responses; the types are open, so null members that were not sent are legal";
+    JsonContentTypeParameters => "json-content-type-parameters",
+        "every JSON answer has Content-Type application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8",
+        "it is the Content-Type Graph sends, and its parameters do not change the media type, application/json, that the spec's responses show";
+    SixParticipantsAccepted => "six-participants-accepted",
+        "a group call accepts up to 20 participants per invite instead of 5 (more are still answered 400)",
+        "the spec page sets no limit on participants per invite (only newer revisions say 5), and DESIGN.md makes rejecting a sixth a SHOULD, not a MUST";
+    NamespacedPath404 => "namespaced-path-404",
+        "POST .../participants/microsoft.graph.invite answers 404 with Graph's error body; only the spec's path .../participants/invite works",
+        "the spec's HTTP request names only POST /communications/calls/{id}/participants/invite; the namespaced path comes from Graph's OpenAPI description, not from the spec page";
+    EndedOperationsReadable => "ended-operations-readable",
+        "GET of an operation of an ended call answers 200 with the operation as it last stood, instead of 404",
+        "the spec says nothing about the operations of ended calls, so keeping them readable breaks none of its sentences";
+    ErrorsWithoutInnerError => "errors-without-inner-error",
+        "error bodies carry only error.code and error.message, without innerError",
+        "Graph's OpenAPI error schema requires only code and message (innerError is optional), and the spec page documents no error body";
+    OpaqueIds => "opaque-ids",
+        "call, operation and participant ids are numbered names, not GUIDs (call-0001, op-0001, participant-0001): unique and URL-safe",
+        "Graph's metadata types these ids as String, and neither the spec nor DESIGN.md asks for GUIDs";
+    DelayedCompletion => "delayed-completion",
+        "an invite stays running for 150 ms (or the configured operation delay, if longer) before it completes",
+        "the spec says nothing about when an operation completes (Graph takes seconds), and the commsOperation docs expect a running operation to be finished by notification";
+    ExtraCallUpdates => "extra-call-updates",
+        "after each completed invite, the call also gets an updated notification about itself (resourceUrl /communications/calls/{id}, state established)",
+        "Graph notifies a bot's callback of call-state changes besides an invite's own notifications, and DESIGN.md lets notifications arrive in any order, so a suite must find an invite's among others";
+    ResourceCommunicationsPath => "resource-communications-path",
+        "notifications' resource member is /communications/calls/..., the same as resourceUrl, instead of the legacy /app/calls/...",
+        "the spec's Example 5 roster notification has resource /communications/calls/{id}/participants, and resource is a dynamic member of the open commsNotification";
+    NoResource => "no-resource",
+        "notifications carry no resource member, only changeType, resourceUrl and resourceData",
+        "commsNotification declares only changeType and resourceUrl as non-null members; resource is a dynamic member that may be left out";
+    LenientContentType => "lenient-content-type",
+        "a body sent with a non-JSON Content-Type, or none, is parsed as JSON anyway instead of answered 415",
+        "the spec requires the client to send Content-Type application/json; it does not say that a server must refuse a client that does not";
+}
+
+/// The pairs of variants that cannot both be on: they choose differently
+/// about the same thing.
+const CONFLICTS: &[(Variant, Variant)] = &[
+    // Two casings of the same status.
+    (Variant::StatusPascalCase, Variant::StatusAsExamples),
+    // A completed response cannot also say notStarted, nor be followed by a
+    // progress notification, nor stay running for a while.
+    (Variant::TerminalInResponse, Variant::NotStartedStatus),
+    (Variant::TerminalInResponse, Variant::ProgressNotification),
+    (Variant::TerminalInResponse, Variant::DelayedCompletion),
+    // Two forms of the same header.
+    (Variant::LocationAbsolute, Variant::LocationPathOnly),
+    // A member that is either rewritten or left out.
+    (Variant::ResourceCommunicationsPath, Variant::NoResource),
+];
+
+impl Variant {
+    /// The same list as `ALL`, for callers that prefer a function.
+    pub fn all() -> &'static [Variant] {
+        Variant::ALL
+    }
+
+    /// Whether `self` and `other` cannot both be on (symmetric; a variant
+    /// does not conflict with itself).
+    pub fn conflicts_with(self, other: Variant) -> bool {
+        CONFLICTS
+            .iter()
+            .any(|&(a, b)| (a == self && b == other) || (a == other && b == self))
+    }
+
+    /// A maximal set of mutually compatible variants, in `ALL` order: every
+    /// variant left out conflicts with one in it. Among the choices, those
+    /// that exclude the fewest others are preferred (so the set is as large
+    /// as the conflicts allow), then the earlier in `ALL`.
+    pub fn compatible_set() -> Vec<Variant> {
+        let degree = |v: Variant| {
+            Variant::ALL
+                .iter()
+                .filter(|o| v.conflicts_with(**o))
+                .count()
+        };
+        let mut by_preference = Variant::ALL.to_vec();
+        // A stable sort keeps `ALL` order among variants of equal degree.
+        by_preference.sort_by_key(|v| degree(*v));
+        let mut chosen: Vec<Variant> = Vec::new();
+        for variant in by_preference {
+            if !chosen.iter().any(|c| c.conflicts_with(variant)) {
+                chosen.push(variant);
+            }
+        }
+        chosen.sort_by_key(|v| Variant::ALL.iter().position(|a| a == v));
+        chosen
+    }
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The name given to `--variant` matches no variant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown variant {0:?} (see --list-variants)")]
+pub struct UnknownVariant(pub String);
+
+impl FromStr for Variant {
+    type Err = UnknownVariant;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Variant::ALL
+            .iter()
+            .copied()
+            .find(|variant| variant.name() == s)
+            .ok_or_else(|| UnknownVariant(s.to_owned()))
+    }
+}
+
+/// The active variants as a bit set, asked on every request like
+/// [`crate::faults::FaultSet`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct VariantSet(u64);
+
+// A u64 holds the set only while there are at most 64 variants.
+const _: () = assert!(Variant::ALL.len() <= 64);
+
+impl VariantSet {
+    pub(crate) fn has(self, variant: Variant) -> bool {
+        self.0 & bit(variant) != 0
+    }
+
+    /// Whether any of `variants` is on.
+    pub(crate) fn any(self, variants: &[Variant]) -> bool {
+        variants.iter().any(|v| self.has(*v))
+    }
+}
+
+impl FromIterator<Variant> for VariantSet {
+    fn from_iter<I: IntoIterator<Item = Variant>>(iter: I) -> Self {
+        VariantSet(iter.into_iter().fold(0, |set, variant| set | bit(variant)))
+    }
+}
+
+fn bit(variant: Variant) -> u64 {
+    1u64 << (variant as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        let mut names: Vec<&str> = Variant::ALL.iter().map(|v| v.name()).collect();
+        for variant in Variant::ALL {
+            assert_eq!(variant.to_string().parse::<Variant>(), Ok(*variant));
+            assert!(!variant.description().is_empty(), "{variant}");
+            assert!(!variant.source().is_empty(), "{variant}");
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Variant::ALL.len());
+        assert_eq!(
+            "no-such-variant".parse::<Variant>(),
+            Err(UnknownVariant("no-such-variant".into()))
+        );
+    }
+
+    #[test]
+    fn conflicts_are_symmetric_and_never_reflexive() {
+        for a in Variant::ALL {
+            assert!(!a.conflicts_with(*a), "{a}");
+            for b in Variant::ALL {
+                assert_eq!(a.conflicts_with(*b), b.conflicts_with(*a), "{a} {b}");
+            }
+        }
+        assert!(Variant::StatusPascalCase.conflicts_with(Variant::StatusAsExamples));
+        assert!(Variant::ProgressNotification.conflicts_with(Variant::TerminalInResponse));
+        assert!(Variant::LocationPathOnly.conflicts_with(Variant::LocationAbsolute));
+        assert!(Variant::NoResource.conflicts_with(Variant::ResourceCommunicationsPath));
+        assert!(!Variant::NoOdataType.conflicts_with(Variant::ExtraMembers));
+    }
+
+    #[test]
+    fn the_compatible_set_is_compatible_and_maximal() {
+        let set = Variant::compatible_set();
+        for a in &set {
+            for b in &set {
+                assert!(!a.conflicts_with(*b), "{a} and {b} are both in the set");
+            }
+        }
+        for left_out in Variant::ALL.iter().filter(|v| !set.contains(v)) {
+            assert!(
+                set.iter().any(|v| v.conflicts_with(*left_out)),
+                "{left_out} could join the set"
+            );
+        }
+        // Terminal-in-response excludes three variants; the set takes those
+        // three instead.
+        assert!(!set.contains(&Variant::TerminalInResponse));
+        assert_eq!(set.len(), Variant::ALL.len() - 4);
+        let mut sorted = set.clone();
+        sorted.sort();
+        assert_eq!(sorted, set, "in ALL order");
+    }
+
+    #[test]
+    fn set_holds_exactly_its_members() {
+        let set: VariantSet = [Variant::OpaqueIds, Variant::NoResource]
+            .into_iter()
+            .collect();
+        for variant in Variant::ALL {
+            let expected = matches!(variant, Variant::OpaqueIds | Variant::NoResource);
+            assert_eq!(set.has(*variant), expected, "{variant}");
+        }
+        assert!(set.any(&[Variant::RosterFirst, Variant::NoResource]));
+        assert!(!set.any(&[Variant::RosterFirst]));
+        assert!(!VariantSet::default().any(Variant::ALL));
+    }
+}
