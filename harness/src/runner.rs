@@ -116,6 +116,9 @@ fn execute(
         response.elapsed.as_millis(),
         retry_note(&response),
     ));
+    if let Some(throttled) = throttled(&response, env.http.limits.retry_budget_secs) {
+        return Err(throttled);
+    }
     let checks = &mut verdict.checks;
 
     let any_status = loaded.statuses.is_empty();
@@ -338,6 +341,20 @@ fn uses_uncaptured(text: &str, uncaptured: &[String]) -> Option<String> {
         .cloned()
 }
 
+/// A throttled answer says nothing about the contract: no verdict can be
+/// reached, and the run says how to give the target more time.
+fn throttled(response: &HttpResponse, budget_secs: u64) -> Option<String> {
+    let retry_after = response.header("retry-after");
+    let throttled = response.status == 429 || (response.status == 503 && retry_after.is_some());
+    throttled.then(|| {
+        format!(
+            "the target throttled the request ({}, Retry-After {}) past the retry budget of {budget_secs} s: no verdict; raise --retry-budget-secs or lower --test-threads",
+            response.status_line(),
+            retry_after.map_or_else(|| "absent".to_owned(), |v| format!("{v:?}"))
+        )
+    })
+}
+
 fn retry_note(response: &HttpResponse) -> String {
     if response.retried_after.is_empty() {
         String::new()
@@ -535,16 +552,23 @@ fn check_notification(
                 found.len(),
                 within.as_millis()
             ));
-            if found.len() > exact {
+            if let Some((first, rest)) = found.split_first().filter(|_| found.len() > exact) {
+                // Too many: how each match differs from the first says
+                // whether the target repeated itself or sent two different ones.
                 check = check.note(format!(
-                    "the matching notifications, in the order received:\n{}",
-                    found
-                        .iter()
-                        .enumerate()
-                        .map(|(n, item)| format!("  [{n}] {}", crate::render::one_line(item)))
-                        .collect::<Vec<_>>()
-                        .join("\n")
+                    "the matching notifications, in the order received:\n  [0] {}",
+                    crate::render::one_line(first)
                 ));
+                for (n, item) in rest.iter().enumerate() {
+                    let diffs = compare(first, item, MatchMode::Exact, &[]);
+                    check = if diffs.is_empty() {
+                        check.note(format!("  [{}] is identical to [0]", n + 1))
+                    } else {
+                        check
+                            .note(format!("  [{}] differs from [0] at:", n + 1))
+                            .fail(Detail::Differences(diffs))
+                    };
+                }
             }
             found.len() < exact
         }

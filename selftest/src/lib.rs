@@ -196,6 +196,27 @@ pub fn failed_check_ids(text: &str) -> Vec<String> {
     ids
 }
 
+/// `(test, check id)` for every check a run's stderr shows as `WARN`: the
+/// warnings of passing trials, which the suite prints there.
+pub fn warned_check_ids(stderr: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut test = String::new();
+    for line in stderr.lines() {
+        if let Some((name, _)) = line.split_once(": ") {
+            if !name.starts_with(' ') && name.contains("::") && !name.contains(' ') {
+                name.clone_into(&mut test);
+                continue;
+            }
+        }
+        if let Some(rest) = line.trim_start().strip_prefix("WARN  ") {
+            if let Some((id, _)) = rest.split_once(':') {
+                out.push((test.clone(), family(id).to_owned()));
+            }
+        }
+    }
+    out
+}
+
 /// `header.location` -> `header`, `notification[1]` -> `notification`,
 /// `capture.op` -> `capture`; invariant ids (`notification.schema`) stay whole.
 pub fn family(id: &str) -> &str {
@@ -297,6 +318,18 @@ mod tests {
         assert_eq!(family("notification.schema"), "notification.schema");
         assert_eq!(family("header.location"), "header");
         assert_eq!(family("capture.op"), "capture");
+    }
+
+    #[test]
+    fn warnings_are_read_per_test() {
+        let stderr = "note: x\ncase::a: 3 of 4 checks passed, 1 warning\n  ok    status: is 200\n  WARN  error.inner-error: y\nprop::b::c: all 2 checks passed\n  WARN  header.location: z\n";
+        assert_eq!(
+            warned_check_ids(stderr),
+            [
+                ("case::a".to_owned(), "error.inner-error".to_owned()),
+                ("prop::b::c".to_owned(), "header".to_owned())
+            ]
+        );
     }
 
     #[test]

@@ -249,6 +249,16 @@ fn rendered_failures_read_well() {
             "status",
         ),
         (
+            "no-terminal-notification",
+            "case::invite::examples::example_4_invite_pstn_participant",
+            "notification_count_short",
+        ),
+        (
+            "double-terminal-notification",
+            "case::invite::examples::example_4_invite_pstn_participant",
+            "notification_count_over",
+        ),
+        (
             "non-graph-errors",
             "case::rejections::participants_empty",
             "error_body",

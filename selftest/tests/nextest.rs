@@ -50,7 +50,7 @@ fn a_failing_run_exits_non_zero_under_nextest_and_a_passing_one_zero() {
     assert!(text.contains("2 tests run: 2 passed"), "{text}");
 
     let faulty = invite_reference::start(Config {
-        faults: vec![Fault::NoAuthAccepted],
+        faults: vec![Fault::NoLocation],
         ..Config::default()
     })
     .expect("server");
@@ -59,7 +59,7 @@ fn a_failing_run_exits_non_zero_under_nextest_and_a_passing_one_zero() {
     assert!(!failed.status.success(), "{text}");
     assert!(text.contains("1 passed, 1 failed"), "{text}");
     assert!(
-        text.contains("case::rejections::no_authorization"),
+        text.contains("case::invite::examples::example_4_invite_pstn_participant"),
         "{text}"
     );
 
@@ -68,7 +68,7 @@ fn a_failing_run_exits_non_zero_under_nextest_and_a_passing_one_zero() {
     let junit = std::fs::read_to_string(workspace_root().join("target/nextest/ci/junit.xml"))
         .expect("junit.xml");
     assert!(
-        junit.contains("case::rejections::no_authorization"),
+        junit.contains("case::invite::examples::example_4_invite_pstn_participant"),
         "{junit}"
     );
     assert!(junit.contains("<failure"), "{junit}");

@@ -366,6 +366,11 @@ fn retry_after_is_honoured_within_the_budget_and_reported() {
             && text.contains("(after 1 Retry-After wait, 1 s)"),
         "the wait is reported in the request line:\n{text}"
     );
+    assert!(
+        text.contains("ERROR the target throttled the request")
+            && text.contains("raise --retry-budget-secs"),
+        "a throttled answer is no verdict:\n{text}"
+    );
     // One request, one retry after the one second the budget allows, no more.
     assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 2);
 }

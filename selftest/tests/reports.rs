@@ -155,6 +155,7 @@ fn exit_codes_tell_failed_could_not_run_and_ran_nothing_apart() {
             &faulty.base_url(),
             "--exact",
             "case::rejections::no_authorization",
+            "--strict",
         ],
         &[("CONFORMANCE_TOKEN", TOKEN)],
     )

@@ -1,0 +1,150 @@
+//! A check is MUST only where the spec page says so: each MUST quotes the
+//! page (found on it here), every other rule is a SHOULD naming its source,
+//! a SHOULD case warns by default and fails under --strict, and the case
+//! lint refuses an expectation the spec's freedoms make unfair.
+
+use conformance_selftest::{run_suite, workspace_root};
+use invite_reference::{Config, Variant};
+
+/// The page as plain text: links reduced to their words, notes and quotes
+/// unmarked, whitespace collapsed.
+fn page_text() -> String {
+    let raw = std::fs::read_to_string(workspace_root().join("spec/participant-invite.md"))
+        .expect("spec/participant-invite.md is in the repository");
+    let mut text = String::with_capacity(raw.len());
+    let mut rest = raw.as_str();
+    // `[words](target)` -> `words`
+    while let Some(open) = rest.find('[') {
+        text.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find("](").and_then(|close| {
+            let tail = &after[close + 2..];
+            tail.find(')').map(|end| (close, close + 2 + end + 1))
+        }) {
+            Some((close, skip)) if !after[..close].contains('\n') => {
+                text.push_str(&after[..close]);
+                rest = &after[skip..];
+            }
+            _ => {
+                text.push('[');
+                rest = after;
+            }
+        }
+    }
+    text.push_str(rest);
+    let text = text.replace(">**Note:**", "").replace("> **Note:**", "");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `(id, level, source, rule)` per check, as `--list-checks` prints them.
+fn checks() -> Vec<(String, String, String, String)> {
+    let run = run_suite(&["--list-checks"], &[]).expect("the suite binary runs");
+    assert_eq!(run.code, Some(0), "{}", run.all_output());
+    run.stdout
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let p: Vec<&str> = line.split('\t').collect();
+            (
+                p[0].to_owned(),
+                p[1].to_owned(),
+                p[2].to_owned(),
+                p[4].to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_must_rests_on_the_spec_page_and_quotes_it() {
+    let page = page_text();
+    let mut problems = Vec::new();
+    for (id, level, source, rule) in checks() {
+        let from_page = source.starts_with("spec page");
+        let allowed_must =
+            from_page || source.starts_with("DESIGN.md") || source == "the case file";
+        if level == "MUST" && !allowed_must {
+            problems.push(format!(
+                "{id} is a MUST but comes from {source:?}, not the spec page"
+            ));
+        }
+        if level == "SHOULD" && from_page && !source.contains("SHOULD") {
+            problems.push(format!(
+                "{id} comes from the spec page ({source}) yet is only a SHOULD: say why in its source"
+            ));
+        }
+        if from_page {
+            let quote = rule.split_whitespace().collect::<Vec<_>>().join(" ");
+            if !page.contains(&quote) {
+                problems.push(format!("{id}: the page has no sentence {quote:?}"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn a_should_case_warns_by_default_and_fails_under_strict() {
+    let server = invite_reference::start(Config {
+        variants: vec![Variant::NamespacedPath404],
+        ..Config::default()
+    })
+    .expect("the reference server starts");
+    let base = server.base_url();
+    let test = "case::invite::namespaced_action_path";
+    let env = [("CONFORMANCE_TOKEN", "t")];
+    let run = run_suite(&["--target", &base, "--exact", test], &env).expect("runs");
+    assert_eq!(run.code, Some(0), "{}", run.all_output());
+    assert!(
+        run.stderr.contains("WARN  status: is 200 (SHOULD)"),
+        "{}",
+        run.stderr
+    );
+    let strict = run_suite(&["--target", &base, "--exact", test, "--strict"], &env).expect("runs");
+    assert_eq!(strict.code, Some(101), "{}", strict.all_output());
+    assert!(
+        strict.failures[test].contains("FAIL  status: is 200 (SHOULD)"),
+        "{}",
+        strict.all_output()
+    );
+}
+
+#[test]
+fn the_case_lint_refuses_what_a_correct_target_may_do_otherwise() {
+    let dir = std::env::temp_dir().join(format!("unfair-cases-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("invite")).expect("temp dir");
+    let case = serde_json::json!({
+        "description": "An unfair case",
+        "spec": "none",
+        "fixtures": {"call": "group"},
+        "request": {"path": "/communications/calls/{{call}}/participants/invite",
+                    "body": {"participants": [{"identity": {"user": {"id": "u"}}}]}},
+        "expect": {
+            "status": 200,
+            "headers": {"Location": {"starts_with": "/v1.0/communications/"}},
+            "capture": {"op": "$.id"},
+            "body": {"match": "subset", "value": {"status": "running",
+                     "participants": [{"identity": {"@odata.type": "#microsoft.graph.identitySet"}}]}},
+            "notifications": [
+                {"about": "end", "match": {"resourceUrl": "/communications/calls/{{call}}/operations/{{op}}"}},
+                {"about": "roster", "count": 1, "match": {"resourceUrl": "/communications/calls/{{call}}/participants"}}
+            ]
+        }
+    });
+    std::fs::write(dir.join("invite/unfair.json"), case.to_string()).expect("written");
+    let cases = dir.to_string_lossy().into_owned();
+    let run = run_suite(&["--cases", &cases, "--exact", "lint::case_files"], &[]).expect("runs");
+    assert_eq!(run.code, Some(101), "{}", run.all_output());
+    let text = &run.failures["lint::case_files"];
+    for path in [
+        "$.expect.headers.Location: `starts_with` cannot hold",
+        "$.expect.body.value.status: operationStatus comes in any casing",
+        "$.expect.body.value.participants[0].identity['@odata.type']: @odata.type is never required",
+        "$.expect.notifications[0]: the operation's end may come in the response",
+        "$.expect.notifications[1].count: a roster update may come more than once",
+    ] {
+        assert!(text.contains(path), "no {path:?} in:\n{text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
