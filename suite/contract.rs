@@ -39,6 +39,18 @@ impl Contract for InviteContract {
         &self.invariants
     }
 
+    fn schemas_used(&self) -> &[&'static str] {
+        &[
+            "invite-request.json",
+            "inviteParticipantsOperation.json",
+            "commsOperation.json",
+            "commsNotifications.json",
+            "participant.json",
+            "call.json",
+            "graph-error.json",
+        ]
+    }
+
     fn lint_case(&self, case: &serde_json::Value) -> Vec<(String, String)> {
         crate::lint::case(case)
     }

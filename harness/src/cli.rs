@@ -30,12 +30,12 @@ pub struct Cli {
 
     /// The target cannot create calls: cases needing a fresh call are skipped
     /// (with the reason) unless --group-call-id / --p2p-call-id provide one.
-    #[arg(long, env = "CONFORMANCE_NO_CREATE_CALLS")]
+    #[arg(long, env = "CONFORMANCE_NO_CREATE_CALLS", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_create_calls: bool,
 
     /// Notifications cannot reach the suite: operations are followed by polling
     /// GET .../operations/{opId}, and notification checks are skipped.
-    #[arg(long, env = "CONFORMANCE_NO_NOTIFICATIONS")]
+    #[arg(long, env = "CONFORMANCE_NO_NOTIFICATIONS", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_notifications: bool,
 
     /// Check notifications captured elsewhere (one JSON document per line), offline.
@@ -83,7 +83,7 @@ pub struct Cli {
     pub retry_budget_secs: u64,
 
     /// Treat SHOULD-level findings as failures.
-    #[arg(long, env = "CONFORMANCE_STRICT")]
+    #[arg(long, env = "CONFORMANCE_STRICT", value_parser = clap::builder::FalseyValueParser::new())]
     pub strict: bool,
 
     /// Folder of case files.
@@ -105,7 +105,12 @@ pub struct Cli {
     pub schemas: PathBuf,
 
     /// Name of the environment variable holding the bearer token.
-    #[arg(long, value_name = "VAR", default_value = "CONFORMANCE_TOKEN")]
+    #[arg(
+        long,
+        env = "CONFORMANCE_TOKEN_ENV",
+        value_name = "VAR",
+        default_value = "CONFORMANCE_TOKEN"
+    )]
     pub token_env: String,
 
     /// Write the shrunk input of a failing property here, as a case file.

@@ -124,6 +124,12 @@ pub trait Contract: Send + Sync + 'static {
     /// Ends a fixture the suite still owns when the run ends, whatever
     /// shares it (a trial that panicked, a pool left behind).
     fn end(&self, env: &Env, fixture: &Fixture) -> Result<(), String>;
+    /// The schema files the contract's own code validates with: checked
+    /// when the run starts, so a missing one stops the run instead of
+    /// switching a check off.
+    fn schemas_used(&self) -> &[&'static str] {
+        &[]
+    }
     /// The fixture kinds a case may ask for.
     fn fixture_kinds(&self) -> &[&'static str];
     /// Every invariant a case may name.

@@ -27,6 +27,197 @@ pub struct RunOptions {
     pub create_calls: bool,
     /// The target's notifications reach the suite's listener.
     pub notifications: bool,
+    /// Threads a property runs its generated inputs on (`--test-threads`).
+    pub workers: usize,
+    /// How to run the same thing again: what every rerun line carries.
+    pub rerun: RerunArgs,
+}
+
+/// The options that change a verdict, as a rerun line must give them: flags
+/// for `cargo test`, variables for `cargo nextest run` (which passes no
+/// flags), and the variable that holds the token (never its value).
+#[derive(Debug, Clone, Default)]
+pub struct RerunArgs {
+    /// `(flag, variable, value)`; an empty value is a switch.
+    options: Vec<(&'static str, &'static str, String)>,
+    /// The variable the token was read from, when one was sent.
+    token_env: Option<String>,
+}
+
+impl RerunArgs {
+    /// What the run was given that a rerun must be given too.
+    pub fn from_cli(cli: &Cli, token_sent: bool) -> Self {
+        let defaults = Cli::parse_from_iter(["conformance"]).ok();
+        let mut options = Vec::new();
+        let mut add = |flag: &'static str, var: &'static str, value: String| {
+            options.push((flag, var, value));
+        };
+        let shell = |s: &str| shell_quote(s);
+        if let Some(t) = &cli.target {
+            add("--target", "CONFORMANCE_TARGET", shell(t));
+        }
+        if cli.token_env != "CONFORMANCE_TOKEN" {
+            add(
+                "--token-env",
+                "CONFORMANCE_TOKEN_ENV",
+                shell(&cli.token_env),
+            );
+        }
+        for (flag, var, value) in [
+            (
+                "--group-call-id",
+                "CONFORMANCE_GROUP_CALL_ID",
+                &cli.group_call_id,
+            ),
+            ("--p2p-call-id", "CONFORMANCE_P2P_CALL_ID", &cli.p2p_call_id),
+            (
+                "--callback-url",
+                "CONFORMANCE_CALLBACK_URL",
+                &cli.callback_url,
+            ),
+        ] {
+            if let Some(v) = value {
+                add(flag, var, shell(v));
+            }
+        }
+        for (flag, var, on) in [
+            (
+                "--no-create-calls",
+                "CONFORMANCE_NO_CREATE_CALLS",
+                cli.no_create_calls,
+            ),
+            (
+                "--no-notifications",
+                "CONFORMANCE_NO_NOTIFICATIONS",
+                cli.no_notifications,
+            ),
+            ("--strict", "CONFORMANCE_STRICT", cli.strict),
+        ] {
+            if on {
+                add(flag, var, String::new());
+            }
+        }
+        let d = defaults.as_ref();
+        if d.is_none_or(|d| d.listen != cli.listen) {
+            add("--listen", "CONFORMANCE_LISTEN", shell(&cli.listen));
+        }
+        for (flag, var, value, default) in [
+            (
+                "--response-timeout-ms",
+                "CONFORMANCE_RESPONSE_TIMEOUT_MS",
+                cli.response_timeout_ms,
+                d.map(|d| d.response_timeout_ms),
+            ),
+            (
+                "--notification-timeout-ms",
+                "CONFORMANCE_NOTIFICATION_TIMEOUT_MS",
+                cli.notification_timeout_ms,
+                d.map(|d| d.notification_timeout_ms),
+            ),
+            (
+                "--retry-budget-secs",
+                "CONFORMANCE_RETRY_BUDGET_SECS",
+                cli.retry_budget_secs,
+                d.map(|d| d.retry_budget_secs),
+            ),
+        ] {
+            if default != Some(value) {
+                add(flag, var, value.to_string());
+            }
+        }
+        for (flag, var, value, default) in [
+            (
+                "--cases",
+                "CONFORMANCE_CASES",
+                &cli.cases,
+                d.map(|d| &d.cases),
+            ),
+            (
+                "--schemas",
+                "CONFORMANCE_SCHEMAS",
+                &cli.schemas,
+                d.map(|d| &d.schemas),
+            ),
+        ] {
+            if default != Some(value) {
+                add(flag, var, shell(&value.display().to_string()));
+            }
+        }
+        if let Some(k) = &cli.known_failures {
+            add(
+                "--known-failures",
+                "CONFORMANCE_KNOWN_FAILURES",
+                shell(&k.display().to_string()),
+            );
+        }
+        Self {
+            options,
+            token_env: token_sent.then(|| cli.token_env.clone()),
+        }
+    }
+
+    /// The two commands that rerun the trial `name`, with `extra` variables
+    /// (a property's seed and case count).
+    pub fn lines(&self, name: &str, extra: &[(&str, String)]) -> Vec<String> {
+        let mut vars: Vec<String> = extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if let Some(var) = &self.token_env {
+            // The variable, never its value: the shell fills it in.
+            vars.push(format!("{var}=\"${var}\""));
+        }
+        let prefix = |vars: &[String]| {
+            if vars.is_empty() {
+                String::new()
+            } else {
+                format!("{} ", vars.join(" "))
+            }
+        };
+        let features = if cfg!(feature = "tls") {
+            " --features tls"
+        } else {
+            ""
+        };
+        let flags: String = self
+            .options
+            .iter()
+            .map(|(flag, _, value)| {
+                if value.is_empty() {
+                    format!(" {flag}")
+                } else {
+                    format!(" {flag} {value}")
+                }
+            })
+            .collect();
+        let mut nextest_vars = vars.clone();
+        nextest_vars.extend(self.options.iter().map(|(_, var, value)| {
+            if value.is_empty() {
+                format!("{var}=1")
+            } else {
+                format!("{var}={value}")
+            }
+        }));
+        vec![
+            format!(
+                "{}cargo test{features} -- --exact {name}{flags}",
+                prefix(&vars)
+            ),
+            format!(
+                "{}cargo nextest run{features} -E 'test(={name})'",
+                prefix(&nextest_vars)
+            ),
+        ]
+    }
+}
+
+/// A value as one shell word.
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// A trial thread's own runtime and HTTP client, for the [`Env`] `env`.
@@ -85,7 +276,32 @@ impl Env {
             .build()
             .map_err(SetupError::Runtime)?;
         let schemas = Schemas::load(&cli.schemas)?;
-        let token = std::env::var(&cli.token_env).ok().filter(|t| !t.is_empty());
+        let missing: Vec<&str> = contract
+            .schemas_used()
+            .iter()
+            .copied()
+            .filter(|name| !schemas.has(name))
+            .collect();
+        if !missing.is_empty() {
+            return Err(SetupError::Schema {
+                path: cli.schemas.clone(),
+                message: format!(
+                    "the suite validates with {}, missing from this folder (--schemas DIR names another)",
+                    missing.join(", ")
+                ),
+            });
+        }
+        let token = match std::env::var(&cli.token_env) {
+            Ok(t) => Some(t).filter(|t| !t.is_empty()),
+            Err(std::env::VarError::NotPresent) => None,
+            // Dropping it would send requests without one: a run of 401s.
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(SetupError::Options(format!(
+                    "{} is not valid UTF-8, so it cannot be sent as a bearer token",
+                    cli.token_env
+                )))
+            }
+        };
         let (base, embedded) = match &cli.target {
             Some(url) => {
                 validate_target(url)?;
@@ -118,6 +334,7 @@ impl Env {
             })?;
         if cli.target.is_some() {
             runtime.block_on(probe(&base, limits.timeout))?;
+            runtime.block_on(preflight(&http, &cli.token_env, token.is_some()))?;
         }
         let listener = runtime
             .block_on(Listener::start(&cli.listen, cli.callback_url.clone()))
@@ -140,6 +357,8 @@ impl Env {
                 save_failures: cli.save_failures.clone(),
                 create_calls: !cli.no_create_calls,
                 notifications: !cli.no_notifications,
+                workers: cli.libtest.test_threads.unwrap_or(crate::prop::MAX_WORKERS),
+                rerun: RerunArgs::from_cli(cli, token.is_some() && embedded.is_none()),
             },
             secrets: token.into_iter().collect(),
             verdicts: Mutex::new(Vec::new()),
@@ -203,6 +422,11 @@ impl Env {
             message,
         })?;
         self.on_this_thread(|runtime, _| runtime.block_on(http.send(request)))
+    }
+
+    /// The commands that rerun trial `name` as this run ran it.
+    pub fn rerun(&self, name: &str, extra: &[(&str, String)]) -> Vec<String> {
+        self.options.rerun.lines(name, extra)
     }
 
     /// Registers a fixture the suite created: it will be ended.
@@ -282,6 +506,43 @@ async fn probe(base: &str, timeout: Duration) -> Result<(), SetupError> {
             timeout.as_millis()
         ))),
     }
+}
+
+/// One request that needs the token, before any trial: a target that
+/// refuses it refuses every request, and a run of 401s is no finding about
+/// the contract. Any answer but 401 and 403 lets the run go on.
+async fn preflight(http: &Http, token_env: &str, token_sent: bool) -> Result<(), SetupError> {
+    let path = format!(
+        "/communications/calls/{}",
+        uuid::Uuid::new_v4().hyphenated()
+    );
+    let request = HttpRequest {
+        method: "GET".into(),
+        path: path.clone(),
+        headers: Vec::new(),
+        body: None,
+        auth: true,
+    };
+    let response = match http.send(&request).await {
+        Ok(r) => r,
+        // A slow or broken answer is for the trials to report, each with
+        // its request; only a refusal of the token stops the run here.
+        Err(_) => return Ok(()),
+    };
+    if !matches!(response.status, 401 | 403) {
+        return Ok(());
+    }
+    let what_to_do = if token_sent {
+        format!("set {token_env} to a bearer token the target accepts")
+    } else {
+        format!("no token was sent: set {token_env} to a bearer token (the reference server accepts any)")
+    };
+    Err(SetupError::Refused {
+        message: format!(
+            "GET {path} answered {}: {what_to_do}",
+            response.status_line()
+        ),
+    })
 }
 
 /// A cheap check that the target is an http(s) URL, so a typo fails once,

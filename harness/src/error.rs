@@ -34,6 +34,10 @@ pub enum TransportError {
     Timeout { url: String, timeout_ms: u64 },
     #[error("failed to exchange with {url}: {message}")]
     Other { url: String, message: String },
+    /// The connection closed before any byte of a response came (a pooled
+    /// connection the server had closed unannounced, say).
+    #[error("failed to get a response from {url}: the connection closed before any response byte ({message})")]
+    Closed { url: String, message: String },
     #[error("failed to read the response body from {url}: {message}")]
     Body { url: String, message: String },
 }
@@ -59,6 +63,8 @@ pub enum SetupError {
     File { path: PathBuf, message: String },
     #[error("{0}")]
     Options(String),
+    #[error("the target refused the suite's requests: {message}")]
+    Refused { message: String },
 }
 
 /// A fixture (a call the case needs) could not be prepared on the target.

@@ -27,6 +27,9 @@ pub struct HttpResponse {
     pub elapsed: Duration,
     /// `Retry-After` waits taken before this response, in seconds.
     pub retried_after: Vec<u64>,
+    /// The first attempt met a connection that closed before answering and
+    /// this (idempotent) request went again on a new connection.
+    pub retried_on_new_connection: bool,
 }
 
 impl HttpResponse {
@@ -121,11 +124,9 @@ impl Http {
         let mut retried_after = Vec::new();
         let mut budget = self.limits.retry_budget_secs;
         loop {
-            let mut response = self.send_once(request).await?;
+            let mut response = self.send_or_resend(request).await?;
             let wait = match response.status {
-                429 | 503 => response
-                    .header("retry-after")
-                    .and_then(|v| v.trim().parse::<u64>().ok()),
+                429 | 503 => response.header("retry-after").and_then(retry_after_secs),
                 _ => None,
             };
             match wait {
@@ -140,6 +141,25 @@ impl Http {
                     return Ok(response);
                 }
             }
+        }
+    }
+
+    /// Sends once; an idempotent request (GET, HEAD, DELETE, PUT, OPTIONS)
+    /// whose connection closed before any response byte goes once more, on a
+    /// new connection. Any other request is never sent twice: the target may
+    /// have acted on it.
+    async fn send_or_resend(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        match self.send_once(request).await {
+            Err(TransportError::Closed { .. }) if is_idempotent(&request.method) => {
+                let fresh = self.fresh().map_err(|message| TransportError::Other {
+                    url: self.url(&request.path),
+                    message,
+                })?;
+                let mut response = fresh.send_once(request).await?;
+                response.retried_on_new_connection = true;
+                Ok(response)
+            }
+            other => other,
         }
     }
 
@@ -258,8 +278,23 @@ impl Http {
             json,
             elapsed: started.elapsed(),
             retried_after: Vec::new(),
+            retried_on_new_connection: false,
         })
     }
+}
+
+/// Seconds a `Retry-After` value asks for: delay-seconds, or an HTTP date
+/// (what is left until it, rounded up; a date past is no wait).
+pub fn retry_after_secs(value: &str) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(secs);
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    let left = at
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    Some(left.as_secs() + u64::from(left.subsec_nanos() > 0))
 }
 
 /// Redirects a target may send before the suite gives up on a request.
@@ -315,17 +350,49 @@ fn body_failure(e: &reqwest::Error, read: usize) -> String {
 
 fn classify(url: &str, e: &reqwest::Error) -> TransportError {
     let message = error_chain(e);
+    let url = url.to_owned();
     if e.is_connect() {
-        TransportError::Connect {
-            url: url.to_owned(),
-            message,
-        }
+        TransportError::Connect { url, message }
+    } else if closed_early(e) {
+        TransportError::Closed { url, message }
     } else {
-        TransportError::Other {
-            url: url.to_owned(),
-            message,
-        }
+        TransportError::Other { url, message }
     }
+}
+
+/// Methods RFC 9110 §9.2.2 calls idempotent: sending one twice does what
+/// sending it once does.
+fn is_idempotent(method: &str) -> bool {
+    matches!(
+        method.to_ascii_uppercase().as_str(),
+        "GET" | "HEAD" | "DELETE" | "PUT" | "OPTIONS"
+    )
+}
+
+/// The connection ended before a response head came: a reset, a broken
+/// pipe, or hyper's "connection closed before message completed".
+fn closed_early(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            ) {
+                return true;
+            }
+        }
+        if s.to_string()
+            .contains("connection closed before message completed")
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -337,4 +404,34 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_and_http_dates() {
+        assert_eq!(retry_after_secs(" 7 "), Some(7));
+        // An HTTP date has whole seconds: ten from now reads as 9 to 10 left.
+        let soon = std::time::SystemTime::now() + Duration::from_secs(10);
+        let secs = retry_after_secs(&httpdate::fmt_http_date(soon));
+        assert!(matches!(secs, Some(9 | 10)), "{secs:?}");
+        assert_eq!(
+            retry_after_secs("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(0),
+            "a date past asks for no wait"
+        );
+        assert_eq!(retry_after_secs("soon"), None);
+    }
+
+    #[test]
+    fn only_idempotent_methods_are_sent_twice() {
+        for m in ["GET", "delete", "PUT", "HEAD", "OPTIONS"] {
+            assert!(is_idempotent(m), "{m}");
+        }
+        for m in ["POST", "PATCH"] {
+            assert!(!is_idempotent(m), "{m}");
+        }
+    }
 }

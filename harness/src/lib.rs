@@ -59,6 +59,12 @@ struct Shared {
 
 impl Shared {
     fn env(&self) -> Result<&Env, Failed> {
+        self.setup()
+            .map_err(|e| Failed::from(format!("ERROR could not set up the run: {e}")))
+    }
+
+    /// The run's environment, built on first use, or why it could not be.
+    fn setup(&self) -> Result<&Env, &str> {
         self.env
             .get_or_init(|| {
                 Env::build(&self.cli, &*self.contract).map_err(|e| {
@@ -73,7 +79,7 @@ impl Shared {
                 })
             })
             .as_ref()
-            .map_err(|e| Failed::from(format!("ERROR could not set up the run: {e}")))
+            .map_err(String::as_str)
     }
 
     fn finish(&self, env: &Env, mut verdict: verdict::Verdict) -> Result<Completion, Failed> {
@@ -140,7 +146,13 @@ pub fn main(contract: impl Contract) -> ExitCode {
         styles,
         known,
     });
-    let trials = build_trials(&shared);
+    let trials = match build_trials(&shared) {
+        Ok(trials) => trials,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_COULD_NOT_RUN);
+        }
+    };
     if !shared.known.entries.is_empty() {
         let mut names: Vec<String> = trials.iter().map(|t| t.name().to_owned()).collect();
         if let Ok(all) = discover::discover(&shared.cli.cases) {
@@ -151,12 +163,38 @@ pub fn main(contract: impl Contract) -> ExitCode {
             return ExitCode::from(EXIT_COULD_NOT_RUN);
         }
     }
+    // Set the run up before any trial when one needs it: an unreachable
+    // target, a refused token or a missing TLS stack is one message and
+    // exit 2, not the same error once per trial.
+    if !args.list && needs_target(&trials, &args) {
+        if let Err(e) = shared.setup() {
+            eprintln!("error: could not set up the run: {e}");
+            return ExitCode::from(EXIT_COULD_NOT_RUN);
+        }
+    }
     let selected = trials.len() as u64;
     let conclusion = libtest_mimic::run(&args, trials);
     if args.list {
         return conclusion.exit_code();
     }
     conclude(&shared, &conclusion, selected)
+}
+
+/// Whether the selection (libtest's filter, `--exact`, `--skip`) holds a
+/// trial that talks to the target.
+fn needs_target(trials: &[Trial], args: &Arguments) -> bool {
+    let matches = |name: &str, pattern: &str| {
+        if args.exact {
+            name == pattern
+        } else {
+            name.contains(pattern)
+        }
+    };
+    trials.iter().map(Trial::name).any(|name| {
+        (name.starts_with("case::") || name.starts_with("prop::"))
+            && args.filter.as_deref().is_none_or(|f| matches(name, f))
+            && !args.skip.iter().any(|s| matches(name, s))
+    })
 }
 
 /// Every check id a verdict or the register may name.
@@ -307,7 +345,7 @@ fn use_color(args: &Arguments) -> bool {
     }
 }
 
-fn build_trials(shared: &Arc<Shared>) -> Vec<Trial> {
+fn build_trials(shared: &Arc<Shared>) -> Result<Vec<Trial>, String> {
     let mut trials = Vec::new();
     let cli = &shared.cli;
 
@@ -327,15 +365,20 @@ fn build_trials(shared: &Arc<Shared>) -> Vec<Trial> {
         }));
     }
 
-    let exact = cli
-        .libtest
-        .filter
-        .as_deref()
-        .filter(|_| cli.libtest.exact)
-        .and_then(|name| discover::exact(&cli.cases, name));
-    let files = match exact {
-        Some(one) => vec![one],
-        None => discover::discover(&cli.cases).unwrap_or_default(),
+    let files = match cli.libtest.filter.as_deref().filter(|_| cli.libtest.exact) {
+        // `--exact NAME`: that one file, or none (a trial that is no case,
+        // or a case that does not exist: the run then says it ran nothing).
+        Some(name) => discover::exact(&cli.cases, name).into_iter().collect(),
+        None => match discover::discover(&cli.cases) {
+            Ok(files) => files,
+            // Listing never fails (nextest would give up on the whole run);
+            // running without the cases is an error, not a run of nothing.
+            Err(e) if cli.libtest.list => {
+                eprintln!("note: {e}");
+                Vec::new()
+            }
+            Err(e) => return Err(format!("{e} (--cases DIR names the folder)")),
+        },
     };
     let mut ignored = Vec::new();
     for file in files {
@@ -368,7 +411,7 @@ fn build_trials(shared: &Arc<Shared>) -> Vec<Trial> {
             s.finish(env, verdict)
         }));
     }
-    trials
+    Ok(trials)
 }
 
 /// `--notifications-file`: the same schemas and invariants, on captured notifications.

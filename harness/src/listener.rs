@@ -81,12 +81,13 @@ impl Delivery {
 /// The deliveries to one callback path. The listener holds it weakly: it
 /// lives as long as the fixture that owns it, and a POST to it after that is
 /// refused like one to a path never handed out.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Mailbox {
     kept: Mutex<Kept>,
     arrived: Notify,
-    /// Bytes kept by all the listener's mailboxes, shared with it.
-    pool: Arc<AtomicUsize>,
+    /// The listener's shared state: the bytes all its mailboxes keep, and
+    /// whether it still runs.
+    boxes: Arc<Boxes>,
 }
 
 #[derive(Debug, Default)]
@@ -121,7 +122,8 @@ impl Mailbox {
         let fits = kept.deliveries.len() < MAX_DELIVERIES
             && kept.bytes.saturating_add(bytes) <= MAX_MAILBOX_BYTES
             && self
-                .pool
+                .boxes
+                .stored
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
                     used.checked_add(bytes)
                         .filter(|total| *total <= MAX_STORED_BYTES)
@@ -140,8 +142,15 @@ impl Mailbox {
         self.arrived.notify_waiters();
     }
 
+    /// Why the listener stopped, if it did: nothing more can arrive here,
+    /// so a missing notification is no finding about the target.
+    pub fn listener_stopped(&self) -> Option<&str> {
+        self.boxes.stopped.get().map(String::as_str)
+    }
+
     /// Waits until `done` holds over the deliveries so far, or the deadline
-    /// passes; returns whether it held. Wakes on every arrival, never polls.
+    /// passes, or the listener stops; returns whether it held. Wakes on every
+    /// arrival, never polls.
     pub async fn wait_until(
         &self,
         deadline: Instant,
@@ -153,6 +162,9 @@ impl Mailbox {
             notified.as_mut().enable();
             if done(&self.snapshot()) {
                 return true;
+            }
+            if self.listener_stopped().is_some() {
+                return false;
             }
             let now = Instant::now();
             if now >= deadline {
@@ -171,7 +183,7 @@ impl Mailbox {
 impl Drop for Mailbox {
     fn drop(&mut self) {
         let bytes = self.kept().bytes;
-        self.pool.fetch_sub(bytes, Ordering::SeqCst);
+        self.boxes.stored.fetch_sub(bytes, Ordering::SeqCst);
     }
 }
 
@@ -179,7 +191,27 @@ impl Drop for Mailbox {
 struct Boxes {
     by_path: Mutex<HashMap<String, Weak<Mailbox>>>,
     /// Bytes of bodies kept by all live mailboxes, against [`MAX_STORED_BYTES`].
-    stored: Arc<AtomicUsize>,
+    stored: AtomicUsize,
+    /// Set once, when the listener stops serving: why.
+    stopped: OnceLock<String>,
+}
+
+impl Boxes {
+    /// The listener stopped: say why, and wake every waiter, who would
+    /// otherwise wait out its deadline for what can no longer come.
+    fn stop(&self, why: String) {
+        let _ = self.stopped.set(why);
+        let live: Vec<Arc<Mailbox>> = self
+            .by_path
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for mailbox in live {
+            mailbox.arrived.notify_waiters();
+        }
+    }
 }
 
 /// The running listener.
@@ -188,6 +220,7 @@ pub struct Listener {
     boxes: Arc<Boxes>,
     /// The URL notifications are addressed to, without the mailbox segment.
     public_base: String,
+    shutdown: Arc<Notify>,
 }
 
 impl Listener {
@@ -199,17 +232,36 @@ impl Listener {
         let app = Router::new()
             .route("/callbacks/{token}", post(receive))
             .with_state(boxes.clone());
+        let shutdown = Arc::new(Notify::new());
+        let (state, stop) = (Arc::clone(&boxes), Arc::clone(&shutdown));
         tokio::spawn(async move {
-            // The listener lives as long as the process; an error ends it quietly
-            // and every later wait then times out with a clear message.
+            // The listener lives as long as the run. If it ends, every mailbox
+            // says so: a trial waiting on one then errs instead of reading
+            // the silence as a target that sent nothing.
             let limited = crate::connlimit::Limited::new(socket, MAX_CONNECTIONS, IDLE);
-            let _ = axum::serve(limited, app).await;
+            let why = tokio::select! {
+                served = axum::serve(limited, app) => match served {
+                    Ok(()) => "the callback listener stopped serving".to_owned(),
+                    Err(e) => format!("the callback listener failed: {e}"),
+                },
+                () = stop.notified() => "the callback listener was shut down".to_owned(),
+            };
+            state.stop(why);
         });
         let public_base = public_base
             .unwrap_or_else(|| format!("http://{local_addr}"))
             .trim_end_matches('/')
             .to_owned();
-        Ok(Self { boxes, public_base })
+        Ok(Self {
+            boxes,
+            public_base,
+            shutdown,
+        })
+    }
+
+    /// Stops serving: every mailbox then reports [`Mailbox::listener_stopped`].
+    pub fn shutdown(&self) {
+        self.shutdown.notify_one();
     }
 
     /// A fresh mailbox at an unguessable path, and the URL that reaches it.
@@ -218,7 +270,7 @@ impl Listener {
         let mailbox = Arc::new(Mailbox {
             kept: Mutex::default(),
             arrived: Notify::new(),
-            pool: self.boxes.stored.clone(),
+            boxes: Arc::clone(&self.boxes),
         });
         let mut by_path = self
             .boxes
@@ -375,6 +427,28 @@ mod tests {
             let (other, other_box) = listener.mailbox();
             assert_eq!(post(&client, &other, b"{}".to_vec()).await, 202);
             assert_eq!(other_box.snapshot().len(), 1);
+        });
+    }
+
+    #[test]
+    fn a_listener_that_stops_wakes_its_waiters_and_says_why() {
+        runtime().block_on(async {
+            let listener = Listener::start("127.0.0.1:0", None).await.expect("binds");
+            let (_, mailbox) = listener.mailbox();
+            assert_eq!(mailbox.listener_stopped(), None);
+            let far = Instant::now() + Duration::from_secs(3600);
+            let waiting = mailbox.wait_until(far, |d| !d.is_empty());
+            let stopping = async {
+                tokio::task::yield_now().await;
+                listener.shutdown();
+            };
+            // The waiter returns when the listener stops, not at its deadline.
+            let (held, ()) = tokio::join!(waiting, stopping);
+            assert!(!held);
+            assert_eq!(
+                mailbox.listener_stopped(),
+                Some("the callback listener was shut down")
+            );
         });
     }
 

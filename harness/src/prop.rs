@@ -1,8 +1,15 @@
 //! Running a property as one trial: many generated inputs, the failing one
-//! shrunk (each step is a request, so shrinking is bounded), printed with its
-//! seed and as a ready-to-save case file.
+//! shrunk (each step is a request, so shrinking is bounded), printed with the
+//! seed that replays it alone and as a ready-to-save case file.
+//!
+//! Every input has a seed of its own, derived from the run's seed and the
+//! input's index, whatever the number of worker threads: the same seed and
+//! case count name the same inputs on any machine, and the failing input's
+//! own seed replays just that input (`PROPTEST_CASES=1`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use proptest::strategy::Strategy;
@@ -20,6 +27,9 @@ pub const DEFAULT_SHRINK_ITERS: u32 = 256;
 /// Shrinking stops after this long (`PROPTEST_MAX_SHRINK_TIME`): against a
 /// target that withholds a notification, every step costs a deadline.
 pub const DEFAULT_SHRINK_MILLIS: u32 = 30_000;
+/// Where failing inputs' seeds are kept, one file per property, and replayed
+/// first on the next run.
+pub const REGRESSIONS_DIR: &str = "proptest-regressions";
 
 /// What one generated input came to, when it failed.
 #[derive(Debug, Clone, Default)]
@@ -29,6 +39,10 @@ pub struct Failure {
     pub checks: Vec<Check>,
     /// Set when no verdict could be reached.
     pub error: Option<String>,
+    /// The error is about setting the input up (its fixtures: a call the
+    /// target would not create), not about the exchange under test: the
+    /// property stops at once, nothing is shrunk or kept.
+    pub setup: bool,
     /// The input as a case file that reproduces the failure.
     pub case_file: Option<Value>,
 }
@@ -44,8 +58,8 @@ impl Failure {
 }
 
 /// The run's proptest configuration: our bounded defaults, proptest's
-/// environment variables on top, and a seed we know so we can print it.
-pub fn config(source_file: &'static str) -> (Config, u64) {
+/// environment variables on top, and the run's seed.
+pub fn config() -> (Config, u64) {
     let mut config = Config::default();
     if std::env::var_os("PROPTEST_CASES").is_none() {
         config.cases = DEFAULT_CASES;
@@ -56,7 +70,9 @@ pub fn config(source_file: &'static str) -> (Config, u64) {
     if std::env::var_os("PROPTEST_MAX_SHRINK_TIME").is_none() {
         config.max_shrink_time = DEFAULT_SHRINK_MILLIS;
     }
-    config.source_file = Some(source_file);
+    // Seeds are kept by this module, per input (proptest's own file keeps
+    // the state of one runner, which the inputs here do not share).
+    config.failure_persistence = None;
     let seed = match config.rng_seed {
         RngSeed::Fixed(seed) => seed,
         RngSeed::Random => {
@@ -66,27 +82,44 @@ pub fn config(source_file: &'static str) -> (Config, u64) {
             ])
         }
     };
-    config.rng_seed = RngSeed::Fixed(seed);
     (config, seed)
 }
 
-/// Generated inputs run on this many threads at once: each input waits on
+/// The seed of input `index` of a run seeded `seed`: the run's own seed for
+/// the first, so `PROPTEST_RNG_SEED=<an input's seed> PROPTEST_CASES=1` runs
+/// exactly that input.
+pub fn input_seed(seed: u64, index: usize) -> u64 {
+    if index == 0 {
+        return seed;
+    }
+    // splitmix64 of the pair: neighbouring indices get unrelated seeds.
+    let mut z = seed.wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Generated inputs run on this many threads at most: each input waits on
 /// the target most of its time, not on the CPU (8 kept both cores of the
 /// bench machine busy against the embedded server; 4 left a fifth idle).
-/// Fixed, so a seed names the same inputs anywhere.
-pub const WORKERS: u64 = 8;
+/// `--test-threads` lowers it (a throttled target wants fewer at once).
+pub const MAX_WORKERS: usize = 8;
 
-/// A worker's failed run: which worker, proptest's verdict, the last failure seen.
-type WorkerFailure<V> = (u64, TestError<V>, Option<Failure>);
+/// The input that failed: its seed, proptest's verdict, the last failure seen.
+struct Found<V> {
+    seed: u64,
+    error: TestError<V>,
+    last: Option<Failure>,
+}
 
-/// Runs `test` over the strategy `make` builds, on [`WORKERS`] threads, each
-/// with its own share of the cases and a seed derived from the run's; the
-/// first failure is shrunk and becomes a verdict whose checks are those of
-/// the shrunk input, with the seed and the case file printed.
+/// Runs `test` over the strategy `make` builds: first the seeds kept from
+/// earlier failures, then `PROPTEST_CASES` inputs, on up to
+/// [`MAX_WORKERS`] threads. The first failure is shrunk and becomes a
+/// verdict whose checks are those of the shrunk input, with the seed that
+/// replays it and the case file printed.
 pub fn run<S>(
     env: &Env,
     name: &str,
-    source_file: &'static str,
     make: impl Fn() -> S + Sync,
     test: impl Fn(&Env, &S::Value) -> Option<Failure> + Sync,
 ) -> Verdict
@@ -94,50 +127,56 @@ where
     S: Strategy,
     S::Value: Send,
 {
-    let (config, seed) = config(source_file);
-    let cases = config.cases;
+    let (config, seed) = config();
+    let cases = usize::try_from(config.cases).unwrap_or(usize::MAX);
     let strict = env.options.strict;
-    // Which worker (plus one) found a failure: the others stop generating,
-    // while that one shrinks undisturbed.
-    let failing = AtomicU64::new(0);
-    let results: Mutex<Vec<WorkerFailure<S::Value>>> = Mutex::new(Vec::new());
+    let kept = Regressions::for_property(name);
+    let replayed = kept.seeds();
+    // Inputs in order: kept seeds, then the run's.
+    let total = replayed.len() + cases;
+    let seed_of = |i: usize| {
+        replayed
+            .get(i)
+            .copied()
+            .unwrap_or_else(|| input_seed(seed, i - replayed.len()))
+    };
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let found: Mutex<Option<Found<S::Value>>> = Mutex::new(None);
     // The first input with only SHOULD-level findings: reported as warnings,
     // not shrunk (a warning does not fail the property).
-    let warned: Mutex<Option<Failure>> = Mutex::new(None);
+    let warned: Mutex<Option<(u64, Failure)>> = Mutex::new(None);
+    // A setup error: no input can be judged; the property stops.
+    let setup: Mutex<Option<Failure>> = Mutex::new(None);
+    let workers = env.options.workers.clamp(1, MAX_WORKERS).min(total.max(1));
     std::thread::scope(|threads| {
-        for worker in 0..WORKERS {
-            let mut config = config.clone();
-            let share = u64::from(cases) / WORKERS + u64::from(worker < u64::from(cases) % WORKERS);
-            config.cases = u32::try_from(share).unwrap_or(u32::MAX);
-            config.rng_seed =
-                RngSeed::Fixed(seed.wrapping_add(worker.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
-            if worker > 0 {
-                // Persisted regressions replay once, on the first worker.
-                config.failure_persistence = None;
-            }
-            let (make, test, failing, results, warned) =
-                (&make, &test, &failing, &results, &warned);
+        for _ in 0..workers {
+            let (make, test, next, stop, found, warned, setup, config, seed_of) = (
+                &make, &test, &next, &stop, &found, &warned, &setup, &config, &seed_of,
+            );
             threads.spawn(move || {
-                if config.cases == 0 {
-                    return;
-                }
                 let strategy = make();
-                let mut runner = TestRunner::new(config.clone());
-                // The last failure seen: shrinking ends on the minimal one.
-                let last: std::cell::RefCell<Option<Failure>> = std::cell::RefCell::new(None);
-                let outcome = runner.run(&strategy, |value| {
-                    let found = failing.load(Ordering::Relaxed);
-                    if found != 0 && found != worker + 1 {
-                        return Ok(());
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total || stop.load(Ordering::Relaxed) {
+                        return;
                     }
-                    match test(env, &value) {
+                    let input_seed = seed_of(i);
+                    let mut config = config.clone();
+                    config.cases = 1;
+                    config.rng_seed = RngSeed::Fixed(input_seed);
+                    let mut runner = TestRunner::new(config);
+                    // The last failure seen: shrinking ends on the minimal one.
+                    let last: std::cell::RefCell<Option<Failure>> = std::cell::RefCell::new(None);
+                    let outcome = runner.run(&strategy, |value| match test(env, &value) {
+                        Some(f) if f.setup => {
+                            stop.store(true, Ordering::Relaxed);
+                            lock(setup).get_or_insert(f);
+                            // Not a finding: nothing to shrink.
+                            Ok(())
+                        }
                         Some(f) if f.failed(strict) => {
-                            let _ = failing.compare_exchange(
-                                0,
-                                worker + 1,
-                                Ordering::Relaxed,
-                                Ordering::Relaxed,
-                            );
+                            stop.store(true, Ordering::Relaxed);
                             let reason = f
                                 .error
                                 .clone()
@@ -146,98 +185,230 @@ where
                             Err(TestCaseError::fail(reason))
                         }
                         Some(f) => {
-                            warned
-                                .lock()
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .get_or_insert(f);
+                            lock(warned).get_or_insert((input_seed, f));
                             Ok(())
                         }
                         None => Ok(()),
+                    });
+                    if let Err(error) = outcome {
+                        let mut found = lock(found);
+                        if found.is_none() {
+                            *found = Some(Found {
+                                seed: input_seed,
+                                error,
+                                last: last.take(),
+                            });
+                        }
                     }
-                });
-                if let Err(e) = outcome {
-                    results
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push((worker, e, last.take()));
                 }
             });
         }
     });
-    let mut results = results.into_inner().unwrap_or_else(PoisonError::into_inner);
-    results.sort_by_key(|(worker, ..)| *worker);
-    let winner = failing.load(Ordering::Relaxed);
-    let outcome = match results
-        .into_iter()
-        .find(|(w, ..)| winner == 0 || *w + 1 == winner)
-    {
-        Some((_, e, last)) => Err((e, last)),
-        None => Ok(()),
-    };
-    let mut place = Where {
-        test: name.to_owned(),
-        about: Some(format!("{cases} generated inputs (PROPTEST_CASES)")),
-        rerun: vec![
-            format!("PROPTEST_RNG_SEED={seed} cargo test -- --exact {name}"),
-            format!("PROPTEST_RNG_SEED={seed} cargo nextest run -E 'test(={name})'"),
-        ],
-        ..Where::default()
-    };
-    place
-        .extra
-        .push(("seed".to_owned(), format!("PROPTEST_RNG_SEED={seed}")));
     let mut verdict = Verdict {
-        place,
+        place: place(env, name, seed, cases, replayed.len()),
         ..Verdict::default()
     };
-    match outcome {
-        Ok(()) => {
-            if let Some(w) = warned.into_inner().unwrap_or_else(PoisonError::into_inner) {
-                verdict.place.extra.push((
-                    "warning".to_owned(),
-                    "the first generated input with a SHOULD-level finding (not shrunk: a warning does not fail the property)".to_owned(),
-                ));
-                verdict.place.request = w.request;
-                verdict.checks = w.checks;
-                if let Some(case) = w.case_file {
-                    verdict.place.input = Some(case_text(env, case, name, seed));
-                }
+    if let Some(f) = setup.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        verdict.error = Some(format!(
+            "a generated input could not be set up, so no input was judged: {}",
+            f.error.unwrap_or_default()
+        ));
+        return verdict;
+    }
+    let found = found.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let Some(Found {
+        seed: failing,
+        error,
+        last,
+    }) = found
+    else {
+        if let Some((warning_seed, w)) = warned.into_inner().unwrap_or_else(PoisonError::into_inner)
+        {
+            verdict.place.extra.push((
+                "warning".to_owned(),
+                format!(
+                    "the first generated input with a SHOULD-level finding (not shrunk: a warning does not fail the property); PROPTEST_RNG_SEED={warning_seed} PROPTEST_CASES=1 replays it"
+                ),
+            ));
+            verdict.place.request = w.request;
+            verdict.checks = w.checks;
+            if let Some(case) = w.case_file {
+                verdict.place.input = Some(case_text(env, case, name, warning_seed));
             }
-            verdict
         }
-        Err((TestError::Abort(reason), _)) => {
+        return verdict;
+    };
+    let minimal = match error {
+        TestError::Abort(reason) => {
             verdict.error = Some(format!("the property was aborted: {reason}"));
-            verdict
+            return verdict;
         }
-        Err((TestError::Fail(_, minimal), last)) => {
-            // Once more on the minimal input, to show all its checks as they stand.
-            let failure = match test(env, &minimal).filter(|f| f.failed(strict)) {
-                Some(f) => f,
-                None => {
-                    let mut f = last.unwrap_or_default();
-                    f.checks.push(
-                        Check::new("flaky", crate::Level::Must, "the minimal input fails every time").fail_text(
-                            "it failed as shown above, then passed when run once more: the target (or the suite) is not deterministic here",
-                        ),
-                    );
-                    f
-                }
-            };
-            verdict.place.request = failure.request.clone();
-            verdict.checks = failure.checks;
-            verdict.error = failure.error;
-            if let Some(case) = failure.case_file {
-                let text = case_text(env, case, name, seed);
-                let saved = save(env, name, &text);
-                verdict.place.extra.push((
-                    "shrunk".to_owned(),
-                    format!("to the case file below{saved}"),
-                ));
-                verdict.place.input = Some(text);
-            }
-            verdict
+        TestError::Fail(_, minimal) => minimal,
+    };
+    // Once more on the minimal input, to show all its checks as they stand.
+    let failure = match test(env, &minimal).filter(|f| f.failed(strict)) {
+        Some(f) => f,
+        None => {
+            let mut f = last.unwrap_or_default();
+            f.checks.push(
+                Check::new("flaky", crate::Level::Must, "the minimal input fails every time").fail_text(
+                    "it failed as shown above, then passed when run once more: the target (or the suite) is not deterministic here",
+                ),
+            );
+            f
+        }
+    };
+    let kept_note = kept.keep(failing, &failure);
+    verdict.place = place_of_failure(env, name, (seed, cases, replayed.len()), failing, kept_note);
+    verdict.place.request = failure.request.clone();
+    verdict.checks = failure.checks;
+    verdict.error = failure.error;
+    if let Some(case) = failure.case_file {
+        let saved = save(env, name, failing, &case);
+        let text = case_text(env, case, name, failing);
+        verdict.place.extra.push((
+            "shrunk".to_owned(),
+            format!("to the case file below{saved}"),
+        ));
+        verdict.place.input = Some(text);
+    }
+    verdict
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// How a passing (or warning) property is named and rerun.
+fn place(env: &Env, name: &str, seed: u64, cases: usize, replayed: usize) -> Where {
+    let replayed = if replayed == 0 {
+        String::new()
+    } else {
+        format!(", after {replayed} kept from earlier failures")
+    };
+    Where {
+        test: name.to_owned(),
+        about: Some(format!(
+            "{cases} generated inputs (PROPTEST_CASES){replayed}"
+        )),
+        rerun: env.rerun(
+            name,
+            &[
+                ("PROPTEST_RNG_SEED", seed.to_string()),
+                ("PROPTEST_CASES", cases.to_string()),
+            ],
+        ),
+        extra: vec![("seed".to_owned(), format!("PROPTEST_RNG_SEED={seed}"))],
+        ..Where::default()
+    }
+}
+
+/// How a failing property is named and rerun: the failing input alone.
+fn place_of_failure(
+    env: &Env,
+    name: &str,
+    (seed, cases, replayed): (u64, usize, usize),
+    failing: u64,
+    kept: String,
+) -> Where {
+    let replayed = if replayed == 0 {
+        String::new()
+    } else {
+        format!(", after {replayed} kept from earlier failures")
+    };
+    Where {
+        test: name.to_owned(),
+        about: Some(format!(
+            "{cases} generated inputs from PROPTEST_RNG_SEED={seed}{replayed}; the input that failed has seed {failing}{kept}"
+        )),
+        rerun: env.rerun(
+            name,
+            &[
+                ("PROPTEST_RNG_SEED", failing.to_string()),
+                ("PROPTEST_CASES", "1".to_owned()),
+            ],
+        ),
+        extra: vec![(
+            "seed".to_owned(),
+            format!("PROPTEST_RNG_SEED={failing} PROPTEST_CASES=1 (the run: PROPTEST_RNG_SEED={seed} PROPTEST_CASES={cases})"),
+        )],
+        ..Where::default()
+    }
+}
+
+/// The seeds of a property's earlier failures, in `proptest-regressions/`.
+struct Regressions {
+    path: PathBuf,
+    enabled: bool,
+}
+
+impl Regressions {
+    fn for_property(name: &str) -> Self {
+        Self {
+            path: PathBuf::from(REGRESSIONS_DIR).join(format!("{}.txt", file_stem(name))),
+            // proptest's own switch, which the self-tests set.
+            enabled: std::env::var_os("PROPTEST_DISABLE_FAILURE_PERSISTENCE").is_none(),
         }
     }
+
+    /// `seed <u64>` lines; anything else is a comment.
+    fn seeds(&self) -> Vec<u64> {
+        if !self.enabled {
+            return Vec::new();
+        }
+        std::fs::read_to_string(&self.path)
+            .map(|text| {
+                text.lines()
+                    .filter_map(|l| {
+                        l.strip_prefix("seed ")?
+                            .split_whitespace()
+                            .next()?
+                            .parse()
+                            .ok()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Keeps a failing input's seed, once; what to say about it.
+    fn keep(&self, seed: u64, failure: &Failure) -> String {
+        if !self.enabled {
+            return String::new();
+        }
+        if self.seeds().contains(&seed) {
+            return format!(" (kept in {})", self.path.display());
+        }
+        let what = failure
+            .checks
+            .iter()
+            .filter(|c| c.failed())
+            .map(|c| c.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut text = std::fs::read_to_string(&self.path).unwrap_or_else(|_| {
+            "# Seeds of generated inputs that failed, replayed first by the next run.\n# Commit this file; remove a line once its failure is fixed.\n".to_owned()
+        });
+        let _ = writeln!(text, "seed {seed} # failed: {what}");
+        let written = self
+            .path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&self.path, text));
+        match written {
+            Ok(()) => format!(" (kept in {})", self.path.display()),
+            Err(e) => format!(" (could not keep it in {}: {e})", self.path.display()),
+        }
+    }
+}
+
+/// `prop::invite::accepts_valid_bodies` -> `invite__accepts_valid_bodies`.
+fn file_stem(name: &str) -> String {
+    name.strip_prefix("prop::")
+        .unwrap_or(name)
+        .chars()
+        .map(|c| if c == ':' { '_' } else { c })
+        .collect()
 }
 
 /// A generated input as the text of a case file, saying where it came from,
@@ -250,26 +421,67 @@ fn case_text(env: &Env, mut case: Value, name: &str, seed: u64) -> String {
     redact_secrets(&text, &env.secrets)
 }
 
-/// Writes the case file under `--save-failures DIR`, named after the property.
-fn save(env: &Env, name: &str, text: &str) -> String {
+/// Writes the case file under `--save-failures DIR`, named after the
+/// property and the input's seed, its `$schema` pointing at the schemas
+/// from where it lies (so editors and the case lint find them).
+fn save(env: &Env, name: &str, seed: u64, case: &Value) -> String {
     let Some(dir) = &env.options.save_failures else {
         return " (--save-failures DIR writes it)".to_owned();
     };
-    let stem: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let path = dir.join(format!("{}.json", stem.trim_matches('_')));
-    let written =
-        std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, format!("{text}\n")));
+    let path = dir.join(format!("{}_{seed}.json", file_stem(name)));
+    let written = std::fs::create_dir_all(dir).and_then(|()| {
+        let mut case = case.clone();
+        if let Some(schema) = relative_path(dir, &env.schemas.dir().join("case.schema.json")) {
+            case["$schema"] = Value::String(schema);
+        }
+        let text = case_text(env, case, name, seed);
+        std::fs::write(&path, format!("{text}\n"))
+    });
     match written {
         Ok(()) => format!(", saved as {}", path.display()),
         Err(e) => format!(" (could not save it as {}: {e})", path.display()),
+    }
+}
+
+/// `to` as a path relative to the folder `from`, with `/` between parts.
+fn relative_path(from: &std::path::Path, to: &std::path::Path) -> Option<String> {
+    let from = std::fs::canonicalize(from).ok()?;
+    let to = std::fs::canonicalize(to).ok()?;
+    let common = from
+        .components()
+        .zip(to.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let ups = from.components().count() - common;
+    let parts: Vec<String> = std::iter::repeat_n("..".to_owned(), ups)
+        .chain(
+            to.components()
+                .skip(common)
+                .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+        )
+        .collect();
+    Some(parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inputs_seed_replays_it_as_the_first_of_a_run() {
+        assert_eq!(input_seed(42, 0), 42);
+        let seeds: Vec<u64> = (0..1000).map(|i| input_seed(42, i)).collect();
+        let mut unique = seeds.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), seeds.len(), "every input has its own seed");
+    }
+
+    #[test]
+    fn file_stems_keep_the_property_apart() {
+        assert_eq!(
+            file_stem("prop::invite::accepts_valid_bodies"),
+            "invite__accepts_valid_bodies"
+        );
     }
 }

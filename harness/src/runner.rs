@@ -16,24 +16,18 @@ use crate::template::{fill_str, fill_value, Vars};
 use crate::verdict::{Check, Detail, Level, Verdict, Where};
 
 /// How a case is named and rerun.
-pub fn place(name: &str, file: &Path, env_target: Option<&str>) -> Where {
-    let target = env_target
-        .map(|t| format!(" --target {t}"))
-        .unwrap_or_default();
+pub fn place(env: &Env, name: &str, file: &Path) -> Where {
     Where {
         test: name.to_owned(),
         file: Some(file.display().to_string()),
-        rerun: vec![
-            format!("cargo test -- --exact {name}{target}"),
-            format!("cargo nextest run -E 'test(={name})'"),
-        ],
+        rerun: env.rerun(name, &[]),
         ..Where::default()
     }
 }
 
 pub fn run_case(env: &Env, contract: &dyn Contract, name: &str, file: &Path) -> Verdict {
     let mut verdict = Verdict {
-        place: place(name, file, env.options.target.as_deref()),
+        place: place(env, name, file),
         ..Verdict::default()
     };
     match load_case(file) {
@@ -55,13 +49,27 @@ pub fn run_loaded(
     verdict.place.about = Some(loaded.case.description.clone());
     verdict.place.spec = Some(loaded.case.spec.clone());
     let mut fixtures = BTreeMap::new();
-    if let Err(e) = execute(env, contract, loaded, &mut verdict, &mut fixtures) {
-        verdict.error = Some(e);
+    match execute(env, contract, loaded, &mut verdict, &mut fixtures) {
+        Ok(()) => {}
+        Err(Stop::Setup(e)) => {
+            verdict.error = Some(e);
+            verdict.setup = true;
+        }
+        Err(Stop::Error(e)) => verdict.error = Some(e),
     }
     if let Some(level) = loaded.case.level {
         for check in &mut verdict.checks {
             check.level = check.level.max(level);
         }
+    }
+    // Without the listener, missing notifications say nothing of the target.
+    if let Some(why) = fixtures
+        .values()
+        .find_map(|f| f.mailbox.as_deref().and_then(|m| m.listener_stopped()))
+    {
+        verdict.error = Some(format!(
+            "{why}: the target's notifications could no longer be received, so no verdict"
+        ));
     }
     // Calls the case created go, whatever happened: a target is not left
     // holding one call per case (real Graph bills and limits them).
@@ -80,13 +88,27 @@ pub fn run_loaded(
     verdict
 }
 
+/// Why a case stopped before its verdict.
+enum Stop {
+    /// Its fixtures could not be set up: nothing about the exchange is known.
+    Setup(String),
+    /// The exchange or a check could not be carried out.
+    Error(String),
+}
+
+impl From<String> for Stop {
+    fn from(e: String) -> Self {
+        Self::Error(e)
+    }
+}
+
 fn execute(
     env: &Env,
     contract: &dyn Contract,
     loaded: &LoadedCase,
     verdict: &mut Verdict,
     fixtures: &mut BTreeMap<String, Fixture>,
-) -> Result<(), String> {
+) -> Result<(), Stop> {
     let case = &loaded.case;
     // Fixtures first: a failure here is an error of the run, not a finding.
     let mut vars = Vars::new();
@@ -97,7 +119,7 @@ fn execute(
                 verdict.skipped = Some(format!("fixture {var}: {e}"));
                 return Ok(());
             }
-            Err(e) => return Err(format!("fixture {var} ({kind}): {e}")),
+            Err(e) => return Err(Stop::Setup(format!("fixture {var} ({kind}): {e}"))),
         };
         vars.insert(var.clone(), fixture.id.clone());
         for (k, v) in &fixture.extra {
@@ -107,7 +129,7 @@ fn execute(
     }
     let (request, request_json) = build_request(loaded, &vars)?;
     let sent_at = Instant::now();
-    let response = env.send(&request).map_err(|e| e.to_string())?;
+    let response = env.send(&request).map_err(|e| Stop::Error(e.to_string()))?;
     verdict.place.request = Some(format!(
         "{} {} -> {} in {} ms{}",
         request.method,
@@ -117,7 +139,7 @@ fn execute(
         retry_note(&response),
     ));
     if let Some(throttled) = throttled(&response, env.http.limits.retry_budget_secs) {
-        return Err(throttled);
+        return Err(Stop::Error(throttled));
     }
     let checks = &mut verdict.checks;
 
@@ -356,12 +378,17 @@ fn throttled(response: &HttpResponse, budget_secs: u64) -> Option<String> {
 }
 
 fn retry_note(response: &HttpResponse) -> String {
+    let resent = if response.retried_on_new_connection {
+        " (sent again on a new connection: the first closed before answering)"
+    } else {
+        ""
+    };
     if response.retried_after.is_empty() {
-        String::new()
+        resent.to_owned()
     } else {
         let secs: u64 = response.retried_after.iter().sum();
         format!(
-            " (after {} Retry-After wait{}, {secs} s)",
+            " (after {} Retry-After wait{}, {secs} s){resent}",
             response.retried_after.len(),
             if response.retried_after.len() == 1 {
                 ""

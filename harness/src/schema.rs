@@ -83,6 +83,11 @@ impl Schemas {
         })
     }
 
+    /// The folder the schemas were read from.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.validators.contains_key(name)
     }

@@ -161,6 +161,9 @@ pub struct Verdict {
     pub checks: Vec<Check>,
     /// Set when no verdict could be reached (transport failure, broken case).
     pub error: Option<String>,
+    /// The error came from setting the case up (a fixture the target would
+    /// not give), not from the exchange under test.
+    pub setup: bool,
     /// Set when the register knows this test fails as a whole: the reason.
     pub known: Option<String>,
     /// Set when the case needs what the target cannot give: the reason.

@@ -27,9 +27,7 @@ fn verdict(checks: Vec<Check>) -> Verdict {
     Verdict {
         place: place(),
         checks,
-        error: None,
-        known: None,
-        skipped: None,
+        ..Verdict::default()
     }
 }
 

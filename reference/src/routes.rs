@@ -83,6 +83,24 @@ impl App {
 
 /// The reference server's routes, ready to serve.
 pub(crate) fn router(config: Config) -> Router {
+    router_and_calls(config).0
+}
+
+/// Reads which calls a server holds live, for its owner (tests that check a
+/// client left nothing behind).
+#[derive(Clone)]
+pub(crate) struct LiveCalls(Arc<App>);
+
+impl LiveCalls {
+    pub(crate) fn ids(&self) -> Vec<String> {
+        let mut ids = self.0.registry().live_call_ids();
+        ids.sort();
+        ids
+    }
+}
+
+/// [`router`], and a way to read its live calls.
+pub(crate) fn router_and_calls(config: Config) -> (Router, LiveCalls) {
     let config = config.applied();
     let faults: FaultSet = config.faults.iter().copied().collect();
     let variants: VariantSet = config.variants.iter().copied().collect();
@@ -130,11 +148,13 @@ pub(crate) fn router(config: Config) -> Router {
             "/communications/calls/{call_id}/operations/{operation_id}",
             get(get_operation),
         );
-    Router::new()
+    let calls = LiveCalls(Arc::clone(&app));
+    let router = Router::new()
         .nest("/v1.0", api)
         .fallback(unknown_path)
         .layer(from_fn_with_state(Arc::clone(&app), each_request))
-        .with_state(app)
+        .with_state(app);
+    (router, calls)
 }
 
 /// Runs around every request, routed or not: refuses it without a bearer

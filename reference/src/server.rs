@@ -48,7 +48,8 @@ pub async fn serve(listener: TcpListener, config: Config) -> io::Result<()> {
     check_variants(&config)?;
     // Nobody ever asks this server to stop; the sender lives as long as it.
     let (_never, stop) = watch::channel(false);
-    run(listener, config, stop).await;
+    let (router, _) = routes::router_and_calls(config.clone());
+    run(listener, &config, router, stop).await;
     Ok(())
 }
 
@@ -72,10 +73,14 @@ pub fn start(config: Config) -> io::Result<ServerHandle> {
     };
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
+    let (router, calls) = {
+        let _runtime = runtime.enter();
+        routes::router_and_calls(config.clone())
+    };
     let thread = std::thread::Builder::new()
         .name("invite-reference".into())
         .spawn(move || {
-            runtime.block_on(run(listener, config, stopped));
+            runtime.block_on(run(listener, &config, router, stopped));
             // Delivery tasks of live calls would wait forever for more
             // notifications; they are dropped with the runtime.
             runtime.shutdown_timeout(Duration::from_millis(100));
@@ -84,6 +89,7 @@ pub fn start(config: Config) -> io::Result<ServerHandle> {
         addr,
         stop,
         thread: Some(thread),
+        calls,
     })
 }
 
@@ -100,8 +106,13 @@ fn check_variants(config: &Config) -> io::Result<()> {
 
 /// Accepts and serves connections until `stop` turns true (or its sender is
 /// gone), then lets requests in flight finish for at most [`SHUTDOWN_GRACE`].
-async fn run(listener: TcpListener, config: Config, mut stop: watch::Receiver<bool>) {
-    let config = config.applied();
+async fn run(
+    listener: TcpListener,
+    config: &Config,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+) {
+    let config = config.clone().applied();
     // At most what a semaphore (and waiting for all its permits at
     // shutdown) can count.
     let max_connections = config
@@ -111,7 +122,6 @@ async fn run(listener: TcpListener, config: Config, mut stop: watch::Receiver<bo
     let http = http_settings(&config);
     let write_timeout = config.write_timeout;
     let log = config.log_requests;
-    let router = routes::router(config);
     loop {
         // The place is taken before accepting: past the limit the server
         // stops accepting, and new connections wait in the kernel's listen
@@ -317,11 +327,19 @@ impl AsyncWrite for WriteDeadline {
 }
 
 /// A server started by [`start`]; dropping it stops the server too.
-#[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
+    calls: routes::LiveCalls,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServerHandle {
@@ -332,6 +350,12 @@ impl ServerHandle {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The ids of the calls the server holds live (created, not ended),
+    /// sorted: what clients left behind.
+    pub fn live_calls(&self) -> Vec<String> {
+        self.calls.ids()
     }
 
     /// Stops the server and waits for its thread to end.

@@ -205,6 +205,11 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
+    /// The ids of the calls that are live (created and not ended).
+    pub(crate) fn live_call_ids(&self) -> Vec<String> {
+        self.calls.keys().cloned().collect()
+    }
+
     pub(crate) fn new(
         delivery: Arc<Delivery>,
         faults: FaultSet,

@@ -90,6 +90,58 @@ fn is_executable(path: &Path) -> bool {
     path.is_file()
 }
 
+/// One request over a plain socket to a target at `addr` (paths under
+/// `/v1.0`): the self-tests need no HTTP client for this. The status and the
+/// body as JSON (`Null` when there is none).
+pub fn request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    let body = body.map(ToString::to_string).unwrap_or_default();
+    write!(
+        stream,
+        "{method} /v1.0{path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    let (head, json_text) = answer.split_once("\r\n\r\n").expect("a head");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let json = serde_json::from_str(json_text).unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+/// Creates a group (or peer-to-peer) call on a target at `addr`, as a user
+/// would before lending it to the suite; its notifications go nowhere.
+pub fn create_call(addr: std::net::SocketAddr, group: bool) -> String {
+    let mut body = serde_json::json!({
+        "callbackUri": "http://127.0.0.1:9/nobody-listens",
+        "requestedModalities": ["audio"],
+        "mediaConfig": {"@odata.type": "#microsoft.graph.serviceHostedMediaConfig"},
+        "source": {"identity": {"application": {"id": "2891555a-92ff-42e6-80fa-6e1300c6b5c6"}}},
+    });
+    if group {
+        body["chatInfo"] =
+            serde_json::json!({"threadId": "19:meeting@thread.v2", "messageId": "0"});
+        body["meetingInfo"] = serde_json::json!({"@odata.type": "#microsoft.graph.organizerMeetingInfo",
+            "organizer": {"user": {"id": "5810cede-f3cc-42eb-b2c1-e9bd5d53ec96"}}});
+    } else {
+        body["targets"] = serde_json::json!([{"identity": {"user": {"id": "8e2a4c53-61a1-4cb5-a06e-6a6a2a0b0f11"}}}]);
+    }
+    let (status, call) = request(addr, "POST", "/communications/calls", Some(&body));
+    assert_eq!(status, 201, "{call}");
+    call["id"].as_str().expect("a call id").to_owned()
+}
+
 /// What one run of the suite printed.
 #[derive(Debug, Clone)]
 pub struct Run {
@@ -118,28 +170,38 @@ impl Run {
     }
 }
 
-/// Runs the suite binary from the workspace root with `args` and extra environment.
+/// Runs the suite binary from the workspace root with `args` and extra
+/// environment (an empty value removes a variable).
 pub fn run_suite(args: &[&str], env: &[(&str, &str)]) -> Result<Run, String> {
+    run_suite_in(&workspace_root(), args, env)
+}
+
+/// [`run_suite`] from another working directory (where `proptest-regressions/`
+/// and relative paths land).
+pub fn run_suite_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Run, String> {
     let bin = suite_binary()?;
     let mut cmd = Command::new(&bin);
-    cmd.current_dir(workspace_root())
+    cmd.current_dir(cwd)
         .args(args)
         .stdin(Stdio::null())
         .env("NO_COLOR", "1");
-    for var in [
-        "CONFORMANCE_TARGET",
-        "CONFORMANCE_TOKEN",
-        "CONFORMANCE_GROUP_CALL_ID",
-        "CONFORMANCE_P2P_CALL_ID",
-        "CONFORMANCE_STRICT",
-        "NEXTEST",
-    ] {
-        cmd.env_remove(var);
+    // Only what the test says reaches the suite: nothing of the shell's.
+    for (var, _) in std::env::vars_os() {
+        let name = var.to_string_lossy();
+        if name.starts_with("CONFORMANCE_") || name.starts_with("PROPTEST_") || name == "NEXTEST" {
+            cmd.env_remove(&var);
+        }
     }
     // Runs against broken targets must not leave proptest seeds in the repository.
     cmd.env("PROPTEST_DISABLE_FAILURE_PERSISTENCE", "1");
+    // An empty value takes the variable away (`PROPTEST_DISABLE_FAILURE_PERSISTENCE`
+    // counts by its presence).
     for (k, v) in env {
-        cmd.env(k, v);
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
     }
     let out = cmd
         .output()
@@ -151,6 +213,134 @@ pub fn run_suite(args: &[&str], env: &[(&str, &str)]) -> Result<Run, String> {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         stdout,
     })
+}
+
+/// Runs a rerun line the suite printed, as a user would paste it, with the
+/// suite binary in place of cargo: `VAR=value … cargo test [--features tls]
+/// -- ARGS` runs the binary with ARGS; `VAR=value … cargo nextest run -E
+/// 'test(=NAME)'` runs it as nextest does (`--exact NAME --nocapture`).
+/// `"$VAR"` takes VAR from `shell`, the variables of the user's shell.
+pub fn run_rerun_line(line: &str, shell: &[(&str, &str)]) -> Result<Run, String> {
+    let words = shell_words(line, shell)?;
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut rest = words.as_slice();
+    while let Some((first, tail)) = rest.split_first() {
+        match first.split_once('=') {
+            Some((k, v))
+                if !k.is_empty()
+                    && k.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') =>
+            {
+                env.push((k.to_owned(), v.to_owned()));
+                rest = tail;
+            }
+            _ => break,
+        }
+    }
+    let args: Vec<String> = match rest {
+        [cargo, test, tail @ ..] if cargo == "cargo" && test == "test" => {
+            let at = tail
+                .iter()
+                .position(|w| w == "--")
+                .ok_or_else(|| format!("no `--` in {line:?}"))?;
+            tail[at + 1..].to_vec()
+        }
+        [cargo, nextest, run, tail @ ..]
+            if cargo == "cargo" && nextest == "nextest" && run == "run" =>
+        {
+            let at = tail
+                .iter()
+                .position(|w| w == "-E")
+                .ok_or_else(|| format!("no -E in {line:?}"))?;
+            let expr = tail.get(at + 1).ok_or("-E without an expression")?;
+            let name = expr
+                .strip_prefix("test(=")
+                .and_then(|e| e.strip_suffix(')'))
+                .ok_or_else(|| format!("not an exact test filter: {expr:?}"))?;
+            vec!["--exact".into(), name.to_owned(), "--nocapture".into()]
+        }
+        _ => return Err(format!("not a cargo test or nextest line: {line:?}")),
+    };
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    run_suite(&args, &env)
+}
+
+/// The words of a shell line: `'…'` literal, `"…"` with `$VAR` from
+/// `shell`, `\\x` an escaped character, bare words split on spaces.
+fn shell_words(line: &str, shell: &[(&str, &str)]) -> Result<Vec<String>, String> {
+    let lookup = |name: &str| {
+        shell
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+            .unwrap_or_default()
+    };
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' => {
+                if let Some(w) = word.take() {
+                    words.push(w);
+                }
+            }
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => w.push(c),
+                        None => return Err(format!("unclosed ' in {line:?}")),
+                    }
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('$') => {
+                            let mut name = String::new();
+                            while let Some(c) = chars
+                                .peek()
+                                .filter(|c| c.is_ascii_alphanumeric() || **c == '_')
+                            {
+                                name.push(*c);
+                                chars.next();
+                            }
+                            w.push_str(&lookup(&name));
+                        }
+                        Some(c) => w.push(c),
+                        None => return Err(format!("unclosed \" in {line:?}")),
+                    }
+                }
+            }
+            '\\' => {
+                let escaped = chars
+                    .next()
+                    .ok_or_else(|| format!("a trailing \\ in {line:?}"))?;
+                word.get_or_insert_with(String::new).push(escaped);
+            }
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    if let Some(w) = word {
+        words.push(w);
+    }
+    Ok(words)
+}
+
+/// The rerun lines of a rendered failure: the `rerun:` line, then `or:`.
+pub fn rerun_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            l.strip_prefix("rerun: ").or_else(|| l.strip_prefix("or: "))
+        })
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The `---- NAME ----` blocks libtest prints under `failures:`.
@@ -328,6 +518,31 @@ mod tests {
             [
                 ("case::a".to_owned(), "error.inner-error".to_owned()),
                 ("prop::b::c".to_owned(), "header".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn shell_words_unquote_and_expand() {
+        let words = shell_words(
+            r#"A=1 T="$T" cargo test -- --exact x --target 'http://h/v1.0' --cases 'it'\''s'"#,
+            &[("T", "secret")],
+        )
+        .expect("parses");
+        assert_eq!(
+            words,
+            [
+                "A=1",
+                "T=secret",
+                "cargo",
+                "test",
+                "--",
+                "--exact",
+                "x",
+                "--target",
+                "http://h/v1.0",
+                "--cases",
+                "it's"
             ]
         );
     }

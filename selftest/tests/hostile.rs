@@ -24,9 +24,6 @@ use conformance_selftest::{parse_failures, run_suite, suite_binary, workspace_ro
 const TOKEN: &str = "hostile-secret-token-5c4b3a";
 const RESPONSE_MS: u64 = 1000;
 const NOTIFICATION_MS: u64 = 1000;
-/// What a run may take besides its trials' deadlines: starting the process,
-/// loading schemas, scheduling on a machine busy with the other self-tests.
-const SLACK: Duration = Duration::from_secs(4);
 /// Past this a run is killed and its test fails: a hang, not slowness.
 const KILL_AFTER: Duration = Duration::from_secs(45);
 /// The suite's peak resident memory must stay under this. Against a correct
@@ -50,7 +47,6 @@ const GROUP_CASE: &str = "case::invite::without_client_context";
 struct Watched {
     what: String,
     run: Run,
-    wall: Duration,
     /// The highest `VmHWM` read while the suite ran, in KiB.
     peak_kib: Option<u64>,
     killed: bool,
@@ -188,7 +184,6 @@ fn watch(what: &str, stub: &Stub, trials: Trials) -> Watched {
             stdout,
             stderr,
         },
-        wall,
         peak_kib,
         killed,
     }
@@ -217,10 +212,12 @@ fn watch_all(runs: &[(&str, &Stub, Trials)]) -> Vec<Watched> {
 }
 
 impl Watched {
-    /// What every hostile run must show: it ended by itself within `deadlines`
-    /// deadlines per trial, failed (101) or passed as `code` says, panicked
-    /// nowhere, kept the token secret and its memory bounded.
-    fn assert_sane(&self, code: i32, deadlines: u32) {
+    /// What every hostile run must show: it ended by itself (every wait is
+    /// bounded by a deadline; a run still going at [`KILL_AFTER`] hangs),
+    /// failed (101) or passed as `code` says, panicked nowhere, kept the
+    /// token secret and its memory bounded. How long it took is not judged:
+    /// a loaded machine makes any run slow.
+    fn assert_sane(&self, code: i32) {
         let all = self.run.all_output();
         assert!(
             !self.killed,
@@ -235,14 +232,6 @@ impl Watched {
             self.what
         );
         assert!(!all.contains(TOKEN), "{}: the token was printed", self.what);
-        let budget = Duration::from_millis(RESPONSE_MS.max(NOTIFICATION_MS)) * deadlines + SLACK;
-        assert!(
-            self.wall <= budget,
-            "{}: the run took {} ms; its trials' deadlines allow {} ms\n{all}",
-            self.what,
-            self.wall.as_millis(),
-            budget.as_millis()
-        );
         let peak = self.peak_kib.expect("the suite's memory could be read");
         assert!(
             peak <= MEMORY_BOUND_KIB,
@@ -388,9 +377,27 @@ fn connection_refused() {
     let stub = stubs::refused().expect("a port is reserved");
     let w = watch("refused", &stub, Trials::AllCases);
     // The suite probes the target before any trial: an unreachable target is
-    // a run that could not run (exit 2), each trial saying why.
-    w.assert_sane(2, 1);
-    w.assert_every_case_errors(&["refused"]);
+    // a run that could not run (exit 2), said once, before any trial runs.
+    w.assert_sane(2);
+    assert_eq!(
+        w.run
+            .stderr
+            .matches("error: could not set up the run")
+            .count(),
+        1,
+        "{}",
+        w.run.stderr
+    );
+    assert!(
+        w.run.stderr.contains("Connection refused"),
+        "{}",
+        w.run.stderr
+    );
+    assert!(
+        !w.run.stdout.contains("test case::"),
+        "no trial ran:\n{}",
+        w.run.stdout
+    );
 }
 
 #[test]
@@ -398,7 +405,7 @@ fn accepts_and_never_answers() {
     let _t = Timer::start("accepts_and_never_answers");
     let stub = transport(Transport::Silent);
     let w = watch("silent", &stub, Trials::AllCases);
-    w.assert_sane(101, 1);
+    w.assert_sane(101);
     w.assert_every_case_errors(&["within 1000 ms"]);
 }
 
@@ -407,7 +414,7 @@ fn answers_headers_then_stalls() {
     let _t = Timer::start("answers_headers_then_stalls");
     let stub = transport(Transport::StallAfterHeaders);
     let w = watch("stall after headers", &stub, Trials::AllCases);
-    w.assert_sane(101, 1);
+    w.assert_sane(101);
     w.assert_every_case_errors(&["within 1000 ms"]);
 }
 
@@ -416,7 +423,7 @@ fn drips_one_byte_a_second() {
     let _t = Timer::start("drips_one_byte_a_second");
     let stub = transport(Transport::Drip);
     let w = watch("drip", &stub, Trials::AllCases);
-    w.assert_sane(101, 1);
+    w.assert_sane(101);
     w.assert_every_case_errors(&["within 1000 ms"]);
 }
 
@@ -448,7 +455,7 @@ fn a_100_mb_body() {
         ),
     ]);
     for w in &runs {
-        w.assert_sane(101, 1);
+        w.assert_sane(101);
     }
     runs[0].assert_error(UNKNOWN_CALL_CASE, &["larger than 8388608 bytes"]);
     runs[1].assert_error(
@@ -493,14 +500,14 @@ fn bodies_that_are_not_json() {
         ),
     ]);
     for w in &runs[..2] {
-        w.assert_sane(101, 1);
+        w.assert_sane(101);
         w.assert_fail(
             UNKNOWN_CALL_CASE,
             "error.graph-body",
             &["the error body is not JSON"],
         );
     }
-    runs[2].assert_sane(101, 5);
+    runs[2].assert_sane(101);
     runs[2].assert_fail(INVITE_CASE, "schema", &["the body is not JSON"]);
     runs[2].assert_fail(INVITE_CASE, "body", &["the body is not JSON"]);
 }
@@ -529,13 +536,13 @@ fn wrong_content_type() {
             Trials::Exact(INVITE_CASE),
         ),
     ]);
-    runs[0].assert_sane(101, 1);
+    runs[0].assert_sane(101);
     runs[0].assert_fail(
         UNKNOWN_CALL_CASE,
         "error.graph-body",
         &["Content-Type is \"text/plain\", expected application/json"],
     );
-    runs[1].assert_sane(101, 5);
+    runs[1].assert_sane(101);
     runs[1].assert_fail(INVITE_CASE, "invite.content-type", &["text/html"]);
 }
 
@@ -544,7 +551,7 @@ fn connection_reset_mid_body() {
     let _t = Timer::start("connection_reset_mid_body");
     let stub = transport(Transport::ResetMidBody);
     let w = watch("reset mid-body", &stub, Trials::AllCases);
-    w.assert_sane(101, 1);
+    w.assert_sane(101);
     w.assert_every_case_errors(&["reset"]);
 }
 
@@ -553,7 +560,7 @@ fn a_redirect_loop() {
     let _t = Timer::start("a_redirect_loop");
     let stub = transport(Transport::RedirectLoop);
     let w = watch("redirect loop", &stub, Trials::AllCases);
-    w.assert_sane(101, 1);
+    w.assert_sane(101);
     w.assert_every_case_errors(&["redirect loop"]);
     // The loop was noticed, not followed for ever: a few hops per request.
     let requests = stub.log().requests().len();
@@ -565,10 +572,6 @@ fn a_redirect_loop() {
 }
 
 // ---- the notifications --------------------------------------------------------
-
-/// Deadlines of the invite case: create the call, await `established`, send
-/// the invite, await its notifications, `GET` the operation.
-const INVITE_CASE_DEADLINES: u32 = 5;
 
 #[test]
 fn notifications_that_never_come() {
@@ -584,7 +587,7 @@ fn notifications_that_never_come() {
         ("not even established", &never, Trials::Exact(INVITE_CASE)),
     ]);
     let w = &runs[0];
-    w.assert_sane(101, INVITE_CASE_DEADLINES);
+    w.assert_sane(101);
     w.assert_fail(
         INVITE_CASE,
         "invite.terminal-once",
@@ -602,7 +605,7 @@ fn notifications_that_never_come() {
         &["no matching notification within 1000 ms"],
     );
     let w = &runs[1];
-    w.assert_sane(101, INVITE_CASE_DEADLINES);
+    w.assert_sane(101);
     w.assert_error(
         INVITE_CASE,
         &[
@@ -628,9 +631,21 @@ fn keep_alive_closed_after_each_answer() {
         &stub,
         Trials::Exact(INVITE_CASE),
     );
-    w.assert_sane(0, INVITE_CASE_DEADLINES);
-    let requests = stub.log().requests().len();
-    assert!(requests >= 4, "create, invite, GET, DELETE: {requests}");
+    w.assert_sane(0);
+    let sent = stub.log().requests();
+    let requests = sent.len();
+    assert!(requests >= 4, "create, invite, GET, DELETE: {sent:?}");
+    // The DELETE that ends the call is idempotent: when it meets the closed
+    // connection, it goes again on a new one rather than being lost.
+    assert!(
+        sent.iter().any(|r| r.starts_with("DELETE ")),
+        "the call was ended: {sent:?}"
+    );
+    assert!(
+        !w.run.stderr.contains("could not be ended"),
+        "{}",
+        w.run.stderr
+    );
     assert!(
         stub.log().connections() >= requests,
         "every request came on a connection of its own: {} connections, {requests} requests",
@@ -643,7 +658,7 @@ fn notifications_that_come_twice() {
     let _t = Timer::start("notifications_that_come_twice");
     let stub = graph(GraphConfig::notifications(Notifications::Twice));
     let w = watch("twice", &stub, Trials::Exact(INVITE_CASE));
-    w.assert_sane(101, INVITE_CASE_DEADLINES);
+    w.assert_sane(101);
     w.assert_fail(
         INVITE_CASE,
         "invite.terminal-once",
@@ -661,7 +676,7 @@ fn notifications_for_another_call() {
     let _t = Timer::start("notifications_for_another_call");
     let stub = graph(GraphConfig::notifications(Notifications::OtherCall));
     let w = watch("another call", &stub, Trials::Exact(INVITE_CASE));
-    w.assert_sane(101, INVITE_CASE_DEADLINES);
+    w.assert_sane(101);
     w.assert_fail(
         INVITE_CASE,
         "invite.terminal-once",
@@ -689,7 +704,7 @@ fn a_flood_of_notifications() {
         padding: 16 << 10,
     }));
     let w = watch("flood", &stub, Trials::Exact(INVITE_CASE));
-    w.assert_sane(101, INVITE_CASE_DEADLINES);
+    w.assert_sane(101);
     w.assert_fail(
         INVITE_CASE,
         "invite.terminal-once",
@@ -730,7 +745,7 @@ fn malformed_notifications() {
         ("wrong shape", &wrong_shape, Trials::Exact(INVITE_CASE)),
     ]);
     let w = &runs[0];
-    w.assert_sane(101, INVITE_CASE_DEADLINES);
+    w.assert_sane(101);
     w.assert_fail(INVITE_CASE, "notification.schema", &["is not JSON"]);
     w.assert_fail(
         INVITE_CASE,
@@ -738,7 +753,7 @@ fn malformed_notifications() {
         &["no matching notification within 1000 ms", "were not JSON"],
     );
     let w = &runs[1];
-    w.assert_sane(101, INVITE_CASE_DEADLINES);
+    w.assert_sane(101);
     w.assert_fail(
         INVITE_CASE,
         "notification.schema",
@@ -761,7 +776,7 @@ fn notifications_to_guessed_callback_paths() {
     }));
     let w = watch("guessed paths", &stub, Trials::Exact(INVITE_CASE));
     // Nothing the guesses sent reached the trial: it passes, every check.
-    w.assert_sane(0, INVITE_CASE_DEADLINES);
+    w.assert_sane(0);
     assert!(w.run.failures.is_empty(), "{}", w.run.all_output());
     assert!(
         w.run.stdout.contains(" 1 passed;"),

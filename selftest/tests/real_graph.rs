@@ -4,10 +4,10 @@
 //! of captured notifications, and a token that never leaks.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::PathBuf;
 
-use conformance_selftest::{run_suite, workspace_root};
+use conformance_selftest::{create_call, run_suite, workspace_root};
 use invite_reference::{Config, Fault};
 use serde_json::{json, Value};
 
@@ -25,43 +25,6 @@ fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("conformance-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
-}
-
-/// One POST over a plain socket: the self-tests need no HTTP client for this.
-fn post(server: &invite_reference::ServerHandle, path: &str, body: &Value) -> Value {
-    let mut stream = TcpStream::connect(server.addr()).expect("connect");
-    let body = body.to_string();
-    write!(
-        stream,
-        "POST /v1.0{path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("read");
-    let (_, json_text) = answer.split_once("\r\n\r\n").expect("a body");
-    serde_json::from_str(json_text).expect("a JSON answer")
-}
-
-fn create_call(server: &invite_reference::ServerHandle, group: bool) -> String {
-    let mut body = json!({
-        "callbackUri": "http://127.0.0.1:9/nobody-listens",
-        "requestedModalities": ["audio"],
-        "mediaConfig": {"@odata.type": "#microsoft.graph.serviceHostedMediaConfig"},
-        "source": {"identity": {"application": {"id": "2891555a-92ff-42e6-80fa-6e1300c6b5c6"}}},
-    });
-    if group {
-        body["chatInfo"] = json!({"threadId": "19:meeting@thread.v2", "messageId": "0"});
-        body["meetingInfo"] = json!({"@odata.type": "#microsoft.graph.organizerMeetingInfo",
-            "organizer": {"user": {"id": "5810cede-f3cc-42eb-b2c1-e9bd5d53ec96"}}});
-    } else {
-        body["targets"] =
-            json!([{"identity": {"user": {"id": "8e2a4c53-61a1-4cb5-a06e-6a6a2a0b0f11"}}}]);
-    }
-    post(server, "/communications/calls", &body)["id"]
-        .as_str()
-        .expect("a call id")
-        .to_owned()
 }
 
 #[test]
@@ -95,8 +58,8 @@ fn without_call_creation_cases_needing_fresh_calls_are_skipped_with_the_reason()
 #[test]
 fn existing_calls_without_notifications_are_followed_by_polling() {
     let reference = server(Vec::new());
-    let group = create_call(&reference, true);
-    let p2p = create_call(&reference, false);
+    let group = create_call(reference.addr(), true);
+    let p2p = create_call(reference.addr(), false);
     let dir = temp("polling");
     let report = dir.join("report");
     let report_arg = report.to_string_lossy().into_owned();
@@ -141,7 +104,7 @@ fn existing_calls_without_notifications_are_followed_by_polling() {
 
     // The polling path can fail too: an operation that cannot be read never ends.
     let broken = server(vec![Fault::OperationGet404]);
-    let group = create_call(&broken, true);
+    let group = create_call(broken.addr(), true);
     let run = run_suite(
         &[
             "--target",
@@ -371,6 +334,7 @@ fn retry_after_is_honoured_within_the_budget_and_reported() {
             && text.contains("raise --retry-budget-secs"),
         "a throttled answer is no verdict:\n{text}"
     );
-    // One request, one retry after the one second the budget allows, no more.
-    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 2);
+    // Per request (the preflight's and the case's), one retry after the one
+    // second the budget allows, no more.
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 4);
 }

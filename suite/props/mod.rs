@@ -44,7 +44,6 @@ pub fn all() -> Vec<Property> {
                 let verdict = prop::run(
                     env,
                     "prop::invite::accepts_valid_bodies",
-                    file!(),
                     valid_invite,
                     |env, v| {
                         crate::fixtures::pooled("accepts_valid_bodies", || {
@@ -62,7 +61,6 @@ pub fn all() -> Vec<Property> {
                 let verdict = prop::run(
                     env,
                     "prop::invite::rejects_invalid_bodies",
-                    file!(),
                     invalid_invite,
                     |env, v| {
                         let expect_schema_valid = (!v.violation.schema_detects()).then_some(true);
@@ -86,7 +84,6 @@ pub fn all() -> Vec<Property> {
                 let verdict = prop::run(
                     env,
                     "prop::invite::never_5xx_or_hangs",
-                    file!(),
                     any_input,
                     |env, input| {
                         let (case, schema) = match input {
@@ -117,7 +114,6 @@ pub fn all() -> Vec<Property> {
                 prop::run(
                     env,
                     "prop::invite::stateful_model",
-                    file!(),
                     model::steps,
                     |env, steps: &Vec<model::Step>| model::check(env, steps),
                 )
@@ -281,6 +277,7 @@ fn check_case(
         request: verdict.place.request,
         checks: verdict.checks,
         error: verdict.error,
+        setup: verdict.setup,
         case_file: Some(case.clone()),
     })
 }

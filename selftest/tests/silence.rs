@@ -1,0 +1,253 @@
+//! Never let an error turn into silence or into a wrong verdict: a missing
+//! folder, a missing schema, an unusable token, a refused token and a target
+//! that cannot set a case up each stop the run with a message that says what
+//! to do; a failing input is kept whichever worker found it, and replayed.
+
+use std::path::{Path, PathBuf};
+
+use conformance_selftest::stubs::{transport, Transport};
+use conformance_selftest::{run_suite, run_suite_in, workspace_root};
+use invite_reference::{Config, Fault};
+
+const TOKEN: &str = "selftest-silence-token";
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("conformance-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn arg(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_missing_cases_folder_is_an_error_not_an_empty_run() {
+    let missing = temp("no-cases").join("nothing-here");
+    let run = run_suite(&["--cases", &arg(&missing), "case::"], &[]).expect("runs");
+    assert_eq!(run.code, Some(2), "{}", run.all_output());
+    assert!(
+        run.stderr.contains("failed to read the cases folder") && run.stderr.contains("--cases"),
+        "{}",
+        run.stderr
+    );
+    // Listing still works: nextest lists before it runs anything.
+    let list = run_suite(&["--cases", &arg(&missing), "--list"], &[]).expect("runs");
+    assert_eq!(list.code, Some(0), "{}", list.all_output());
+}
+
+/// A copy of `schemas/` without `left_out`.
+fn schemas_without(left_out: &str) -> PathBuf {
+    let dir = temp(&format!("schemas-{left_out}"));
+    for entry in std::fs::read_dir(workspace_root().join("schemas")).expect("schemas/") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .expect("a name")
+            .to_string_lossy()
+            .into_owned();
+        if path.is_file() && name != left_out {
+            std::fs::copy(&path, dir.join(&name)).expect("copy");
+        }
+    }
+    dir
+}
+
+#[test]
+fn a_schema_the_suite_validates_with_is_checked_when_the_run_starts() {
+    let schemas = schemas_without("graph-error.json");
+    let run = run_suite(
+        &[
+            "--schemas",
+            &arg(&schemas),
+            "--exact",
+            "case::rejections::unknown_call",
+        ],
+        &[],
+    )
+    .expect("runs");
+    assert_eq!(run.code, Some(2), "{}", run.all_output());
+    assert!(
+        run.stderr
+            .contains("graph-error.json, missing from this folder"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn the_case_lint_fails_without_the_case_schema() {
+    let schemas = schemas_without("case.schema.json");
+    let run = run_suite(
+        &["--schemas", &arg(&schemas), "--exact", "lint::case_files"],
+        &[],
+    )
+    .expect("runs");
+    assert_eq!(run.code, Some(101), "{}", run.all_output());
+    assert!(
+        run.failures["lint::case_files"].contains("case.schema.json"),
+        "{}",
+        run.all_output()
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_token_that_is_not_utf8_is_an_error_not_a_run_without_one() {
+    use std::os::unix::ffi::OsStrExt;
+    let server = invite_reference::start(Config::default()).expect("server");
+    let bin = conformance_selftest::suite_binary().expect("built");
+    let out = std::process::Command::new(bin)
+        .current_dir(workspace_root())
+        .args([
+            "--target",
+            &server.base_url(),
+            "--exact",
+            "case::rejections::unknown_call",
+        ])
+        .env(
+            "CONFORMANCE_TOKEN",
+            std::ffi::OsStr::from_bytes(b"tok\xffen"),
+        )
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("CONFORMANCE_TOKEN is not valid UTF-8"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_refused_token_stops_the_run_once_with_what_to_do() {
+    // The reference server wants a bearer token, any: without one it
+    // answers 401 to everything.
+    let server = invite_reference::start(Config::default()).expect("server");
+    let run = run_suite(&["--target", &server.base_url()], &[]).expect("runs");
+    assert_eq!(run.code, Some(2), "{}", run.all_output());
+    assert_eq!(
+        run.stderr.matches("error: ").count(),
+        1,
+        "one message, not one per test:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("401 Unauthorized") && run.stderr.contains("set CONFORMANCE_TOKEN"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.failures.is_empty() && !run.stdout.contains("test case::"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_target_that_cannot_set_an_input_up_stops_the_property_unshrunk() {
+    // It answers everything 404: calls cannot be created.
+    let stub = transport(Transport::Fixed {
+        status: 404,
+        content_type: "application/json",
+        body: br#"{"error": {"code": "itemNotFound", "message": "no"}}"#.to_vec(),
+    })
+    .expect("stub");
+    let dir = temp("setup-error");
+    let property = "prop::invite::accepts_valid_bodies";
+    let run = run_suite_in(
+        &dir,
+        &[
+            "--target",
+            &stub.target(),
+            "--cases",
+            &arg(&workspace_root().join("cases")),
+            "--schemas",
+            &arg(&workspace_root().join("schemas")),
+            "--exact",
+            property,
+        ],
+        // Persistence on, as in a user's run: nothing may be kept.
+        &[
+            ("CONFORMANCE_TOKEN", TOKEN),
+            ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", ""),
+        ],
+    )
+    .expect("runs");
+    assert_eq!(run.code, Some(101), "{}", run.all_output());
+    let text = &run.failures[property];
+    assert!(text.contains("could not be set up"), "{text}");
+    assert!(
+        !text.contains("shrunk"),
+        "a setup error is not shrunk:\n{text}"
+    );
+    assert!(
+        !dir.join("proptest-regressions").exists(),
+        "a setup error is not kept"
+    );
+}
+
+#[test]
+fn a_failing_input_is_kept_and_replayed_first() {
+    let server = invite_reference::start(Config {
+        faults: vec![Fault::ServerErrorOnPhone],
+        ..Config::default()
+    })
+    .expect("server");
+    let dir = temp("kept");
+    let property = "prop::invite::never_5xx_or_hangs";
+    let args = [
+        "--target".to_owned(),
+        server.base_url(),
+        "--cases".to_owned(),
+        arg(&workspace_root().join("cases")),
+        "--schemas".to_owned(),
+        arg(&workspace_root().join("schemas")),
+        "--exact".to_owned(),
+        property.to_owned(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let keep = ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", "");
+    // Many inputs on eight workers: whichever finds the failure keeps it.
+    let first = run_suite_in(
+        &dir,
+        &args,
+        &[
+            ("CONFORMANCE_TOKEN", TOKEN),
+            keep,
+            ("PROPTEST_RNG_SEED", "99"),
+            ("PROPTEST_CASES", "300"),
+        ],
+    )
+    .expect("runs");
+    assert_eq!(first.code, Some(101), "{}", first.all_output());
+    let file = dir.join("proptest-regressions/invite__never_5xx_or_hangs.txt");
+    let kept = std::fs::read_to_string(&file).expect("the failing input's seed is kept");
+    let seed = kept
+        .lines()
+        .find_map(|l| l.strip_prefix("seed "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("a seed line")
+        .to_owned();
+    assert!(
+        first.failures[property].contains(&format!("PROPTEST_RNG_SEED={seed} PROPTEST_CASES=1"))
+    );
+    // The next run, with one input of another seed, replays the kept one first.
+    let next = run_suite_in(
+        &dir,
+        &args,
+        &[
+            ("CONFORMANCE_TOKEN", TOKEN),
+            keep,
+            ("PROPTEST_RNG_SEED", "1"),
+            ("PROPTEST_CASES", "1"),
+        ],
+    )
+    .expect("runs");
+    assert_eq!(next.code, Some(101), "{}", next.all_output());
+    let text = &next.failures[property];
+    assert!(text.contains(&format!("has seed {seed}")), "{text}");
+    assert!(text.contains("after 1 kept"), "{text}");
+}
