@@ -19,6 +19,14 @@ impl InviteContract {
 }
 
 impl Contract for InviteContract {
+    fn name(&self) -> &'static str {
+        "invite-conformance"
+    }
+
+    fn title(&self) -> &'static str {
+        "participant: invite"
+    }
+
     fn fixture(&self, env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
         fixtures::prepare(env, kind)
     }

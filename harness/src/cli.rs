@@ -133,9 +133,25 @@ pub struct Cli {
     pub libtest: libtest_mimic::Arguments,
 }
 
+/// How `--help` lays itself out. libtest-mimic's own template (flattened in
+/// with its options) names no program.
+const HELP_TEMPLATE: &str = "{about}\n\n{usage-heading} {usage}\n\n{all-args}{after-help}";
+
 impl Cli {
+    /// The command line as `--help` shows it.
+    pub fn command() -> clap::Command {
+        <Self as clap::CommandFactory>::command()
+            .about("Conformance suite for Microsoft Graph's participant: invite API")
+            .long_about(None)
+            .help_template(HELP_TEMPLATE)
+            .override_usage(
+                "cargo test -- [OPTIONS] [FILTER]\n       \
+                 CONFORMANCE_TARGET=URL cargo nextest run [FILTERS]   (options as environment variables)",
+            )
+    }
+
     pub fn parse_args() -> Result<Self, clap::Error> {
-        Self::try_parse()
+        Self::parse_from_iter(std::env::args_os())
     }
 
     pub fn parse_from_iter<I, T>(args: I) -> Result<Self, clap::Error>
@@ -143,18 +159,40 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        Self::try_parse_from(args)
+        let matches = Self::command().try_get_matches_from(args)?;
+        <Self as clap::FromArgMatches>::from_arg_matches(&matches)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_names_the_program_and_every_option() {
+        let help = Cli::command().render_help().to_string();
+        assert!(
+            help.contains("Usage: cargo test -- [OPTIONS] [FILTER]"),
+            "{help}"
+        );
+        assert!(
+            help.starts_with("Conformance suite for Microsoft Graph"),
+            "{help}"
+        );
+        for option in [
+            "--target",
+            "--strict",
+            "--list-checks",
+            "--test-threads",
+            "--exact",
+        ] {
+            assert!(help.contains(option), "{option} in:\n{help}");
+        }
     }
 
     #[test]

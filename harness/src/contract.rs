@@ -115,6 +115,10 @@ pub struct Property {
 
 /// The contract under test, as the suite describes it.
 pub trait Contract: Send + Sync + 'static {
+    /// The suite's name, as reports give it (`invite-conformance`).
+    fn name(&self) -> &'static str;
+    /// What the suite checks, in a few words (`participant: invite`).
+    fn title(&self) -> &'static str;
     /// Prepares a fixture of `kind` (`group`, `p2p`, …) on the target.
     fn fixture(&self, env: &Env, kind: &str) -> Result<Fixture, FixtureError>;
     /// Ends a fixture after its case (deletes a call the suite created and

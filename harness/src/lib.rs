@@ -28,7 +28,7 @@ pub mod verdict;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, PoisonError};
 
 use libtest_mimic::{Arguments, ColorSetting, Completion, Failed, FormatSetting, Trial};
 
@@ -169,6 +169,7 @@ pub fn main(contract: impl Contract) -> ExitCode {
     if !args.list && needs_target(&trials, &args) {
         if let Err(e) = shared.setup() {
             eprintln!("error: could not set up the run: {e}");
+            junit_message(&format!("could not set up the run: {e}"));
             return ExitCode::from(EXIT_COULD_NOT_RUN);
         }
     }
@@ -238,17 +239,19 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
             .target
             .clone()
             .unwrap_or_else(|| format!("embedded reference server ({})", env.http.base()));
-        if let Err(e) = report::write(
-            dir,
-            &target,
-            env!("CARGO_PKG_VERSION"),
-            env.options.strict,
+        let part = report::Part {
+            suite: shared.contract.name(),
+            title: shared.contract.title(),
+            target: &target,
+            version: env!("CARGO_PKG_VERSION"),
+            strict: env.options.strict,
             counts,
-            &checks,
-            &verdicts,
-            &env.unreleased_list(),
-            &env.secrets,
-        ) {
+            checks: &checks,
+            verdicts: &verdicts,
+            unreleased: &env.unreleased_list(),
+            secrets: &env.secrets,
+        };
+        if let Err(e) = report::write(dir, &part) {
             eprintln!(
                 "error: failed to write the report to {}: {e}",
                 dir.display()
@@ -256,10 +259,21 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
             return ExitCode::from(EXIT_COULD_NOT_RUN);
         }
     }
-    if matches!(env, Some(Err(_))) {
+    if let Some(Err(e)) = env {
+        junit_message(&format!("could not set up the run: {e}"));
         return ExitCode::from(EXIT_COULD_NOT_RUN);
     }
     if conclusion.num_failed > 0 {
+        if let Some(Ok(env)) = env {
+            let strict = env.options.strict;
+            let verdicts = env.verdicts.lock().unwrap_or_else(PoisonError::into_inner);
+            for v in verdicts.iter().filter(|v| !v.passed(strict)) {
+                junit_message(&render::redact_secrets(
+                    &render::one_line_summary(v, strict),
+                    &env.secrets,
+                ));
+            }
+        }
         ExitCode::from(EXIT_FAILED)
     } else if conclusion.num_passed == 0 {
         eprintln!(
@@ -269,6 +283,16 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
         ExitCode::from(EXIT_RAN_NOTHING)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Under nextest, the last line of stderr: `Error: <one line>`, which nextest
+/// takes as the failure's message (JUnit's `<failure message=…>`, its
+/// summary line); libtest-mimic's failure block goes to stdout, where nextest
+/// does not look for one.
+fn junit_message(text: &str) {
+    if std::env::var_os("NEXTEST").is_some() {
+        eprintln!("Error: {text}");
     }
 }
 

@@ -63,6 +63,32 @@ pub fn case_files(cases: &Path, schemas_dir: &Path, contract: &dyn Contract) -> 
                 ));
             }
         }
+        let expectations = case
+            .expect
+            .notifications
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                Some((
+                    format!("$.expect.notifications[{i}].match"),
+                    n.schema.as_ref()?,
+                    &n.pattern,
+                ))
+            })
+            .chain(
+                case.expect
+                    .schema
+                    .as_ref()
+                    .zip(case.expect.body.as_ref())
+                    .map(|(schema, body)| ("$.expect.body.value".to_owned(), schema, &body.value)),
+            );
+        for (at, schema, pattern) in expectations {
+            if schemas.has(schema) {
+                if let Some(typo) = crate::runner::misspelled(&schemas, schema, pattern) {
+                    problems.push(format!("{shown}: {at}: {typo}"));
+                }
+            }
+        }
         for id in &case.expect.invariants {
             if !contract.invariants().iter().any(|i| i.id == id) {
                 problems.push(format!("{shown}: names unknown invariant {id:?}"));

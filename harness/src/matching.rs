@@ -136,6 +136,43 @@ fn subset_array(
     }
 }
 
+/// The one of `known` that `key` most likely misspells: the same but for
+/// case, or at most two edits away (and not `key` itself).
+pub fn near_miss<'a>(key: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .filter(|k| *k != key)
+        .map(|k| {
+            let d = if k.eq_ignore_ascii_case(key) {
+                0
+            } else {
+                edit_distance(&k.to_ascii_lowercase(), &key.to_ascii_lowercase())
+            };
+            (d, k)
+        })
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 /// The actual document reduced to what the expectation talks about, so a
 /// diff of the two shows only what matters (subset mode).
 pub fn project(expected: &Value, actual: &Value) -> Value {
@@ -203,6 +240,16 @@ mod tests {
         let e = json!({"items": [{"id": 1, "n": 1}]});
         let a = json!({"items": [{"id": 2, "n": 1}]});
         assert!(compare(&e, &a, MatchMode::Exact, &redact).is_empty());
+    }
+
+    #[test]
+    fn a_near_miss_is_a_misspelling_not_another_member() {
+        let known = ["changeType", "resourceUrl", "resource", "resourceData"];
+        assert_eq!(near_miss("resourceURL", known), Some("resourceUrl"));
+        assert_eq!(near_miss("resourceUrll", known), Some("resourceUrl"));
+        assert_eq!(near_miss("chngeType", known), Some("changeType"));
+        assert_eq!(near_miss("resource", known), None);
+        assert_eq!(near_miss("participants", known), None);
     }
 
     #[test]

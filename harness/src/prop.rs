@@ -168,6 +168,8 @@ where
                     let mut runner = TestRunner::new(config);
                     // The last failure seen: shrinking ends on the minimal one.
                     let last: std::cell::RefCell<Option<Failure>> = std::cell::RefCell::new(None);
+                    // This input found the run's failure: it alone is shrunk.
+                    let winner = std::cell::Cell::new(false);
                     let outcome = runner.run(&strategy, |value| match test(env, &value) {
                         Some(f) if f.setup => {
                             stop.store(true, Ordering::Relaxed);
@@ -176,7 +178,15 @@ where
                             Ok(())
                         }
                         Some(f) if f.failed(strict) => {
-                            stop.store(true, Ordering::Relaxed);
+                            if !winner.get() {
+                                if stop.swap(true, Ordering::Relaxed) {
+                                    // Another input failed first and is being
+                                    // shrunk; shrinking this one too would
+                                    // double the requests for nothing.
+                                    return Ok(());
+                                }
+                                winner.set(true);
+                            }
                             let reason = f
                                 .error
                                 .clone()

@@ -344,6 +344,30 @@ pub fn render_verdict(
     redact_secrets(&out, secrets)
 }
 
+/// A failed trial in one line: its name, how many checks failed and which,
+/// or why no verdict was reached.
+pub fn one_line_summary(verdict: &Verdict, strict: bool) -> String {
+    let test = &verdict.place.test;
+    if let Some(error) = &verdict.error {
+        return format!(
+            "{test}: no verdict: {}",
+            error.lines().next().unwrap_or_default()
+        );
+    }
+    let failed: Vec<&str> = verdict
+        .checks
+        .iter()
+        .filter(|c| c.failed() && (c.level == Level::Must || strict))
+        .map(|c| c.id.as_str())
+        .collect();
+    format!(
+        "{test}: {} of {} checks failed: {}",
+        failed.len(),
+        verdict.checks.len(),
+        failed.join(", ")
+    )
+}
+
 /// Replaces each secret, by value, wherever it appears.
 pub fn redact_secrets(text: &str, secrets: &[String]) -> String {
     let mut out = text.to_owned();

@@ -1,13 +1,22 @@
 //! The conformance report: `report.json` (counts per check id and per test,
-//! with the target and the suite's version) and `report.md` (a matrix of check
-//! id x verdict with the spec sentence), written after the run.
+//! with the target and the suite's version) and `report.md` (a matrix of
+//! check id × verdict with the rule's source, then each test's failed
+//! checks), written after the run.
+//!
+//! Under nextest every test is a process of its own. Each process writes its
+//! part (`.parts/<run id>/<process>.json`, the run id being nextest's
+//! `NEXTEST_RUN_ID`), then, holding a lock on the folder, merges every part
+//! of its run into the report: the last process to finish writes the whole
+//! run's report, however the tests were split.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use crate::env::Unreleased;
 use crate::render::redact_secrets;
 use crate::verdict::{check_family, Level, Outcome, Verdict};
 
@@ -32,6 +41,151 @@ pub struct CheckInfo {
     pub spec: String,
 }
 
+/// What one process contributes to a report.
+pub struct Part<'a> {
+    /// The suite's name (`invite-conformance`) and the report's title.
+    pub suite: &'a str,
+    pub title: &'a str,
+    pub target: &'a str,
+    pub version: &'a str,
+    pub strict: bool,
+    pub counts: Counts,
+    pub checks: &'a [CheckInfo],
+    pub verdicts: &'a [Verdict],
+    pub unreleased: &'a [Unreleased],
+    pub secrets: &'a [String],
+}
+
+/// The folder of this run's parts, and the run's id.
+fn run_id() -> String {
+    std::env::var("NEXTEST_RUN_ID")
+        .ok()
+        .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// Writes this process's part, then the report of every part of its run.
+pub fn write(dir: &Path, part: &Part<'_>) -> std::io::Result<()> {
+    let run = run_id();
+    let parts = dir.join(".parts");
+    let mine = parts.join(&run);
+    std::fs::create_dir_all(&mine)?;
+    let text = redact_secrets(&part_json(part).to_string(), part.secrets);
+    // Written whole, then renamed: a merging process never reads half a part.
+    let name = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    let staged = mine.join(format!("{name}.tmp"));
+    std::fs::write(&staged, text)?;
+    std::fs::rename(&staged, mine.join(format!("{name}.json")))?;
+
+    let lock = File::create(parts.join("lock"))?;
+    lock.lock()?;
+    // Parts of earlier runs are stale: this run's report replaces theirs.
+    for entry in std::fs::read_dir(&parts)? {
+        let path = entry?.path();
+        if path.is_dir() && path != mine {
+            std::fs::remove_dir_all(&path)?;
+        }
+    }
+    let merged = merge(&read_parts(&mine)?);
+    write_reports(dir, &merged, part.secrets)?;
+    lock.unlock()
+}
+
+fn read_parts(dir: &Path) -> std::io::Result<Vec<Value>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    let mut parts = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path)?;
+        let part = serde_json::from_str(&text).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: {e}", path.display()),
+            )
+        })?;
+        parts.push(part);
+    }
+    Ok(parts)
+}
+
+fn outcome_word(outcome: &Outcome, level: Level, strict: bool) -> &'static str {
+    match outcome {
+        Outcome::Pass => "pass",
+        Outcome::Fail if level == Level::Should && !strict => "warn",
+        Outcome::Fail => "fail",
+        Outcome::Known(_) => "known",
+        Outcome::NotRun(_) => "not run",
+    }
+}
+
+fn test_status(v: &Verdict, strict: bool) -> &'static str {
+    if v.skipped.is_some() {
+        "skipped"
+    } else if v.error.is_some() && v.known.is_none() {
+        "error"
+    } else if !v.passed(strict) {
+        "failed"
+    } else if v.has_known() {
+        "known"
+    } else if v.warnings(strict) > 0 {
+        "warned"
+    } else {
+        "passed"
+    }
+}
+
+/// One process's contribution, as JSON.
+fn part_json(part: &Part<'_>) -> Value {
+    let strict = part.strict;
+    json!({
+        "suite": part.suite,
+        "title": part.title,
+        "target": part.target,
+        "version": part.version,
+        "strict": strict,
+        "selected": part.counts.selected,
+        "filtered_out": part.counts.filtered_out,
+        "ignored": part.counts.ignored,
+        "passed": part.counts.passed,
+        "failed": part.counts.failed,
+        "checks": part.checks.iter().map(|c| json!({
+            "id": c.id, "level": c.level.as_str(), "summary": c.summary,
+            "source": c.source, "spec": c.spec,
+        })).collect::<Vec<_>>(),
+        "tests": part.verdicts.iter().map(|v| json!({
+            "name": v.place.test,
+            "file": v.place.file,
+            "status": test_status(v, strict),
+            "error": v.error,
+            "skipped": v.skipped,
+            "known": v.known,
+            "failed_checks": v.checks.iter()
+                .filter(|c| outcome_word(&c.outcome, c.level, strict) == "fail")
+                .map(|c| c.id.clone()).collect::<Vec<_>>(),
+            "warned_checks": v.checks.iter()
+                .filter(|c| outcome_word(&c.outcome, c.level, strict) == "warn")
+                .map(|c| c.id.clone()).collect::<Vec<_>>(),
+            "checks": v.checks.iter().map(|c| json!({
+                "id": c.id,
+                "family": check_family(&c.id),
+                "level": c.level.as_str(),
+                "outcome": match &c.outcome {
+                    Outcome::Known(r) => format!("known: {r}"),
+                    Outcome::NotRun(r) => format!("not run: {r}"),
+                    other => outcome_word(other, c.level, strict).to_owned(),
+                },
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "unreleased": part.unreleased.iter().map(|u| json!({
+            "kind": u.kind, "id": u.id, "answer": u.answer,
+        })).collect::<Vec<_>>(),
+    })
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 struct Tally {
     passed: u64,
@@ -42,6 +196,16 @@ struct Tally {
 }
 
 impl Tally {
+    fn add(&mut self, outcome: &str) {
+        match outcome {
+            "pass" => self.passed += 1,
+            "warn" => self.warned += 1,
+            "fail" => self.failed += 1,
+            o if o.starts_with("known") => self.known += 1,
+            _ => self.not_run += 1,
+        }
+    }
+
     fn verdict(&self) -> &'static str {
         if self.failed > 0 {
             "fail"
@@ -57,178 +221,211 @@ impl Tally {
     }
 }
 
-fn tally_of(verdicts: &[Verdict], strict: bool) -> BTreeMap<String, Tally> {
-    let mut by_check: BTreeMap<String, Tally> = BTreeMap::new();
-    for v in verdicts {
-        for c in &v.checks {
-            let t = by_check.entry(check_family(&c.id).to_owned()).or_default();
-            match (&c.outcome, c.level) {
-                (Outcome::Pass, _) => t.passed += 1,
-                (Outcome::Fail, Level::Should) if !strict => t.warned += 1,
-                (Outcome::Fail, _) => t.failed += 1,
-                (Outcome::Known(_), _) => t.known += 1,
-                (Outcome::NotRun(_), _) => t.not_run += 1,
-            }
-        }
-    }
-    by_check
+fn sum(parts: &[Value], key: &str) -> u64 {
+    parts.iter().filter_map(|p| p[key].as_u64()).sum()
 }
 
-fn test_status(v: &Verdict, strict: bool) -> &'static str {
-    if v.error.is_some() && v.known.is_none() {
-        "error"
-    } else if !v.passed(strict) {
-        "failed"
-    } else if v.has_known() {
-        "known"
-    } else if v.warnings(strict) > 0 {
-        "warned"
-    } else {
-        "passed"
+/// The report of a whole run from its parts.
+fn merge(parts: &[Value]) -> Value {
+    let first = parts.first().cloned().unwrap_or(Value::Null);
+    let mut tests: Vec<Value> = parts
+        .iter()
+        .flat_map(|p| p["tests"].as_array().cloned().unwrap_or_default())
+        .collect();
+    tests.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    let mut tally: BTreeMap<String, Tally> = BTreeMap::new();
+    for check in tests
+        .iter()
+        .flat_map(|t| t["checks"].as_array().cloned().unwrap_or_default())
+    {
+        tally
+            .entry(check["family"].as_str().unwrap_or_default().to_owned())
+            .or_default()
+            .add(check["outcome"].as_str().unwrap_or_default());
     }
-}
-
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one call site, each argument a distinct part of the report"
-)]
-pub fn write(
-    dir: &Path,
-    target: &str,
-    version: &str,
-    strict: bool,
-    counts: Counts,
-    checks: &[CheckInfo],
-    verdicts: &[Verdict],
-    unreleased: &[crate::env::Unreleased],
-    secrets: &[String],
-) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let mut verdicts: Vec<&Verdict> = verdicts.iter().collect();
-    verdicts.sort_by(|a, b| a.place.test.cmp(&b.place.test));
-    let owned: Vec<Verdict> = verdicts.iter().map(|v| (*v).clone()).collect();
-    let tally = tally_of(&owned, strict);
-    let status_count = |s: &str| {
-        verdicts
-            .iter()
-            .filter(|v| test_status(v, strict) == s)
-            .count()
-    };
-
-    let per_check: Vec<Value> = checks
-        .iter()
-        .map(|c| {
-            let t = tally.get(&c.id).copied().unwrap_or_default();
-            json!({
-                "id": c.id, "level": c.level.as_str(), "summary": c.summary,
-                "source": c.source, "spec": c.spec,
-                "verdict": t.verdict(), "passed": t.passed, "warned": t.warned,
-                "failed": t.failed, "known": t.known, "not_run": t.not_run,
-            })
+    let checks: Vec<Value> = first["checks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut c| {
+            let t = tally
+                .get(c["id"].as_str().unwrap_or_default())
+                .copied()
+                .unwrap_or_default();
+            c["verdict"] = t.verdict().into();
+            c["passed"] = t.passed.into();
+            c["warned"] = t.warned.into();
+            c["failed"] = t.failed.into();
+            c["known"] = t.known.into();
+            c["not_run"] = t.not_run.into();
+            c
         })
         .collect();
-    let per_test: Vec<Value> = verdicts
-        .iter()
-        .map(|v| {
-            json!({
-                "name": v.place.test,
-                "file": v.place.file,
-                "status": test_status(v, strict),
-                "error": v.error,
-                "known": v.known,
-                "checks": v.checks.iter().map(|c| json!({
-                    "id": c.id,
-                    "level": c.level.as_str(),
-                    "outcome": match &c.outcome {
-                        Outcome::Pass => "pass".to_owned(),
-                        Outcome::Fail if c.level == Level::Should && !strict => "warn".to_owned(),
-                        Outcome::Fail => "fail".to_owned(),
-                        Outcome::Known(r) => format!("known: {r}"),
-                        Outcome::NotRun(r) => format!("not run: {r}"),
-                    },
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    let report = json!({
-        "suite": {"name": "invite-conformance", "version": version},
-        "target": target,
-        "strict": strict,
-        "selected": counts.selected,
-        "filtered_out": counts.filtered_out,
-        "ignored": counts.ignored,
-        "run": counts.passed + counts.failed,
-        "passed": counts.passed,
-        "failed": counts.failed,
+    let status_count = |s: &str| tests.iter().filter(|t| t["status"] == s).count();
+    let all = tally.values().fold(Tally::default(), |mut a, t| {
+        a.passed += t.passed;
+        a.warned += t.warned;
+        a.failed += t.failed;
+        a.known += t.known;
+        a.not_run += t.not_run;
+        a
+    });
+    json!({
+        "suite": {"name": first["suite"], "version": first["version"]},
+        "title": first["title"],
+        "target": first["target"],
+        "strict": first["strict"],
+        "processes": parts.len(),
+        "selected": sum(parts, "selected"),
+        // Only one process knows what its filter left out.
+        "filtered_out": if parts.len() == 1 { first["filtered_out"].clone() } else { Value::Null },
+        "ignored": sum(parts, "ignored"),
+        "run": sum(parts, "passed") + sum(parts, "failed"),
+        "passed": sum(parts, "passed"),
+        "failed": sum(parts, "failed"),
         "warned": status_count("warned"),
         "known": status_count("known"),
         "errors": status_count("error"),
-        "checks": per_check,
-        "tests": per_test,
-        "unreleased": unreleased.iter().map(|u| json!({
-            "kind": u.kind, "id": u.id, "answer": u.answer,
-        })).collect::<Vec<_>>(),
-    });
-    let text = serde_json::to_string_pretty(&report).unwrap_or_default();
-    std::fs::write(
-        dir.join("report.json"),
-        redact_secrets(&text, secrets) + "\n",
-    )?;
+        "skipped": status_count("skipped"),
+        "check_outcomes": {
+            "passed": all.passed, "warned": all.warned, "failed": all.failed,
+            "known": all.known, "not_run": all.not_run,
+        },
+        "checks": checks,
+        "tests": tests,
+        "unreleased": parts.iter()
+            .flat_map(|p| p["unreleased"].as_array().cloned().unwrap_or_default())
+            .collect::<Vec<_>>(),
+    })
+}
 
+fn cell(v: &Value) -> String {
+    v.as_str().unwrap_or_default().replace('|', "\\|")
+}
+
+fn write_reports(dir: &Path, report: &Value, secrets: &[String]) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(report).unwrap_or_default();
+    replace(
+        &dir.join("report.json"),
+        &(redact_secrets(&text, secrets) + "\n"),
+    )?;
+    replace(
+        &dir.join("report.md"),
+        &redact_secrets(&markdown(report), secrets),
+    )
+}
+
+/// Writes `path` whole or not at all.
+fn replace(path: &Path, text: &str) -> std::io::Result<()> {
+    let staged = path.with_extension("tmp");
+    std::fs::write(&staged, text)?;
+    std::fs::rename(staged, path)
+}
+
+fn markdown(r: &Value) -> String {
+    let n = |k: &str| r[k].as_u64().unwrap_or(0);
     let mut md = String::new();
-    let _ = writeln!(md, "# Conformance report: participant invite\n");
-    let _ = writeln!(md, "- target: `{target}`");
+    let _ = writeln!(md, "# Conformance report: {}\n", cell(&r["title"]));
+    let _ = writeln!(md, "- target: `{}`", cell(&r["target"]));
     let _ = writeln!(
         md,
-        "- suite: invite-conformance {version}{}",
-        if strict { " (strict)" } else { "" }
+        "- suite: {} {}{}",
+        cell(&r["suite"]["name"]),
+        cell(&r["suite"]["version"]),
+        if r["strict"] == true { " (strict)" } else { "" }
     );
     let _ = writeln!(
         md,
-        "- tests: {} run of {} selected: {} passed, {} failed ({} errors), {} warned, {} known\n",
-        counts.passed + counts.failed,
-        counts.selected,
-        counts.passed,
-        counts.failed,
-        status_count("error"),
-        status_count("warned"),
-        status_count("known"),
+        "- tests: {} run of {} selected ({} process{}): {} passed, {} failed (of which {} could not reach a verdict), {} passed with warnings, {} passed with known failures; {} skipped, {} ignored",
+        n("run"),
+        n("selected"),
+        n("processes"),
+        if n("processes") == 1 { "" } else { "es" },
+        n("passed"),
+        n("failed"),
+        n("errors"),
+        n("warned"),
+        n("known"),
+        n("skipped"),
+        n("ignored"),
+    );
+    let o = &r["check_outcomes"];
+    let _ = writeln!(
+        md,
+        "- checks, over all tests: {} passed, {} warned, {} failed, {} known, {} not run\n",
+        o["passed"], o["warned"], o["failed"], o["known"], o["not_run"]
     );
     let _ = writeln!(
         md,
         "| check | level | verdict | pass | warn | fail | known | not run | source | rule |"
     );
     let _ = writeln!(md, "|---|---|---|---:|---:|---:|---:|---:|---|---|");
-    for c in checks {
-        let t = tally.get(&c.id).copied().unwrap_or_default();
+    for c in r["checks"].as_array().into_iter().flatten() {
         let _ = writeln!(
             md,
             "| `{}` | {} | **{}** | {} | {} | {} | {} | {} | {} | {} |",
-            c.id,
-            c.level.as_str(),
-            t.verdict(),
-            t.passed,
-            t.warned,
-            t.failed,
-            t.known,
-            t.not_run,
-            c.source.replace('|', "\\|"),
-            c.spec.replace('|', "\\|")
+            cell(&c["id"]),
+            cell(&c["level"]),
+            cell(&c["verdict"]),
+            c["passed"],
+            c["warned"],
+            c["failed"],
+            c["known"],
+            c["not_run"],
+            cell(&c["source"]),
+            cell(&c["spec"]),
         );
     }
+    let unreleased = r["unreleased"].as_array().cloned().unwrap_or_default();
     if !unreleased.is_empty() {
         let _ = writeln!(
             md,
             "\n**Left on the target** (created by the suite, could not be ended):\n"
         );
-        for u in unreleased {
-            let _ = writeln!(md, "- {} `{}`: {}", u.kind, u.id, u.answer);
+        for u in &unreleased {
+            let _ = writeln!(
+                md,
+                "- {} `{}`: {}",
+                cell(&u["kind"]),
+                cell(&u["id"]),
+                cell(&u["answer"])
+            );
         }
     }
-    let _ = writeln!(md, "\n## Tests\n\n| test | status |\n|---|---|");
-    for v in &verdicts {
-        let _ = writeln!(md, "| `{}` | {} |", v.place.test, test_status(v, strict));
+    let ids = |t: &Value, key: &str| {
+        t[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|id| format!("`{}`", cell(id)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    };
+    let _ = writeln!(
+        md,
+        "\n## Tests\n\n| test | status | failed checks | warned checks |\n|---|---|---|---|"
+    );
+    for t in r["tests"].as_array().into_iter().flatten() {
+        let mut failed = ids(t, "failed_checks");
+        if let Some(e) = t["error"].as_str() {
+            let first = e.lines().next().unwrap_or_default().replace('|', "\\|");
+            failed = if failed.is_empty() {
+                format!("ERROR: {first}")
+            } else {
+                format!("{failed}; ERROR: {first}")
+            };
+        }
+        let _ = writeln!(
+            md,
+            "| `{}` | {} | {} | {} |",
+            cell(&t["name"]),
+            cell(&t["status"]),
+            failed,
+            ids(t, "warned_checks"),
+        );
     }
-    std::fs::write(dir.join("report.md"), redact_secrets(&md, secrets))?;
-    Ok(())
+    md
 }

@@ -193,29 +193,34 @@ fn execute(
         let found = response
             .json_value()
             .and_then(|body| path.select(body).first().copied().cloned());
+        let capture = || {
+            Check::new(
+                format!("capture.{name}"),
+                Level::Must,
+                format!("capture {name} from {path}"),
+            )
+        };
         match found {
-            Some(Value::String(s)) => {
-                vars.insert(name.clone(), s);
-            }
-            Some(other) => {
-                vars.insert(name.clone(), other.to_string());
+            Some(value) => {
+                let text = match value {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                vars.insert(name.clone(), text);
+                checks.push(capture());
             }
             None if status_ok => {
                 uncaptured.push(format!(
                     "{{{{{name}}}}} was not captured ({path} is not in the response body)"
                 ));
-                checks.push(
-                    Check::new(
-                        format!("capture.{name}"),
-                        Level::Must,
-                        format!("capture {name} from {path}"),
-                    )
-                    .fail_text(format!("{path} is not in the response body")),
-                );
+                checks.push(capture().fail_text(format!("{path} is not in the response body")));
             }
-            None => uncaptured.push(format!(
-                "{{{{{name}}}}} was not captured (the status differed)"
-            )),
+            None => {
+                uncaptured.push(format!(
+                    "{{{{{name}}}}} was not captured (the status differed)"
+                ));
+                checks.push(capture().not_run("the status differed"));
+            }
         }
     }
 
@@ -349,6 +354,27 @@ fn execute(
         verdict.checks.push(check);
     }
     Ok(())
+}
+
+/// A member of `pattern` that `schema` does not name but names one like it:
+/// a typo that nothing can match.
+pub fn misspelled(
+    schemas: &crate::schema::Schemas,
+    schema: &str,
+    pattern: &Value,
+) -> Option<String> {
+    let known = schemas.members(schema);
+    pattern.as_object()?.keys().find_map(|key| {
+        if known.iter().any(|k| k == key) {
+            return None;
+        }
+        crate::matching::near_miss(key, known.iter().map(String::as_str)).map(|near| {
+            format!(
+                "the expectation names {key:?}, which {} does not know: did you mean {near:?}?",
+                schemas.display(schema)
+            )
+        })
+    })
 }
 
 /// Why an expectation cannot be checked: it names a value that was never captured.
@@ -547,6 +573,16 @@ fn check_notification(
             expect.fixture
         )));
     };
+    if let Some(typo) = expect
+        .schema
+        .as_deref()
+        .and_then(|schema| misspelled(&env.schemas, schema, &pattern))
+    {
+        // Nothing would ever match: say so now rather than at the deadline.
+        return Ok(check.fail_text(format!(
+            "{typo} (no notification was awaited: none could match)"
+        )));
+    }
     let wanted = expect.count.unwrap_or(1).max(1);
     let within = expect
         .within_ms

@@ -16,6 +16,8 @@ const MAX_VIOLATIONS: usize = 20;
 pub struct Schemas {
     dir: PathBuf,
     validators: BTreeMap<String, jsonschema::Validator>,
+    /// The members each schema names at its top level (`properties`).
+    members: BTreeMap<String, Vec<String>>,
 }
 
 impl std::fmt::Debug for Schemas {
@@ -70,6 +72,17 @@ impl Schemas {
             .prepare()
             .map_err(|e| schema_error(dir, e.to_string()))?;
         let mut validators = BTreeMap::new();
+        let members = documents
+            .iter()
+            .map(|(name, _, value)| {
+                let names = value
+                    .get("properties")
+                    .and_then(Value::as_object)
+                    .map(|p| p.keys().cloned().collect())
+                    .unwrap_or_default();
+                (name.clone(), names)
+            })
+            .collect();
         for (name, path, value) in &documents {
             let validator = jsonschema::options()
                 .with_registry(&registry)
@@ -80,7 +93,13 @@ impl Schemas {
         Ok(Self {
             dir: dir.to_owned(),
             validators,
+            members,
         })
+    }
+
+    /// The members schema `name` names at its top level.
+    pub fn members(&self, name: &str) -> &[String] {
+        self.members.get(name).map_or(&[], Vec::as_slice)
     }
 
     /// The folder the schemas were read from.

@@ -243,19 +243,35 @@ pub const BUILTIN_CHECKS: &[(&str, Level, &str)] = &[
     ),
 ];
 
-/// The family of a check id: `header.location` -> `header`, `notification[2]` -> `notification`.
+/// The family of a check id: `header.location` -> `header`,
+/// `notification[2]` -> `notification`, `capture.op` -> `capture`; every
+/// other id (`status.preferred`, `notification.schema`) is its own family.
 pub fn check_family(id: &str) -> &str {
-    if id == "status.preferred" {
-        return id;
-    }
-    for (builtin, ..) in BUILTIN_CHECKS {
-        if id == *builtin
-            || id
-                .strip_prefix(builtin)
-                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    for (family, sep) in [("header", '.'), ("capture", '.'), ("notification", '[')] {
+        if id
+            .strip_prefix(family)
+            .is_some_and(|rest| rest.starts_with(sep))
         {
-            return builtin;
+            return family;
         }
     }
     id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_group_a_builtins_instances_and_nothing_else() {
+        assert_eq!(check_family("header.location"), "header");
+        assert_eq!(check_family("capture.op"), "capture");
+        assert_eq!(check_family("notification[3]"), "notification");
+        assert_eq!(check_family("notification.schema"), "notification.schema");
+        assert_eq!(check_family("status.preferred"), "status.preferred");
+        assert_eq!(check_family("invite.location"), "invite.location");
+        for (id, ..) in BUILTIN_CHECKS {
+            assert_eq!(check_family(id), *id);
+        }
+    }
 }

@@ -14,8 +14,18 @@ fn nextest_available() -> bool {
 }
 
 fn nextest(target: &str, filter: &str, profile: &str) -> std::process::Output {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(workspace_root())
+    nextest_with(target, filter, profile, &[])
+}
+
+fn nextest_with(
+    target: &str,
+    filter: &str,
+    profile: &str,
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.envs(env.iter().copied());
+    cmd.current_dir(workspace_root())
         .args([
             "nextest",
             "run",
@@ -72,4 +82,56 @@ fn a_failing_run_exits_non_zero_under_nextest_and_a_passing_one_zero() {
         "{junit}"
     );
     assert!(junit.contains("<failure"), "{junit}");
+    // The failure carries a one-line message a CI page can show.
+    let message = junit
+        .split("<failure")
+        .nth(1)
+        .and_then(|f| f.split("message=\"").nth(1))
+        .and_then(|m| m.split('"').next())
+        .unwrap_or_default();
+    assert!(
+        message.contains("example_4_invite_pstn_participant")
+            && message.contains("checks failed")
+            && message.contains("invite.location"),
+        "the failure's message: {message:?}\n{junit}"
+    );
+}
+
+#[test]
+fn one_report_covers_a_whole_nextest_run() {
+    if !nextest_available() {
+        eprintln!("cargo-nextest is not installed: skipping");
+        return;
+    }
+    let faulty = invite_reference::start(Config {
+        faults: vec![Fault::NoLocation],
+        ..Config::default()
+    })
+    .expect("server");
+    let dir = std::env::temp_dir().join(format!("nextest-report-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let filter = "test(/^case::invite::examples::/) | test(=case::rejections::unknown_call)";
+    let out = nextest_with(
+        &faulty.base_url(),
+        filter,
+        "default",
+        &[("CONFORMANCE_REPORT", dir.to_str().expect("a UTF-8 path"))],
+    );
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("6 tests run"), "{text}");
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("report.json")).expect("report.json"),
+    )
+    .expect("JSON");
+    // Six processes, one report of all six.
+    assert_eq!(report["processes"], 6, "{report:#}");
+    assert_eq!(report["run"], 6, "{report:#}");
+    assert_eq!(report["failed"], 5, "{report:#}");
+    assert_eq!(report["tests"].as_array().map(Vec::len), Some(6));
+    let md = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    assert!(
+        md.contains("- tests: 6 run of 6 selected (6 processes)"),
+        "{md}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

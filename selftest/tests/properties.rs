@@ -28,7 +28,8 @@ fn env() -> Vec<(&'static str, &'static str)> {
 fn found_and_reproduced(fault: &str, property: &str, evidence: fn(&str) -> bool) {
     let dir =
         std::env::temp_dir().join(format!("conformance-props-{fault}-{}", std::process::id()));
-    let saved = dir.join("saved");
+    // Saved straight into a cases folder, as the README says.
+    let saved = dir.join("cases").join("found");
     let faulty = server(vec![fault.parse().expect("a fault name")]);
     let base = faulty.base_url();
     let saved_arg = saved.to_string_lossy().into_owned();
@@ -73,12 +74,36 @@ fn found_and_reproduced(fault: &str, property: &str, evidence: fn(&str) -> bool)
         "{fault}: the saved case shows the trigger:\n{case}"
     );
     assert!(!case.contains(TOKEN));
+    let stem = file
+        .file_stem()
+        .expect("a name")
+        .to_string_lossy()
+        .into_owned();
+    let property_stem = property.trim_start_matches("prop::").replace("::", "__");
+    assert!(
+        stem.starts_with(&format!("{property_stem}_"))
+            && stem[property_stem.len() + 1..].parse::<u64>().is_ok(),
+        "named after the property and the input's seed: {stem}"
+    );
+    // Its $schema leads to the case schema from where it lies.
+    let doc: serde_json::Value = serde_json::from_str(&case).expect("JSON");
+    let schema = doc["$schema"].as_str().expect("a $schema");
+    let resolved = saved.join(schema);
+    assert!(
+        resolved.is_file() && resolved.ends_with("case.schema.json"),
+        "$schema {schema} resolves from {}",
+        saved.display()
+    );
 
-    // Dropped into a cases folder, it is a normal case test that reproduces the bug.
-    let cases = dir.join("cases").join("regressions");
-    std::fs::create_dir_all(&cases).expect("mkdir");
-    std::fs::copy(&file, cases.join("found.json")).expect("copy");
+    // In the cases folder, it is a normal case test that reproduces the bug,
+    // and the case lint takes it.
     let cases_arg = dir.join("cases").to_string_lossy().into_owned();
+    let lint = run_suite(
+        &["--cases", &cases_arg, "--exact", "lint::case_files"],
+        &env(),
+    )
+    .expect("runs");
+    assert_eq!(lint.code, Some(0), "{}", lint.all_output());
     let again = run_suite(
         &["--target", &base, "--cases", &cases_arg, "case::"],
         &env(),
@@ -90,9 +115,10 @@ fn found_and_reproduced(fault: &str, property: &str, evidence: fn(&str) -> bool)
         "the saved case fails against the faulty server:\n{}",
         again.all_output()
     );
+    let test = format!("case::found::{stem}");
     assert!(
-        again.failures.contains_key("case::regressions::found"),
-        "{}",
+        again.failures.contains_key(&test),
+        "{test}: {}",
         again.all_output()
     );
 

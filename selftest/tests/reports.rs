@@ -141,6 +141,37 @@ fn the_report_counts_per_check_and_per_test_and_hides_the_token() {
         md.contains("| `invite.location` | MUST | **fail** |"),
         "{md}"
     );
+    // Every check is counted where it ran, invariants and builtins alike.
+    for id in ["notification.schema", "capture", "status", "notification"] {
+        let check = report["checks"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["id"] == id))
+            .unwrap_or_else(|| panic!("{id} is in the report"));
+        assert!(
+            check["passed"].as_u64().unwrap_or(0) + check["failed"].as_u64().unwrap_or(0) > 0,
+            "{id} ran: {check}"
+        );
+    }
+    // The header says what it counts: tests, then checks.
+    assert!(md.contains("- tests: "), "{md}");
+    assert!(md.contains("- checks, over all tests: "), "{md}");
+    // Each failed test names its failed checks.
+    let example = tests
+        .iter()
+        .find(|t| t["name"] == "case::invite::examples::example_3_invite_to_existing_call")
+        .expect("the example ran");
+    assert!(
+        example["failed_checks"]
+            .as_array()
+            .is_some_and(|ids| ids.iter().any(|i| i == "invite.location")),
+        "{example}"
+    );
+    assert!(
+        md.lines().any(|l| l.starts_with(
+            "| `case::invite::examples::example_3_invite_to_existing_call` | failed |"
+        ) && l.contains("`invite.location`")),
+        "{md}"
+    );
 }
 
 #[test]
