@@ -251,3 +251,37 @@ fn a_failing_input_is_kept_and_replayed_first() {
     assert!(text.contains(&format!("has seed {seed}")), "{text}");
     assert!(text.contains("after 1 kept"), "{text}");
 }
+
+#[test]
+fn a_misspelled_member_fails_at_once_with_what_was_meant() {
+    let dir = temp("typo");
+    std::fs::create_dir_all(dir.join("invite")).expect("dir");
+    let case = serde_json::json!({
+        "description": "A typo in a notification match",
+        "spec": "none",
+        "fixtures": {"call": "group"},
+        "request": {"path": "/communications/calls/{{call}}/participants/invite",
+                    "body": {"participants": [{"identity": {"user": {"id": "u"}}}]}},
+        "expect": {
+            "status": 200,
+            "notifications": [{
+                "about": "roster", "schema": "commsNotification.json",
+                "match": {"resourceUrll": "/communications/calls/{{call}}/participants"}
+            }]
+        }
+    });
+    std::fs::write(dir.join("invite/typo.json"), case.to_string()).expect("written");
+    let cases = arg(&dir);
+    let run = run_suite(
+        &["--cases", &cases, "--notification-timeout-ms", "600000"],
+        &[],
+    )
+    .expect("runs");
+    assert_eq!(run.code, Some(101), "{}", run.all_output());
+    let meant = "names \"resourceUrll\", which schemas/commsNotification.json does not know: did you mean \"resourceUrl\"?";
+    let trial = &run.failures["case::invite::typo"];
+    assert!(trial.contains(meant), "{trial}");
+    // Failed at once: a ten-minute deadline was not waited out.
+    assert!(trial.contains("no notification was awaited"), "{trial}");
+    assert!(run.failures["lint::case_files"].contains(meant), "{}", run.all_output());
+}
