@@ -18,17 +18,31 @@ use serde_json::Value;
 
 use super::*;
 
+/// How much of the request an echo of it must carry.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Echo {
+    /// The invite's response: every invitee, with every member sent (the
+    /// spec's examples may be shortened, "All the properties will be
+    /// returned from an actual call"); participants-echo reports a missing
+    /// invitee, so this does not.
+    Whole,
+    /// A notification's or a GET's copy: every invitee, and the members it
+    /// carries as sent (Example 5's notification leaves some out).
+    Shortened,
+}
+
 /// What is wrong with `operation` (an inviteParticipantsOperation the
 /// target sent) as the echo of this request's participants: members that
-/// differ from what was sent, participants nobody invited, and, when
-/// `all_listed`, invitees it does not list. `at` is where the operation is,
-/// for the messages.
+/// differ from what was sent (or, for the response, are left out),
+/// participants nobody invited, and, for notifications and GET, invitees it
+/// does not list. `at` is where the operation is, for the messages.
 pub(super) fn echo_problems(
     ex: &Exchange<'_>,
     operation: &Value,
     at: &JsonPath,
-    all_listed: bool,
+    echo: Echo,
 ) -> Vec<String> {
+    let all_listed = echo == Echo::Shortened;
     let at_participants = at.key("participants");
     let Some(echoed) = operation.get("participants").and_then(Value::as_array) else {
         return if all_listed {
@@ -92,7 +106,8 @@ pub(super) fn echo_problems(
             .iter()
             .map(|(i, e)| {
                 let mut found = Vec::new();
-                differences_from_sent(participant, e, &at_participants.index(*i), &mut found);
+                let here = at_participants.index(*i);
+                differences_from_sent(participant, e, &here, echo, &mut found);
                 found
             })
             .collect();
@@ -103,22 +118,35 @@ pub(super) fn echo_problems(
     problems
 }
 
-/// Where `echo` carries a member of `sent` with another value. Members the
-/// echo leaves out, annotations (`@odata.type`) and display names are free.
-fn differences_from_sent(sent: &Value, echo: &Value, at: &JsonPath, found: &mut Vec<String>) {
-    let (Some(sent), Some(echo)) = (sent.as_object(), echo.as_object()) else {
+/// Where `echoed` carries a member of `sent` with another value, or (a
+/// whole echo) leaves it out. Annotations (`@odata.type`) and display names
+/// (which the service resolves) are free.
+fn differences_from_sent(
+    sent: &Value,
+    echoed: &Value,
+    at: &JsonPath,
+    echo: Echo,
+    found: &mut Vec<String>,
+) {
+    let (Some(sent), Some(carried)) = (sent.as_object(), echoed.as_object()) else {
         return;
     };
     for (name, value) in sent {
         if name.starts_with('@') || name == "displayName" {
             continue;
         }
-        let Some(echoed) = echo.get(name) else {
+        let here = at.key(name);
+        let Some(echoed) = carried.get(name) else {
+            if echo == Echo::Whole {
+                found.push(format!(
+                    "{here} is absent, the request sent {}",
+                    describe(Some(value))
+                ));
+            }
             continue;
         };
-        let here = at.key(name);
         if value.is_object() && echoed.is_object() {
-            differences_from_sent(value, echoed, &here, found);
+            differences_from_sent(value, echoed, &here, echo, found);
         } else if echoed != value {
             found.push(format!(
                 "{here} is {}, the request sent {}",
@@ -137,7 +165,7 @@ pub(super) fn response_consistent(ex: &Exchange<'_>, check: Check) -> Check {
         return check.not_run("the response has no JSON body");
     };
     // Invitees it does not list are invite.participants-echo's to report.
-    echo_problems(ex, operation, &JsonPath::root(), false)
+    echo_problems(ex, operation, &JsonPath::root(), Echo::Whole)
         .into_iter()
         .fold(check, Check::fail_text)
 }
@@ -226,7 +254,7 @@ pub(super) fn terminal_notification_consistent(ex: &Exchange<'_>, check: Check) 
             Err(e) => return check.fail_text(e),
         }
         let at = JsonPath::root().key("resourceData");
-        for problem in echo_problems(ex, data, &at, true) {
+        for problem in echo_problems(ex, data, &at, Echo::Shortened) {
             check = check.fail_text(format!("{label}: {problem}"));
         }
     }

@@ -75,8 +75,8 @@ pub fn all() -> Vec<Invariant> {
         Invariant {
             id: "invite.response-consistent",
             level: Level::Must,
-            summary: "the operation in the response echoes each invited participant as sent, and nobody else",
-            source: "spec page: Response, and Example 5's response (replacesCallId and participantId echoed as sent)",
+            summary: "the operation in the response echoes each invited participant with every member sent (displayName aside), and nobody else",
+            source: "spec page: Response; Examples (\"All the properties will be returned from an actual call\"; Example 5's response echoes replacesCallId, participantId and identityProvider as sent)",
             spec: BODY,
             check: consistency::response_consistent,
         },

@@ -253,7 +253,8 @@ pub(super) fn operation_get(ex: &Exchange<'_>, check: Check) -> Check {
     // The same operation as a whole: its participants as they were sent,
     // its types, and the end it was announced to have.
     let at = JsonPath::root();
-    let mut problems = super::consistency::echo_problems(ex, got, &at, true);
+    let mut problems =
+        super::consistency::echo_problems(ex, got, &at, super::consistency::Echo::Shortened);
     super::consistency::operation_types(got, &at, &mut problems);
     if let Some((ended, by)) = announced {
         if !status_of(got).is_some_and(|s| s.eq_ignore_ascii_case(&ended)) {
