@@ -781,6 +781,76 @@ mod tests {
         assert_eq!(wrapper["n"], json!(i64::MAX - 1));
     }
 
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            "[a-c]|@odata.type|it's|a\\\\b|\\[\\*\\]|\\PC{0,6}".prop_map(Step::Key),
+            (0usize..3).prop_map(Step::Index),
+            Just(Step::Each),
+        ]
+    }
+
+    fn document() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            // Quarters: floats that print and parse back exactly.
+            (-4000i32..4000).prop_map(|n| json!(f64::from(n) / 4.0)),
+            "running|deleted|#microsoft.graph.identity|\\+1234|[0-9]{1,25}|\\PC{0,8}"
+                .prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-c]|@odata.type|it's", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Whatever the document and the mutation: its text round-trips,
+        /// and applying it neither panics nor touches a document it names
+        /// nothing in.
+        #[test]
+        fn any_mutation_round_trips_and_applies_without_panicking(
+            document_kind in proptest::sample::select(Document::ALL),
+            change in proptest::sample::select(Change::ALL),
+            steps in proptest::collection::vec(step(), 1..6),
+            value in document(),
+        ) {
+            let path = MemberPath::new(steps).expect("1 to 5 steps");
+            let m = Mutation::new(document_kind, change, path);
+            proptest::prop_assert_eq!(m.to_string().parse::<Mutation>(), Ok(m.clone()));
+            let mut altered = value.clone();
+            m.apply(&mut altered);
+            let text = m.apply_to_text(value.to_string());
+            proptest::prop_assert_eq!(serde_json::from_str::<Value>(&text).ok(), Some(altered.clone()));
+            if !names_something(&value, m.path().steps()) {
+                proptest::prop_assert_eq!(altered, value);
+            }
+        }
+    }
+
+    /// Whether `steps` lead to a member of `value`.
+    fn names_something(value: &Value, steps: &[Step]) -> bool {
+        let Some((step, rest)) = steps.split_first() else {
+            return true;
+        };
+        match (step, value) {
+            (Step::Key(name), Value::Object(members)) => {
+                members.get(name).is_some_and(|v| names_something(v, rest))
+            }
+            (Step::Index(i), Value::Array(items)) => {
+                items.get(*i).is_some_and(|v| names_something(v, rest))
+            }
+            (Step::Each, Value::Array(items)) => items.iter().any(|v| names_something(v, rest)),
+            _ => false,
+        }
+    }
+
     #[test]
     fn mutating_answers_only_for_its_document() {
         let none = Mutating::new(None);
