@@ -5,11 +5,13 @@
 //! the spec shows and with the changeType its subject takes, and every
 //! `@odata.type` names the type of the object it annotates.
 //!
-//! Echoes may be shortened (the spec's notification for Example 5 leaves out
-//! the replacesCallId and participantId the request sent) and may add members
-//! (its response adds displayName and tenantId), so a member the echo leaves
-//! out is not a difference; a member it carries with another value than the
-//! one sent is, except a displayName, which the service resolves.
+//! An echo may add members (Example 5's response adds displayName and
+//! tenantId). The response carries every member the request sent ("All the
+//! properties will be returned from an actual call"); the copies in a
+//! notification or a GET may leave some out (Example 5's notification drops
+//! the replacesCallId and participantId its request sent). A member carried
+//! with another value than the one sent is a difference everywhere, except
+//! a displayName, which the service resolves.
 
 use conformance_harness::json_path::JsonPath;
 use conformance_harness::render::describe;
