@@ -270,13 +270,16 @@ pub(super) fn operation_get(ex: &Exchange<'_>, check: Check) -> Check {
 }
 
 /// The terminal status the operation was announced to reach, and by what:
-/// the response, or its terminal notification once the invite has settled.
+/// the response, or its terminal notification. Either way the invite is
+/// left to settle first (its notifications awaited), so that a GET after it
+/// reads the operation as it ended.
 fn announced_end(ex: &Exchange<'_>) -> Option<(String, &'static str)> {
+    let settled = settled_items(ex);
     if let Some(status) = body(ex).and_then(status_of).filter(|s| is_terminal(s)) {
         return Some((status.to_owned(), "the invite response"));
     }
     let (call, op) = (call_id(ex)?, op_id(ex)?);
-    let settled = settled_items(ex)?;
+    let settled = settled?;
     let all = settled.items();
     operation_items(&all[..], call, op)
         .into_iter()
