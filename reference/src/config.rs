@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::faults::Fault;
+use crate::mutation::Mutation;
 use crate::variants::Variant;
 
 /// Settings of one reference server.
@@ -20,6 +21,11 @@ pub struct Config {
     /// [`crate::serve`] refuse the configuration; [`crate::router`] takes
     /// them anyway, the one earlier in [`Variant::ALL`] winning.
     pub variants: Vec<Variant>,
+    /// One member of one kind of document the server sends, altered in one
+    /// way (`None`: nothing is altered). Unlike a fault, a mutation knows
+    /// nothing of the contract: it may break it, or stay within what the
+    /// spec allows.
+    pub mutation: Option<Mutation>,
     /// Largest request body accepted; larger ones get `413`.
     pub body_limit: usize,
     /// Largest request head (request line and header fields) accepted; a
@@ -59,6 +65,7 @@ impl Default for Config {
         Config {
             faults: Vec::new(),
             variants: Vec::new(),
+            mutation: None,
             body_limit: 1024 * 1024,
             // http.sys's default bound on a request's line and headers; a
             // bearer token, the largest header a bot sends, fits many times.

@@ -63,6 +63,12 @@ faults! {
     ParticipantsNotEchoed => "participants-not-echoed",
         "the invite response's participants is an empty array",
         None;
+    EchoReplacesOtherCall => "echo-replaces-other-call",
+        "the invite response echoes each participant's replacesCallId as the id of the call invited into",
+        Some("an invite whose participants name a replacesCallId");
+    WrongOdataType => "wrong-odata-type",
+        "the invite response's echoed participants say @odata.type #microsoft.graph.participant",
+        None;
     LongClientContextAccepted => "long-client-context-accepted",
         "a clientContext over 256 characters is accepted",
         Some("an invite whose clientContext is over 256 UTF-16 code units");
@@ -129,6 +135,9 @@ faults! {
     NotificationClientContextMismatch => "notification-client-context-mismatch",
         "the terminal notification echoes another clientContext",
         None;
+    TerminalWithoutParticipants => "terminal-without-participants",
+        "the terminal notification's resourceData has no participants",
+        None;
     NoRosterUpdate => "no-roster-update",
         "no roster notification follows an invite",
         None;
@@ -137,6 +146,9 @@ faults! {
         None;
     RosterInvalidParticipant => "roster-invalid-participant",
         "roster participants lack isMuted and mediaStreams[].sourceId",
+        None;
+    RosterResourceWrongCall => "roster-resource-wrong-call",
+        "roster notifications' resource names another call (resourceUrl names the right one)",
         None;
     MoveMovesAll => "move-moves-all",
         "a move moves every participant of the request, not only the first",
@@ -158,6 +170,9 @@ faults! {
         None;
     OperationGetMismatch => "operation-get-mismatch",
         "GET of an operation returns another id and clientContext",
+        None;
+    OperationGetStale => "operation-get-stale",
+        "GET of an operation says running after the operation ended",
         None;
     NotNamespaced => "not-namespaced",
         "the participants/microsoft.graph.invite path answers 404",
@@ -220,6 +235,11 @@ const _: () = assert!(Fault::ALL.len() <= 64);
 impl FaultSet {
     pub(crate) fn has(self, fault: Fault) -> bool {
         self.0 & bit(fault) != 0
+    }
+
+    /// Whether any of `faults` is injected.
+    pub(crate) fn any(self, faults: &[Fault]) -> bool {
+        faults.iter().any(|f| self.has(*f))
     }
 }
 

@@ -8,7 +8,9 @@
 //! behaviour at a time, which is how the suite proves it notices;
 //! [`Config::variants`] makes it choose differently where the spec allows
 //! several behaviours, which is how the suite proves it never fails a
-//! correct implementation.
+//! correct implementation. [`Config::mutation`] alters one member of one
+//! kind of document it sends, which is how a self-test finds the members no
+//! check of the suite looks at.
 //!
 //! ```no_run
 //! let server = invite_reference::start(invite_reference::Config::default())?;
@@ -20,6 +22,7 @@
 mod config;
 mod error;
 mod faults;
+mod mutation;
 mod notify;
 mod resources;
 mod routes;
@@ -30,6 +33,7 @@ mod variants;
 
 pub use config::Config;
 pub use faults::{Fault, UnknownFault};
+pub use mutation::{Change, Document, MemberPath, Mutation, MutationError, Step};
 pub use server::{serve, start, ServerHandle};
 pub use variants::{UnknownVariant, Variant};
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
-use invite_reference::{Config, Fault, Variant};
+use invite_reference::{Change, Config, Document, Fault, Mutation, Variant};
 
 /// A mock of Microsoft Graph's calls service for participants/invite: create,
 /// get and delete calls, invite participants, get operations, list
@@ -28,6 +28,11 @@ struct Cli {
     /// (repeatable; see --list-variants).
     #[arg(long = "variant", value_name = "NAME")]
     variants: Vec<Variant>,
+    /// Alter one member of one kind of document the server sends:
+    /// DOCUMENT:CHANGE:PATH, e.g. response:remove:$.clientContext (see
+    /// --list-mutations).
+    #[arg(long = "mutate", value_name = "SPEC")]
+    mutation: Option<Mutation>,
     /// How long an invite stays running before it completes.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     operation_delay_ms: u64,
@@ -70,6 +75,9 @@ struct Cli {
     /// Print every variant's name, description and source, then exit.
     #[arg(long)]
     list_variants: bool,
+    /// Print the documents and changes a --mutate SPEC may name, then exit.
+    #[arg(long)]
+    list_mutations: bool,
     /// Do not log requests to stderr.
     #[arg(long)]
     quiet: bool,
@@ -104,9 +112,14 @@ async fn main() -> ExitCode {
         list_variants();
         return ExitCode::SUCCESS;
     }
+    if cli.list_mutations {
+        list_mutations();
+        return ExitCode::SUCCESS;
+    }
     let config = Config {
         faults: cli.faults,
         variants: cli.variants,
+        mutation: cli.mutation,
         body_limit: cli.body_limit,
         max_header_bytes: cli.max_header_bytes,
         max_connections: cli.max_connections,
@@ -146,6 +159,9 @@ async fn main() -> ExitCode {
     if !config.variants.is_empty() {
         let names: Vec<&str> = config.variants.iter().map(|v| v.name()).collect();
         eprintln!("variants: {}", names.join(", "));
+    }
+    if let Some(mutation) = &config.mutation {
+        eprintln!("mutation: {mutation}");
     }
     match invite_reference::serve(listener, config).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -188,4 +204,26 @@ fn list_variants() {
             println!("{:width$}  conflicts with: {}", "", conflicts.join(", "));
         }
     }
+}
+
+/// What `--mutate DOCUMENT:CHANGE:PATH` may name: the documents, the
+/// changes, and the path syntax.
+fn list_mutations() {
+    println!("--mutate DOCUMENT:CHANGE:PATH, for example response:remove:$.clientContext");
+    println!();
+    println!("documents:");
+    let width = Document::ALL
+        .iter()
+        .map(|d| d.name().len())
+        .chain(Change::ALL.iter().map(|c| c.name().len()))
+        .max()
+        .unwrap_or(0);
+    for document in Document::ALL {
+        println!("  {:width$}  {}", document.name(), document.description());
+    }
+    println!("changes:");
+    for change in Change::ALL {
+        println!("  {:width$}  {}", change.name(), change.description());
+    }
+    println!("paths: from the document's root, $ then .name, ['any name'], [3], or [*] for every element");
 }

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::faults::{Fault, FaultSet};
+use crate::mutation::{Document, Mutating};
 use crate::variants::{Variant, VariantSet};
 
 /// Pause before trying a failed POST again; short, since the deadline and the
@@ -34,12 +35,18 @@ pub(crate) struct Delivery {
     log: bool,
     faults: FaultSet,
     variants: VariantSet,
+    mutating: Mutating,
     /// Most items one POST carries.
     batch_items: usize,
 }
 
 impl Delivery {
-    pub(crate) fn new(config: &Config, faults: FaultSet, variants: VariantSet) -> Delivery {
+    pub(crate) fn new(
+        config: &Config,
+        faults: FaultSet,
+        variants: VariantSet,
+        mutating: Mutating,
+    ) -> Delivery {
         Delivery {
             // Without TLS nor a system proxy the builder has nothing that can
             // fail; the default client is the same one in any case.
@@ -49,6 +56,7 @@ impl Delivery {
             log: config.log_requests,
             faults,
             variants,
+            mutating,
             batch_items: if variants.has(Variant::SeparatePosts) {
                 1
             } else {
@@ -138,7 +146,7 @@ async fn deliver_queue(
     // reqwest, which reports it on each attempt.
     let url = reqwest::Url::parse(&callback_uri).ok();
     while pending.recv_many(&mut batch, batch_items).await > 0 {
-        let body = commsnotifications(&batch, delivery.faults, delivery.variants);
+        let body = commsnotifications(&batch, &delivery);
         deliver(&delivery, &callback_uri, url.as_ref(), Bytes::from(body)).await;
         backlog.fetch_sub(batch.len(), Ordering::Relaxed);
         batch.clear();
@@ -147,7 +155,8 @@ async fn deliver_queue(
 
 /// One `commsNotifications` body holding `items`, in order. The type is
 /// closed: no variant adds members to it.
-fn commsnotifications(items: &[String], faults: FaultSet, variants: VariantSet) -> String {
+fn commsnotifications(items: &[String], delivery: &Delivery) -> String {
+    let (faults, variants) = (delivery.faults, delivery.variants);
     let mut body = String::from(if variants.has(Variant::NoOdataType) {
         r#"{"value":["#
     } else {
@@ -160,6 +169,9 @@ fn commsnotifications(items: &[String], faults: FaultSet, variants: VariantSet) 
         body.push_str(item);
     }
     body.push_str("]}");
+    if let Some(mutation) = delivery.mutating.on(Document::Envelope) {
+        body = mutation.apply_to_text(body);
+    }
     if faults.has(Fault::NotificationNotJson) {
         format!("commsNotifications <{body}>")
     } else {

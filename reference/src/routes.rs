@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use crate::config::Config;
 use crate::error::{render, ApiError, RequestIds};
 use crate::faults::{Fault, FaultSet};
+use crate::mutation::{Document, Mutating};
 use crate::notify::Delivery;
 use crate::resources::{new_id, other_client_context, Ids, Operation, OperationStatus, Place};
 use crate::state::{call_not_found, Presence, Registry};
@@ -41,6 +42,7 @@ struct App {
     config: Config,
     faults: FaultSet,
     variants: VariantSet,
+    mutating: Mutating,
     ids: Arc<Ids>,
     /// How long an invite stays running before it completes.
     operation_delay: Duration,
@@ -104,12 +106,14 @@ pub(crate) fn router_and_calls(config: Config) -> (Router, LiveCalls) {
     let config = config.applied();
     let faults: FaultSet = config.faults.iter().copied().collect();
     let variants: VariantSet = config.variants.iter().copied().collect();
+    let mutating = Mutating::new(config.mutation.as_ref());
     let ids = Arc::new(Ids::new(variants));
-    let delivery = Arc::new(Delivery::new(&config, faults, variants));
+    let delivery = Arc::new(Delivery::new(&config, faults, variants, mutating.clone()));
     let registry = Registry::new(
         delivery,
         faults,
         variants,
+        mutating.clone(),
         Arc::clone(&ids),
         config.max_calls_per_client,
     );
@@ -122,6 +126,7 @@ pub(crate) fn router_and_calls(config: Config) -> (Router, LiveCalls) {
         config,
         faults,
         variants,
+        mutating,
         ids,
         operation_delay,
         registry: Mutex::new(registry),
@@ -360,12 +365,19 @@ async fn get_operation(
     let Some(mut operation) = found else {
         return Err(not_found());
     };
+    if app.faults.has(Fault::OperationGetStale) {
+        // As it was when the invite was answered, whatever happened since.
+        operation["status"] = "running".into();
+    }
     if app.faults.has(Fault::OperationGetMismatch) {
         let context = operation["clientContext"].as_str().map(str::to_owned);
         operation["id"] = new_id().into();
         operation["clientContext"] = other_client_context(context.as_deref()).into();
     }
     add_operation_context(&mut operation, &call_id, app.variants);
+    if let Some(mutation) = app.mutating.on(Document::Operation) {
+        mutation.apply(&mut operation);
+    }
     Ok(json_response(
         StatusCode::OK,
         &operation,
@@ -469,7 +481,13 @@ async fn invite_participants(
                 .complete_invite(&call_id, &operation_id);
         });
     }
-    Ok(invite_response(&call_id, &operation, faults, variants))
+    Ok(invite_response(
+        &call_id,
+        &operation,
+        faults,
+        variants,
+        &app.mutating,
+    ))
 }
 
 /// The 200 answer to an invite, with the faults and variants that bend it.
@@ -478,6 +496,7 @@ fn invite_response(
     operation: &Operation,
     faults: FaultSet,
     variants: VariantSet,
+    mutating: &Mutating,
 ) -> Response {
     let mut body = operation.to_json(Place::Response, variants);
     if faults.has(Fault::InvalidOperationStatus) {
@@ -498,6 +517,21 @@ fn invite_response(
     if faults.has(Fault::NoOperationId) {
         crate::resources::remove(&mut body, "id");
     }
+    if faults.any(&[Fault::EchoReplacesOtherCall, Fault::WrongOdataType]) {
+        let echoed = body.get_mut("participants").and_then(Value::as_array_mut);
+        for participant in echoed.into_iter().flatten() {
+            if faults.has(Fault::EchoReplacesOtherCall)
+                && participant
+                    .get("replacesCallId")
+                    .is_some_and(Value::is_string)
+            {
+                participant["replacesCallId"] = call_id.into();
+            }
+            if faults.has(Fault::WrongOdataType) && participant.is_object() {
+                participant["@odata.type"] = "#microsoft.graph.participant".into();
+            }
+        }
+    }
     let operation_named = if faults.has(Fault::WrongLocationOpId) {
         new_id()
     } else {
@@ -509,6 +543,9 @@ fn invite_response(
         call_id.to_owned()
     };
     add_operation_context(&mut body, call_id, variants);
+    if let Some(mutation) = mutating.on(Document::Response) {
+        mutation.apply(&mut body);
+    }
     let location = location(
         variants,
         &format!("/communications/calls/{call_named}/operations/{operation_named}"),

@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::faults::{Fault, FaultSet};
+use crate::mutation::{Document, Mutating};
 use crate::notify::{Delivery, Notifier};
 use crate::resources::{
     new_id, notification, notification_text, other_client_context, strip_members, Ids, Operation,
@@ -104,6 +105,7 @@ impl Call {
         call_named: &str,
         faults: FaultSet,
         variants: VariantSet,
+        mutating: &Mutating,
         except: &[String],
         joined_from: Option<usize>,
     ) -> Vec<String> {
@@ -141,8 +143,14 @@ impl Call {
                 roster.push_str(participant.json_text(faults, variants));
             }
             roster.push(']');
-            let update =
+            let mut update =
                 notification_text("updated", call_named, "/participants", &roster, variants);
+            if faults.has(Fault::RosterResourceWrongCall) {
+                update = with_resource(update, &format!("/app/calls/{}/participants", new_id()));
+            }
+            if let Some(mutation) = mutating.on(Document::Roster) {
+                update = mutation.apply_to_text(update);
+            }
             for _ in 1..times {
                 updates.push(update.clone());
             }
@@ -200,6 +208,7 @@ pub(crate) struct Registry {
     delivery: Arc<Delivery>,
     faults: FaultSet,
     variants: VariantSet,
+    mutating: Mutating,
     ids: Arc<Ids>,
     limits: Limits,
 }
@@ -214,6 +223,7 @@ impl Registry {
         delivery: Arc<Delivery>,
         faults: FaultSet,
         variants: VariantSet,
+        mutating: Mutating,
         ids: Arc<Ids>,
         calls_per_client: usize,
     ) -> Registry {
@@ -226,6 +236,7 @@ impl Registry {
             delivery,
             faults,
             variants,
+            mutating,
             ids,
             limits: Limits {
                 calls_per_client,
@@ -389,8 +400,13 @@ impl Registry {
                 }));
             }
             if !faults.has(Fault::NoTerminalNotification) {
-                call.notifier
-                    .send(terminal_notification(operation, call_id, faults, variants));
+                call.notifier.send(terminal_notification(
+                    operation,
+                    call_id,
+                    faults,
+                    variants,
+                    &self.mutating,
+                ));
             }
         }
         call.state = "terminated";
@@ -521,7 +537,8 @@ impl Registry {
         let mut terminal = Vec::new();
         if !faults.has(Fault::NoTerminalNotification) && !variants.has(Variant::TerminalInResponse)
         {
-            let end = terminal_notification(&operation, &call_named, faults, variants);
+            let end =
+                terminal_notification(&operation, &call_named, faults, variants, &self.mutating);
             if faults.has(Fault::DoubleTerminalNotification) {
                 terminal.push(end.clone());
             }
@@ -534,7 +551,14 @@ impl Registry {
             } else {
                 &[]
             };
-            rosters = call.roster_updates(&call_named, faults, variants, except, Some(joined_from));
+            rosters = call.roster_updates(
+                &call_named,
+                faults,
+                variants,
+                &self.mutating,
+                except,
+                Some(joined_from),
+            );
         }
         if variants.has(Variant::RosterFirst) {
             call.send_all(rosters);
@@ -552,7 +576,14 @@ impl Registry {
             for (old_call_id, participant_id) in leaves {
                 if let Some(old) = self.calls.get_mut(&old_call_id) {
                     old.roster.retain(|p| p.id != participant_id);
-                    let updates = old.roster_updates(&old_call_id, faults, variants, &[], None);
+                    let updates = old.roster_updates(
+                        &old_call_id,
+                        faults,
+                        variants,
+                        &self.mutating,
+                        &[],
+                        None,
+                    );
                     old.send_all(updates);
                 }
             }
@@ -637,6 +668,7 @@ fn terminal_notification(
     call_named: &str,
     faults: FaultSet,
     variants: VariantSet,
+    mutating: &Mutating,
 ) -> String {
     let mut data = operation.to_json(Place::Notification, variants);
     let mut operation_named = operation.id.clone();
@@ -646,6 +678,9 @@ fn terminal_notification(
     if faults.has(Fault::NoClientContextEcho) {
         crate::resources::remove(&mut data, "clientContext");
     }
+    if faults.has(Fault::TerminalWithoutParticipants) {
+        crate::resources::remove(&mut data, "participants");
+    }
     if faults.has(Fault::NotificationClientContextMismatch) {
         data["clientContext"] = other_client_context(operation.client_context.as_deref()).into();
     }
@@ -653,13 +688,28 @@ fn terminal_notification(
         operation_named = new_id();
         data["id"] = operation_named.clone().into();
     }
-    notification(
+    let item = notification(
         "deleted",
         call_named,
         &format!("/operations/{operation_named}"),
         &data,
         variants,
-    )
+    );
+    match mutating.on(Document::Terminal) {
+        Some(mutation) => mutation.apply_to_text(item),
+        None => item,
+    }
+}
+
+/// A notification item (JSON text) whose `resource` is `resource`.
+fn with_resource(item: String, resource: &str) -> String {
+    match serde_json::from_str::<Value>(&item) {
+        Ok(mut value) if value.is_object() => {
+            value["resource"] = resource.into();
+            value.to_string()
+        }
+        _ => item,
+    }
 }
 
 pub(crate) fn call_not_found(call_id: &str) -> ApiError {
@@ -702,11 +752,23 @@ mod tests {
 
     fn registry(limits: Limits) -> Registry {
         let (faults, variants) = (FaultSet::default(), VariantSet::default());
-        let delivery = Arc::new(Delivery::new(&Config::default(), faults, variants));
+        let delivery = Arc::new(Delivery::new(
+            &Config::default(),
+            faults,
+            variants,
+            Mutating::default(),
+        ));
         let ids = Arc::new(Ids::new(variants));
         Registry {
             limits,
-            ..Registry::new(delivery, faults, variants, ids, usize::MAX)
+            ..Registry::new(
+                delivery,
+                faults,
+                variants,
+                Mutating::default(),
+                ids,
+                usize::MAX,
+            )
         }
     }
 

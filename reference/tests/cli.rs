@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use invite_reference::{Fault, Variant};
+use invite_reference::{Change, Document, Fault, Variant};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_invite-reference");
 
@@ -107,6 +107,39 @@ fn unknown_or_conflicting_variants_are_usage_errors() {
 }
 
 #[test]
+fn list_mutations_names_every_document_and_change() {
+    let output = run(&["--list-mutations"]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    for name in Document::ALL
+        .iter()
+        .map(|d| d.name())
+        .chain(Change::ALL.iter().map(|c| c.name()))
+    {
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(name)),
+            "{name} in {text}"
+        );
+    }
+}
+
+#[test]
+fn a_mutation_that_does_not_parse_is_a_usage_error() {
+    for spec in [
+        "response",
+        "reply:remove:$.id",
+        "response:drop:$.id",
+        "response:remove:id",
+    ] {
+        let refused = run(&["--listen", "127.0.0.1:0", "--mutate", spec]);
+        assert_eq!(refused.status.code(), Some(2), "{spec}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains("--mutate"), "{spec}: {stderr}");
+        assert!(refused.stdout.is_empty(), "nothing was served");
+    }
+}
+
+#[test]
 fn help_names_the_options_and_unknown_faults_are_refused() {
     let help = Command::new(BINARY).arg("--help").output().expect("run");
     assert!(help.status.success());
@@ -118,6 +151,8 @@ fn help_names_the_options_and_unknown_faults_are_refused() {
         "--operation-delay-ms",
         "--list-faults",
         "--list-variants",
+        "--mutate",
+        "--list-mutations",
         "--quiet",
         "--body-limit",
         "--max-header-bytes",

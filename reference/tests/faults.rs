@@ -138,6 +138,26 @@ fault_tests! {
             assert_eq!(echoed, one_user()["participants"]);
         }
     };
+    echo_replaces_other_call: EchoReplacesOtherCall => async |h, broken| {
+        let (call_id, _inbox) = h.live_call(GROUP).await;
+        let elsewhere = uuid::Uuid::new_v4().to_string();
+        let mut replacing = user("invitee");
+        replacing["replacesCallId"] = json!(elsewhere);
+        let reply = h.invite(&call_id, &invite_body(&[replacing, user("plain")], CONTEXT)).await;
+        let echoed = reply.json()["participants"].clone();
+        let expected = if broken { call_id.as_str() } else { elsewhere.as_str() };
+        assert_eq!(echoed[0]["replacesCallId"], expected);
+        assert!(echoed[1].get("replacesCallId").is_none(), "only those that name one");
+    };
+    wrong_odata_type: WrongOdataType => async |h, broken| {
+        let (_, reply, _) = invite_once(h).await;
+        let echoed = reply.json()["participants"][0]["@odata.type"].clone();
+        if broken {
+            assert_eq!(echoed, "#microsoft.graph.participant");
+        } else {
+            assert_eq!(echoed, one_user()["participants"][0]["@odata.type"]);
+        }
+    };
     no_operation_id: NoOperationId => async |h, broken| {
         let (_, reply, _) = invite_once(h).await;
         assert_eq!(reply.json().get("id").is_none(), broken);
@@ -294,6 +314,11 @@ fault_tests! {
         assert_eq!(reply.json()["clientContext"], CONTEXT);
         assert_eq!(ends(&notes)[0].data()["clientContext"] != CONTEXT, broken);
     };
+    terminal_without_participants: TerminalWithoutParticipants => async |h, broken| {
+        let (_, reply, notes) = invite_notes(h).await;
+        assert_eq!(!has_member(&ends(&notes)[0].data(), "participants"), broken);
+        assert_eq!(reply.json()["participants"], one_user()["participants"]);
+    };
     no_roster_update: NoRosterUpdate => async |h, broken| {
         let (_, _, notes) = invite_notes(h).await;
         assert_eq!(ends(&notes).len(), 1);
@@ -313,6 +338,15 @@ fault_tests! {
             assert_eq!(!has_member(participant, "isMuted"), broken);
             assert_eq!(!has_member(&participant["mediaStreams"][0], "sourceId"), broken);
         }
+    };
+    roster_resource_wrong_call: RosterResourceWrongCall => async |h, broken| {
+        let (call_id, _, notes) = invite_notes(h).await;
+        let roster = rosters(&notes)[0];
+        let participants = format!("/calls/{call_id}/participants");
+        assert!(roster.resource_url().ends_with(&participants));
+        assert_eq!(!roster.resource().ends_with(&participants), broken, "{}", roster.resource());
+        let end = ends(&notes)[0];
+        assert!(end.resource().starts_with(&format!("/app/calls/{call_id}/")));
     };
     move_moves_all: MoveMovesAll => async |h, broken| {
         let (_, new_call, _) = move_peer(h).await;
@@ -359,6 +393,16 @@ fault_tests! {
         let operation = got.json();
         assert_eq!(operation["id"] != op_id.as_str(), broken);
         assert_eq!(operation["clientContext"] != CONTEXT, broken);
+    };
+    operation_get_stale: OperationGetStale => async |h, broken| {
+        let (call_id, reply, mut inbox) = invite_once(h).await;
+        let end = inbox.next().await;
+        assert!(end.is_operation_end());
+        assert_eq!(end.data()["status"], "completed");
+        let op_id = reply.json()["id"].as_str().expect("id").to_owned();
+        let got = h.get(&format!("/communications/calls/{call_id}/operations/{op_id}")).await;
+        assert_eq!(got.json()["status"], if broken { "running" } else { "completed" });
+        assert_eq!(got.json()["id"], op_id.as_str());
     };
     not_namespaced: NotNamespaced => async |h, broken| {
         let (call_id, _inbox) = h.live_call(GROUP).await;

@@ -1,6 +1,7 @@
 //! Running the built conformance binary as a user would, and reading what it
 //! printed: the failing tests, and in each the checks that failed.
 
+pub mod capture;
 pub mod stubs;
 
 use std::collections::BTreeMap;

@@ -2,6 +2,7 @@
 //! and the sentence it enforces. Each correlates the request with what came
 //! back: the response, its `Location`, the operation, and the notifications.
 
+mod consistency;
 mod errors;
 mod notification;
 mod operation;
@@ -72,6 +73,14 @@ pub fn all() -> Vec<Invariant> {
             check: response::participants_echo,
         },
         Invariant {
+            id: "invite.response-consistent",
+            level: Level::Must,
+            summary: "the operation in the response echoes each invited participant with every member sent (displayName aside), and nobody else",
+            source: "spec page: Response; Examples (\"All the properties will be returned from an actual call\"; Example 5's response echoes replacesCallId, participantId and identityProvider as sent)",
+            spec: BODY,
+            check: consistency::response_consistent,
+        },
+        Invariant {
             id: "invite.client-context-limit",
             level: Level::Must,
             summary: "a clientContext over 256 characters is rejected with 400 (over 256 UTF-16 code units within 256 characters: SHOULD)",
@@ -112,6 +121,14 @@ pub fn all() -> Vec<Invariant> {
             check: operation::terminal_matches,
         },
         Invariant {
+            id: "invite.terminal-notification-consistent",
+            level: Level::Must,
+            summary: "the terminal notification as a whole: resource in a form the spec shows, resourceData the operation listing the invited participants as sent",
+            source: "spec page: Notification - operation completed (Examples 4 and 5)",
+            spec: "\"resourceData\":{ \"@odata.type\":\"#microsoft.graph.inviteParticipantsOperation\", \"participants\":[",
+            check: consistency::terminal_notification_consistent,
+        },
+        Invariant {
             id: "invite.failed-has-result-info",
             level: Level::Should,
             summary: "a failed operation carries resultInfo with code and subcode",
@@ -126,6 +143,14 @@ pub fn all() -> Vec<Invariant> {
             source: "spec page: Response, note",
             spec: "When this API returns a successful response, all participants will receive a roster update.",
             check: roster::roster_update,
+        },
+        Invariant {
+            id: "invite.roster-notification-consistent",
+            level: Level::Must,
+            summary: "every roster notification about the call is `updated`, its resource names the same roster in a form the spec shows, and its resourceData is an array",
+            source: "spec page: Notification - roster updated with participant added (Examples 4 and 5)",
+            spec: "\"changeType\":\"updated\", \"resource\":\"/app/calls/ab6233a5-20b7-4c5e-bea2-ce56c9776429/participants\", \"resourceUrl\":\"/communications/calls/ab6233a5-20b7-4c5e-bea2-ce56c9776429/participants\", \"resourceData\":[",
+            check: consistency::roster_notification_consistent,
         },
         Invariant {
             id: "invite.move-first-only",
@@ -154,10 +179,18 @@ pub fn all() -> Vec<Invariant> {
         Invariant {
             id: "invite.operation-get",
             level: Level::Should,
-            summary: "GET on the Location returns the same operation",
+            summary: "GET on the Location, once the operation settled, returns the same operation (id, clientContext, participants as sent, types, the terminal status announced)",
             source: "Graph: GET /communications/calls/{id}/operations/{id} (documented for another operation type only)",
-            spec: "A location header with a URI to the inviteParticipantsOperation created for this request; Graph serves that URI.",
+            spec: "A location header with a URI to the inviteParticipantsOperation created for this request; Graph serves that URI, and it returns the operation as it stands.",
             check: response::operation_get,
+        },
+        Invariant {
+            id: "invite.odata-types",
+            level: Level::Should,
+            summary: "every @odata.type in the response and the invite's notifications names the type of its object (or one derived from it)",
+            source: "OData JSON format (@odata.type names the type of its object) and Graph's metadata (derived types); the types as the spec's examples show them",
+            spec: "An @odata.type names the type of the object it annotates: the operation is an inviteParticipantsOperation, its participants invitationParticipantInfo, identities an identitySet of identity, the notifications commsNotifications of commsNotification, a roster participant a participant.",
+            check: consistency::odata_types,
         },
         Invariant {
             id: "error.graph-body",

@@ -2,6 +2,7 @@
 //! echoes, the clientContext limit, participant counts, and GET of the operation.
 
 use conformance_harness::exchange::HttpRequest;
+use conformance_harness::json_path::JsonPath;
 use conformance_harness::render::describe;
 use conformance_harness::{Check, Detail, Exchange};
 use serde_json::Value;
@@ -192,6 +193,9 @@ pub(super) fn operation_get(ex: &Exchange<'_>, check: Check) -> Check {
             "Location {location:?} has no /communications/ path"
         ));
     };
+    // Read once the operation has settled, so that what the GET says can be
+    // held against how the operation was announced to end.
+    let announced = announced_end(ex);
     let get = HttpRequest {
         method: "GET".into(),
         path: location[start..].to_owned(),
@@ -235,7 +239,7 @@ pub(super) fn operation_get(ex: &Exchange<'_>, check: Check) -> Check {
             }
         ));
     };
-    match ex
+    let check = match ex
         .env
         .schemas
         .validate("inviteParticipantsOperation.json", got)
@@ -244,6 +248,43 @@ pub(super) fn operation_get(ex: &Exchange<'_>, check: Check) -> Check {
         Ok(v) => check
             .fail_text("the operation does not satisfy schemas/inviteParticipantsOperation.json")
             .fail(Detail::Schema(v)),
-        Err(e) => check.fail_text(e),
+        Err(e) => return check.fail_text(e),
+    };
+    // The same operation as a whole: its participants as they were sent,
+    // its types, and the end it was announced to have.
+    let at = JsonPath::root();
+    let mut problems =
+        super::consistency::echo_problems(ex, got, &at, super::consistency::Echo::Shortened);
+    super::consistency::operation_types(got, &at, &mut problems);
+    if let Some((ended, by)) = announced {
+        if !status_of(got).is_some_and(|s| s.eq_ignore_ascii_case(&ended)) {
+            problems.push(format!(
+                "status is {}, after {by} said {ended:?}",
+                describe(got.get("status"))
+            ));
+        }
     }
+    problems
+        .into_iter()
+        .fold(check, |check, p| check.fail_text(format!("GET: {p}")))
+}
+
+/// The terminal status the operation was announced to reach, and by what:
+/// the response, or its terminal notification. Either way the invite is
+/// left to settle first (its notifications awaited), so that a GET after it
+/// reads the operation as it ended.
+fn announced_end(ex: &Exchange<'_>) -> Option<(String, &'static str)> {
+    let settled = settled_items(ex);
+    if let Some(status) = body(ex).and_then(status_of).filter(|s| is_terminal(s)) {
+        return Some((status.to_owned(), "the invite response"));
+    }
+    let (call, op) = (call_id(ex)?, op_id(ex)?);
+    let settled = settled?;
+    let all = settled.items();
+    operation_items(&all[..], call, op)
+        .into_iter()
+        .filter(|i| change_type(i) == "deleted")
+        .find_map(|i| i.get("resourceData").and_then(status_of))
+        .filter(|s| is_terminal(s))
+        .map(|s| (s.to_owned(), "the terminal notification"))
 }

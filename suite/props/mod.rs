@@ -32,6 +32,10 @@ const ACCEPTED: &[&str] = &[
     "invite.roster-update",
     "error.no-5xx",
     "notification.schema",
+    "invite.response-consistent",
+    "invite.terminal-notification-consistent",
+    "invite.roster-notification-consistent",
+    "invite.odata-types",
 ];
 
 const REJECTED: &[&str] = &["error.graph-body", "error.inner-error", "error.no-5xx"];
