@@ -471,6 +471,78 @@ pub fn end(env: &Env, fixture: &Fixture) -> Result<(), String> {
     answer(env.send(&request)).or_else(|_| answer(env.send_on_new_connection(&request)))
 }
 
+/// The participant id user `user` has in call `call`, once a roster update
+/// after `since` names them: read from `GET …/participants` (the roster as the
+/// target holds it), or from the roster update when that list is not served.
+/// The spec's own roster examples give participants `"id": null`, so a
+/// notification alone may not say. `earlier` is an id not to take (a seat
+/// from before, still in the call on a target that kept a moved user).
+pub fn participant_id(
+    env: &Env,
+    call: &str,
+    mailbox: &Mailbox,
+    user: &str,
+    since: Instant,
+    earlier: Option<&str>,
+) -> Result<String, String> {
+    fn user_of(p: &Value) -> Option<&str> {
+        p.pointer("/info/identity/user/id").and_then(Value::as_str)
+    }
+    let named = |all: &[&Value]| {
+        roster_items(all, call).iter().any(|item| {
+            item.get("resourceData")
+                .and_then(Value::as_array)
+                .is_some_and(|list| list.iter().any(|p| user_of(p) == Some(user)))
+        })
+    };
+    let all = wait_since(
+        env,
+        mailbox,
+        since,
+        since + env.options.notification_timeout,
+        named,
+    );
+    if !named(&refs(&all)) {
+        return Err(format!("no roster update of call {call} named user {user}"));
+    }
+    let pick = |list: &[Value]| -> Option<String> {
+        list.iter().rev().find_map(|p| {
+            let id = p.get("id")?.as_str()?;
+            (user_of(p) == Some(user) && earlier != Some(id)).then(|| id.to_owned())
+        })
+    };
+    let listed = env.send(&HttpRequest {
+        method: "GET".into(),
+        path: format!("/communications/calls/{call}/participants"),
+        headers: Vec::new(),
+        body: None,
+        auth: true,
+    });
+    let from_list = match &listed {
+        Ok(r) if r.status == 200 => r
+            .json_value()
+            .and_then(|b| b.get("value"))
+            .and_then(Value::as_array)
+            .and_then(|list| pick(list)),
+        _ => None,
+    };
+    let from_roster = || {
+        roster_items(&refs(&all), call)
+            .iter()
+            .rev()
+            .find_map(|item| pick(item.get("resourceData")?.as_array()?))
+    };
+    from_list.or_else(from_roster).ok_or_else(|| {
+        let list = match listed {
+            Ok(r) => r.status_line(),
+            Err(e) => e.to_string(),
+        };
+        format!(
+            "user {user} is in the roster of call {call}, but no participant id was found for them (GET …/participants: {list}; the roster updates give none)"
+        )
+    })
+}
+
 /// A group call holding one invited user, whose participant id a move names.
 fn move_source(env: &Env) -> Result<Fixture, FixtureError> {
     let mut fixture = create(env, "move_source", &group_body)?;
@@ -508,28 +580,16 @@ fn seat_moved_user(env: &Env, fixture: &mut Fixture) -> Result<(), FixtureError>
     let Some(mailbox) = fixture.mailbox.clone() else {
         return Err(fail("no callback".into()));
     };
-    let call = fixture.id.clone();
     let earlier = fixture.extra.get("participant").cloned();
-    let participant_of = |all: &[&Value]| -> Option<String> {
-        roster_items(all, &call).iter().rev().find_map(|item| {
-            item.get("resourceData")?.as_array()?.iter().find_map(|p| {
-                let id = p.pointer("/info/identity/user/id")?.as_str()?;
-                let participant = p.get("id")?.as_str()?;
-                (id == MOVED_USER && earlier.as_deref() != Some(participant))
-                    .then(|| participant.to_owned())
-            })
-        })
-    };
-    let all = wait_since(
+    let participant = participant_id(
         env,
+        &fixture.id,
         &mailbox,
+        MOVED_USER,
         started,
-        started + env.options.notification_timeout,
-        |all| participant_of(all).is_some(),
-    );
-    let participant = participant_of(&refs(&all)).ok_or_else(|| {
-        fail("no roster update named the invited user with a participant id".into())
-    })?;
+        earlier.as_deref(),
+    )
+    .map_err(fail)?;
     fixture.extra.insert("participant".into(), participant);
     fixture.extra.insert("user".into(), MOVED_USER.into());
     Ok(())

@@ -340,14 +340,15 @@ fn check_infos(contract: &dyn Contract) -> Vec<report::CheckInfo> {
 /// The header line of `--list-checks`: its columns, tab-separated.
 pub const LIST_CHECKS_HEADER: &str = "id\tlevel\tsource\tsummary\trule";
 
-#[expect(
-    clippy::print_stdout,
-    reason = "--list-checks prints its answer on stdout"
-)]
+/// `--list-checks`, on stdout. A reader that stops early (`| head`) is no
+/// error (println! would panic on the closed pipe).
 fn print_checks(contract: &dyn Contract) {
-    println!("{LIST_CHECKS_HEADER}");
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+    let mut text = format!("{LIST_CHECKS_HEADER}\n");
     for c in check_infos(contract) {
-        println!(
+        let _ = writeln!(
+            text,
             "{}\t{}\t{}\t{}\t{}",
             c.id,
             c.level.as_str(),
@@ -356,6 +357,7 @@ fn print_checks(contract: &dyn Contract) {
             c.spec
         );
     }
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 fn use_color(args: &Arguments) -> bool {

@@ -1,6 +1,7 @@
 //! `invite-reference`: the reference Graph calls service as a standalone
 //! server, for bot developers and for running the suite against a process.
 
+use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -92,6 +93,19 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Prints a listing. A reader that stops early (`| head`) is no error:
+/// println! would panic on the closed pipe.
+fn emit(text: &str) -> ExitCode {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("invite-reference: {e}");
+            ExitCode::FAILURE
+        }
+        _ => ExitCode::SUCCESS,
+    }
+}
+
 /// A count or size of zero would make the server refuse everything.
 fn at_least_one(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
@@ -105,16 +119,13 @@ fn at_least_one(text: &str) -> Result<usize, String> {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.list_faults {
-        list_faults();
-        return ExitCode::SUCCESS;
+        return emit(&list_faults());
     }
     if cli.list_variants {
-        list_variants();
-        return ExitCode::SUCCESS;
+        return emit(&list_variants());
     }
     if cli.list_mutations {
-        list_mutations();
-        return ExitCode::SUCCESS;
+        return emit(&list_mutations());
     }
     let config = Config {
         faults: cli.faults,
@@ -174,44 +185,57 @@ async fn main() -> ExitCode {
 
 /// One line per fault (name and description), and under a fault that only
 /// shows on some inputs, an indented line naming them.
-fn list_faults() {
+fn list_faults() -> String {
+    let mut out = String::new();
     let width = Fault::ALL.iter().map(|f| f.name().len()).max().unwrap_or(0);
     for fault in Fault::ALL {
-        println!("{:width$}  {}", fault.name(), fault.description());
+        let _ = writeln!(out, "{:width$}  {}", fault.name(), fault.description());
         if let Some(trigger) = fault.trigger() {
-            println!("{:width$}  only on: {trigger}", "");
+            let _ = writeln!(out, "{:width$}  only on: {trigger}", "");
         }
     }
+    out
 }
 
 /// One line per variant (name and description), then indented lines: why
 /// the spec allows it, and the variants it cannot be combined with.
-fn list_variants() {
+fn list_variants() -> String {
+    let mut out = String::new();
     let width = Variant::ALL
         .iter()
         .map(|v| v.name().len())
         .max()
         .unwrap_or(0);
     for variant in Variant::ALL {
-        println!("{:width$}  {}", variant.name(), variant.description());
-        println!("{:width$}  allowed: {}", "", variant.source());
+        let _ = writeln!(out, "{:width$}  {}", variant.name(), variant.description());
+        let _ = writeln!(out, "{:width$}  allowed: {}", "", variant.source());
         let conflicts: Vec<&str> = Variant::ALL
             .iter()
             .filter(|other| variant.conflicts_with(**other))
             .map(|other| other.name())
             .collect();
         if !conflicts.is_empty() {
-            println!("{:width$}  conflicts with: {}", "", conflicts.join(", "));
+            let _ = writeln!(
+                out,
+                "{:width$}  conflicts with: {}",
+                "",
+                conflicts.join(", ")
+            );
         }
     }
+    out
 }
 
 /// What `--mutate DOCUMENT:CHANGE:PATH` may name: the documents, the
 /// changes, and the path syntax.
-fn list_mutations() {
-    println!("--mutate DOCUMENT:CHANGE:PATH, for example response:remove:$.clientContext");
-    println!();
-    println!("documents:");
+fn list_mutations() -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "--mutate DOCUMENT:CHANGE:PATH, for example response:remove:$.clientContext"
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "documents:");
     let width = Document::ALL
         .iter()
         .map(|d| d.name().len())
@@ -219,11 +243,17 @@ fn list_mutations() {
         .max()
         .unwrap_or(0);
     for document in Document::ALL {
-        println!("  {:width$}  {}", document.name(), document.description());
+        let _ = writeln!(
+            out,
+            "  {:width$}  {}",
+            document.name(),
+            document.description()
+        );
     }
-    println!("changes:");
+    let _ = writeln!(out, "changes:");
     for change in Change::ALL {
-        println!("  {:width$}  {}", change.name(), change.description());
+        let _ = writeln!(out, "  {:width$}  {}", change.name(), change.description());
     }
-    println!("paths: from the document's root, $ then .name, ['any name'], [3], or [*] for every element");
+    let _ = writeln!(out, "paths: from the document's root, $ then .name, ['any name'], [3], or [*] for every element");
+    out
 }

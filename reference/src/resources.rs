@@ -33,9 +33,15 @@ impl Participant {
 
     /// [`Participant::to_json`] as text (the faults and variants are the
     /// server's, fixed for its life).
+    /// The participant as a roster notification carries it.
     pub(crate) fn json_text(&self, faults: FaultSet, variants: VariantSet) -> &str {
-        self.text
-            .get_or_init(|| self.to_json(faults, variants).to_string())
+        self.text.get_or_init(|| {
+            let mut participant = self.to_json(faults, variants);
+            if variants.has(Variant::RosterNullIds) {
+                participant["id"] = Value::Null;
+            }
+            participant.to_string()
+        })
     }
 
     /// The participant as Graph sends it. participant, participantInfo and

@@ -122,6 +122,9 @@ variants! {
     NoResource => "no-resource",
         "notifications carry no resource member, only changeType, resourceUrl and resourceData",
         "commsNotification declares only changeType and resourceUrl as non-null members; resource is a dynamic member that may be left out";
+    RosterNullIds => "roster-null-ids",
+        "roster notifications give every participant \"id\": null; GET .../participants still lists their ids",
+        "every roster notification in the spec's examples has \"id\": null for the participant added, so a client can only learn a participant's id from the list of participants";
     LenientContentType => "lenient-content-type",
         "a body sent with a non-JSON Content-Type, or none, is parsed as JSON anyway instead of answered 415",
         "the spec requires the client to send Content-Type application/json; it does not say that a server must refuse a client that does not";

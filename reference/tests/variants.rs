@@ -674,6 +674,23 @@ variant_tests! {
             assert!(note.item()["resourceUrl"].is_string());
         }
     };
+    roster_null_ids: RosterNullIds => async |h, on| {
+        let (call_id, mut inbox) = h.live_call(GROUP).await;
+        assert_eq!(h.invite(&call_id, &one_user()).await.status, 200);
+        let roster = loop {
+            let note = inbox.next().await;
+            if note.is_roster() {
+                break note;
+            }
+        };
+        for participant in roster.data().as_array().expect("a roster") {
+            assert_eq!(participant["id"].is_null(), on, "{participant}");
+        }
+        // The list of participants still names each one.
+        for participant in h.roster(&call_id).await {
+            assert!(participant["id"].is_string(), "{participant}");
+        }
+    };
     lenient_content_type: LenientContentType => async |h, on| {
         let (call_id, _inbox) = h.live_call(GROUP).await;
         let body = one_user().to_string();

@@ -283,5 +283,9 @@ fn a_misspelled_member_fails_at_once_with_what_was_meant() {
     assert!(trial.contains(meant), "{trial}");
     // Failed at once: a ten-minute deadline was not waited out.
     assert!(trial.contains("no notification was awaited"), "{trial}");
-    assert!(run.failures["lint::case_files"].contains(meant), "{}", run.all_output());
+    assert!(
+        run.failures["lint::case_files"].contains(meant),
+        "{}",
+        run.all_output()
+    );
 }

@@ -323,23 +323,15 @@ impl Model<'_> {
                 .push_str(" (the call's notifications cannot reach the suite: skipped)");
             return Ok(());
         };
-        let deadline = Instant::now() + self.env.options.notification_timeout;
-        let participant_of = |all: &[&Value]| -> Option<String> {
-            roster_items(all, &from_id).iter().rev().find_map(|item| {
-                item.get("resourceData")?.as_array()?.iter().find_map(|p| {
-                    (p.pointer("/info/identity/user/id")?.as_str()? == user)
-                        .then(|| p.get("id")?.as_str().map(str::to_owned))?
-                })
-            })
-        };
-        let all = wait(self.env, &mailbox, deadline, |all| {
-            participant_of(all).is_some()
-        });
-        let participant = participant_of(&refs(&all)).ok_or_else(|| {
-            must(format!(
-                "no roster update of call {from} names user {user} with a participant id"
-            ))
-        })?;
+        let participant = fixtures::participant_id(
+            self.env,
+            &from_id,
+            &mailbox,
+            &user,
+            self.calls[from].fixture.since,
+            None,
+        )
+        .map_err(must)?;
         let body = json!({
             "participants": [{
                 "replacesCallId": from_id,
