@@ -1,21 +1,36 @@
 //! The invite contract as the harness sees it: fixtures, invariants, properties,
 //! and the embedded reference server as the default target.
 
-use conformance_harness::error::FixtureError;
-use conformance_harness::{Contract, Env, Fixture, Invariant, Property};
+use std::sync::Arc;
 
+use conformance_harness::{
+    Contract, Env, Envelope, Fixture, FixtureError, Invariant, Property, RerunOption,
+};
+use serde_json::Value;
+
+use crate::options::CallOptions;
 use crate::{fixtures, invariants};
 
 pub struct InviteContract {
     invariants: Vec<Invariant>,
+    options: Arc<CallOptions>,
 }
 
 impl InviteContract {
-    pub fn new() -> Self {
+    pub fn new(options: CallOptions) -> Self {
         Self {
             invariants: invariants::all(),
+            options: Arc::new(options),
         }
     }
+}
+
+/// The items of a `commsNotifications` body: its `value`.
+fn comms_notifications(body: &Value) -> Vec<&Value> {
+    body.get("value")
+        .and_then(Value::as_array)
+        .map(|items| items.iter().collect())
+        .unwrap_or_default()
 }
 
 impl Contract for InviteContract {
@@ -27,8 +42,12 @@ impl Contract for InviteContract {
         "participant: invite"
     }
 
+    fn default_fixture(&self) -> &'static str {
+        "call"
+    }
+
     fn fixture(&self, env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
-        fixtures::prepare(env, kind)
+        fixtures::prepare(env, &self.options, kind)
     }
 
     fn release(&self, env: &Env, fixture: &Fixture) -> Result<(), String> {
@@ -63,13 +82,32 @@ impl Contract for InviteContract {
         crate::lint::case(case)
     }
 
+    fn invariant_presets(&self) -> &[(&'static str, &'static [&'static str])] {
+        invariants::PRESETS
+    }
+
     fn properties(&self) -> Vec<Property> {
-        crate::props::all()
+        crate::props::all(Arc::clone(&self.options))
+    }
+
+    fn envelope(&self) -> Envelope {
+        comms_notifications
+    }
+
+    fn preflight_path(&self) -> Option<String> {
+        Some(format!(
+            "/communications/calls/{}",
+            uuid::Uuid::new_v4().hyphenated()
+        ))
+    }
+
+    fn rerun_options(&self) -> Vec<RerunOption> {
+        self.options.rerun()
     }
 
     fn check_notifications(
         &self,
-        schemas: &conformance_harness::schema::Schemas,
+        schemas: &conformance_harness::Schemas,
         documents: &[(usize, Result<serde_json::Value, String>)],
     ) -> Vec<conformance_harness::Check> {
         crate::offline::check(schemas, documents)

@@ -8,15 +8,16 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::thread::ThreadId;
 use std::time::Instant;
 
-use conformance_harness::error::FixtureError;
-use conformance_harness::exchange::HttpRequest;
-use conformance_harness::listener::Mailbox;
-use conformance_harness::template::Vars;
+use conformance_harness::FixtureError;
+use conformance_harness::HttpRequest;
+use conformance_harness::Mailbox;
+use conformance_harness::Vars;
 use conformance_harness::{Env, Fixture};
 use serde_json::{json, Value};
 
 use crate::notifications::{call_items, change_type, refs, roster_items, wait, wait_since};
-use conformance_harness::runner::item_refs;
+use crate::options::CallOptions;
+use conformance_harness::notification_items;
 
 /// `disposable_p2p` is a peer-to-peer call the case consumes (replaces or
 /// ends): it is always created, never taken from `--p2p-call-id`.
@@ -78,7 +79,7 @@ pub fn release_pool(env: &Env, pool: &'static str) {
     }
 }
 
-fn from_pool(env: &Env, kind: &str) -> Option<Result<Fixture, FixtureError>> {
+fn from_pool(env: &Env, opts: &CallOptions, kind: &str) -> Option<Result<Fixture, FixtureError>> {
     let pool = POOL.with(Cell::get)?;
     let most = match kind {
         "group" | "p2p" => POOL_USES,
@@ -115,7 +116,7 @@ fn from_pool(env: &Env, kind: &str) -> Option<Result<Fixture, FixtureError>> {
         }
         None => {}
     }
-    let fresh = match prepare_fresh(env, kind) {
+    let fresh = match prepare_fresh(env, opts, kind) {
         Ok(f) => f,
         Err(e) => return Some(Err(e)),
     };
@@ -134,15 +135,15 @@ fn is_pooled(fixture: &Fixture) -> bool {
         .any(|(f, _)| f.id == fixture.id)
 }
 
-pub fn prepare(env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
-    from_pool(env, kind).unwrap_or_else(|| prepare_fresh(env, kind))
+pub fn prepare(env: &Env, opts: &CallOptions, kind: &str) -> Result<Fixture, FixtureError> {
+    from_pool(env, opts, kind).unwrap_or_else(|| prepare_fresh(env, opts, kind))
 }
 
 /// A call of `kind` (`group` or `p2p`) the suite creates for itself, never
 /// one the user lent: for trials that end or move from their calls. Skipped
 /// (unavailable) when the target cannot create calls.
-pub fn create_owned(env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
-    if !env.options.create_calls {
+pub fn create_owned(env: &Env, opts: &CallOptions, kind: &str) -> Result<Fixture, FixtureError> {
+    if !opts.create_calls() {
         return Err(FixtureError::Unavailable {
             kind: kind.to_owned(),
             reason: "it ends the calls it uses, so it needs calls of its own, and --no-create-calls is set".to_owned(),
@@ -158,11 +159,11 @@ pub fn create_owned(env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
     }
 }
 
-fn prepare_fresh(env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
+fn prepare_fresh(env: &Env, opts: &CallOptions, kind: &str) -> Result<Fixture, FixtureError> {
     let needs_creation = matches!(kind, "ended_group" | "move_source" | "disposable_p2p")
-        || (kind == "group" && env.options.group_call_id.is_none())
-        || (kind == "p2p" && env.options.p2p_call_id.is_none());
-    if needs_creation && !env.options.create_calls {
+        || (kind == "group" && opts.group_call_id.is_none())
+        || (kind == "p2p" && opts.p2p_call_id.is_none());
+    if needs_creation && !opts.create_calls() {
         let hint = match kind {
             "group" => "; pass --group-call-id to use an existing group call",
             "p2p" => "; pass --p2p-call-id to use an existing peer-to-peer call",
@@ -174,9 +175,9 @@ fn prepare_fresh(env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
         });
     }
     match kind {
-        "group" => existing(env, kind, env.options.group_call_id.as_deref())
+        "group" => existing(env, kind, opts.group_call_id.as_deref())
             .map_or_else(|| create(env, kind, &group_body), Ok),
-        "p2p" => existing(env, kind, env.options.p2p_call_id.as_deref())
+        "p2p" => existing(env, kind, opts.p2p_call_id.as_deref())
             .map_or_else(|| create(env, kind, &p2p_body), Ok),
         "disposable_p2p" => create(env, kind, &p2p_body),
         "ended_group" => {
@@ -268,15 +269,8 @@ fn post_json(
     env: &Env,
     path: &str,
     body: &Value,
-) -> Result<conformance_harness::exchange::HttpResponse, FixtureError> {
-    let request = HttpRequest {
-        method: "POST".into(),
-        path: path.into(),
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: Some(body.to_string().into_bytes()),
-        auth: true,
-    };
-    Ok(env.send(&request)?)
+) -> Result<conformance_harness::HttpResponse, FixtureError> {
+    Ok(env.send(&HttpRequest::post_json(path, body))?)
 }
 
 fn create(env: &Env, kind: &str, body: &dyn Fn(&str) -> Value) -> Result<Fixture, FixtureError> {
@@ -362,13 +356,7 @@ pub fn poll(
     deadline: Instant,
     done: impl Fn(&Value) -> bool,
 ) -> Result<Value, String> {
-    let request = HttpRequest {
-        method: "GET".into(),
-        path: path.to_owned(),
-        headers: Vec::new(),
-        body: None,
-        auth: true,
-    };
+    let request = HttpRequest::get(path);
     let mut pause = std::time::Duration::from_millis(20);
     let mut last: String;
     loop {
@@ -441,7 +429,7 @@ pub fn release(env: &Env, fixture: &Fixture) -> Result<(), String> {
 fn announced_deleted(fixture: &Fixture) -> bool {
     fixture.mailbox.as_ref().is_some_and(|mailbox| {
         let deliveries = mailbox.snapshot();
-        call_items(&item_refs(&deliveries), &fixture.id)
+        call_items(&notification_items(&deliveries), &fixture.id)
             .iter()
             .any(|item| change_type(item) == "deleted")
     })
@@ -455,14 +443,8 @@ pub fn end(env: &Env, fixture: &Fixture) -> Result<(), String> {
     if !fixture.owned || !env.disown(&fixture.id) || announced_deleted(fixture) {
         return Ok(());
     }
-    let request = HttpRequest {
-        method: "DELETE".into(),
-        path: format!("/communications/calls/{}", fixture.id),
-        headers: Vec::new(),
-        body: None,
-        auth: true,
-    };
-    let answer = |sent: Result<conformance_harness::exchange::HttpResponse, _>| match sent {
+    let request = HttpRequest::delete(format!("/communications/calls/{}", fixture.id));
+    let answer = |sent: Result<conformance_harness::HttpResponse, _>| match sent {
         // 404: it is gone already (the target ended it).
         Ok(r) if matches!(r.status, 200 | 202 | 204 | 404) => Ok(()),
         Ok(r) => Err(format!("DELETE answered {}", r.status_line())),
@@ -511,13 +493,9 @@ pub fn participant_id(
             (user_of(p) == Some(user) && earlier != Some(id)).then(|| id.to_owned())
         })
     };
-    let listed = env.send(&HttpRequest {
-        method: "GET".into(),
-        path: format!("/communications/calls/{call}/participants"),
-        headers: Vec::new(),
-        body: None,
-        auth: true,
-    });
+    let listed = env.send(&HttpRequest::get(format!(
+        "/communications/calls/{call}/participants"
+    )));
     let from_list = match &listed {
         Ok(r) if r.status == 200 => r
             .json_value()

@@ -2,7 +2,7 @@
 //! freedoms of DESIGN.md, enforced on every case so no case is unfair to a
 //! correct implementation.
 
-use conformance_harness::json_path::JsonPath;
+use conformance_harness::JsonPath;
 use serde_json::Value;
 
 /// `(JSON path, problem)` for every expectation a correct target may break.

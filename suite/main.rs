@@ -9,10 +9,14 @@ mod invariants;
 mod lint;
 mod notifications;
 mod offline;
+mod options;
 mod props;
 
 fn main() -> std::process::ExitCode {
-    conformance_harness::main(contract::InviteContract::new())
+    conformance_harness::main(
+        "Conformance suite for Microsoft Graph's participant: invite API",
+        contract::InviteContract::new,
+    )
 }
 
 /// mimalloc rather than the system allocator: with glibc's, allocation took

@@ -5,9 +5,9 @@ use std::borrow::Borrow;
 use std::sync::Arc;
 use std::time::Instant;
 
-use conformance_harness::listener::{Delivery, Mailbox};
-use conformance_harness::runner::{item_refs, items};
+use conformance_harness::notification_items;
 use conformance_harness::Env;
+use conformance_harness::{Delivery, Mailbox};
 use serde_json::Value;
 
 pub fn resource_url(item: &Value) -> &str {
@@ -70,7 +70,7 @@ pub fn wait_since(
     deadline: Instant,
     done: impl FnMut(&[&Value]) -> bool,
 ) -> Vec<Value> {
-    items(&deliveries_since(env, mailbox, since, deadline, done))
+    cloned(&deliveries_since(env, mailbox, since, deadline, done))
 }
 
 /// Like [`wait_since`], returning the deliveries themselves, shared with the
@@ -85,7 +85,7 @@ pub fn deliveries_since(
     let recent = |d: &[Arc<Delivery>]| -> Vec<Arc<Delivery>> {
         d.iter().filter(|d| d.at >= since).cloned().collect()
     };
-    env.block_on(mailbox.wait_until(deadline, |d| done(&item_refs(&recent(d)))));
+    env.block_on(mailbox.wait_until(deadline, |d| done(&notification_items(&recent(d)))));
     recent(&mailbox.snapshot())
 }
 
@@ -96,8 +96,16 @@ pub fn wait(
     deadline: Instant,
     mut done: impl FnMut(&[&Value]) -> bool,
 ) -> Vec<Value> {
-    env.block_on(mailbox.wait_until(deadline, |d| done(&item_refs(d))));
-    items(&mailbox.snapshot())
+    env.block_on(mailbox.wait_until(deadline, |d| done(&notification_items(d))));
+    cloned(&mailbox.snapshot())
+}
+
+/// Every notification item of these deliveries, copied.
+fn cloned(deliveries: &[Arc<Delivery>]) -> Vec<Value> {
+    notification_items(deliveries)
+        .into_iter()
+        .cloned()
+        .collect()
 }
 
 /// Borrowed items, for predicates written over `&[&Value]`.

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use conformance_harness::json_path::JsonPath;
-use conformance_harness::schema::Schemas;
+use conformance_harness::JsonPath;
+use conformance_harness::Schemas;
 use conformance_harness::{Check, Detail, Level};
 use serde_json::Value;
 
@@ -38,7 +38,7 @@ pub fn check(schemas: &Schemas, documents: &[(usize, Result<Value, String>)]) ->
             }
         };
         let violations = notification_violations(schemas, doc).unwrap_or_else(|e| {
-            vec![conformance_harness::verdict::SchemaViolation {
+            vec![conformance_harness::SchemaViolation {
                 instance_path: JsonPath::root(),
                 schema_path: String::new(),
                 message: e,

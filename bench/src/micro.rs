@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use conformance_harness::schema::Schemas;
+use conformance_harness::Schemas;
 use serde_json::{json, Value};
 
 /// Each figure is the median of this many batches…

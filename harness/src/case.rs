@@ -12,7 +12,9 @@ use crate::json_path::JsonPath;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
+    /// Where editors find the case schema; the lint validates the file itself.
     #[serde(rename = "$schema", default)]
+    #[expect(dead_code, reason = "accepted so deny_unknown_fields lets it through")]
     pub schema_ref: Option<String>,
     /// One sentence, printed at the top of a failure.
     pub description: String,
@@ -25,8 +27,12 @@ pub struct Case {
     pub level: Option<crate::verdict::Level>,
     /// Present when the case is ignored: the reason.
     #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "read cheaply at discovery, before the case is parsed whole"
+    )]
     pub ignore: Option<String>,
-    /// Placeholder name → fixture kind (`{"call": "group"}` makes `{{call}}`).
+    /// Placeholder name → fixture kind (`{"room": "open"}` makes `{{room}}`).
     #[serde(default)]
     pub fixtures: BTreeMap<String, String>,
     pub request: Request,
@@ -75,7 +81,8 @@ pub struct Expect {
     /// Name → path in the response body, usable later as `{{name}}`.
     #[serde(default)]
     pub capture: BTreeMap<String, String>,
-    /// Ids of the contract's invariants that must hold for this exchange.
+    /// Ids of the contract's invariants that must hold for this exchange,
+    /// or `@preset` names of lists of them.
     #[serde(default)]
     pub invariants: Vec<String>,
     #[serde(default)]
@@ -117,9 +124,10 @@ pub struct BodyExpect {
 pub struct NotificationExpect {
     /// What this notification is, for the failure text.
     pub about: String,
-    /// The fixture whose callback receives it.
-    #[serde(default = "default_fixture")]
-    pub fixture: String,
+    /// The fixture whose callback receives it (the contract's default
+    /// fixture when absent).
+    #[serde(default)]
+    pub fixture: Option<String>,
     /// Schema (under `schemas/`) each matching notification must satisfy.
     #[serde(default)]
     pub schema: Option<String>,
@@ -166,9 +174,6 @@ fn default_method() -> String {
 }
 fn default_true() -> bool {
     true
-}
-fn default_fixture() -> String {
-    "call".to_owned()
 }
 
 /// The status expectation, checked once when the case is loaded.
@@ -303,10 +308,14 @@ fn check_case(path: &Path, case: Case) -> Result<LoadedCase, CaseError> {
         ));
     }
     for (i, n) in case.expect.notifications.iter().enumerate() {
-        if !case.fixtures.contains_key(&n.fixture) {
+        if let Some(fixture) = n
+            .fixture
+            .as_ref()
+            .filter(|f| !case.fixtures.contains_key(*f))
+        {
             return Err(invalid(
                 &format!("$.expect.notifications[{i}].fixture"),
-                format!("no fixture named {:?} in $.fixtures", n.fixture),
+                format!("no fixture named {fixture:?} in $.fixtures"),
             ));
         }
         if let Some(unless) = &n.unless_response {

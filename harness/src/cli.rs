@@ -1,4 +1,5 @@
-//! Command-line options: libtest's own, plus the target and its limits.
+//! Command-line options: libtest's own, the target and its limits, then the
+//! contract's own (flattened in from its `clap::Args` type).
 //!
 //! Every option also reads an environment variable, since nextest passes no
 //! custom flags to a test binary: the environment reaches both its list and run phases.
@@ -10,31 +11,17 @@ use clap::Parser;
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "conformance",
-    about = "Conformance suite for Microsoft Graph's participant: invite API",
-    after_help = "With no --target, the suite runs against the embedded reference server.\n\
+    after_help = "With no --target, the suite runs against its embedded implementation.\n\
                   The bearer token is read from CONFORMANCE_TOKEN, never from the command line."
 )]
 pub struct Cli {
-    /// Base URL of the implementation under test, ending at the version segment
-    /// (`https://graph.microsoft.com/v1.0`).
+    /// Base URL of the implementation under test; every path of a case is
+    /// appended to it.
     #[arg(long, env = "CONFORMANCE_TARGET", value_name = "URL")]
     pub target: Option<String>,
 
-    /// Use this existing group call instead of creating one per case.
-    #[arg(long, env = "CONFORMANCE_GROUP_CALL_ID", value_name = "ID")]
-    pub group_call_id: Option<String>,
-
-    /// Use this existing peer-to-peer call instead of creating one per case.
-    #[arg(long, env = "CONFORMANCE_P2P_CALL_ID", value_name = "ID")]
-    pub p2p_call_id: Option<String>,
-
-    /// The target cannot create calls: cases needing a fresh call are skipped
-    /// (with the reason) unless --group-call-id / --p2p-call-id provide one.
-    #[arg(long, env = "CONFORMANCE_NO_CREATE_CALLS", value_parser = clap::builder::FalseyValueParser::new())]
-    pub no_create_calls: bool,
-
-    /// Notifications cannot reach the suite: operations are followed by polling
-    /// GET .../operations/{opId}, and notification checks are skipped.
+    /// Notifications cannot reach the suite's listener: notification checks
+    /// are skipped (a contract may follow its resources by polling instead).
     #[arg(long, env = "CONFORMANCE_NO_NOTIFICATIONS", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_notifications: bool,
 
@@ -133,15 +120,22 @@ pub struct Cli {
     pub libtest: libtest_mimic::Arguments,
 }
 
+/// A contract without options of its own.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct NoOptions {}
+
 /// How `--help` lays itself out. libtest-mimic's own template (flattened in
 /// with its options) names no program.
 const HELP_TEMPLATE: &str = "{about}\n\n{usage-heading} {usage}\n\n{all-args}{after-help}";
 
 impl Cli {
-    /// The command line as `--help` shows it.
-    pub fn command() -> clap::Command {
-        <Self as clap::CommandFactory>::command()
-            .about("Conformance suite for Microsoft Graph's participant: invite API")
+    /// The command line as `--help` shows it: the harness's options and the
+    /// contract's (`O`), under `about`.
+    pub fn command<O: clap::Args>(about: &str) -> clap::Command {
+        // The contract's options first: their doc comment would otherwise
+        // become the command's description.
+        O::augment_args(<Self as clap::CommandFactory>::command())
+            .about(about.to_owned())
             .long_about(None)
             .help_template(HELP_TEMPLATE)
             .override_usage(
@@ -150,17 +144,23 @@ impl Cli {
             )
     }
 
-    pub fn parse_args() -> Result<Self, clap::Error> {
-        Self::parse_from_iter(std::env::args_os())
+    /// The harness's options and the contract's, from the process's arguments.
+    pub fn parse_args<O: clap::Args + clap::FromArgMatches>(
+        about: &str,
+    ) -> Result<(Self, O), clap::Error> {
+        Self::parse_from_iter(about, std::env::args_os())
     }
 
-    pub fn parse_from_iter<I, T>(args: I) -> Result<Self, clap::Error>
+    pub fn parse_from_iter<O, I, T>(about: &str, args: I) -> Result<(Self, O), clap::Error>
     where
+        O: clap::Args + clap::FromArgMatches,
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let matches = Self::command().try_get_matches_from(args)?;
-        <Self as clap::FromArgMatches>::from_arg_matches(&matches)
+        let matches = Self::command::<O>(about).try_get_matches_from(args)?;
+        let cli = <Self as clap::FromArgMatches>::from_arg_matches(&matches)?;
+        let options = O::from_arg_matches(&matches)?;
+        Ok((cli, options))
     }
 }
 
@@ -168,46 +168,61 @@ impl Cli {
 mod tests {
     use super::*;
 
+    /// A contract's own option, to see it flattened in.
+    #[derive(Debug, Clone, clap::Args)]
+    struct Own {
+        /// An option only the contract knows.
+        #[arg(long, env = "CONFORMANCE_TEST_ROOM")]
+        room: Option<String>,
+    }
+
     #[test]
     fn the_command_is_consistent() {
-        Cli::command().debug_assert();
+        Cli::command::<Own>("A suite").debug_assert();
+        Cli::command::<NoOptions>("A suite").debug_assert();
     }
 
     #[test]
     fn help_names_the_program_and_every_option() {
-        let help = Cli::command().render_help().to_string();
+        let help = Cli::command::<Own>("Conformance suite for an API")
+            .render_help()
+            .to_string();
         assert!(
             help.contains("Usage: cargo test -- [OPTIONS] [FILTER]"),
             "{help}"
         );
-        assert!(
-            help.starts_with("Conformance suite for Microsoft Graph"),
-            "{help}"
-        );
+        assert!(help.starts_with("Conformance suite for an API"), "{help}");
         for option in [
             "--target",
             "--strict",
             "--list-checks",
             "--test-threads",
             "--exact",
+            "--room",
         ] {
             assert!(help.contains(option), "{option} in:\n{help}");
         }
     }
 
     #[test]
-    fn target_flag_and_libtest_flags_mix() {
-        let cli = Cli::parse_from_iter([
-            "conformance",
-            "--target",
-            "http://127.0.0.1:9/v1.0",
-            "--exact",
-            "case::x",
-            "--test-threads",
-            "3",
-        ])
+    fn the_harness_the_contract_and_libtest_flags_mix() {
+        let (cli, own) = Cli::parse_from_iter::<Own, _, _>(
+            "A suite",
+            [
+                "conformance",
+                "--target",
+                "http://127.0.0.1:9/v1.0",
+                "--room",
+                "r1",
+                "--exact",
+                "case::x",
+                "--test-threads",
+                "3",
+            ],
+        )
         .unwrap();
         assert_eq!(cli.target.as_deref(), Some("http://127.0.0.1:9/v1.0"));
+        assert_eq!(own.room.as_deref(), Some("r1"));
         assert!(cli.libtest.exact);
         assert_eq!(cli.libtest.filter.as_deref(), Some("case::x"));
         assert_eq!(cli.libtest.test_threads, Some(3));

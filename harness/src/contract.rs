@@ -1,5 +1,7 @@
-//! What a contract (the suite) gives the machinery: fixtures, invariants and
-//! properties. The harness knows nothing of invite semantics beyond this.
+//! What a contract gives the machinery: its names, its fixtures, its
+//! invariants and their presets, its properties, its notification envelope,
+//! and the implementation it embeds. The harness knows nothing of any API
+//! beyond what a [`Contract`] tells it.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -16,7 +18,8 @@ use crate::listener::Mailbox;
 use crate::template::Vars;
 use crate::verdict::{Check, Level, Verdict};
 
-/// Something a case needs on the target before its request: a call, say.
+/// Something a case needs on the target before its request (a resource the
+/// contract creates, or one the user lends).
 #[derive(Debug, Clone)]
 pub struct Fixture {
     pub kind: String,
@@ -27,9 +30,9 @@ pub struct Fixture {
     /// Where the target's notifications about this fixture arrive, when they can.
     pub mailbox: Option<Arc<Mailbox>>,
     /// The suite created it, so the suite ends it after the case. A fixture
-    /// the user lent (an existing call) is never ended, replaced or moved from.
+    /// the user lent is never ended.
     pub owned: bool,
-    /// Notifications before this belong to earlier cases (a reused call).
+    /// Notifications before this belong to earlier cases (a reused fixture).
     pub since: Instant,
 }
 
@@ -113,31 +116,59 @@ pub struct Property {
     pub run: PropertyRun,
 }
 
-/// The contract under test, as the suite describes it.
+/// How a contract's notifications carry their items: the items of one
+/// delivered body (`commsNotifications` has them in `value`, say).
+pub type Envelope = fn(&Value) -> Vec<&Value>;
+
+/// Every delivered body is one item: the envelope of a contract that does
+/// not say otherwise.
+pub fn whole_body(body: &Value) -> Vec<&Value> {
+    vec![body]
+}
+
+/// An option of the contract's own that changes a verdict, as a rerun line
+/// must repeat it: the flag, the environment variable that sets it, and the
+/// value (empty for a switch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RerunOption {
+    pub flag: &'static str,
+    pub var: &'static str,
+    pub value: String,
+}
+
+/// The contract under test, as a suite describes it to the harness.
 pub trait Contract: Send + Sync + 'static {
     /// The suite's name, as reports give it (`invite-conformance`).
     fn name(&self) -> &'static str;
     /// What the suite checks, in a few words (`participant: invite`).
     fn title(&self) -> &'static str;
-    /// Prepares a fixture of `kind` (`group`, `p2p`, …) on the target.
+
+    /// The fixture kinds a case may ask for (`case.schema.json` lists the same).
+    fn fixture_kinds(&self) -> &[&'static str];
+    /// The fixture a notification expectation listens on when it names none.
+    fn default_fixture(&self) -> &'static str;
+    /// Prepares a fixture of `kind` on the target.
     fn fixture(&self, env: &Env, kind: &str) -> Result<Fixture, FixtureError>;
-    /// Ends a fixture after its case (deletes a call the suite created and
-    /// takes it off [`Env::own`]'s register); does nothing to one it does not
-    /// own. An error says why it could not be ended, with the target's answer.
+    /// Ends a fixture after its case (one the suite created, taken off
+    /// [`Env::own`]'s register); does nothing to one it does not own. An
+    /// error says why it could not be ended, with the target's answer.
     fn release(&self, env: &Env, fixture: &Fixture) -> Result<(), String>;
     /// Ends a fixture the suite still owns when the run ends, whatever
     /// shares it (a trial that panicked, a pool left behind).
     fn end(&self, env: &Env, fixture: &Fixture) -> Result<(), String>;
+
+    /// Every invariant a case may name.
+    fn invariants(&self) -> &[Invariant];
+    /// Named lists of invariants a case may name as `@name`.
+    fn invariant_presets(&self) -> &[(&'static str, &'static [&'static str])] {
+        &[]
+    }
     /// The schema files the contract's own code validates with: checked
     /// when the run starts, so a missing one stops the run instead of
     /// switching a check off.
     fn schemas_used(&self) -> &[&'static str] {
         &[]
     }
-    /// The fixture kinds a case may ask for.
-    fn fixture_kinds(&self) -> &[&'static str];
-    /// Every invariant a case may name.
-    fn invariants(&self) -> &[Invariant];
     /// Problems of a case file that only the contract can see (an expectation
     /// the spec's freedoms make unfair), as `(JSON path, problem)`.
     fn lint_case(&self, _case: &Value) -> Vec<(String, String)> {
@@ -149,9 +180,25 @@ pub trait Contract: Send + Sync + 'static {
     /// each document with its line number, parsed or not.
     fn check_notifications(
         &self,
-        schemas: &crate::schema::Schemas,
-        documents: &[(usize, Result<Value, String>)],
-    ) -> Vec<Check>;
+        _schemas: &crate::schema::Schemas,
+        _documents: &[(usize, Result<Value, String>)],
+    ) -> Vec<Check> {
+        Vec::new()
+    }
+
+    /// How delivered notification bodies hold their items.
+    fn envelope(&self) -> Envelope {
+        whole_body
+    }
+    /// A path under the target that needs the token and names nothing: a
+    /// request to it before any trial tells a refused token from a finding.
+    fn preflight_path(&self) -> Option<String> {
+        None
+    }
+    /// The contract's own options that change a verdict, for rerun lines.
+    fn rerun_options(&self) -> Vec<RerunOption> {
+        Vec::new()
+    }
     /// Starts the embedded implementation when no target is given; returns its
     /// base URL and a guard that stops it when dropped.
     /// It runs on `runtime`, the harness's own, so the embedded target adds

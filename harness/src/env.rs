@@ -1,11 +1,11 @@
 //! The run's shared environment: runtime, HTTP client, listener, schemas,
 //! options. Built once, on first use, so `--list` never touches any of it.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::cli::Cli;
-use crate::contract::{Contract, Fixture};
+use crate::contract::{Contract, Fixture, RerunOption};
 use crate::error::{SetupError, TransportError};
 use crate::exchange::{Http, HttpRequest, HttpResponse, Limits};
 use crate::listener::Listener;
@@ -17,14 +17,10 @@ use crate::verdict::Verdict;
 pub struct RunOptions {
     pub strict: bool,
     pub notification_timeout: Duration,
-    pub group_call_id: Option<String>,
-    pub p2p_call_id: Option<String>,
     /// The target as the user named it (`None`: the embedded server).
     pub target: Option<String>,
     /// Where failing properties write their shrunk case files.
     pub save_failures: Option<std::path::PathBuf>,
-    /// Calls may be created on the target.
-    pub create_calls: bool,
     /// The target's notifications reach the suite's listener.
     pub notifications: bool,
     /// Threads a property runs its generated inputs on (`--test-threads`).
@@ -46,8 +42,10 @@ pub struct RerunArgs {
 
 impl RerunArgs {
     /// What the run was given that a rerun must be given too.
-    pub fn from_cli(cli: &Cli, token_sent: bool) -> Self {
-        let defaults = Cli::parse_from_iter(["conformance"]).ok();
+    pub fn from_cli(cli: &Cli, token_sent: bool, contract: Vec<RerunOption>) -> Self {
+        let defaults = Cli::parse_from_iter::<crate::cli::NoOptions, _, _>("", ["conformance"])
+            .ok()
+            .map(|(cli, _)| cli);
         let mut options = Vec::new();
         let mut add = |flag: &'static str, var: &'static str, value: String| {
             options.push((flag, var, value));
@@ -63,29 +61,13 @@ impl RerunArgs {
                 shell(&cli.token_env),
             );
         }
-        for (flag, var, value) in [
-            (
-                "--group-call-id",
-                "CONFORMANCE_GROUP_CALL_ID",
-                &cli.group_call_id,
-            ),
-            ("--p2p-call-id", "CONFORMANCE_P2P_CALL_ID", &cli.p2p_call_id),
-            (
-                "--callback-url",
-                "CONFORMANCE_CALLBACK_URL",
-                &cli.callback_url,
-            ),
-        ] {
-            if let Some(v) = value {
-                add(flag, var, shell(v));
-            }
+        for option in contract {
+            add(option.flag, option.var, shell_word(&option.value));
+        }
+        if let Some(v) = &cli.callback_url {
+            add("--callback-url", "CONFORMANCE_CALLBACK_URL", shell(v));
         }
         for (flag, var, on) in [
-            (
-                "--no-create-calls",
-                "CONFORMANCE_NO_CREATE_CALLS",
-                cli.no_create_calls,
-            ),
             (
                 "--no-notifications",
                 "CONFORMANCE_NO_NOTIFICATIONS",
@@ -205,6 +187,15 @@ impl RerunArgs {
                 prefix(&nextest_vars)
             ),
         ]
+    }
+}
+
+/// A value as one shell word; a switch's empty value stays empty.
+fn shell_word(s: &str) -> String {
+    if s.is_empty() {
+        String::new()
+    } else {
+        shell_quote(s)
     }
 }
 
@@ -334,10 +325,16 @@ impl Env {
             })?;
         if cli.target.is_some() {
             runtime.block_on(probe(&base, limits.timeout))?;
-            runtime.block_on(preflight(&http, &cli.token_env, token.is_some()))?;
+            if let Some(path) = contract.preflight_path() {
+                runtime.block_on(preflight(&http, &path, &cli.token_env, token.is_some()))?;
+            }
         }
         let listener = runtime
-            .block_on(Listener::start(&cli.listen, cli.callback_url.clone()))
+            .block_on(Listener::start(
+                &cli.listen,
+                cli.callback_url.clone(),
+                contract.envelope(),
+            ))
             .map_err(|source| SetupError::Listen {
                 addr: cli.listen.clone(),
                 source,
@@ -351,14 +348,15 @@ impl Env {
             options: RunOptions {
                 strict: cli.strict,
                 notification_timeout: Duration::from_millis(cli.notification_timeout_ms),
-                group_call_id: cli.group_call_id.clone(),
-                p2p_call_id: cli.p2p_call_id.clone(),
                 target: cli.target.clone(),
                 save_failures: cli.save_failures.clone(),
-                create_calls: !cli.no_create_calls,
                 notifications: !cli.no_notifications,
                 workers: cli.libtest.test_threads.unwrap_or(crate::prop::MAX_WORKERS),
-                rerun: RerunArgs::from_cli(cli, token.is_some() && embedded.is_none()),
+                rerun: RerunArgs::from_cli(
+                    cli,
+                    token.is_some() && embedded.is_none(),
+                    contract.rerun_options(),
+                ),
             },
             secrets: token.into_iter().collect(),
             verdicts: Mutex::new(Vec::new()),
@@ -511,18 +509,13 @@ async fn probe(base: &str, timeout: Duration) -> Result<(), SetupError> {
 /// One request that needs the token, before any trial: a target that
 /// refuses it refuses every request, and a run of 401s is no finding about
 /// the contract. Any answer but 401 and 403 lets the run go on.
-async fn preflight(http: &Http, token_env: &str, token_sent: bool) -> Result<(), SetupError> {
-    let path = format!(
-        "/communications/calls/{}",
-        uuid::Uuid::new_v4().hyphenated()
-    );
-    let request = HttpRequest {
-        method: "GET".into(),
-        path: path.clone(),
-        headers: Vec::new(),
-        body: None,
-        auth: true,
-    };
+async fn preflight(
+    http: &Http,
+    path: &str,
+    token_env: &str,
+    token_sent: bool,
+) -> Result<(), SetupError> {
+    let request = HttpRequest::get(path);
     let response = match http.send(&request).await {
         Ok(r) => r,
         // A slow or broken answer is for the trials to report, each with
@@ -535,7 +528,7 @@ async fn preflight(http: &Http, token_env: &str, token_sent: bool) -> Result<(),
     let what_to_do = if token_sent {
         format!("set {token_env} to a bearer token the target accepts")
     } else {
-        format!("no token was sent: set {token_env} to a bearer token (the reference server accepts any)")
+        format!("no token was sent: set {token_env} to a bearer token (an embedded implementation may accept any)")
     };
     Err(SetupError::Refused {
         message: format!(
@@ -563,6 +556,3 @@ fn validate_target(url: &str) -> Result<(), SetupError> {
         None => Ok(()),
     }
 }
-
-/// The environment, built on first use and shared by every trial.
-pub type SharedEnv = Arc<std::sync::OnceLock<Result<Env, String>>>;

@@ -1,6 +1,27 @@
 //! Errors that stop a verdict from being reached, as opposed to check failures.
 
+use std::error::Error;
 use std::path::PathBuf;
+
+/// An error and every cause under it, outermost first.
+pub(crate) fn causes<'a>(
+    e: &'a (dyn Error + 'static),
+) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
+    std::iter::successors(Some(e), |e: &&'a (dyn Error + 'static)| (*e).source())
+}
+
+/// An error with its causes, as one line: `outer: inner: innermost`.
+pub(crate) fn chain(e: &(dyn Error + 'static)) -> String {
+    causes(e)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// The kind of the first I/O error among an error's causes.
+pub(crate) fn io_kind(e: &(dyn Error + 'static)) -> Option<std::io::ErrorKind> {
+    causes(e).find_map(|c| c.downcast_ref::<std::io::Error>().map(std::io::Error::kind))
+}
 
 /// A case file could not be turned into a runnable case.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +91,7 @@ pub enum SetupError {
 /// A fixture (a call the case needs) could not be prepared on the target.
 #[derive(Debug, thiserror::Error)]
 pub enum FixtureError {
-    #[error("failed to create a {kind} call: {message}")]
+    #[error("failed to prepare fixture {kind}: {message}")]
     Create { kind: String, message: String },
     #[error("failed to prepare fixture {kind}: {message}")]
     Unsupported { kind: String, message: String },

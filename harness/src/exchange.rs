@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::error::TransportError;
+use crate::error::{causes, chain, io_kind, TransportError};
 
 #[derive(Debug, Clone)]
 pub struct HttpRequest {
@@ -15,6 +15,41 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
     pub auth: bool,
+}
+
+impl HttpRequest {
+    /// A request with the bearer token and no body.
+    pub fn new(method: &str, path: impl Into<String>) -> Self {
+        Self {
+            method: method.to_owned(),
+            path: path.into(),
+            headers: Vec::new(),
+            body: None,
+            auth: true,
+        }
+    }
+
+    pub fn get(path: impl Into<String>) -> Self {
+        Self::new("GET", path)
+    }
+
+    pub fn delete(path: impl Into<String>) -> Self {
+        Self::new("DELETE", path)
+    }
+
+    /// A POST of `body` as `application/json`.
+    pub fn post_json(path: impl Into<String>, body: &Value) -> Self {
+        Self::new("POST", path).json(body)
+    }
+
+    /// The same request with `body` as `application/json`.
+    #[must_use]
+    pub fn json(mut self, body: &Value) -> Self {
+        self.headers
+            .push(("content-type".to_owned(), "application/json".to_owned()));
+        self.body = Some(body.to_string().into_bytes());
+        self
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -324,19 +359,8 @@ fn redirect_policy() -> reqwest::redirect::Policy {
 /// Why reading a body failed, naming a reset or an early close, which
 /// reqwest reports only as "error decoding response body".
 fn body_failure(e: &reqwest::Error, read: usize) -> String {
-    let chain = error_chain(e);
-    let io_kind = {
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-        let mut kind = None;
-        while let Some(s) = source {
-            if let Some(io) = s.downcast_ref::<std::io::Error>() {
-                kind = Some(io.kind());
-                break;
-            }
-            source = s.source();
-        }
-        kind
-    };
+    let chain = chain(e);
+    let io_kind = io_kind(e);
     match io_kind {
         Some(std::io::ErrorKind::ConnectionReset) => {
             format!("the target reset the connection after {read} byte(s) of the body ({chain})")
@@ -349,7 +373,7 @@ fn body_failure(e: &reqwest::Error, read: usize) -> String {
 }
 
 fn classify(url: &str, e: &reqwest::Error) -> TransportError {
-    let message = error_chain(e);
+    let message = chain(e);
     let url = url.to_owned();
     if e.is_connect() {
         TransportError::Connect { url, message }
@@ -372,38 +396,18 @@ fn is_idempotent(method: &str) -> bool {
 /// The connection ended before a response head came: a reset, a broken
 /// pipe, or hyper's "connection closed before message completed".
 fn closed_early(e: &reqwest::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if matches!(
-                io.kind(),
-                std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::ConnectionAborted
-                    | std::io::ErrorKind::BrokenPipe
-                    | std::io::ErrorKind::UnexpectedEof
-            ) {
-                return true;
-            }
-        }
-        if s.to_string()
+    matches!(
+        io_kind(e),
+        Some(
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::UnexpectedEof
+        )
+    ) || causes(e).any(|c| {
+        c.to_string()
             .contains("connection closed before message completed")
-        {
-            return true;
-        }
-        source = s.source();
-    }
-    false
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+    })
 }
 
 #[cfg(test)]

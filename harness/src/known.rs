@@ -161,12 +161,4 @@ impl KnownFailures {
             })
             .collect()
     }
-
-    /// Entries that covered a failure in this run.
-    pub fn used(&self) -> Vec<&Entry> {
-        self.entries
-            .iter()
-            .filter(|e| e.matched_failure.load(Ordering::Relaxed))
-            .collect()
-    }
 }

@@ -1,30 +1,43 @@
-//! The machinery of the invite conformance suite: options, trial building
-//! (libtest-mimic), case loading, HTTP exchange, callback listener, schema
-//! registry, matching, rendering. It knows nothing of invite semantics: the
-//! suite describes the contract through [`Contract`].
+//! The machinery of a conformance suite for an HTTP API with webhook
+//! notifications: options, trials (libtest-mimic), case files, the HTTP
+//! exchange, the callback listener, schemas, matching, rendering, reports.
+//! It knows nothing of any API: a suite describes its contract through
+//! [`Contract`] and calls [`main`].
+//!
+//! The public API:
+//! - [`main`], [`Contract`] and what it hands over: [`Fixture`],
+//!   [`Invariant`] (checked against an [`Exchange`]), [`Property`]
+//!   (run with [`run_property`], each input a [`Failure`] or not),
+//!   [`RerunOption`], [`Envelope`], [`NoOptions`];
+//! - the run's [`Env`]: its options, schemas ([`Schemas`]), listener
+//!   ([`Mailbox`], [`Delivery`], [`notification_items`]), HTTP
+//!   ([`HttpRequest`], [`HttpResponse`]) and the register of what it owns;
+//! - results as data: [`Check`], [`Level`], [`Detail`], [`Verdict`] and
+//!   their parts, [`JsonPath`], [`Vars`];
+//! - [`run_generated`] for generated cases, and [`render`] for the text.
 
 #![warn(clippy::print_stdout)]
 
-pub mod case;
-pub mod cli;
-pub mod connlimit;
-pub mod contract;
-pub mod discover;
-pub mod env;
-pub mod error;
-pub mod exchange;
-pub mod json_path;
-pub mod known;
-pub mod lint;
-pub mod listener;
-pub mod matching;
-pub mod prop;
+mod case;
+mod cli;
+mod connlimit;
+mod contract;
+mod discover;
+mod env;
+mod error;
+mod exchange;
+mod json_path;
+mod known;
+mod lint;
+mod listener;
+mod matching;
+mod prop;
 pub mod render;
-pub mod report;
-pub mod runner;
-pub mod schema;
-pub mod template;
-pub mod verdict;
+mod report;
+mod runner;
+mod schema;
+mod template;
+mod verdict;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -32,10 +45,22 @@ use std::sync::{Arc, OnceLock, PoisonError};
 
 use libtest_mimic::{Arguments, ColorSetting, Completion, Failed, FormatSetting, Trial};
 
-pub use cli::Cli;
-pub use contract::{Contract, Exchange, Fixture, Invariant, Property};
-pub use env::Env;
-pub use verdict::{Check, Detail, Level, Outcome, Verdict};
+use cli::Cli;
+pub use cli::NoOptions;
+pub use contract::{
+    whole_body, Contract, Envelope, Exchange, Fixture, Invariant, Memo, Property, PropertyRun,
+    RerunOption,
+};
+pub use env::{Env, RunOptions, Unreleased};
+pub use error::{CaseError, FixtureError, TransportError};
+pub use exchange::{HttpRequest, HttpResponse};
+pub use json_path::JsonPath;
+pub use listener::{notification_items, Delivery, Mailbox};
+pub use prop::{run as run_property, Failure};
+pub use runner::run_generated;
+pub use schema::Schemas;
+pub use template::Vars;
+pub use verdict::{Check, Detail, Difference, Level, Outcome, SchemaViolation, Verdict, Where};
 
 /// Trials run this many at a time unless `--test-threads` says otherwise:
 /// they wait on the network, not on the CPU.
@@ -66,18 +91,7 @@ impl Shared {
     /// The run's environment, built on first use, or why it could not be.
     fn setup(&self) -> Result<&Env, &str> {
         self.env
-            .get_or_init(|| {
-                Env::build(&self.cli, &*self.contract).map_err(|e| {
-                    let mut text = e.to_string();
-                    let mut source = std::error::Error::source(&e);
-                    while let Some(s) = source {
-                        text.push_str(": ");
-                        text.push_str(&s.to_string());
-                        source = s.source();
-                    }
-                    text
-                })
-            })
+            .get_or_init(|| Env::build(&self.cli, &*self.contract).map_err(|e| error::chain(&e)))
             .as_ref()
             .map_err(String::as_str)
     }
@@ -105,10 +119,16 @@ impl Shared {
     }
 }
 
-/// The whole program: parse, build trials, run, return the exit code.
-pub fn main(contract: impl Contract) -> ExitCode {
-    let mut cli = match Cli::parse_args() {
-        Ok(cli) => cli,
+/// The whole program: parse the harness's options and the contract's (`O`),
+/// make the contract from its options, build the trials, run them, and
+/// return the exit code. `about` is the first line of `--help`.
+pub fn main<O, C>(about: &str, make: impl FnOnce(O) -> C) -> ExitCode
+where
+    O: clap::Args + clap::FromArgMatches,
+    C: Contract,
+{
+    let (mut cli, contract) = match Cli::parse_args::<O>(about) {
+        Ok((cli, options)) => (cli, make(options)),
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
@@ -238,7 +258,7 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
             .options
             .target
             .clone()
-            .unwrap_or_else(|| format!("embedded reference server ({})", env.http.base()));
+            .unwrap_or_else(|| format!("the embedded implementation ({})", env.http.base()));
         let part = report::Part {
             suite: shared.contract.name(),
             title: shared.contract.title(),

@@ -89,10 +89,20 @@ pub fn case_files(cases: &Path, schemas_dir: &Path, contract: &dyn Contract) -> 
                 }
             }
         }
-        for id in &case.expect.invariants {
-            if !contract.invariants().iter().any(|i| i.id == id) {
-                problems.push(format!("{shown}: names unknown invariant {id:?}"));
-            }
+        if let Err(e) = crate::runner::invariants(contract, &case.expect.invariants) {
+            problems.push(format!("{shown}: $.expect.invariants: {e}"));
+        }
+        if case
+            .expect
+            .notifications
+            .iter()
+            .any(|n| n.fixture.is_none())
+            && !case.fixtures.contains_key(contract.default_fixture())
+        {
+            problems.push(format!(
+                "{shown}: $.expect.notifications: an expectation names no fixture, and there is no fixture {:?} (the default) in $.fixtures",
+                contract.default_fixture()
+            ));
         }
         for (var, kind) in &case.fixtures {
             if !contract.fixture_kinds().contains(&kind.as_str()) {

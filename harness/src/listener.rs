@@ -14,6 +14,8 @@ use axum::Router;
 use serde_json::Value;
 use tokio::sync::Notify;
 
+use crate::contract::Envelope;
+
 /// Bodies above this are refused without being kept.
 const MAX_BODY: usize = 1 << 20;
 /// A mailbox keeps at most this many deliveries…
@@ -35,6 +37,8 @@ pub struct Delivery {
     pub at: Instant,
     pub content_type: Option<String>,
     raw: Bytes,
+    /// How the contract's bodies hold their items.
+    envelope: Envelope,
     /// The body as JSON, parsed by the first reader: on the trial's thread
     /// that waits for it, not on the runtime thread that serves the listener
     /// (and the embedded server), which was the run's busiest.
@@ -42,21 +46,23 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    fn received(content_type: Option<String>, raw: Bytes) -> Self {
+    fn received(content_type: Option<String>, raw: Bytes, envelope: Envelope) -> Self {
         Self {
             at: Instant::now(),
             content_type,
             raw,
+            envelope,
             parsed: OnceLock::new(),
         }
     }
 
     /// A POST whose body never came whole: `why`.
-    fn failed(why: String) -> Self {
+    fn failed(why: String, envelope: Envelope) -> Self {
         Self {
             at: Instant::now(),
             content_type: None,
             raw: Bytes::new(),
+            envelope,
             parsed: OnceLock::from(Err(why)),
         }
     }
@@ -66,16 +72,19 @@ impl Delivery {
         self.parsed.get_or_init(|| parse(&self.raw))
     }
 
-    /// The `commsNotification` items of a `commsNotifications` body.
+    /// The notification items the body holds, as the contract's envelope
+    /// says; none when it is not JSON.
     pub fn items(&self) -> Vec<&Value> {
         match self.body() {
-            Ok(Value::Object(map)) => match map.get("value") {
-                Some(Value::Array(items)) => items.iter().collect(),
-                _ => Vec::new(),
-            },
-            _ => Vec::new(),
+            Ok(body) => (self.envelope)(body),
+            Err(_) => Vec::new(),
         }
     }
+}
+
+/// Every notification item of these deliveries, in the order they came.
+pub fn notification_items(deliveries: &[Arc<Delivery>]) -> Vec<&Value> {
+    deliveries.iter().flat_map(|d| d.items()).collect()
 }
 
 /// The deliveries to one callback path. The listener holds it weakly: it
@@ -187,13 +196,14 @@ impl Drop for Mailbox {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Boxes {
     by_path: Mutex<HashMap<String, Weak<Mailbox>>>,
     /// Bytes of bodies kept by all live mailboxes, against [`MAX_STORED_BYTES`].
     stored: AtomicUsize,
     /// Set once, when the listener stops serving: why.
     stopped: OnceLock<String>,
+    envelope: Envelope,
 }
 
 impl Boxes {
@@ -225,10 +235,19 @@ pub struct Listener {
 
 impl Listener {
     /// Binds `addr` and serves on the current runtime.
-    pub async fn start(addr: &str, public_base: Option<String>) -> std::io::Result<Self> {
+    pub async fn start(
+        addr: &str,
+        public_base: Option<String>,
+        envelope: Envelope,
+    ) -> std::io::Result<Self> {
         let socket = bind(addr).await?;
         let local_addr = socket.local_addr()?;
-        let boxes = Arc::new(Boxes::default());
+        let boxes = Arc::new(Boxes {
+            by_path: Mutex::default(),
+            stored: AtomicUsize::new(0),
+            stopped: OnceLock::new(),
+            envelope,
+        });
         let app = Router::new()
             .route("/callbacks/{token}", post(receive))
             .with_state(boxes.clone());
@@ -353,7 +372,7 @@ async fn receive(
                 ),
             };
             if mailbox.reserve(0) {
-                mailbox.push(Delivery::failed(why));
+                mailbox.push(Delivery::failed(why, boxes.envelope));
             }
             return status;
         }
@@ -367,7 +386,7 @@ async fn receive(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    mailbox.push(Delivery::received(content_type, bytes));
+    mailbox.push(Delivery::received(content_type, bytes, boxes.envelope));
     StatusCode::ACCEPTED
 }
 
@@ -376,11 +395,6 @@ fn parse(bytes: &Bytes) -> Result<Value, String> {
         let preview: String = String::from_utf8_lossy(&bytes[..bytes.len().min(80)]).into_owned();
         format!("not JSON ({e}): {preview:?}")
     })
-}
-
-/// How long to wait at most: the default, or the case's own deadline.
-pub fn deadline(from: Instant, ms: u64) -> Instant {
-    from + Duration::from_millis(ms)
 }
 
 #[cfg(test)]
@@ -409,7 +423,9 @@ mod tests {
     #[test]
     fn a_flood_past_the_mailbox_budget_is_refused_and_counted() {
         runtime().block_on(async {
-            let listener = Listener::start("127.0.0.1:0", None).await.expect("binds");
+            let listener = Listener::start("127.0.0.1:0", None, crate::contract::whole_body)
+                .await
+                .expect("binds");
             let (url, mailbox) = listener.mailbox();
             let client = reqwest::Client::new();
             // A JSON string of just over 512 KiB: seven fit the 4 MiB budget.
@@ -433,7 +449,9 @@ mod tests {
     #[test]
     fn a_listener_that_stops_wakes_its_waiters_and_says_why() {
         runtime().block_on(async {
-            let listener = Listener::start("127.0.0.1:0", None).await.expect("binds");
+            let listener = Listener::start("127.0.0.1:0", None, crate::contract::whole_body)
+                .await
+                .expect("binds");
             let (_, mailbox) = listener.mailbox();
             assert_eq!(mailbox.listener_stopped(), None);
             let far = Instant::now() + Duration::from_secs(3600);
@@ -455,7 +473,9 @@ mod tests {
     #[test]
     fn a_finished_trials_path_is_refused_and_its_bytes_freed() {
         runtime().block_on(async {
-            let listener = Listener::start("127.0.0.1:0", None).await.expect("binds");
+            let listener = Listener::start("127.0.0.1:0", None, crate::contract::whole_body)
+                .await
+                .expect("binds");
             let client = reqwest::Client::new();
             let (url, mailbox) = listener.mailbox();
             assert_eq!(post(&client, &url, b"{\"value\": []}".to_vec()).await, 202);

@@ -10,7 +10,7 @@ use crate::case::{load_case, LoadedCase, MatchMode, NotificationExpect};
 use crate::contract::{Contract, Exchange, Fixture};
 use crate::env::Env;
 use crate::exchange::{HttpRequest, HttpResponse};
-use crate::listener::Delivery;
+use crate::listener::notification_items;
 use crate::matching::{compare, project};
 use crate::template::{fill_str, fill_value, Vars};
 use crate::verdict::{Check, Detail, Level, Verdict, Where};
@@ -39,8 +39,19 @@ pub fn run_case(env: &Env, contract: &dyn Contract, name: &str, file: &Path) -> 
     }
 }
 
+/// Runs a case held as JSON (a generated one) as its file would run;
+/// an error says where the case itself is broken.
+pub fn run_generated(
+    env: &Env,
+    contract: &dyn Contract,
+    case: &Value,
+) -> Result<Verdict, crate::error::CaseError> {
+    let loaded = crate::case::case_from_value(Path::new("<generated>"), case)?;
+    Ok(run_loaded(env, contract, &loaded, Verdict::default()))
+}
+
 /// Runs a case already in memory (a file's, or a generated one).
-pub fn run_loaded(
+fn run_loaded(
     env: &Env,
     contract: &dyn Contract,
     loaded: &LoadedCase,
@@ -318,12 +329,7 @@ fn execute(
         notification_deadline: deadline_default,
         memo: crate::contract::Memo::default(),
     };
-    for id in &case.expect.invariants {
-        let invariant = contract
-            .invariants()
-            .iter()
-            .find(|i| i.id == id)
-            .ok_or_else(|| format!("the case names an unknown invariant {id:?}"))?;
+    for invariant in invariants(contract, &case.expect.invariants)? {
         verdict.checks.push(invariant.evaluate(&exchange));
     }
     for (i, expect) in case.expect.notifications.iter().enumerate() {
@@ -348,7 +354,15 @@ fn execute(
                     "none is due: the response already has {} = {value:?}",
                     condition.path
                 )),
-                None => check_notification(env, i, expect, fixtures, &vars, sent_at)?,
+                None => check_notification(
+                    env,
+                    contract.default_fixture(),
+                    i,
+                    expect,
+                    fixtures,
+                    &vars,
+                    sent_at,
+                )?,
             },
         };
         verdict.checks.push(check);
@@ -375,6 +389,38 @@ pub fn misspelled(
             )
         })
     })
+}
+
+/// The invariants a case names, its `@preset`s expanded, each once, in order.
+pub fn invariants<'c>(
+    contract: &'c dyn Contract,
+    names: &[String],
+) -> Result<Vec<&'c crate::contract::Invariant>, String> {
+    let mut ids: Vec<&str> = Vec::new();
+    for name in names {
+        match name.strip_prefix('@') {
+            Some(preset) => {
+                let (_, members) = contract
+                    .invariant_presets()
+                    .iter()
+                    .find(|(p, _)| *p == preset)
+                    .ok_or_else(|| format!("the case names an unknown preset {name:?}"))?;
+                ids.extend(members.iter().copied());
+            }
+            None => ids.push(name),
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    ids.into_iter()
+        .filter(|id| seen.insert(*id))
+        .map(|id| {
+            contract
+                .invariants()
+                .iter()
+                .find(|i| i.id == id)
+                .ok_or_else(|| format!("the case names an unknown invariant {id:?}"))
+        })
+        .collect()
 }
 
 /// Why an expectation cannot be checked: it names a value that was never captured.
@@ -540,21 +586,9 @@ fn check_header(
     check
 }
 
-/// Every `commsNotification` item of these deliveries, borrowed.
-pub fn item_refs(deliveries: &[std::sync::Arc<Delivery>]) -> Vec<&Value> {
-    deliveries.iter().flat_map(|d| d.items()).collect()
-}
-
-/// Every `commsNotification` item received so far on a mailbox.
-pub fn items(deliveries: &[std::sync::Arc<Delivery>]) -> Vec<Value> {
-    deliveries
-        .iter()
-        .flat_map(|d| d.items().into_iter().cloned())
-        .collect()
-}
-
 fn check_notification(
     env: &Env,
+    default_fixture: &str,
     index: usize,
     expect: &NotificationExpect,
     fixtures: &BTreeMap<String, Fixture>,
@@ -564,13 +598,10 @@ fn check_notification(
     let id = format!("notification[{index}]");
     let check = Check::new(id, Level::Must, expect.about.clone());
     let pattern = fill_value(&expect.pattern, vars)?;
-    let Some(mailbox) = fixtures
-        .get(&expect.fixture)
-        .and_then(|f| f.mailbox.clone())
-    else {
+    let fixture = expect.fixture.as_deref().unwrap_or(default_fixture);
+    let Some(mailbox) = fixtures.get(fixture).and_then(|f| f.mailbox.clone()) else {
         return Ok(check.not_run(format!(
-            "fixture {} has no callback the suite can read",
-            expect.fixture
+            "fixture {fixture} has no callback the suite can read"
         )));
     };
     if let Some(typo) = expect
@@ -589,16 +620,17 @@ fn check_notification(
         .map_or(env.options.notification_timeout, Duration::from_millis);
     let deadline = sent_at + within;
     env.block_on(mailbox.wait_until(deadline, |d| {
-        item_refs(d)
+        notification_items(d)
             .into_iter()
             .filter(|item| compare(&pattern, item, MatchMode::Subset, &[]).is_empty())
             .count()
             >= wanted
     }));
     let deliveries = mailbox.snapshot();
-    let all = items(&deliveries);
+    let all = notification_items(&deliveries);
     let found: Vec<&Value> = all
         .iter()
+        .copied()
         .filter(|item| compare(&pattern, item, MatchMode::Subset, &[]).is_empty())
         .collect();
     let mut check = check;
@@ -660,7 +692,7 @@ fn check_notification(
         // sent that came closest to the expectation.
         let missed = all
             .iter()
-            .filter(|item| !found.iter().any(|f| std::ptr::eq(*f, *item)));
+            .filter(|item| !found.iter().any(|f| std::ptr::eq(*f, **item)));
         if let Some((closest, diffs)) = missed
             .map(|item| (item, compare(&pattern, item, MatchMode::Subset, &[])))
             .min_by_key(|(_, diffs)| diffs.len())

@@ -1,11 +1,9 @@
 //! The rendered text of each kind of mismatch, built from verdicts by hand so
 //! the renderer is pinned independently of any target.
 
-use conformance_harness::json_path::JsonPath;
 use conformance_harness::render::{render_verdict, Styles};
-use conformance_harness::verdict::{
-    Check, Detail, Difference, Level, SchemaViolation, Verdict, Where,
-};
+use conformance_harness::JsonPath;
+use conformance_harness::{Check, Detail, Difference, Level, SchemaViolation, Verdict, Where};
 use serde_json::json;
 
 fn place() -> Where {

@@ -13,8 +13,8 @@
 //! with another value than the one sent is a difference everywhere, except
 //! a displayName, which the service resolves.
 
-use conformance_harness::json_path::JsonPath;
 use conformance_harness::render::describe;
+use conformance_harness::JsonPath;
 use conformance_harness::{Check, Detail, Exchange};
 use serde_json::Value;
 

@@ -11,8 +11,8 @@ mod roster;
 
 use std::sync::Arc;
 
-use conformance_harness::listener::{Delivery, Mailbox};
-use conformance_harness::runner::item_refs;
+use conformance_harness::notification_items;
+use conformance_harness::{Delivery, Mailbox};
 use conformance_harness::{Exchange, Invariant, Level};
 use serde_json::Value;
 
@@ -25,6 +25,37 @@ pub use notification::notification_violations;
 const SUCCESS: &str = "If successful, this method returns a `200 OK` response code and a location header with a URI to the inviteParticipantsOperation created for this request.";
 const BODY: &str = "The body of the response contains the created inviteParticipantsOperation.";
 const OPERATIONS: &str = "For more information about how to handle operations, see commsOperation.";
+
+/// Lists of invariants a case names as `@name`: what must hold of every
+/// accepted invite, and of every rejection.
+pub const PRESETS: &[(&str, &[&str])] = &[
+    (
+        "accepted",
+        &[
+            "invite.location",
+            "invite.content-type",
+            "invite.status-value",
+            "invite.client-context-echo",
+            "invite.participants-echo",
+            "invite.response-consistent",
+            "invite.client-context-limit",
+            "invite.operation-get",
+            "invite.terminal-once",
+            "invite.terminal-notification-matches",
+            "invite.terminal-notification-consistent",
+            "invite.failed-has-result-info",
+            "invite.roster-update",
+            "invite.roster-notification-consistent",
+            "invite.odata-types",
+            "error.no-5xx",
+            "notification.schema",
+        ],
+    ),
+    (
+        "rejected",
+        &["error.graph-body", "error.inner-error", "error.no-5xx"],
+    ),
+];
 
 /// The documented invariants. A MUST names the spec page's section it comes
 /// from and quotes it (a self-test finds each quote on the page); a rule known
@@ -359,7 +390,7 @@ pub(super) struct Settled(Vec<Arc<Delivery>>);
 
 impl Settled {
     pub(super) fn items(&self) -> Vec<&Value> {
-        item_refs(&self.0)
+        notification_items(&self.0)
     }
 }
 

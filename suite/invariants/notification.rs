@@ -1,6 +1,6 @@
 //! Invariants of every notification's shape, resourceData included.
 
-use conformance_harness::json_path::JsonPath;
+use conformance_harness::JsonPath;
 use conformance_harness::{Check, Detail, Exchange};
 use serde_json::Value;
 
@@ -23,9 +23,9 @@ pub(super) fn resource_schema(item: &Value) -> Option<(&'static str, bool)> {
 /// A `commsNotifications` body's violations of its schema and, since
 /// `resourceData` is open there, of the schema of what each item is about.
 pub fn notification_violations(
-    schemas: &conformance_harness::schema::Schemas,
+    schemas: &conformance_harness::Schemas,
     body: &Value,
-) -> Result<Vec<conformance_harness::verdict::SchemaViolation>, String> {
+) -> Result<Vec<conformance_harness::SchemaViolation>, String> {
     let mut violations = schemas.validate("commsNotifications.json", body)?;
     let items = body.get("value").and_then(Value::as_array);
     for (n, item) in items.into_iter().flatten().enumerate() {

@@ -1,9 +1,9 @@
 //! Invariants of the invite response itself: its Location, type, status,
 //! echoes, the clientContext limit, participant counts, and GET of the operation.
 
-use conformance_harness::exchange::HttpRequest;
-use conformance_harness::json_path::JsonPath;
 use conformance_harness::render::describe;
+use conformance_harness::HttpRequest;
+use conformance_harness::JsonPath;
 use conformance_harness::{Check, Detail, Exchange};
 use serde_json::Value;
 
@@ -196,13 +196,7 @@ pub(super) fn operation_get(ex: &Exchange<'_>, check: Check) -> Check {
     // Read once the operation has settled, so that what the GET says can be
     // held against how the operation was announced to end.
     let announced = announced_end(ex);
-    let get = HttpRequest {
-        method: "GET".into(),
-        path: location[start..].to_owned(),
-        headers: Vec::new(),
-        body: None,
-        auth: true,
-    };
+    let get = HttpRequest::get(&location[start..]);
     let response = match ex.env.send(&get) {
         Ok(r) => r,
         Err(e) => return check.fail_text(format!("GET {location}: {e}")),

@@ -1,6 +1,6 @@
 //! Invariants of who ends up where: roster updates, moves, replaced calls.
 
-use conformance_harness::exchange::HttpRequest;
+use conformance_harness::HttpRequest;
 use conformance_harness::{Check, Exchange};
 use serde_json::Value;
 
@@ -143,13 +143,7 @@ pub(super) fn replaced_call_ended(ex: &Exchange<'_>, check: Check) -> Check {
             ex.env.options.notification_timeout.as_millis()
         ));
     }
-    let get = HttpRequest {
-        method: "GET".into(),
-        path: format!("/communications/calls/{replaced}"),
-        headers: Vec::new(),
-        body: None,
-        auth: true,
-    };
+    let get = HttpRequest::get(format!("/communications/calls/{replaced}"));
     match ex.env.send(&get) {
         Ok(r) if r.status == 404 => check,
         Ok(r) => check.fail_text(format!(

@@ -5,47 +5,25 @@
 mod bodies;
 mod model;
 
-use std::path::Path;
+use std::sync::Arc;
 
-use conformance_harness::case::case_from_value;
-use conformance_harness::prop::{self, Failure};
-use conformance_harness::runner::run_loaded;
-use conformance_harness::{Check, Contract, Env, Level, Property, Verdict};
+use conformance_harness::{
+    run_generated, run_property, Check, Contract, Env, Failure, Level, Property, Verdict,
+};
 use serde_json::{json, Value};
+
+use crate::options::CallOptions;
 
 use bodies::{any_input, invalid_invite, valid_invite, AnyInput, InvalidInvite, ValidInvite};
 
 const INVITE_PATH: &str = "/communications/calls/{{call}}/participants/invite";
 
-/// The invariants that must hold for every accepted invite.
-const ACCEPTED: &[&str] = &[
-    "invite.location",
-    "invite.content-type",
-    "invite.status-value",
-    "invite.client-context-echo",
-    "invite.participants-echo",
-    "invite.client-context-limit",
-    "invite.operation-get",
-    "invite.terminal-once",
-    "invite.terminal-notification-matches",
-    "invite.failed-has-result-info",
-    "invite.roster-update",
-    "error.no-5xx",
-    "notification.schema",
-    "invite.response-consistent",
-    "invite.terminal-notification-consistent",
-    "invite.roster-notification-consistent",
-    "invite.odata-types",
-];
-
-const REJECTED: &[&str] = &["error.graph-body", "error.inner-error", "error.no-5xx"];
-
-pub fn all() -> Vec<Property> {
+pub fn all(options: Arc<CallOptions>) -> Vec<Property> {
     vec![
         Property {
             name: "invite::accepts_valid_bodies".into(),
             run: Box::new(|env, contract| {
-                let verdict = prop::run(
+                let verdict = run_property(
                     env,
                     "prop::invite::accepts_valid_bodies",
                     valid_invite,
@@ -62,7 +40,7 @@ pub fn all() -> Vec<Property> {
         Property {
             name: "invite::rejects_invalid_bodies".into(),
             run: Box::new(|env, contract| {
-                let verdict = prop::run(
+                let verdict = run_property(
                     env,
                     "prop::invite::rejects_invalid_bodies",
                     invalid_invite,
@@ -85,7 +63,7 @@ pub fn all() -> Vec<Property> {
         Property {
             name: "invite::never_5xx_or_hangs".into(),
             run: Box::new(|env, contract| {
-                let verdict = prop::run(
+                let verdict = run_property(
                     env,
                     "prop::invite::never_5xx_or_hangs",
                     any_input,
@@ -106,8 +84,8 @@ pub fn all() -> Vec<Property> {
         },
         Property {
             name: "invite::stateful_model".into(),
-            run: Box::new(|env, _contract| {
-                if !env.options.create_calls {
+            run: Box::new(move |env, _contract| {
+                if !options.create_calls() {
                     return Verdict {
                         skipped: Some(
                             "the model ends the calls it uses, so it needs calls of its own, and --no-create-calls is set".to_owned(),
@@ -115,11 +93,11 @@ pub fn all() -> Vec<Property> {
                         ..Verdict::default()
                     };
                 }
-                prop::run(
+                run_property(
                     env,
                     "prop::invite::stateful_model",
                     model::steps,
-                    |env, steps: &Vec<model::Step>| model::check(env, steps),
+                    |env, steps: &Vec<model::Step>| model::check(env, &options, steps),
                 )
             }),
         },
@@ -139,7 +117,7 @@ fn case(description: String, fixtures: Value, request: Value, expect: Value) -> 
 
 fn valid_case(v: &ValidInvite) -> Value {
     let mut fixtures = json!({"call": v.kind.fixture()});
-    let mut invariants: Vec<&str> = ACCEPTED.to_vec();
+    let mut invariants: Vec<&str> = vec!["@accepted"];
     if v.replaces {
         fixtures["replace"] = json!("disposable_p2p");
         invariants.push("invite.replaced-call-ended");
@@ -163,7 +141,7 @@ fn valid_case(v: &ValidInvite) -> Value {
 
 fn invalid_case(v: &InvalidInvite) -> Value {
     use bodies::Violation;
-    let mut invariants: Vec<&str> = REJECTED.to_vec();
+    let mut invariants: Vec<&str> = vec!["@rejected"];
     // What the page states is a MUST: clientContext over 256 characters is
     // rejected with 400 (DESIGN.md), several participants on a peer-to-peer
     // call with a 4xx. How other invalid bodies are answered is Graph's
@@ -208,7 +186,7 @@ fn malformed_case(bytes: &[u8]) -> Value {
         "A generated malformed body is rejected with a 4xx".into(),
         json!({"call": "group"}),
         request,
-        json!({"status": {"should": 400}, "invariants": REJECTED}),
+        json!({"status": {"should": 400}, "invariants": ["@rejected"]}),
     )
 }
 
@@ -260,8 +238,8 @@ fn check_case(
             });
         }
     }
-    let loaded = match case_from_value(Path::new("<generated>"), case) {
-        Ok(l) => l,
+    let verdict = match run_generated(env, contract, case) {
+        Ok(v) => v,
         Err(e) => {
             return Some(Failure {
                 error: Some(format!(
@@ -272,7 +250,6 @@ fn check_case(
             })
         }
     };
-    let verdict = run_loaded(env, contract, &loaded, Verdict::default());
     // Warnings come back too: the property reports the first, unshrunk.
     if verdict.passed(env.options.strict) && verdict.warnings(env.options.strict) == 0 {
         return None;

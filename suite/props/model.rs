@@ -12,9 +12,9 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use conformance_harness::exchange::{HttpRequest, HttpResponse};
-use conformance_harness::prop::Failure;
+use conformance_harness::Failure;
 use conformance_harness::{Check, Env, Fixture, Level};
+use conformance_harness::{HttpRequest, HttpResponse};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -24,6 +24,7 @@ use crate::notifications::{
     call_items, change_type, is_terminal, operation_items, refs, roster_items, status_of, wait,
     wait_since,
 };
+use crate::options::CallOptions;
 
 #[derive(Debug, Clone)]
 pub enum Step {
@@ -72,24 +73,13 @@ struct Finding {
 
 struct Model<'a> {
     env: &'a Env,
+    options: &'a CallOptions,
     calls: Vec<Call>,
     ops: Vec<Operation>,
     log: String,
     next_user: usize,
     /// SHOULD-level findings, collected while the sequence goes on.
     warnings: Vec<String>,
-}
-
-fn request(method: &str, path: String, body: Option<&Value>) -> HttpRequest {
-    HttpRequest {
-        method: method.into(),
-        path,
-        headers: body
-            .map(|_| vec![("content-type".to_owned(), "application/json".to_owned())])
-            .unwrap_or_default(),
-        body: body.map(|b| b.to_string().into_bytes()),
-        auth: true,
-    }
 }
 
 fn must(text: impl Into<String>) -> Finding {
@@ -140,7 +130,7 @@ impl Model<'_> {
             Step::Create(kind) => {
                 // Always a call of its own, never one the user lent: the
                 // model deletes calls.
-                let fixture = fixtures::create_owned(self.env, kind.fixture())
+                let fixture = fixtures::create_owned(self.env, self.options, kind.fixture())
                     .map_err(|e| must(e.to_string()))?;
                 let _ = write!(self.log, " -> call {}", self.calls.len());
                 self.calls.push(Call {
@@ -168,10 +158,9 @@ impl Model<'_> {
                 });
                 let _ = write!(self.log, " on call {i}");
                 let id = self.calls[i].fixture.id.clone();
-                let r = self.send(&request(
-                    "POST",
+                let r = self.send(&HttpRequest::post_json(
                     format!("/communications/calls/{id}/participants/invite"),
-                    Some(&body),
+                    &body,
                 ))?;
                 if self.calls[i].alive {
                     Self::require(&r, r.status == 200, "200", "an invite on a live call")?;
@@ -191,11 +180,9 @@ impl Model<'_> {
                     (o.call, o.id.clone())
                 };
                 let call_id = self.calls[i].fixture.id.clone();
-                let r = self.send(&request(
-                    "GET",
-                    format!("/communications/calls/{call_id}/operations/{op_id}"),
-                    None,
-                ))?;
+                let r = self.send(&HttpRequest::get(format!(
+                    "/communications/calls/{call_id}/operations/{op_id}"
+                )))?;
                 if self.calls[i].alive {
                     self.recommend(&r, 200, "an operation of a live call can be read");
                     let got = r
@@ -223,11 +210,8 @@ impl Model<'_> {
                     self.delete(i)?;
                 } else {
                     let id = self.calls[i].fixture.id.clone();
-                    let r = self.send(&request(
-                        "DELETE",
-                        format!("/communications/calls/{id}"),
-                        None,
-                    ))?;
+                    let r =
+                        self.send(&HttpRequest::delete(format!("/communications/calls/{id}")))?;
                     self.recommend(&r, 404, "deleting an ended call");
                 }
             }
@@ -262,11 +246,7 @@ impl Model<'_> {
             }
         }
         let id = self.calls[i].fixture.id.clone();
-        let r = self.send(&request(
-            "DELETE",
-            format!("/communications/calls/{id}"),
-            None,
-        ))?;
+        let r = self.send(&HttpRequest::delete(format!("/communications/calls/{id}")))?;
         Self::require(
             &r,
             r.status / 100 == 2,
@@ -285,7 +265,7 @@ impl Model<'_> {
             return Vec::new();
         };
         let deliveries = mailbox.snapshot();
-        let all = conformance_harness::runner::item_refs(&deliveries);
+        let all = conformance_harness::notification_items(&deliveries);
         let id = &self.calls[i].fixture.id;
         self.ops
             .iter()
@@ -342,10 +322,9 @@ impl Model<'_> {
         });
         let to_id = self.calls[to].fixture.id.clone();
         let moved_at = Instant::now();
-        let r = self.send(&request(
-            "POST",
+        let r = self.send(&HttpRequest::post_json(
             format!("/communications/calls/{to_id}/participants/invite"),
-            Some(&body),
+            &body,
         ))?;
         Self::require(
             &r,
@@ -491,9 +470,10 @@ fn terminal_count(all: &[&Value], call: &str, op: &str) -> usize {
         .count()
 }
 
-pub fn check(env: &Env, steps: &[Step]) -> Option<Failure> {
+pub fn check(env: &Env, options: &CallOptions, steps: &[Step]) -> Option<Failure> {
     let mut model = Model {
         env,
+        options,
         calls: Vec::new(),
         ops: Vec::new(),
         log: String::new(),
