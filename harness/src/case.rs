@@ -20,8 +20,8 @@ pub struct Case {
     pub description: String,
     /// The sentence or example of the spec page the case comes from.
     pub spec: String,
-    /// `SHOULD` when the rule comes from elsewhere than the spec page (Graph's
-    /// behaviour, a newer revision): every check of the case then warns
+    /// `SHOULD` when the rule comes from elsewhere than the spec page (the
+    /// behaviour of one implementation, a newer revision): every check of the case then warns
     /// instead of failing, and fails under `--strict`. Default `MUST`.
     #[serde(default)]
     pub level: Option<crate::verdict::Level>,

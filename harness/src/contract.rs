@@ -111,7 +111,7 @@ pub type PropertyRun = Box<dyn Fn(&Env, &dyn Contract) -> Verdict + Send + Sync>
 
 /// A generated check: one named trial that runs many inputs.
 pub struct Property {
-    /// `invite::accepts_valid_bodies` (the trial is `prop::` + this).
+    /// `rooms::accepts_any_text` (the trial is `prop::` + this).
     pub name: String,
     pub run: PropertyRun,
 }
@@ -138,9 +138,9 @@ pub struct RerunOption {
 
 /// The contract under test, as a suite describes it to the harness.
 pub trait Contract: Send + Sync + 'static {
-    /// The suite's name, as reports give it (`invite-conformance`).
+    /// The suite's name, as reports give it (`rooms-conformance`).
     fn name(&self) -> &'static str;
-    /// What the suite checks, in a few words (`participant: invite`).
+    /// What the suite checks, in a few words (`POST /rooms/{id}/messages`).
     fn title(&self) -> &'static str;
 
     /// The fixture kinds a case may ask for (`case.schema.json` lists the same).

@@ -1,5 +1,5 @@
-//! Finding case files and naming their trials: `cases/invite/group/x.json`
-//! runs as `case::invite::group::x`, and the name maps back to the file, so
+//! Finding case files and naming their trials: `cases/rooms/post/x.json`
+//! runs as `case::rooms::post::x`, and the name maps back to the file, so
 //! `--exact` finds its case without walking the folder.
 
 use std::path::{Path, PathBuf};

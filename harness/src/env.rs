@@ -375,7 +375,7 @@ impl Env {
     /// Sends from the calling thread with its own client: the exchange is
     /// driven where it is awaited, instead of handing every request and
     /// response across threads to the shared runtime's workers (two thread
-    /// wake-ups an exchange, a fifth of the CPU of a generated invite).
+    /// wake-ups an exchange, a fifth of the CPU of a generated input).
     pub fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
         self.on_this_thread(|runtime, http| runtime.block_on(http.send(request)))
     }

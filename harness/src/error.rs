@@ -78,7 +78,7 @@ pub enum SetupError {
     Runtime(#[source] std::io::Error),
     #[error("failed to load schema {path}: {message}")]
     Schema { path: PathBuf, message: String },
-    #[error("failed to start the embedded reference server: {0}")]
+    #[error("failed to start the embedded implementation: {0}")]
     Embedded(String),
     #[error("failed to read {path}: {message}")]
     File { path: PathBuf, message: String },
@@ -88,7 +88,7 @@ pub enum SetupError {
     Refused { message: String },
 }
 
-/// A fixture (a call the case needs) could not be prepared on the target.
+/// A fixture (something the case needs on the target) could not be prepared.
 #[derive(Debug, thiserror::Error)]
 pub enum FixtureError {
     #[error("failed to prepare fixture {kind}: {message}")]

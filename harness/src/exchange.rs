@@ -98,7 +98,7 @@ pub struct Limits {
 }
 
 /// Longest idle time after which a pooled connection is still reused;
-/// under the keep-alive of common servers (the reference server's is 10 s).
+/// under the keep-alive of common servers (hyper's default is 10 s or more).
 const IDLE_REUSE: Duration = Duration::from_secs(4);
 
 #[derive(Debug, Clone)]

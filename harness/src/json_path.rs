@@ -1,4 +1,4 @@
-//! One path syntax everywhere: `$.participants[0].identity['@odata.type']`.
+//! One path syntax everywhere: `$.messages[0].author['@odata.type']`.
 //!
 //! Failures print it, case files use it to name values (captures, redactions),
 //! so what a user reads in a failure can be pasted into a case.
@@ -152,7 +152,7 @@ impl JsonPath {
             })
     }
 
-    /// From a JSON Pointer such as `/participants/0/identity`.
+    /// From a JSON Pointer such as `/messages/0/author`.
     pub fn from_pointer(pointer: &str) -> Self {
         let segments = pointer
             .split('/')

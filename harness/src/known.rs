@@ -21,10 +21,10 @@ struct File {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
-    /// A test name (`case::invite::…`), or absent for every test.
+    /// A test name (`case::rooms::…`), or absent for every test.
     #[serde(default)]
     pub test: Option<String>,
-    /// A check id (`invite.operation-get`) or family (`header`), or absent for the whole test.
+    /// A check id (`message.location`) or family (`header`), or absent for the whole test.
     #[serde(default)]
     pub check: Option<String>,
     pub reason: String,

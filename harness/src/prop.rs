@@ -39,8 +39,8 @@ pub struct Failure {
     pub checks: Vec<Check>,
     /// Set when no verdict could be reached.
     pub error: Option<String>,
-    /// The error is about setting the input up (its fixtures: a call the
-    /// target would not create), not about the exchange under test: the
+    /// The error is about setting the input up (its fixtures: a resource
+    /// the target would not create), not about the exchange under test: the
     /// property stops at once, nothing is shrunk or kept.
     pub setup: bool,
     /// The input as a case file that reproduces the failure.
@@ -412,7 +412,7 @@ impl Regressions {
     }
 }
 
-/// `prop::invite::accepts_valid_bodies` -> `invite__accepts_valid_bodies`.
+/// `prop::rooms::accepts_any_text` -> `rooms__accepts_any_text`.
 fn file_stem(name: &str) -> String {
     name.strip_prefix("prop::")
         .unwrap_or(name)

@@ -43,7 +43,7 @@ pub struct CheckInfo {
 
 /// What one process contributes to a report.
 pub struct Part<'a> {
-    /// The suite's name (`invite-conformance`) and the report's title.
+    /// The suite's name (`rooms-conformance`) and the report's title.
     pub suite: &'a str,
     pub title: &'a str,
     pub target: &'a str,

@@ -82,8 +82,8 @@ fn run_loaded(
             "{why}: the target's notifications could no longer be received, so no verdict"
         ));
     }
-    // Calls the case created go, whatever happened: a target is not left
-    // holding one call per case (real Graph bills and limits them).
+    // What the case created goes, whatever happened: a target is not left
+    // holding one fixture per case (real services bill and limit them).
     for fixture in fixtures.values() {
         if let Err(answer) = contract.release(env, fixture) {
             env.unreleased(fixture, answer.clone());

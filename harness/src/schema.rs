@@ -60,10 +60,10 @@ impl Schemas {
         documents.sort_by(|a, b| a.0.cmp(&b.0));
         let mut builder = jsonschema::Registry::new();
         for (name, path, value) in &documents {
-            let id = value.get("$id").and_then(Value::as_str).map_or_else(
-                || format!("https://invite-conformance.test/schemas/{name}"),
-                str::to_owned,
-            );
+            let id = value
+                .get("$id")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("urn:conformance:schemas:{name}"), str::to_owned);
             builder = builder
                 .add(id, value.clone())
                 .map_err(|e| schema_error(path, e.to_string()))?;
@@ -134,8 +134,10 @@ impl Schemas {
                     schema_path: e.absolute_keyword_location().map_or_else(
                         || e.schema_path().to_string(),
                         |uri| {
-                            uri.to_string()
-                                .replace("https://invite-conformance.test/", "")
+                            // From `schemas/` on, as a user finds the file.
+                            let uri = uri.to_string();
+                            uri.find("schemas/")
+                                .map_or_else(|| uri.clone(), |at| uri[at..].to_owned())
                         },
                     ),
                 }

@@ -64,7 +64,7 @@ pub enum Detail {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Check {
-    /// A stable id (`status`, `body`, `invite.location`, …).
+    /// A stable id (`status`, `body`, `message.location`, …).
     pub id: String,
     pub level: Level,
     /// What was checked, in words.
@@ -146,7 +146,7 @@ pub struct Where {
     pub file: Option<String>,
     pub about: Option<String>,
     pub spec: Option<String>,
-    /// `POST /communications/calls/{{call}}/participants/invite -> 200 OK in 3 ms`
+    /// `POST /rooms/{{room}}/messages -> 201 Created in 3 ms`
     pub request: Option<String>,
     pub rerun: Vec<String>,
     /// Seed, shrunk input and the like, for generated trials.
