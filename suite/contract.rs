@@ -59,7 +59,7 @@ impl Contract for InviteContract {
     }
 
     fn fixture_kinds(&self) -> &[&'static str] {
-        fixtures::KINDS
+        fixtures::Kind::NAMES
     }
 
     fn invariants(&self) -> &[Invariant] {

@@ -19,16 +19,39 @@ use crate::notifications::{call_items, change_type, refs, roster_items, wait, wa
 use crate::options::CallOptions;
 use conformance_harness::notification_items;
 
-/// `disposable_p2p` is a peer-to-peer call the case consumes (replaces or
-/// ends): it is always created, never taken from `--p2p-call-id`.
-pub const KINDS: &[&str] = &[
-    "group",
-    "p2p",
-    "disposable_p2p",
-    "ended_group",
-    "unknown",
-    "move_source",
-];
+/// Declares the fixture kinds once: the enum, its names, and the list the
+/// contract gives the harness (whose case lint holds `case.schema.json`'s
+/// list of kinds to it).
+macro_rules! kinds {
+    ($($kind:ident => $name:literal: $doc:literal;)+) => {
+        /// What a case may ask for as a fixture.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Kind {
+            $(#[doc = $doc] $kind,)+
+        }
+
+        impl Kind {
+            /// Every kind, by name, in the order they are declared.
+            pub const NAMES: &'static [&'static str] = &[$($name,)+];
+
+            fn parse(name: &str) -> Option<Kind> {
+                match name {
+                    $($name => Some(Kind::$kind),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    Group => "group": "A group call (a meeting): created, or lent with --group-call-id.";
+    P2p => "p2p": "A peer-to-peer call: created, or lent with --p2p-call-id.";
+    DisposableP2p => "disposable_p2p": "A peer-to-peer call the case consumes (replaces or ends): always created, never lent.";
+    EndedGroup => "ended_group": "A group call created, then deleted.";
+    Unknown => "unknown": "An id no call has.";
+    MoveSource => "move_source": "A group call holding one invited user, ready to be moved.";
+}
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const BOT_APP: &str = "2891555a-92ff-42e6-80fa-6e1300c6b5c6";
@@ -81,9 +104,9 @@ pub fn release_pool(env: &Env, pool: &'static str) {
 
 fn from_pool(env: &Env, opts: &CallOptions, kind: &str) -> Option<Result<Fixture, FixtureError>> {
     let pool = POOL.with(Cell::get)?;
-    let most = match kind {
-        "group" | "p2p" => POOL_USES,
-        "move_source" => SOURCE_USES,
+    let most = match Kind::parse(kind)? {
+        Kind::Group | Kind::P2p => POOL_USES,
+        Kind::MoveSource => SOURCE_USES,
         _ => return None,
     };
     let key = (pool, std::thread::current().id(), kind.to_owned());
@@ -95,7 +118,7 @@ fn from_pool(env: &Env, opts: &CallOptions, kind: &str) -> Option<Result<Fixture
         Some((mut fixture, uses)) if uses < most => {
             fixture.since = Instant::now();
             // A source call lost its user to the last move: seat it again.
-            if kind == "move_source" {
+            if Kind::parse(kind) == Some(Kind::MoveSource) {
                 if let Err(e) = seat_moved_user(env, &mut fixture) {
                     if let Err(answer) = end(env, &fixture) {
                         env.unreleased(&fixture, answer);
@@ -159,49 +182,53 @@ pub fn create_owned(env: &Env, opts: &CallOptions, kind: &str) -> Result<Fixture
     }
 }
 
-fn prepare_fresh(env: &Env, opts: &CallOptions, kind: &str) -> Result<Fixture, FixtureError> {
-    let needs_creation = matches!(kind, "ended_group" | "move_source" | "disposable_p2p")
-        || (kind == "group" && opts.group_call_id.is_none())
-        || (kind == "p2p" && opts.p2p_call_id.is_none());
-    if needs_creation && !opts.create_calls() {
+fn prepare_fresh(env: &Env, opts: &CallOptions, name: &str) -> Result<Fixture, FixtureError> {
+    let Some(kind) = Kind::parse(name) else {
+        return Err(FixtureError::Unsupported {
+            kind: name.to_owned(),
+            message: format!("unknown fixture kind (known: {})", Kind::NAMES.join(", ")),
+        });
+    };
+    let lent = match kind {
+        Kind::Group => opts.group_call_id.as_deref(),
+        Kind::P2p => opts.p2p_call_id.as_deref(),
+        _ => None,
+    };
+    if let Some(id) = lent {
+        return Ok(existing(name, id));
+    }
+    if kind != Kind::Unknown && !opts.create_calls() {
         let hint = match kind {
-            "group" => "; pass --group-call-id to use an existing group call",
-            "p2p" => "; pass --p2p-call-id to use an existing peer-to-peer call",
+            Kind::Group => "; pass --group-call-id to use an existing group call",
+            Kind::P2p => "; pass --p2p-call-id to use an existing peer-to-peer call",
             _ => "",
         };
         return Err(FixtureError::Unavailable {
-            kind: kind.to_owned(),
+            kind: name.to_owned(),
             reason: format!("the case needs a fresh call and --no-create-calls is set{hint}"),
         });
     }
     match kind {
-        "group" => existing(env, kind, opts.group_call_id.as_deref())
-            .map_or_else(|| create(env, kind, &group_body), Ok),
-        "p2p" => existing(env, kind, opts.p2p_call_id.as_deref())
-            .map_or_else(|| create(env, kind, &p2p_body), Ok),
-        "disposable_p2p" => create(env, kind, &p2p_body),
-        "ended_group" => {
-            let mut fixture = create(env, kind, &group_body)?;
+        Kind::Group => create(env, name, &group_body),
+        Kind::P2p | Kind::DisposableP2p => create(env, name, &p2p_body),
+        Kind::EndedGroup => {
+            let mut fixture = create(env, name, &group_body)?;
             end(env, &fixture).map_err(|message| FixtureError::Create {
-                kind: kind.to_owned(),
+                kind: name.to_owned(),
                 message,
             })?;
             fixture.owned = false;
             Ok(fixture)
         }
-        "unknown" => Ok(Fixture {
-            kind: kind.to_owned(),
+        Kind::Unknown => Ok(Fixture {
+            kind: name.to_owned(),
             id: uuid_v4(),
             extra: Vars::new(),
             mailbox: None,
             owned: false,
             since: Instant::now(),
         }),
-        "move_source" => move_source(env),
-        other => Err(FixtureError::Unsupported {
-            kind: other.to_owned(),
-            message: format!("unknown fixture kind (known: {})", KINDS.join(", ")),
-        }),
+        Kind::MoveSource => move_source(env),
     }
 }
 
@@ -209,8 +236,9 @@ fn uuid_v4() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn existing(_env: &Env, kind: &str, id: Option<&str>) -> Option<Fixture> {
-    id.map(|id| Fixture {
+/// A call the user lent: invited into, never ended.
+fn existing(kind: &str, id: &str) -> Fixture {
+    Fixture {
         kind: kind.to_owned(),
         id: id.to_owned(),
         extra: Vars::new(),
@@ -218,7 +246,7 @@ fn existing(_env: &Env, kind: &str, id: Option<&str>) -> Option<Fixture> {
         mailbox: None,
         owned: false,
         since: Instant::now(),
-    })
+    }
 }
 
 fn identity_set(member: &str, id: &str, name: &str) -> Value {

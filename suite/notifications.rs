@@ -61,6 +61,49 @@ pub fn status_of(operation: &Value) -> Option<&str> {
     operation.get("status").and_then(Value::as_str)
 }
 
+/// Whether a notification item announces its operation's end.
+pub fn announces_end(item: &Value) -> bool {
+    item.get("resourceData")
+        .and_then(status_of)
+        .is_some_and(is_terminal)
+}
+
+/// Whether an operation state failed without `resultInfo.code` and `subcode`.
+pub fn failed_without_result_info(operation: &Value) -> bool {
+    let failed = status_of(operation).is_some_and(|s| s.eq_ignore_ascii_case("failed"));
+    let info = operation.get("resultInfo");
+    let complete = info.and_then(|i| i.get("code")).is_some_and(Value::is_i64)
+        && info
+            .and_then(|i| i.get("subcode"))
+            .is_some_and(Value::is_i64);
+    failed && !complete
+}
+
+/// How an operation's end may be announced, from what the suite saw of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndDue {
+    /// The response already carried the terminal status: no notification may
+    /// announce it again.
+    None,
+    /// By exactly one terminal notification.
+    Once,
+    /// Its call was ended before its end was seen: once, or never (the call
+    /// is gone).
+    AtMostOnce,
+}
+
+/// What is wrong with an operation announced terminal `ends` times, if anything.
+pub fn end_problem(ends: usize, due: EndDue) -> Option<String> {
+    match (due, ends) {
+        (EndDue::None, 0) | (EndDue::Once, 1) | (EndDue::AtMostOnce, 0 | 1) => None,
+        (EndDue::None, n) => Some(format!(
+            "announced terminal {n} time(s), though the response already ended it"
+        )),
+        (EndDue::Once, 0) => Some("never announced terminal".to_owned()),
+        (_, n) => Some(format!("announced terminal {n} times, expected once")),
+    }
+}
+
 /// Like [`wait`], over the items of deliveries that arrived at or after `since`
 /// (a roster sent before a move says nothing about the move).
 pub fn wait_since(

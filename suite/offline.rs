@@ -11,7 +11,9 @@ use conformance_harness::{Check, Detail, Level};
 use serde_json::Value;
 
 use crate::invariants::notification_violations;
-use crate::notifications::{change_type, is_terminal, resource_url, status_of};
+use crate::notifications::{
+    announces_end, change_type, end_problem, failed_without_result_info, resource_url, EndDue,
+};
 
 /// `/communications/calls/{call}/operations/{op}` -> (call, op).
 fn operation_of(url: &str) -> Option<(String, String)> {
@@ -64,45 +66,22 @@ pub fn check(schemas: &Schemas, documents: &[(usize, Result<Value, String>)]) ->
         }
     }
 
-    let mut once = Check::new(
-        "invite.terminal-once",
-        Level::Must,
-        "every operation reaches exactly one terminal status, in one `deleted` notification",
-    );
-    let mut matches = Check::new(
-        "invite.terminal-notification-matches",
-        Level::Must,
-        "each terminal notification names its operation",
-    );
-    let mut result_info = Check::new(
-        "invite.failed-has-result-info",
-        Level::Must,
-        "a failed operation carries resultInfo with code and subcode",
+    // The same checks as live, with their level and rule.
+    let (mut once, mut matches, mut result_info) = (
+        invariant("invite.terminal-once"),
+        invariant("invite.terminal-notification-matches"),
+        invariant("invite.failed-has-result-info"),
     );
     for ((call, op), items) in &operations {
-        let terminal: Vec<&(usize, Value)> = items
-            .iter()
-            .filter(|(_, i)| {
-                i.get("resourceData")
-                    .and_then(status_of)
-                    .is_some_and(is_terminal)
-            })
-            .collect();
-        match terminal.len() {
-            1 => {}
-            0 => {
-                once = once.fail_text(format!(
-                    "operation {op} of call {call}: {} notification(s), none terminal (lines {})",
-                    items.len(),
-                    lines(items)
-                ));
-            }
-            n => {
-                once = once.fail_text(format!(
-                    "operation {op} of call {call} ended {n} times (lines {})",
-                    lines(items)
-                ));
-            }
+        let terminal: Vec<&(usize, Value)> =
+            items.iter().filter(|(_, i)| announces_end(i)).collect();
+        // Offline, the response is not known: one terminal notification is due.
+        if let Some(problem) = end_problem(terminal.len(), EndDue::Once) {
+            once = once.fail_text(format!(
+                "operation {op} of call {call} was {problem} ({} notification(s), lines {})",
+                items.len(),
+                lines(items)
+            ));
         }
         for (line, item) in terminal {
             if change_type(item) != "deleted" {
@@ -117,32 +96,35 @@ pub fn check(schemas: &Schemas, documents: &[(usize, Result<Value, String>)]) ->
                     "line {line}: resourceData.id is {id:?}, the resourceUrl names {op}"
                 ));
             }
-            let data = item.get("resourceData");
-            if data
-                .and_then(status_of)
-                .is_some_and(|s| s.eq_ignore_ascii_case("failed"))
+            if item
+                .get("resourceData")
+                .is_some_and(failed_without_result_info)
             {
-                let info = data.and_then(|d| d.get("resultInfo"));
-                let ok = info.and_then(|i| i.get("code")).is_some_and(Value::is_i64)
-                    && info
-                        .and_then(|i| i.get("subcode"))
-                        .is_some_and(Value::is_i64);
-                if !ok {
-                    result_info = result_info.fail_text(format!(
-                        "line {line}: operation {op} failed without resultInfo.code and subcode"
-                    ));
-                }
+                result_info = result_info.fail_text(format!(
+                    "line {line}: operation {op} failed without resultInfo.code and subcode"
+                ));
             }
         }
     }
     if operations.is_empty() {
-        for c in [&mut once, &mut matches] {
+        for c in [&mut once, &mut matches, &mut result_info] {
             *c = c
                 .clone()
                 .not_run("no notification about an operation in the file");
         }
     }
     vec![shape, once, matches, result_info]
+}
+
+/// The skeleton of the live invariant `id`: its level, summary and rule.
+fn invariant(id: &str) -> Check {
+    crate::invariants::all()
+        .into_iter()
+        .find(|i| i.id == id)
+        .map_or_else(
+            || Check::new(id, Level::Must, id),
+            |i| Check::new(i.id, i.level, i.summary).spec(i.spec),
+        )
 }
 
 fn lines(items: &[(usize, Value)]) -> String {

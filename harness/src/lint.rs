@@ -15,6 +15,7 @@ pub fn case_files(cases: &Path, schemas_dir: &Path, contract: &dyn Contract) -> 
     let schemas = Schemas::load(schemas_dir).map_err(|e| e.to_string())?;
     let files = discover(cases)?;
     let mut problems = Vec::new();
+    problems.extend(fixture_kinds(&schemas, contract));
     for file in &files {
         if let Some(p) = &file.problem {
             problems.push(p.clone());
@@ -123,6 +124,26 @@ pub fn case_files(cases: &Path, schemas_dir: &Path, contract: &dyn Contract) -> 
             problems.join("\n")
         ))
     }
+}
+
+/// The case schema lists the fixture kinds the contract has, no more, no
+/// fewer: editors then complete and check what the contract accepts.
+fn fixture_kinds(schemas: &Schemas, contract: &dyn Contract) -> Option<String> {
+    let listed: Vec<&str> = schemas
+        .document("case.schema.json")?
+        .pointer("/properties/fixtures/additionalProperties/enum")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let known = contract.fixture_kinds();
+    let missing: Vec<&&str> = known.iter().filter(|k| !listed.contains(k)).collect();
+    let extra: Vec<&&str> = listed.iter().filter(|k| !known.contains(k)).collect();
+    (!missing.is_empty() || !extra.is_empty()).then(|| {
+        format!(
+            "case.schema.json: $.properties.fixtures.additionalProperties.enum lists the fixture kinds {listed:?}, the contract has {known:?} (missing: {missing:?}, unknown: {extra:?})"
+        )
+    })
 }
 
 /// Every schema compiles with its references resolved, and the examples kept

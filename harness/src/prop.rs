@@ -112,6 +112,17 @@ struct Found<V> {
     last: Option<Failure>,
 }
 
+/// What searching the inputs came to.
+struct Search<V> {
+    /// The first input that failed, shrunk.
+    found: Option<Found<V>>,
+    /// The first input with only SHOULD-level findings (not shrunk: a
+    /// warning does not fail the property), with its seed.
+    warned: Option<(u64, Failure)>,
+    /// An input that could not be set up: no input can be judged.
+    setup: Option<Failure>,
+}
+
 /// Runs `test` over the strategy `make` builds: first the seeds kept from
 /// earlier failures, then `PROPTEST_CASES` inputs, on up to
 /// [`MAX_WORKERS`] threads. The first failure is shrunk and becomes a
@@ -129,137 +140,169 @@ where
 {
     let (config, seed) = config();
     let cases = usize::try_from(config.cases).unwrap_or(usize::MAX);
-    let strict = env.options.strict;
     let kept = Regressions::for_property(name);
     let replayed = kept.seeds();
     // Inputs in order: kept seeds, then the run's.
-    let total = replayed.len() + cases;
-    let seed_of = |i: usize| {
-        replayed
-            .get(i)
-            .copied()
-            .unwrap_or_else(|| input_seed(seed, i - replayed.len()))
+    let seeds: Vec<u64> = replayed
+        .iter()
+        .copied()
+        .chain((0..cases).map(|i| input_seed(seed, i)))
+        .collect();
+    let search = search(env, &config, &seeds, &make, &test);
+    let mut verdict = Verdict {
+        place: place(env, name, seed, cases, replayed.len()),
+        ..Verdict::default()
     };
+    if let Some(f) = search.setup {
+        verdict.error = Some(format!(
+            "a generated input could not be set up, so no input was judged: {}",
+            f.error.unwrap_or_default()
+        ));
+    } else if let Some(found) = search.found {
+        let run = (seed, cases, replayed.len());
+        failed(env, name, run, &kept, found, &test, &mut verdict);
+    } else if let Some((warning_seed, w)) = search.warned {
+        warned(env, name, warning_seed, w, &mut verdict);
+    }
+    verdict
+}
+
+/// Tries the inputs of `seeds`, each with a runner of its own, on worker
+/// threads, until one fails (it alone is then shrunk) or cannot be set up.
+fn search<S>(
+    env: &Env,
+    config: &Config,
+    seeds: &[u64],
+    make: &(impl Fn() -> S + Sync),
+    test: &(impl Fn(&Env, &S::Value) -> Option<Failure> + Sync),
+) -> Search<S::Value>
+where
+    S: Strategy,
+    S::Value: Send,
+{
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let found: Mutex<Option<Found<S::Value>>> = Mutex::new(None);
-    // The first input with only SHOULD-level findings: reported as warnings,
-    // not shrunk (a warning does not fail the property).
     let warned: Mutex<Option<(u64, Failure)>> = Mutex::new(None);
-    // A setup error: no input can be judged; the property stops.
     let setup: Mutex<Option<Failure>> = Mutex::new(None);
-    let workers = env.options.workers.clamp(1, MAX_WORKERS).min(total.max(1));
+    let workers = env
+        .options
+        .workers
+        .clamp(1, MAX_WORKERS)
+        .min(seeds.len().max(1));
     std::thread::scope(|threads| {
         for _ in 0..workers {
-            let (make, test, next, stop, found, warned, setup, config, seed_of) = (
-                &make, &test, &next, &stop, &found, &warned, &setup, &config, &seed_of,
-            );
-            threads.spawn(move || {
+            threads.spawn(|| {
                 let strategy = make();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= total || stop.load(Ordering::Relaxed) {
+                    let Some(&input_seed) = seeds.get(i) else {
+                        return;
+                    };
+                    if stop.load(Ordering::Relaxed) {
                         return;
                     }
-                    let input_seed = seed_of(i);
                     let mut config = config.clone();
                     config.cases = 1;
                     config.rng_seed = RngSeed::Fixed(input_seed);
-                    let mut runner = TestRunner::new(config);
-                    // The last failure seen: shrinking ends on the minimal one.
-                    let last: std::cell::RefCell<Option<Failure>> = std::cell::RefCell::new(None);
-                    // This input found the run's failure: it alone is shrunk.
-                    let winner = std::cell::Cell::new(false);
-                    let outcome = runner.run(&strategy, |value| match test(env, &value) {
-                        Some(f) if f.setup => {
-                            stop.store(true, Ordering::Relaxed);
-                            lock(setup).get_or_insert(f);
-                            // Not a finding: nothing to shrink.
-                            Ok(())
+                    let judged = judge(env, config, &strategy, test, &stop, |f| {
+                        if f.setup {
+                            lock(&setup).get_or_insert(f);
+                        } else {
+                            lock(&warned).get_or_insert((input_seed, f));
                         }
-                        Some(f) if f.failed(strict) => {
-                            if !winner.get() {
-                                if stop.swap(true, Ordering::Relaxed) {
-                                    // Another input failed first and is being
-                                    // shrunk; shrinking this one too would
-                                    // double the requests for nothing.
-                                    return Ok(());
-                                }
-                                winner.set(true);
-                            }
-                            let reason = f
-                                .error
-                                .clone()
-                                .unwrap_or_else(|| "a check failed".to_owned());
-                            *last.borrow_mut() = Some(f);
-                            Err(TestCaseError::fail(reason))
-                        }
-                        Some(f) => {
-                            lock(warned).get_or_insert((input_seed, f));
-                            Ok(())
-                        }
-                        None => Ok(()),
                     });
-                    if let Err(error) = outcome {
-                        let mut found = lock(found);
-                        if found.is_none() {
-                            *found = Some(Found {
-                                seed: input_seed,
-                                error,
-                                last: last.take(),
-                            });
-                        }
+                    if let Some((error, last)) = judged {
+                        lock(&found).get_or_insert(Found {
+                            seed: input_seed,
+                            error,
+                            last,
+                        });
                     }
                 }
             });
         }
     });
-    let mut verdict = Verdict {
-        place: place(env, name, seed, cases, replayed.len()),
-        ..Verdict::default()
-    };
-    if let Some(f) = setup.into_inner().unwrap_or_else(PoisonError::into_inner) {
-        verdict.error = Some(format!(
-            "a generated input could not be set up, so no input was judged: {}",
-            f.error.unwrap_or_default()
-        ));
-        return verdict;
+    Search {
+        found: found.into_inner().unwrap_or_else(PoisonError::into_inner),
+        warned: warned.into_inner().unwrap_or_else(PoisonError::into_inner),
+        setup: setup.into_inner().unwrap_or_else(PoisonError::into_inner),
     }
-    let found = found.into_inner().unwrap_or_else(PoisonError::into_inner);
-    let Some(Found {
-        seed: failing,
-        error,
-        last,
-    }) = found
-    else {
-        if let Some((warning_seed, w)) = warned.into_inner().unwrap_or_else(PoisonError::into_inner)
-        {
-            verdict.place.extra.push((
-                "warning".to_owned(),
-                format!(
-                    "the first generated input with a SHOULD-level finding (not shrunk: a warning does not fail the property); PROPTEST_RNG_SEED={warning_seed} PROPTEST_CASES=1 replays it"
-                ),
-            ));
-            verdict.place.request = w.request;
-            verdict.checks = w.checks;
-            if let Some(case) = w.case_file {
-                verdict.place.input = Some(case_text(env, case, name, warning_seed));
-            }
+}
+
+/// Runs one input (and, when it fails first, its shrinking). `aside`
+/// takes what is no failure of the property: a setup error (which also
+/// stops the search) or a warning. Returns proptest's verdict and the last
+/// failure seen when this input failed first.
+fn judge<S: Strategy>(
+    env: &Env,
+    config: Config,
+    strategy: &S,
+    test: &(impl Fn(&Env, &S::Value) -> Option<Failure> + Sync),
+    stop: &AtomicBool,
+    aside: impl Fn(Failure),
+) -> Option<(TestError<S::Value>, Option<Failure>)> {
+    let strict = env.options.strict;
+    let mut runner = TestRunner::new(config);
+    // The last failure seen: shrinking ends on the minimal one.
+    let last: std::cell::RefCell<Option<Failure>> = std::cell::RefCell::new(None);
+    // This input found the run's failure: it alone is shrunk.
+    let winner = std::cell::Cell::new(false);
+    let outcome = runner.run(strategy, |value| match test(env, &value) {
+        Some(f) if f.setup => {
+            stop.store(true, Ordering::Relaxed);
+            // Not a finding: nothing to shrink.
+            aside(f);
+            Ok(())
         }
-        return verdict;
-    };
-    let minimal = match error {
+        Some(f) if f.failed(strict) => {
+            if !winner.get() {
+                if stop.swap(true, Ordering::Relaxed) {
+                    // Another input failed first and is being shrunk;
+                    // shrinking this one too would double the requests.
+                    return Ok(());
+                }
+                winner.set(true);
+            }
+            let reason = f
+                .error
+                .clone()
+                .unwrap_or_else(|| "a check failed".to_owned());
+            *last.borrow_mut() = Some(f);
+            Err(TestCaseError::fail(reason))
+        }
+        Some(f) => {
+            aside(f);
+            Ok(())
+        }
+        None => Ok(()),
+    });
+    outcome.err().map(|error| (error, last.take()))
+}
+
+/// The verdict of a property whose input failed: that input's checks once
+/// more, its seed kept, its rerun line and case file.
+fn failed<V>(
+    env: &Env,
+    name: &str,
+    run: (u64, usize, usize),
+    kept: &Regressions,
+    found: Found<V>,
+    test: &impl Fn(&Env, &V) -> Option<Failure>,
+    verdict: &mut Verdict,
+) {
+    let minimal = match found.error {
         TestError::Abort(reason) => {
             verdict.error = Some(format!("the property was aborted: {reason}"));
-            return verdict;
+            return;
         }
         TestError::Fail(_, minimal) => minimal,
     };
     // Once more on the minimal input, to show all its checks as they stand.
-    let failure = match test(env, &minimal).filter(|f| f.failed(strict)) {
+    let failure = match test(env, &minimal).filter(|f| f.failed(env.options.strict)) {
         Some(f) => f,
         None => {
-            let mut f = last.unwrap_or_default();
+            let mut f = found.last.unwrap_or_default();
             f.checks.push(
                 Check::new("flaky", crate::Level::Must, "the minimal input fails every time").fail_text(
                     "it failed as shown above, then passed when run once more: the target (or the suite) is not deterministic here",
@@ -268,8 +311,9 @@ where
             f
         }
     };
+    let failing = found.seed;
     let kept_note = kept.keep(failing, &failure);
-    verdict.place = place_of_failure(env, name, (seed, cases, replayed.len()), failing, kept_note);
+    verdict.place = place_of_failure(env, name, run, failing, kept_note);
     verdict.place.request = failure.request.clone();
     verdict.checks = failure.checks;
     verdict.error = failure.error;
@@ -282,7 +326,21 @@ where
         ));
         verdict.place.input = Some(text);
     }
-    verdict
+}
+
+/// The verdict of a property that only warned: the first such input, unshrunk.
+fn warned(env: &Env, name: &str, seed: u64, warning: Failure, verdict: &mut Verdict) {
+    verdict.place.extra.push((
+        "warning".to_owned(),
+        format!(
+            "the first generated input with a SHOULD-level finding (not shrunk: a warning does not fail the property); PROPTEST_RNG_SEED={seed} PROPTEST_CASES=1 replays it"
+        ),
+    ));
+    verdict.place.request = warning.request;
+    verdict.checks = warning.checks;
+    if let Some(case) = warning.case_file {
+        verdict.place.input = Some(case_text(env, case, name, seed));
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

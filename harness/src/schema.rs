@@ -18,6 +18,8 @@ pub struct Schemas {
     validators: BTreeMap<String, jsonschema::Validator>,
     /// The members each schema names at its top level (`properties`).
     members: BTreeMap<String, Vec<String>>,
+    /// Each schema as written.
+    documents: BTreeMap<String, Value>,
 }
 
 impl std::fmt::Debug for Schemas {
@@ -94,7 +96,16 @@ impl Schemas {
             dir: dir.to_owned(),
             validators,
             members,
+            documents: documents
+                .into_iter()
+                .map(|(name, _, value)| (name, value))
+                .collect(),
         })
+    }
+
+    /// Schema `name` as written.
+    pub fn document(&self, name: &str) -> Option<&Value> {
+        self.documents.get(name)
     }
 
     /// The members schema `name` names at its top level.

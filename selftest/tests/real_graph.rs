@@ -168,7 +168,11 @@ fn captured_notifications_are_checked_offline() {
     assert_eq!(run.code, Some(101), "{}", run.all_output());
     let failure = &run.failures["offline::notifications_file"];
     assert!(failure.contains("FAIL  invite.terminal-once"), "{failure}");
-    assert!(failure.contains("ended 2 times (lines 1, 5)"), "{failure}");
+    assert!(
+        failure.contains("announced terminal 2 times, expected once")
+            && failure.contains("lines 1, 5"),
+        "{failure}"
+    );
     assert!(failure.contains("line 6: not JSON"), "{failure}");
 }
 

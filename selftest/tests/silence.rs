@@ -289,3 +289,22 @@ fn a_misspelled_member_fails_at_once_with_what_was_meant() {
         run.all_output()
     );
 }
+
+#[test]
+fn the_case_schema_lists_the_contracts_fixture_kinds() {
+    let schemas = schemas_without("none");
+    let path = schemas.join("case.schema.json");
+    let text = std::fs::read_to_string(&path).expect("case schema");
+    std::fs::write(&path, text.replace("\"ended_group\", ", "")).expect("written");
+    let run = run_suite(
+        &["--schemas", &arg(&schemas), "--exact", "lint::case_files"],
+        &[],
+    )
+    .expect("runs");
+    assert_eq!(run.code, Some(101), "{}", run.all_output());
+    let text = &run.failures["lint::case_files"];
+    assert!(
+        text.contains("lists the fixture kinds") && text.contains("missing: [\"ended_group\"]"),
+        "{text}"
+    );
+}

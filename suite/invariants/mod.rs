@@ -17,8 +17,9 @@ use conformance_harness::{Exchange, Invariant, Level};
 use serde_json::Value;
 
 pub(crate) use crate::notifications::{
-    call_items, change_type, deliveries_since, is_terminal, operation_items, refs, resource_url,
-    roster_items, status_of, wait, wait_since,
+    announces_end, call_items, change_type, deliveries_since, end_problem,
+    failed_without_result_info, is_terminal, operation_items, refs, resource_url, roster_items,
+    status_of, wait, wait_since, EndDue,
 };
 pub use notification::notification_violations;
 

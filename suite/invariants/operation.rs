@@ -19,15 +19,7 @@ pub(super) fn terminal_once(ex: &Exchange<'_>, check: Check) -> Check {
     };
     let all = settled.items();
     let ops = operation_items(&all[..], call, op);
-    let terminal: Vec<&Value> = ops
-        .iter()
-        .copied()
-        .filter(|i| {
-            i.get("resourceData")
-                .and_then(status_of)
-                .is_some_and(is_terminal)
-        })
-        .collect();
+    let terminal: Vec<&Value> = ops.iter().copied().filter(|i| announces_end(i)).collect();
     let response_status = body(ex).and_then(status_of).unwrap_or("");
     if is_terminal(response_status) {
         return if ops.is_empty() {
@@ -70,7 +62,8 @@ pub(super) fn terminal_once(ex: &Exchange<'_>, check: Check) -> Check {
             ))
         }
         n => check.fail_text(format!(
-            "operation {op} was announced terminal {n} times, expected once"
+            "operation {op} was {}",
+            end_problem(n, EndDue::Once).unwrap_or_default()
         )),
     }
 }
@@ -161,21 +154,17 @@ pub(super) fn failed_has_result_info(ex: &Exchange<'_>, check: Check) -> Check {
                 .filter_map(|i| i.get("resourceData").cloned()),
         );
     }
-    let failed: Vec<&Value> = operations
+    if !operations
         .iter()
-        .filter(|o| status_of(o).is_some_and(|s| s.eq_ignore_ascii_case("failed")))
-        .collect();
-    if failed.is_empty() {
+        .any(|o| status_of(o).is_some_and(|s| s.eq_ignore_ascii_case("failed")))
+    {
         return check.not_run("the operation did not fail");
     }
-    let bad = failed.iter().filter(|o| {
-        let info = o.get("resultInfo");
-        !(info.and_then(|i| i.get("code")).is_some_and(Value::is_i64)
-            && info
-                .and_then(|i| i.get("subcode"))
-                .is_some_and(Value::is_i64))
-    });
-    match bad.count() {
+    match operations
+        .iter()
+        .filter(|o| failed_without_result_info(o))
+        .count()
+    {
         0 => check,
         n => check.fail_text(format!(
             "{n} failed operation state(s) without resultInfo.code and subcode"

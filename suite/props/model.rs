@@ -21,8 +21,8 @@ use serde_json::{json, Value};
 use super::bodies::CallKind;
 use crate::fixtures;
 use crate::notifications::{
-    call_items, change_type, is_terminal, operation_items, refs, roster_items, status_of, wait,
-    wait_since,
+    announces_end, call_items, change_type, end_problem, is_terminal, operation_items, refs,
+    roster_items, status_of, wait, wait_since, EndDue,
 };
 use crate::options::CallOptions;
 
@@ -399,19 +399,17 @@ impl Model<'_> {
             }
             for op in self.ops.iter().filter(|o| o.call == i) {
                 let ends = terminal_count(&all, id, &op.id);
-                let (ok, expected) = if op.ended_in_response {
-                    (ends == 0, "none (the response already ended it)")
+                let due = if op.ended_in_response {
+                    EndDue::None
                 } else if op.open_at_deletion {
-                    (
-                        ends <= 1,
-                        "at most one (its call was deleted before it ended)",
-                    )
+                    EndDue::AtMostOnce
                 } else {
-                    (ends == 1, "exactly one")
+                    EndDue::Once
                 };
-                if !ok {
+                let problem = end_problem(ends, due);
+                if let Some(problem) = problem {
                     return Err(must(format!(
-                        "operation {} of call {i} was announced terminal {ends} time(s), expected {expected}",
+                        "operation {} of call {i} was {problem}",
                         op.id
                     )));
                 }
@@ -462,11 +460,7 @@ impl Model<'_> {
 fn terminal_count(all: &[&Value], call: &str, op: &str) -> usize {
     operation_items(all, call, op)
         .iter()
-        .filter(|n| {
-            n.get("resourceData")
-                .and_then(status_of)
-                .is_some_and(is_terminal)
-        })
+        .filter(|n| announces_end(n))
         .count()
 }
 

@@ -1,0 +1,345 @@
+//! Running one case: fixtures, the request, then every check, into a
+//! verdict. `checks` holds the checks of the response a case file names,
+//! `notifications` those of the notifications it expects.
+
+mod checks;
+mod notifications;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::case::{load_case, LoadedCase};
+use crate::contract::{Contract, Exchange, Fixture};
+use crate::env::Env;
+use crate::exchange::{HttpRequest, HttpResponse};
+use crate::template::{fill_str, fill_value, Vars};
+use crate::verdict::{Verdict, Where};
+
+pub use notifications::misspelled;
+
+/// How a case is named and rerun.
+pub fn place(env: &Env, name: &str, file: &Path) -> Where {
+    Where {
+        test: name.to_owned(),
+        file: Some(file.display().to_string()),
+        rerun: env.rerun(name, &[]),
+        ..Where::default()
+    }
+}
+
+pub fn run_case(env: &Env, contract: &dyn Contract, name: &str, file: &Path) -> Verdict {
+    let mut verdict = Verdict {
+        place: place(env, name, file),
+        ..Verdict::default()
+    };
+    match load_case(file) {
+        Ok(loaded) => run_loaded(env, contract, &loaded, verdict),
+        Err(e) => {
+            verdict.error = Some(format!("the case file is broken: {e}"));
+            verdict
+        }
+    }
+}
+
+/// Runs a case held as JSON (a generated one) as its file would run;
+/// an error says where the case itself is broken.
+pub fn run_generated(
+    env: &Env,
+    contract: &dyn Contract,
+    case: &Value,
+) -> Result<Verdict, crate::error::CaseError> {
+    let loaded = crate::case::case_from_value(Path::new("<generated>"), case)?;
+    Ok(run_loaded(env, contract, &loaded, Verdict::default()))
+}
+
+/// Runs a case already in memory (a file's, or a generated one).
+fn run_loaded(
+    env: &Env,
+    contract: &dyn Contract,
+    loaded: &LoadedCase,
+    mut verdict: Verdict,
+) -> Verdict {
+    verdict.place.about = Some(loaded.case.description.clone());
+    verdict.place.spec = Some(loaded.case.spec.clone());
+    let mut fixtures = BTreeMap::new();
+    match execute(env, contract, loaded, &mut verdict, &mut fixtures) {
+        Ok(()) => {}
+        Err(Stop::Setup(e)) => {
+            verdict.error = Some(e);
+            verdict.setup = true;
+        }
+        Err(Stop::Error(e)) => verdict.error = Some(e),
+    }
+    if let Some(level) = loaded.case.level {
+        for check in &mut verdict.checks {
+            check.level = check.level.max(level);
+        }
+    }
+    // Without the listener, missing notifications say nothing of the target.
+    if let Some(why) = fixtures
+        .values()
+        .find_map(|f| f.mailbox.as_deref().and_then(|m| m.listener_stopped()))
+    {
+        verdict.error = Some(format!(
+            "{why}: the target's notifications could no longer be received, so no verdict"
+        ));
+    }
+    // What the case created goes, whatever happened: a target is not left
+    // holding one fixture per case (real services bill and limit them).
+    for fixture in fixtures.values() {
+        if let Err(answer) = contract.release(env, fixture) {
+            env.unreleased(fixture, answer.clone());
+            verdict.place.extra.push((
+                "left".to_owned(),
+                format!(
+                    "{} {} could not be ended: {answer}",
+                    fixture.kind, fixture.id
+                ),
+            ));
+        }
+    }
+    verdict
+}
+
+/// Why a case stopped before its verdict.
+enum Stop {
+    /// Its fixtures could not be set up: nothing about the exchange is known.
+    Setup(String),
+    /// The exchange or a check could not be carried out.
+    Error(String),
+}
+
+impl From<String> for Stop {
+    fn from(e: String) -> Self {
+        Self::Error(e)
+    }
+}
+
+fn execute(
+    env: &Env,
+    contract: &dyn Contract,
+    loaded: &LoadedCase,
+    verdict: &mut Verdict,
+    fixtures: &mut BTreeMap<String, Fixture>,
+) -> Result<(), Stop> {
+    let case = &loaded.case;
+    let Some(mut vars) = prepare_fixtures(env, contract, loaded, verdict, fixtures)? else {
+        return Ok(());
+    };
+    let (request, request_json) = build_request(loaded, &vars)?;
+    let sent_at = Instant::now();
+    let response = send(env, &request, &case.request.path, verdict)?;
+    let checks = &mut verdict.checks;
+    let status_ok = checks::status(loaded, &response, checks);
+    let uncaptured = checks::capture(loaded, &response, status_ok, &mut vars, checks);
+    checks::headers(case, &response, &vars, &uncaptured, checks);
+    checks::schema(env, case, &response, status_ok, checks);
+    checks::body(loaded, &response, status_ok, &vars, &uncaptured, checks)?;
+    let exchange = Exchange {
+        env,
+        request: &request,
+        request_json: request_json.as_ref(),
+        response: &response,
+        fixtures,
+        vars: &vars,
+        sent_at,
+        notification_deadline: sent_at + env.options.notification_timeout,
+        memo: crate::contract::Memo::default(),
+    };
+    for invariant in invariants(contract, &case.expect.invariants)? {
+        checks.push(invariant.evaluate(&exchange));
+    }
+    for (i, expect) in case.expect.notifications.iter().enumerate() {
+        let check = notifications::expected(
+            &exchange,
+            contract.default_fixture(),
+            i,
+            expect,
+            &uncaptured,
+        )?;
+        verdict.checks.push(check);
+    }
+    Ok(())
+}
+
+/// The case's fixtures, their ids and extras as variables; `None` when one
+/// is unavailable on this target (the case is then skipped, with the reason).
+fn prepare_fixtures(
+    env: &Env,
+    contract: &dyn Contract,
+    loaded: &LoadedCase,
+    verdict: &mut Verdict,
+    fixtures: &mut BTreeMap<String, Fixture>,
+) -> Result<Option<Vars>, Stop> {
+    // Fixtures first: a failure here is an error of the run, not a finding.
+    let mut vars = Vars::new();
+    for (var, kind) in &loaded.case.fixtures {
+        let fixture = match contract.fixture(env, kind) {
+            Ok(f) => f,
+            Err(e @ crate::error::FixtureError::Unavailable { .. }) => {
+                verdict.skipped = Some(format!("fixture {var}: {e}"));
+                return Ok(None);
+            }
+            Err(e) => return Err(Stop::Setup(format!("fixture {var} ({kind}): {e}"))),
+        };
+        vars.insert(var.clone(), fixture.id.clone());
+        for (k, v) in &fixture.extra {
+            vars.insert(format!("{var}.{k}"), v.clone());
+        }
+        fixtures.insert(var.clone(), fixture);
+    }
+    Ok(Some(vars))
+}
+
+/// Sends the case's request and writes its request line; a throttled answer
+/// is no verdict.
+fn send(
+    env: &Env,
+    request: &HttpRequest,
+    path_template: &str,
+    verdict: &mut Verdict,
+) -> Result<HttpResponse, Stop> {
+    let response = env.send(request).map_err(|e| Stop::Error(e.to_string()))?;
+    verdict.place.request = Some(format!(
+        "{} {} -> {} in {} ms{}",
+        request.method,
+        path_template,
+        response.status_line(),
+        response.elapsed.as_millis(),
+        retry_note(&response),
+    ));
+    match throttled(&response, env.http.limits.retry_budget_secs) {
+        Some(throttled) => Err(Stop::Error(throttled)),
+        None => Ok(response),
+    }
+}
+
+/// The invariants a case names, its `@preset`s expanded, each once, in order.
+pub fn invariants<'c>(
+    contract: &'c dyn Contract,
+    names: &[String],
+) -> Result<Vec<&'c crate::contract::Invariant>, String> {
+    let mut ids: Vec<&str> = Vec::new();
+    for name in names {
+        match name.strip_prefix('@') {
+            Some(preset) => {
+                let (_, members) = contract
+                    .invariant_presets()
+                    .iter()
+                    .find(|(p, _)| *p == preset)
+                    .ok_or_else(|| format!("the case names an unknown preset {name:?}"))?;
+                ids.extend(members.iter().copied());
+            }
+            None => ids.push(name),
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    ids.into_iter()
+        .filter(|id| seen.insert(*id))
+        .map(|id| {
+            contract
+                .invariants()
+                .iter()
+                .find(|i| i.id == id)
+                .ok_or_else(|| format!("the case names an unknown invariant {id:?}"))
+        })
+        .collect()
+}
+
+/// Why an expectation cannot be checked: it names a value that was never captured.
+pub(crate) fn uses_uncaptured(text: &str, uncaptured: &[String]) -> Option<String> {
+    uncaptured
+        .iter()
+        .find(|reason| {
+            reason
+                .split_once(" was not captured")
+                .is_some_and(|(placeholder, _)| text.contains(placeholder))
+        })
+        .cloned()
+}
+
+/// A throttled answer says nothing about the contract: no verdict can be
+/// reached, and the run says how to give the target more time.
+fn throttled(response: &HttpResponse, budget_secs: u64) -> Option<String> {
+    let retry_after = response.header("retry-after");
+    let throttled = response.status == 429 || (response.status == 503 && retry_after.is_some());
+    throttled.then(|| {
+        format!(
+            "the target throttled the request ({}, Retry-After {}) past the retry budget of {budget_secs} s: no verdict; raise --retry-budget-secs or lower --test-threads",
+            response.status_line(),
+            retry_after.map_or_else(|| "absent".to_owned(), |v| format!("{v:?}"))
+        )
+    })
+}
+
+fn retry_note(response: &HttpResponse) -> String {
+    let resent = if response.retried_on_new_connection {
+        " (sent again on a new connection: the first closed before answering)"
+    } else {
+        ""
+    };
+    if response.retried_after.is_empty() {
+        resent.to_owned()
+    } else {
+        let secs: u64 = response.retried_after.iter().sum();
+        format!(
+            " (after {} Retry-After wait{}, {secs} s){resent}",
+            response.retried_after.len(),
+            if response.retried_after.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        )
+    }
+}
+
+/// The request to send, and its body as JSON when it is JSON (the
+/// invariants read it).
+fn build_request(loaded: &LoadedCase, vars: &Vars) -> Result<(HttpRequest, Option<Value>), String> {
+    let r = &loaded.case.request;
+    let path = fill_str(&r.path, vars)?;
+    let mut json = None;
+    let body = match (&r.body, &loaded.raw_bytes) {
+        (Some(v), _) => {
+            let filled = fill_value(v, vars)?;
+            let bytes = serde_json::to_vec(&filled).map_err(|e| format!("request body: {e}"))?;
+            json = Some(filled);
+            Some(bytes)
+        }
+        (None, Some(raw)) => {
+            let bytes = match std::str::from_utf8(raw) {
+                Ok(text) => fill_str(text, vars)?.into_bytes(),
+                Err(_) => raw.clone(),
+            };
+            json = serde_json::from_slice(&bytes).ok();
+            Some(bytes)
+        }
+        (None, None) => None,
+    };
+    let mut headers: Vec<(String, String)> = r
+        .headers
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), fill_str(v, vars)?)))
+        .collect::<Result<_, String>>()?;
+    let has = |name: &str, headers: &[(String, String)]| {
+        headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
+    };
+    if body.is_some() && !has("content-type", &headers) {
+        headers.push(("content-type".into(), "application/json".into()));
+    }
+    if !has("client-request-id", &headers) {
+        headers.push(("client-request-id".into(), uuid::Uuid::new_v4().to_string()));
+    }
+    let request = HttpRequest {
+        method: r.method.clone(),
+        path,
+        headers,
+        body,
+        auth: r.auth,
+    };
+    Ok((request, json))
+}
