@@ -62,17 +62,24 @@ async fn load() {
     }
     let answered = started.elapsed();
 
+    // Every client ended its call (DELETE), so each call's last notification
+    // is its own `deleted`: a call's queue is ordered and closes with the
+    // call, so a notification sent twice, or one nobody expected, reaches
+    // the callback before that `deleted` does. Reading up to it (an event,
+    // not a pause) gathers everything the call will ever send.
     let mut received = 0;
     for (call_id, ops, inbox) in &mut calls {
-        let notes = collect(inbox, NOTES_PER_CALL).await;
+        let notes = collect_to_end(inbox, call_id).await;
         received += notes.len();
         check_notifications(call_id, ops, &notes);
     }
-    // Nothing more comes: every notification arrived once, none twice.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // And nothing beyond any call's own end has come since.
     for (call_id, _, inbox) in &mut calls {
         if let Some(extra) = inbox.next_within(Duration::ZERO).await {
-            panic!("an extra notification for {call_id}: {:?}", extra.item());
+            panic!(
+                "a notification for {call_id} after its end: {:?}",
+                extra.item()
+            );
         }
     }
     let requests = requests.load(Ordering::Relaxed);
@@ -231,13 +238,25 @@ async fn one_client(
     (call_id, ops)
 }
 
-/// The first `count` notifications of an inbox.
-async fn collect(inbox: &mut Inbox, count: usize) -> Vec<Note> {
-    let mut notes = Vec::with_capacity(count);
-    for _ in 0..count {
-        notes.push(inbox.next().await);
+/// The notifications of a call up to and including its own `deleted`, in
+/// arrival order. Each waits at most `PATIENCE` (`Inbox::next`); far more
+/// than a call's session implies means the end is not coming.
+async fn collect_to_end(inbox: &mut Inbox, call_id: &str) -> Vec<Note> {
+    let call_url = format!("/communications/calls/{call_id}");
+    let mut notes = Vec::with_capacity(NOTES_PER_CALL);
+    loop {
+        let note = inbox.next().await;
+        let end = note.resource_url() == call_url && note.change_type() == "deleted";
+        notes.push(note);
+        if end {
+            return notes;
+        }
+        assert!(
+            notes.len() < 4 * NOTES_PER_CALL,
+            "{} notifications for {call_id} and still no end",
+            notes.len()
+        );
     }
-    notes
 }
 
 /// Each kind of notification a call's session implies, exactly once each.
