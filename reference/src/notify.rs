@@ -70,8 +70,9 @@ impl Delivery {
 /// send what is queued and end.
 #[derive(Debug)]
 pub(crate) struct Notifier {
-    /// Serialized `commsNotification` items.
-    queue: mpsc::UnboundedSender<String>,
+    /// Serialized `commsNotification` items, those raised together in one
+    /// message (so the delivery task never sees half of them).
+    queue: mpsc::UnboundedSender<Vec<String>>,
     backlog: Arc<AtomicUsize>,
     /// Under `extra-members`, the last `sequenceNumber` given to an item of
     /// this call; `None` otherwise.
@@ -102,14 +103,27 @@ impl Notifier {
 
     /// Queues one `commsNotification` item given as JSON text; it never waits.
     pub(crate) fn send(&self, item: String) {
-        let item = match &self.sequence {
-            None => item,
-            Some(sequence) => numbered(item, sequence),
+        self.send_together(vec![item]);
+    }
+
+    /// Queues items raised together: they leave in one POST (or in as few
+    /// as the batch size allows). It never waits.
+    pub(crate) fn send_together(&self, items: Vec<String>) {
+        if items.is_empty() {
+            return;
+        }
+        let items: Vec<String> = match &self.sequence {
+            None => items,
+            Some(sequence) => items
+                .into_iter()
+                .map(|item| numbered(item, sequence))
+                .collect(),
         };
-        self.backlog.fetch_add(1, Ordering::Relaxed);
-        if self.queue.send(item).is_err() {
+        let count = items.len();
+        self.backlog.fetch_add(count, Ordering::Relaxed);
+        if self.queue.send(items).is_err() {
             // The task is gone only when the runtime shuts down.
-            self.backlog.fetch_sub(1, Ordering::Relaxed);
+            self.backlog.fetch_sub(count, Ordering::Relaxed);
         }
     }
 
@@ -137,19 +151,21 @@ fn numbered(item: String, sequence: &AtomicU64) -> String {
 async fn deliver_queue(
     delivery: Arc<Delivery>,
     callback_uri: String,
-    mut pending: mpsc::UnboundedReceiver<String>,
+    mut pending: mpsc::UnboundedReceiver<Vec<String>>,
     backlog: Arc<AtomicUsize>,
 ) {
     let batch_items = delivery.batch_items;
-    let mut batch = Vec::with_capacity(batch_items);
+    let mut raised = Vec::with_capacity(batch_items);
     // Parsed once, not once per POST; a URL that does not parse is left to
     // reqwest, which reports it on each attempt.
     let url = reqwest::Url::parse(&callback_uri).ok();
-    while pending.recv_many(&mut batch, batch_items).await > 0 {
-        let body = commsnotifications(&batch, &delivery);
-        deliver(&delivery, &callback_uri, url.as_ref(), Bytes::from(body)).await;
-        backlog.fetch_sub(batch.len(), Ordering::Relaxed);
-        batch.clear();
+    while pending.recv_many(&mut raised, batch_items).await > 0 {
+        let items: Vec<String> = raised.drain(..).flatten().collect();
+        for batch in items.chunks(batch_items) {
+            let body = commsnotifications(batch, &delivery);
+            deliver(&delivery, &callback_uri, url.as_ref(), Bytes::from(body)).await;
+            backlog.fetch_sub(batch.len(), Ordering::Relaxed);
+        }
     }
 }
 

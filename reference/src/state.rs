@@ -160,9 +160,7 @@ impl Call {
     }
 
     fn send_all(&self, notifications: Vec<String>) {
-        for notification in notifications {
-            self.notifier.send(notification);
-        }
+        self.notifier.send_together(notifications);
     }
 
     /// Frees room for one more operation by forgetting the oldest finished
@@ -411,10 +409,11 @@ impl Registry {
         }
         call.state = "terminated";
         let ended = call.to_json();
-        call.notifier
-            .send(notification("updated", call_id, "", &ended, variants));
-        call.notifier
-            .send(notification("deleted", call_id, "", &ended, variants));
+        // Terminated and deleted are raised together: one POST.
+        call.notifier.send_together(vec![
+            notification("updated", call_id, "", &ended, variants),
+            notification("deleted", call_id, "", &ended, variants),
+        ]);
         if self.ended_order.len() >= self.limits.ended {
             if let Some(oldest) = self.ended_order.pop_front() {
                 self.ended.remove(&oldest);
@@ -560,17 +559,23 @@ impl Registry {
                 Some(joined_from),
             );
         }
-        if variants.has(Variant::RosterFirst) {
-            call.send_all(rosters);
-            call.send_all(terminal);
+        // Raised together, sent together: the operation's end, the roster,
+        // and (a variant) an update of the call itself.
+        let mut together = if variants.has(Variant::RosterFirst) {
+            [rosters, terminal].concat()
         } else {
-            call.send_all(terminal);
-            call.send_all(rosters);
-        }
+            [terminal, rosters].concat()
+        };
         if variants.has(Variant::ExtraCallUpdates) {
-            let update = notification("updated", call_id, "", &call.to_json(), variants);
-            call.notifier.send(update);
+            together.push(notification(
+                "updated",
+                call_id,
+                "",
+                &call.to_json(),
+                variants,
+            ));
         }
+        call.send_all(together);
 
         if !faults.has(Fault::MoveKeepsOld) {
             for (old_call_id, participant_id) in leaves {
