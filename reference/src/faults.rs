@@ -192,6 +192,9 @@ faults! {
     OperationTextPlain => "operation-text-plain",
         "the invite response's operation is sent as text/plain",
         None;
+    NoRequestIds => "no-request-ids",
+        "answers carry neither a request-id header nor the client-request-id sent",
+        None;
 }
 
 impl Fault {

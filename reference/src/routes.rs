@@ -214,6 +214,10 @@ async fn each_request(State(app): State<Arc<App>>, request: Request, next: Next)
     {
         headers.insert(CLIENT_REQUEST_ID, value);
     }
+    if app.faults.has(Fault::NoRequestIds) {
+        headers.remove(REQUEST_ID);
+        headers.remove(CLIENT_REQUEST_ID);
+    }
     if app.faults.has(Fault::SlowResponses) {
         tokio::time::sleep(SLOW_RESPONSE_DELAY).await;
     }

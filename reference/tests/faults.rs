@@ -162,6 +162,13 @@ fault_tests! {
         let (_, reply, _) = invite_once(h).await;
         assert_eq!(reply.json().get("id").is_none(), broken);
     };
+    no_request_ids: NoRequestIds => async |h, broken| {
+        let reply = h
+            .request("GET", "/communications/calls/none", None, &[("client-request-id", "c-1")])
+            .await;
+        assert_eq!(reply.header("request-id").is_none(), broken);
+        assert_eq!(reply.header("client-request-id") != Some("c-1"), broken);
+    };
     operation_text_plain: OperationTextPlain => async |h, broken| {
         let (_, reply, _) = invite_once(h).await;
         let ct = reply.header("content-type").unwrap_or_default();

@@ -522,11 +522,24 @@ async fn converse(mut stream: TcpStream, graph: Arc<Graph>, log: Arc<Log>) {
     let mut buffer = Vec::new();
     while let Ok(Some(request)) = read_request(&mut stream, &mut buffer).await {
         log.request(&request);
-        let answer = graph.answer(&request, &log);
+        let answer = with_request_ids(graph.answer(&request, &log), &request);
         if !write(&mut stream, &answer).await || graph.config.close_after_answer {
             return;
         }
     }
+}
+
+/// The answer with the headers Graph puts on every answer: a `request-id`,
+/// and the `client-request-id` the request sent.
+fn with_request_ids(answer: Vec<u8>, request: &Request) -> Vec<u8> {
+    let Some(line_end) = answer.windows(2).position(|w| w == b"\r\n") else {
+        return answer;
+    };
+    let mut ids = format!("\r\nrequest-id: {}", new_id());
+    if let Some(sent) = request.header("client-request-id") {
+        ids.push_str(&format!("\r\nclient-request-id: {sent}"));
+    }
+    [&answer[..line_end], ids.as_bytes(), &answer[line_end..]].concat()
 }
 
 fn new_id() -> String {

@@ -50,11 +50,17 @@ pub const PRESETS: &[(&str, &[&str])] = &[
             "invite.odata-types",
             "error.no-5xx",
             "notification.schema",
+            "response.request-ids",
         ],
     ),
     (
         "rejected",
-        &["error.graph-body", "error.inner-error", "error.no-5xx"],
+        &[
+            "error.graph-body",
+            "error.inner-error",
+            "error.no-5xx",
+            "response.request-ids",
+        ],
     ),
 ];
 
@@ -223,6 +229,14 @@ pub fn all() -> Vec<Invariant> {
             source: "OData JSON format (@odata.type names the type of its object) and Graph's metadata (derived types); the types as the spec's examples show them",
             spec: "An @odata.type names the type of the object it annotates: the operation is an inviteParticipantsOperation, its participants invitationParticipantInfo, identities an identitySet of identity, the notifications commsNotifications of commsNotification, a roster participant a participant.",
             check: consistency::odata_types,
+        },
+        Invariant {
+            id: "response.request-ids",
+            level: Level::Should,
+            summary: "every answer carries a request-id header and echoes the client-request-id sent",
+            source: "Graph: best practices (request-id and client-request-id identify a request to support)",
+            spec: "Every Microsoft Graph response carries request-id, and client-request-id when the request sent one.",
+            check: response::request_ids,
         },
         Invariant {
             id: "error.graph-body",

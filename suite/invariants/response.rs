@@ -31,6 +31,28 @@ pub(super) fn location(ex: &Exchange<'_>, check: Check) -> Check {
     }
 }
 
+pub(super) fn request_ids(ex: &Exchange<'_>, check: Check) -> Check {
+    let sent = ex
+        .request
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("client-request-id"))
+        .map(|(_, v)| v.as_str());
+    let mut check = check;
+    if ex.response.header("request-id").is_none_or(str::is_empty) {
+        check = check.fail_text("the answer has no request-id header");
+    }
+    if let Some(sent) = sent {
+        match ex.response.header("client-request-id") {
+            Some(echoed) if echoed == sent => {}
+            other => {
+                check = check.fail_text(format!("client-request-id is {other:?}, sent {sent:?}"));
+            }
+        }
+    }
+    check
+}
+
 pub(super) fn content_type(ex: &Exchange<'_>, check: Check) -> Check {
     if let Some(reason) = not_accepted(ex) {
         return check.not_run(reason);
