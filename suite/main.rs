@@ -14,7 +14,9 @@ mod props;
 
 fn main() -> std::process::ExitCode {
     conformance_harness::main(
-        "Conformance suite for Microsoft Graph's participant: invite API",
+        conformance_harness::Settings::new(
+            "Conformance suite for Microsoft Graph's participant: invite API",
+        ),
         contract::InviteContract::new,
     )
 }

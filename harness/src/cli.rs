@@ -82,6 +82,10 @@ pub struct Cli {
     )]
     pub cases: PathBuf,
 
+    /// Whether `--cases` (or its variable) was given, rather than defaulted.
+    #[arg(skip)]
+    pub cases_given: bool,
+
     /// Folder of JSON Schemas.
     #[arg(
         long,
@@ -90,6 +94,14 @@ pub struct Cli {
         default_value = "schemas"
     )]
     pub schemas: PathBuf,
+
+    /// Whether `--schemas` (or its variable) was given, rather than defaulted.
+    #[arg(skip)]
+    pub schemas_given: bool,
+
+    /// What selects the suite's test binary on a cargo command line.
+    #[arg(skip)]
+    pub cargo_args: &'static str,
 
     /// Name of the environment variable holding the bearer token.
     #[arg(
@@ -158,7 +170,11 @@ impl Cli {
         T: Into<std::ffi::OsString> + Clone,
     {
         let matches = Self::command::<O>(about).try_get_matches_from(args)?;
-        let cli = <Self as clap::FromArgMatches>::from_arg_matches(&matches)?;
+        let mut cli = <Self as clap::FromArgMatches>::from_arg_matches(&matches)?;
+        let given =
+            |id: &str| matches.value_source(id) != Some(clap::parser::ValueSource::DefaultValue);
+        cli.cases_given = given("cases");
+        cli.schemas_given = given("schemas");
         let options = O::from_arg_matches(&matches)?;
         Ok((cli, options))
     }

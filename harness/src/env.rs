@@ -38,6 +38,8 @@ pub struct RerunArgs {
     options: Vec<(&'static str, &'static str, String)>,
     /// The variable the token was read from, when one was sent.
     token_env: Option<String>,
+    /// What selects the suite's test binary (`-p crate --test suite`).
+    cargo_args: &'static str,
 }
 
 impl RerunArgs {
@@ -107,21 +109,17 @@ impl RerunArgs {
                 add(flag, var, value.to_string());
             }
         }
-        for (flag, var, value, default) in [
-            (
-                "--cases",
-                "CONFORMANCE_CASES",
-                &cli.cases,
-                d.map(|d| &d.cases),
-            ),
+        // The folders the user chose (the suite's own defaults need no flag).
+        for (flag, var, value, given) in [
+            ("--cases", "CONFORMANCE_CASES", &cli.cases, cli.cases_given),
             (
                 "--schemas",
                 "CONFORMANCE_SCHEMAS",
                 &cli.schemas,
-                d.map(|d| &d.schemas),
+                cli.schemas_given,
             ),
         ] {
-            if default != Some(value) {
+            if given {
                 add(flag, var, shell(&value.display().to_string()));
             }
         }
@@ -135,6 +133,7 @@ impl RerunArgs {
         Self {
             options,
             token_env: token_sent.then(|| cli.token_env.clone()),
+            cargo_args: cli.cargo_args,
         }
     }
 
@@ -153,10 +152,15 @@ impl RerunArgs {
                 format!("{} ", vars.join(" "))
             }
         };
-        let features = if cfg!(feature = "tls") {
+        let tls = if cfg!(feature = "tls") {
             " --features tls"
         } else {
             ""
+        };
+        let features = if self.cargo_args.is_empty() {
+            tls.to_owned()
+        } else {
+            format!("{tls} {}", self.cargo_args)
         };
         let flags: String = self
             .options
@@ -229,7 +233,7 @@ pub struct Env {
     id: u64,
     /// Serves the listener and the embedded server.
     runtime: tokio::runtime::Runtime,
-    pub http: Http,
+    pub(crate) http: Http,
     pub listener: Listener,
     pub schemas: Schemas,
     pub options: RunOptions,

@@ -5,7 +5,8 @@
 //! [`Contract`] and calls [`main`].
 //!
 //! The public API:
-//! - [`main`], [`Contract`] and what it hands over: [`Fixture`],
+//! - [`main`] with its [`Settings`] (help text, default folders, how
+//!   cargo selects the binary), [`Contract`] and what it hands over: [`Fixture`],
 //!   [`Invariant`] (checked against an [`Exchange`]), [`Property`]
 //!   (run with [`run_property`], each input a [`Failure`] or not),
 //!   [`RerunOption`], [`Envelope`], [`NoOptions`];
@@ -55,6 +56,7 @@ pub use env::{Env, RunOptions, Unreleased};
 pub use error::{CaseError, FixtureError, TransportError};
 pub use exchange::{HttpRequest, HttpResponse};
 pub use json_path::JsonPath;
+pub use listener::Listener;
 pub use listener::{notification_items, Delivery, Mailbox};
 pub use prop::{run as run_property, Failure};
 pub use runner::run_generated;
@@ -119,16 +121,52 @@ impl Shared {
     }
 }
 
+/// How a suite's test binary runs, besides what its contract says.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The first line of `--help`.
+    pub about: &'static str,
+    /// The case files' folder when `--cases` is not given (relative to the
+    /// working directory, which cargo sets to the package's folder).
+    pub cases: std::path::PathBuf,
+    /// The schemas' folder when `--schemas` is not given.
+    pub schemas: std::path::PathBuf,
+    /// What selects this test binary on a cargo command line, for rerun
+    /// lines (`-p my-crate --test my_suite`; empty for the package's only one).
+    pub cargo_args: &'static str,
+}
+
+impl Settings {
+    /// `cases/` and `schemas/` in the working directory, the package's only test.
+    pub fn new(about: &'static str) -> Self {
+        Self {
+            about,
+            cases: "cases".into(),
+            schemas: "schemas".into(),
+            cargo_args: "",
+        }
+    }
+}
+
 /// The whole program: parse the harness's options and the contract's (`O`),
 /// make the contract from its options, build the trials, run them, and
-/// return the exit code. `about` is the first line of `--help`.
-pub fn main<O, C>(about: &str, make: impl FnOnce(O) -> C) -> ExitCode
+/// return the exit code.
+pub fn main<O, C>(settings: Settings, make: impl FnOnce(O) -> C) -> ExitCode
 where
     O: clap::Args + clap::FromArgMatches,
     C: Contract,
 {
-    let (mut cli, contract) = match Cli::parse_args::<O>(about) {
-        Ok((cli, options)) => (cli, make(options)),
+    let (mut cli, contract) = match Cli::parse_args::<O>(settings.about) {
+        Ok((mut cli, options)) => {
+            if !cli.cases_given {
+                cli.cases.clone_from(&settings.cases);
+            }
+            if !cli.schemas_given {
+                cli.schemas.clone_from(&settings.schemas);
+            }
+            cli.cargo_args = settings.cargo_args;
+            (cli, make(options))
+        }
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
@@ -295,13 +333,23 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
             }
         }
         ExitCode::from(EXIT_FAILED)
-    } else if conclusion.num_passed == 0 {
+    } else if conclusion.num_passed == 0 && shared.cli.libtest.exact {
+        // `--exact NAME` asks for one test: running none is an error (a rerun
+        // line or a nextest process naming a test that is not there).
         eprintln!(
             "error: the selection ran no test ({} filtered out, {} ignored)",
             conclusion.num_filtered_out, conclusion.num_ignored
         );
         ExitCode::from(EXIT_RAN_NOTHING)
     } else {
+        if conclusion.num_passed == 0 {
+            // A filter matching none of this binary's tests is libtest's
+            // success: `cargo test FILTER` runs every test binary with it.
+            eprintln!(
+                "note: the filter selects none of this suite's tests ({} filtered out, {} ignored)",
+                conclusion.num_filtered_out, conclusion.num_ignored
+            );
+        }
         ExitCode::SUCCESS
     }
 }
@@ -492,6 +540,12 @@ fn offline_notifications(shared: &Shared, file: &std::path::Path) -> Result<(), 
     };
     if documents.is_empty() {
         verdict.error = Some(format!("{} holds no notification", file.display()));
+    }
+    if verdict.checks.is_empty() {
+        verdict.error = Some(
+            "this suite checks no captured notifications (its contract has no offline checks)"
+                .to_owned(),
+        );
     }
     shared.known.apply(&mut verdict);
     let strict = shared.cli.strict;

@@ -232,7 +232,18 @@ fn exit_codes_tell_failed_could_not_run_and_ran_nothing_apart() {
     let bad_option = run_suite(&["--no-such-option"], &[]).expect("runs");
     assert_eq!(bad_option.code, Some(2), "{}", bad_option.all_output());
 
-    let nothing = run_suite(&["no_test_has_this_name"], &[]).expect("runs");
+    let nothing = run_suite(&["--exact", "case::no::such_test"], &[]).expect("runs");
     assert_eq!(nothing.code, Some(4), "{}", nothing.all_output());
     assert!(nothing.stderr.contains("ran no test"), "{}", nothing.stderr);
+    // A plain filter is libtest's: matching nothing here is no failure
+    // (`cargo test --workspace FILTER` hands it to every test binary).
+    let elsewhere = run_suite(&["no_test_has_this_name"], &[]).expect("runs");
+    assert_eq!(elsewhere.code, Some(0), "{}", elsewhere.all_output());
+    assert!(
+        elsewhere
+            .stderr
+            .contains("selects none of this suite's tests"),
+        "{}",
+        elsewhere.stderr
+    );
 }

@@ -15,7 +15,8 @@
 //! `cargo test -p conformance-harness --test rooms` runs it against the
 //! embedded stub (`stub.rs`); `-- --target URL --token-env VAR` against any
 //! implementation (the `CONFORMANCE_*` variables are the invite suite's and
-//! are not read here: see [`hermetic_environment`]).
+//! are not read here: see [`hermetic_environment`]). Its cases and schemas
+//! are found through [`conformance_harness::Settings`], wherever it runs from.
 
 mod contract;
 mod invariants;
@@ -30,30 +31,24 @@ const SCHEMAS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rooms/schemas"
 
 fn main() -> ExitCode {
     hermetic_environment();
-    let code = conformance_harness::main(
-        "Conformance suite for the rooms API (the harness's second contract)",
+    conformance_harness::main(
+        conformance_harness::Settings {
+            cases: CASES.into(),
+            schemas: SCHEMAS.into(),
+            cargo_args: "-p conformance-harness --test rooms",
+            ..conformance_harness::Settings::new(
+                "Conformance suite for the rooms API (the harness's second contract)",
+            )
+        },
         contract::RoomsContract::new,
-    );
-    // This binary is one test target among the package's: a filter meant
-    // for another (`cargo test -p conformance-harness listener`) selects
-    // none of its trials, which libtest calls success and the harness an
-    // error of its own (exit 4). Here it is libtest's success.
-    if code == ExitCode::from(conformance_harness::EXIT_RAN_NOTHING) {
-        ExitCode::SUCCESS
-    } else {
-        code
-    }
+    )
 }
 
 /// The harness reads every option from a `CONFORMANCE_*` variable too, and
 /// those in this process's environment are meant for the invite suite
 /// (`CONFORMANCE_TARGET=… cargo test --workspace` must not point this test
 /// at Graph, nor `CONFORMANCE_REPORT` make it overwrite the invite report):
-/// they are dropped, and the cases and schemas are this suite's. Flags on
-/// the command line still reach the harness, and win over the variables.
-///
-/// `main` reads its options from the process alone (its arguments and
-/// environment), so the paths can only be given through one of them.
+/// they are dropped. Flags on the command line still reach the harness.
 /// Done first, before any thread exists.
 fn hermetic_environment() {
     let inherited: Vec<std::ffi::OsString> = std::env::vars_os()
@@ -63,6 +58,4 @@ fn hermetic_environment() {
     for name in inherited {
         std::env::remove_var(name);
     }
-    std::env::set_var("CONFORMANCE_CASES", CASES);
-    std::env::set_var("CONFORMANCE_SCHEMAS", SCHEMAS);
 }
