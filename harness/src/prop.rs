@@ -124,8 +124,8 @@ struct Search<V> {
 }
 
 /// Runs `test` over the strategy `make` builds: first the seeds kept from
-/// earlier failures, then `PROPTEST_CASES` inputs, on up to
-/// [`MAX_WORKERS`] threads. The first failure is shrunk and becomes a
+/// earlier failures, then `PROPTEST_CASES` inputs, on up to 8 threads
+/// (following `--test-threads`). The first failure is shrunk and becomes a
 /// verdict whose checks are those of the shrunk input, with the seed that
 /// replays it and the case file printed.
 pub fn run<S>(
