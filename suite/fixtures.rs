@@ -313,7 +313,7 @@ fn create(env: &Env, kind: &str, body: &dyn Fn(&str) -> Value) -> Result<Fixture
         return Err(fail(format!(
             "POST /communications/calls answered {} (expected 201): {}",
             response.status_line(),
-            String::from_utf8_lossy(&response.body[..response.body.len().min(300)])
+            response.body_excerpt(300)
         )));
     }
     if let Some(Err(e)) = &response.json {

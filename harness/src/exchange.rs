@@ -42,6 +42,11 @@ impl HttpRequest {
         Self::new("POST", path).json(body)
     }
 
+    /// The first header named `name` (any casing).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
+
     /// The same request with `body` as `application/json`.
     #[must_use]
     pub fn json(mut self, body: &Value) -> Self {
@@ -68,11 +73,14 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
+    /// The first header named `name` (any casing).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        header(&self.headers, name)
+    }
+
+    /// The body's first `max` bytes as text, for a message.
+    pub fn body_excerpt(&self, max: usize) -> String {
+        String::from_utf8_lossy(&self.body[..self.body.len().min(max)]).into_owned()
     }
 
     pub fn json_value(&self) -> Option<&Value> {
@@ -86,6 +94,13 @@ impl HttpResponse {
             .unwrap_or("");
         format!("{} {reason}", self.status).trim_end().to_owned()
     }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// Limits of one exchange.

@@ -45,12 +45,7 @@ pub(super) fn inner_error(ex: &Exchange<'_>, check: Check) -> Check {
             ));
         }
     }
-    let sent = ex
-        .request
-        .headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("client-request-id"))
-        .map(|(_, v)| v.as_str());
+    let sent = ex.request.header("client-request-id");
     if let Some(sent) = sent {
         let echoed = inner.get("client-request-id");
         if echoed.and_then(Value::as_str) != Some(sent) {

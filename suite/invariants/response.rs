@@ -32,12 +32,7 @@ pub(super) fn location(ex: &Exchange<'_>, check: Check) -> Check {
 }
 
 pub(super) fn request_ids(ex: &Exchange<'_>, check: Check) -> Check {
-    let sent = ex
-        .request
-        .headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("client-request-id"))
-        .map(|(_, v)| v.as_str());
+    let sent = ex.request.header("client-request-id");
     let mut check = check;
     if ex.response.header("request-id").is_none_or(str::is_empty) {
         check = check.fail_text("the answer has no request-id header");

@@ -170,7 +170,7 @@ fn open_room(env: &Env) -> Result<Fixture, FixtureError> {
         return Err(fail(format!(
             "POST /rooms answered {} (expected 201): {}",
             response.status_line(),
-            String::from_utf8_lossy(&response.body[..response.body.len().min(300)])
+            response.body_excerpt(300)
         )));
     }
     let id = response
