@@ -1,5 +1,6 @@
-//! Cargo: building the conformance binary and finding it, the clean build
-//! of what `cargo test` needs, duplicate crates and build scripts.
+//! Cargo: building the conformance binary and finding it; section 5, the
+//! clean build of what `cargo test` needs, duplicate crates and build
+//! scripts.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -7,6 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+use crate::figures::{secs, strings};
 
 /// The cargo that runs the bench (`cargo run` sets `CARGO`), else `cargo`.
 pub fn cargo() -> PathBuf {
@@ -47,6 +50,18 @@ pub struct Suite {
     pub warning: Option<String>,
 }
 
+impl Suite {
+    /// The binary, as the report records it.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "profile": self.profile.name(),
+            "path": self.binary.display().to_string(),
+            "incremental_build_seconds": self.build_time.map(|d| d.as_secs_f64()),
+            "warning": self.warning,
+        })
+    }
+}
+
 /// `cargo test [--release] --test conformance --no-run --message-format=json`,
 /// the executable taken from cargo's JSON; when the build fails, the newest
 /// `conformance-*` in the target folder (as selftest's `suite_binary` does),
@@ -72,24 +87,10 @@ pub fn build_suite(root: &Path, profile: Profile) -> Result<Suite, String> {
     let mut child = command
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", cargo().display()))?;
-    let mut executable = None;
-    if let Some(stdout) = child.stdout.take() {
-        for line in BufReader::new(stdout).lines() {
-            let line = line.map_err(|e| format!("reading cargo's output: {e}"))?;
-            let Ok(message) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if message.get("reason").and_then(Value::as_str) != Some("compiler-artifact") {
-                continue;
-            }
-            let is_suite =
-                message.pointer("/target/name").and_then(Value::as_str) == Some("conformance");
-            if let (true, Some(exe)) = (is_suite, message.get("executable").and_then(Value::as_str))
-            {
-                executable = Some(PathBuf::from(exe));
-            }
-        }
-    }
+    let executable = match child.stdout.take() {
+        Some(stdout) => suite_executable(BufReader::new(stdout))?,
+        None => None,
+    };
     let status = child
         .wait()
         .map_err(|e| format!("waiting for cargo: {e}"))?;
@@ -122,6 +123,53 @@ pub fn build_suite(root: &Path, profile: Profile) -> Result<Suite, String> {
     }
 }
 
+/// The `conformance` executable that cargo's JSON messages name, if any.
+fn suite_executable(messages: impl BufRead) -> Result<Option<PathBuf>, String> {
+    let mut executable = None;
+    for line in messages.lines() {
+        let line = line.map_err(|e| format!("reading cargo's output: {e}"))?;
+        let Ok(message) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        if message.get("reason").and_then(Value::as_str) != Some("compiler-artifact") {
+            continue;
+        }
+        let is_suite =
+            message.pointer("/target/name").and_then(Value::as_str) == Some("conformance");
+        if let (true, Some(exe)) = (is_suite, message.get("executable").and_then(Value::as_str)) {
+            executable = Some(PathBuf::from(exe));
+        }
+    }
+    Ok(executable)
+}
+
+/// Times and prints the clean builds of `cargo test --no-run` and `cargo
+/// test --workspace --no-run` in `target`; their part of the report.
+pub fn clean_builds_section(root: &Path, target: &Path) -> Value {
+    let mut rows = Vec::new();
+    for args in [
+        &["test", "--no-run"][..],
+        &["test", "--workspace", "--no-run"][..],
+    ] {
+        eprintln!(
+            "clean build: cargo {} in {}…",
+            args.join(" "),
+            target.display()
+        );
+        match clean_build(root, target, args) {
+            Ok(b) => {
+                b.print();
+                rows.push(b.to_json());
+            }
+            Err(e) => {
+                println!("   clean `cargo {}` not measured: {e}", args.join(" "));
+                rows.push(json!({"command": format!("cargo {}", args.join(" ")), "error": e}));
+            }
+        }
+    }
+    json!({"target_dir": target.display().to_string(), "rows": rows})
+}
+
 /// One timed clean build.
 #[derive(Debug, Clone)]
 pub struct CleanBuild {
@@ -134,8 +182,39 @@ pub struct CleanBuild {
     pub units: usize,
 }
 
+impl CleanBuild {
+    fn print(&self) {
+        println!(
+            "   clean `{}`: {} ({} units){}",
+            self.command,
+            secs(self.wall.as_secs_f64()),
+            self.units,
+            if self.ok { "" } else { " FAILED" }
+        );
+        if !self.slowest.is_empty() {
+            let top: Vec<String> = self
+                .slowest
+                .iter()
+                .take(8)
+                .map(|(u, s)| format!("{u} {s:.1}s"))
+                .collect();
+            println!("     slowest units: {}", top.join(", "));
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "command": self.command,
+            "wall_seconds": self.wall.as_secs_f64(),
+            "ok": self.ok,
+            "units": self.units,
+            "slowest_units": self.slowest.iter().map(|(u, s)| json!({"unit": u, "seconds": s})).collect::<Vec<_>>(),
+        })
+    }
+}
+
 /// `cargo clean` then `cargo <args> --timings` in `target`, timed.
-pub fn clean_build(root: &Path, target: &Path, args: &[&str]) -> Result<CleanBuild, String> {
+fn clean_build(root: &Path, target: &Path, args: &[&str]) -> Result<CleanBuild, String> {
     let status = Command::new(cargo())
         .args(["clean", "--quiet"])
         .env("CARGO_TARGET_DIR", target)
@@ -201,81 +280,142 @@ fn timings(html: &Path) -> (Vec<(String, f64)>, usize) {
     (rows, count)
 }
 
+/// Lists and prints the duplicate crates and the build scripts; their part
+/// of the report.
+pub fn dependencies_section(root: &Path) -> Value {
+    match dependency_report(root) {
+        Ok(d) => {
+            println!(
+                "   packages in the graph: {}",
+                d["packages_in_graph"].as_u64().unwrap_or(0)
+            );
+            for dup in d["duplicates"].as_array().into_iter().flatten() {
+                let by = strings(&dup["pulled_in_by"]);
+                println!(
+                    "   duplicate {:<20} ← {}",
+                    dup["crate"].as_str().unwrap_or("?"),
+                    by.join(", ")
+                );
+            }
+            let scripts = strings(&d["build_scripts"]);
+            println!(
+                "   build scripts ({}): {}",
+                scripts.len(),
+                scripts.join(", ")
+            );
+            d
+        }
+        Err(e) => {
+            println!("   dependencies not listed: {e}");
+            json!({"error": e})
+        }
+    }
+}
+
 /// Duplicate crates (`cargo tree -d`), each with what pulls each version in,
 /// and the packages with build scripts, over everything `cargo test
 /// --workspace` builds for this host.
-pub fn dependency_report(root: &Path) -> Result<Value, String> {
-    let run = |args: &[&str]| -> Result<String, String> {
-        let output = Command::new(cargo())
-            .args(args)
-            .current_dir(root)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cargo {}: {e}", args.join(" ")))?;
-        if !output.status.success() {
-            return Err(format!(
-                "cargo {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&output.stderr).trim()
-            ));
-        }
-        String::from_utf8(output.stdout)
-            .map_err(|e| format!("cargo {}: output not UTF-8: {e}", args.join(" ")))
-    };
-    let edges = "normal,build,dev";
-    let duplicates_text = run(&[
-        "tree",
-        "--workspace",
-        "-d",
-        "-e",
-        edges,
-        "--depth",
-        "0",
-        "--prefix",
-        "none",
-    ])?;
-    let mut duplicates: Vec<String> = duplicates_text
-        .lines()
+fn dependency_report(root: &Path) -> Result<Value, String> {
+    let duplicates = duplicates(root)?;
+    let (packages, build_scripts) = build_scripts(root)?;
+    Ok(json!({
+        "packages_in_graph": packages,
+        "duplicates": duplicates,
+        "build_scripts": build_scripts,
+    }))
+}
+
+/// The dependency kinds the graph follows: what `cargo test` builds.
+const EDGES: &str = "normal,build,dev";
+
+/// What `cargo args` prints, run in `root`; its error output if it fails.
+fn cargo_output(root: &Path, args: &[&str]) -> Result<String, String> {
+    let output = Command::new(cargo())
+        .args(args)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cargo {}: {e}", args.join(" ")))?;
+    if !output.status.success() {
+        return Err(format!(
+            "cargo {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    String::from_utf8(output.stdout)
+        .map_err(|e| format!("cargo {}: output not UTF-8: {e}", args.join(" ")))
+}
+
+/// `name version` of each line of a `cargo tree --prefix none` listing.
+fn tree_packages<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
+    lines
         .map(str::trim)
-        .filter(|l| !l.is_empty())
+        .filter(|l| !l.is_empty() && !l.starts_with('['))
         .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
-        .collect();
-    duplicates.sort();
-    duplicates.dedup();
-    let mut duplicate_rows = Vec::new();
-    for dup in &duplicates {
-        let spec = dup.replacen(" v", "@", 1);
-        let dependents = run(&[
+        .collect()
+}
+
+/// Each crate built in more than one version, with the packages that pull
+/// each version in (`cargo tree -d`, then `cargo tree -i`).
+fn duplicates(root: &Path) -> Result<Vec<Value>, String> {
+    let listed = cargo_output(
+        root,
+        &[
             "tree",
             "--workspace",
-            "-i",
-            &spec,
+            "-d",
             "-e",
-            edges,
+            EDGES,
             "--depth",
-            "1",
+            "0",
             "--prefix",
             "none",
-        ])
-        .unwrap_or_default();
-        let by: Vec<String> = dependents
-            .lines()
-            .skip(1)
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('['))
-            .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
-            .collect();
-        duplicate_rows.push(json!({"crate": dup, "pulled_in_by": by}));
-    }
+        ],
+    )?;
+    let mut duplicates = tree_packages(listed.lines());
+    duplicates.sort();
+    duplicates.dedup();
+    Ok(duplicates
+        .iter()
+        .map(|dup| {
+            let spec = dup.replacen(" v", "@", 1);
+            let dependents = cargo_output(
+                root,
+                &[
+                    "tree",
+                    "--workspace",
+                    "-i",
+                    &spec,
+                    "-e",
+                    EDGES,
+                    "--depth",
+                    "1",
+                    "--prefix",
+                    "none",
+                ],
+            )
+            .unwrap_or_default();
+            let by = tree_packages(dependents.lines().skip(1));
+            json!({"crate": dup, "pulled_in_by": by})
+        })
+        .collect())
+}
 
+/// How many packages the host's graph holds, and those of them with a build
+/// script (`name version`, sorted).
+fn build_scripts(root: &Path) -> Result<(usize, Vec<String>), String> {
     let host = run_rustc_host()?;
-    let metadata = run(&[
-        "metadata",
-        "--format-version",
-        "1",
-        "--filter-platform",
-        &host,
-    ])?;
+    let metadata = cargo_output(
+        root,
+        &[
+            "metadata",
+            "--format-version",
+            "1",
+            "--filter-platform",
+            &host,
+        ],
+    )?;
     let metadata: Value =
         serde_json::from_str(&metadata).map_err(|e| format!("cargo metadata: {e}"))?;
     let in_graph: std::collections::HashSet<&str> = metadata
@@ -285,7 +425,18 @@ pub fn dependency_report(root: &Path) -> Result<Value, String> {
         .flatten()
         .filter_map(|n| n.get("id").and_then(Value::as_str))
         .collect();
-    let mut build_scripts: Vec<String> = metadata
+    let has_build_script = |p: &Value| {
+        p.get("targets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|t| {
+                t.get("kind")
+                    .and_then(Value::as_array)
+                    .is_some_and(|k| k.iter().any(|k| k.as_str() == Some("custom-build")))
+            })
+    };
+    let mut scripts: Vec<String> = metadata
         .get("packages")
         .and_then(Value::as_array)
         .into_iter()
@@ -295,17 +446,7 @@ pub fn dependency_report(root: &Path) -> Result<Value, String> {
                 .and_then(Value::as_str)
                 .is_some_and(|id| in_graph.contains(id))
         })
-        .filter(|p| {
-            p.get("targets")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .any(|t| {
-                    t.get("kind")
-                        .and_then(Value::as_array)
-                        .is_some_and(|k| k.iter().any(|k| k.as_str() == Some("custom-build")))
-                })
-        })
+        .filter(|p| has_build_script(p))
         .filter_map(|p| {
             Some(format!(
                 "{} {}",
@@ -314,13 +455,8 @@ pub fn dependency_report(root: &Path) -> Result<Value, String> {
             ))
         })
         .collect();
-    build_scripts.sort();
-    let packages = in_graph.len();
-    Ok(json!({
-        "packages_in_graph": packages,
-        "duplicates": duplicate_rows,
-        "build_scripts": build_scripts,
-    }))
+    scripts.sort();
+    Ok((in_graph.len(), scripts))
 }
 
 fn run_rustc_host() -> Result<String, String> {
@@ -334,4 +470,29 @@ fn run_rustc_host() -> Result<String, String> {
         .find_map(|l| l.strip_prefix("host: "))
         .map(str::to_owned)
         .ok_or_else(|| "rustc -vV names no host".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_suite_executable_in_cargo_messages() {
+        let messages = r#"not json
+{"reason":"compiler-artifact","target":{"name":"conformance_harness"},"executable":null}
+{"reason":"compiler-artifact","target":{"name":"conformance"},"executable":"/t/release/deps/conformance-1"}
+{"reason":"build-finished","success":true}
+"#;
+        assert_eq!(
+            suite_executable(messages.as_bytes()).expect("readable"),
+            Some(PathBuf::from("/t/release/deps/conformance-1"))
+        );
+        assert_eq!(suite_executable(&b""[..]).expect("readable"), None);
+    }
+
+    #[test]
+    fn lists_packages_of_a_tree_without_headers() {
+        let text = "serde v1.0.0\n\n[dev-dependencies]\nfoo v0.2.1 (*)\n";
+        assert_eq!(tree_packages(text.lines()), ["serde v1.0.0", "foo v0.2.1"]);
+    }
 }

@@ -56,6 +56,14 @@ impl Measured {
             None => format!("FAILED ({code}); see {}", self.stdout_path.display()),
         }
     }
+
+    /// `[stdout, stderr]`: where the run's output was kept.
+    pub fn logs_json(&self) -> serde_json::Value {
+        serde_json::json!([
+            self.stdout_path.display().to_string(),
+            self.stderr_path.display().to_string()
+        ])
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -106,13 +114,7 @@ pub fn run(spec: &Spec<'_>, clock_ticks: u64) -> Result<Measured, String> {
         .stdin(Stdio::null())
         .stdout(create(&stdout_path)?)
         .stderr(create(&stderr_path)?);
-    for (key, _) in std::env::vars_os() {
-        let name = key.to_string_lossy();
-        if SCRUBBED_PREFIXES.iter().any(|p| name.starts_with(p)) {
-            command.env_remove(&key);
-        }
-    }
-    command.envs(spec.env.iter().map(|(k, v)| (k, v)));
+    set_env(&mut command, &spec.env);
 
     let started = Instant::now();
     let mut child = command
@@ -155,6 +157,18 @@ pub fn run(spec: &Spec<'_>, clock_ticks: u64) -> Result<Measured, String> {
         stdout_path,
         stderr_path,
     })
+}
+
+/// The child's environment: the bench's own, without the variables that
+/// would change what the suite does ([`SCRUBBED_PREFIXES`]), plus `env`.
+pub fn set_env(command: &mut Command, env: &[(String, String)]) {
+    for (key, _) in std::env::vars_os() {
+        let name = key.to_string_lossy();
+        if SCRUBBED_PREFIXES.iter().any(|p| name.starts_with(p)) {
+            command.env_remove(&key);
+        }
+    }
+    command.envs(env.iter().map(|(k, v)| (k, v)));
 }
 
 /// Updates the sample from `/proc/<pid>`; a process already gone (or a
@@ -226,13 +240,7 @@ fn first_problem(text: &str) -> Option<String> {
     let line = lines()
         .find(|l| l.starts_with("ERROR ") || l.starts_with("FAIL ") || l.starts_with("error:"))
         .or_else(|| lines().find(|l| l.contains(": ERROR") || l.contains("panicked")))?;
-    const MAX: usize = 240;
-    let cut = (0..=line.len().min(MAX))
-        .rev()
-        .find(|&i| line.is_char_boundary(i))
-        .unwrap_or(0);
-    let more = if cut < line.len() { "…" } else { "" };
-    Some(format!("{}{more}", &line[..cut]))
+    Some(conformance_harness::render::truncate(line, 240))
 }
 
 /// User + system CPU seconds this process (the bench) has used so far: the
@@ -240,6 +248,12 @@ fn first_problem(text: &str) -> Option<String> {
 pub fn own_cpu_secs(clock_ticks: u64) -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     cpu_ticks(&stat).map(|t| t as f64 / clock_ticks.max(1) as f64)
+}
+
+/// The bench's own CPU seconds since `before` (an [`own_cpu_secs`]): the
+/// in-process reference server's share of what ran meanwhile.
+pub fn own_cpu_since(before: Option<f64>, clock_ticks: u64) -> Option<f64> {
+    Some(own_cpu_secs(clock_ticks)? - before?)
 }
 
 /// This process's resident set now (`VmRSS`), in KiB: with the in-process

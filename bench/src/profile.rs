@@ -1,26 +1,118 @@
-//! Where the time goes: `perf record` (software clock, so it works in VMs
-//! without hardware counters) and `perf stat`, else valgrind's callgrind on
-//! a smaller run.
+//! Section 4, where the time goes: `perf record` (software clock, so it
+//! works in VMs without hardware counters) and `perf stat`, else valgrind's
+//! callgrind on a smaller run.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
+use crate::build::Suite;
+use crate::throughput::property_run;
+use crate::Bench;
+
 /// Rows kept of each flat profile.
 const TOP: usize = 25;
 
 /// How a profile was taken, for the report.
-pub struct Target<'a> {
-    pub binary: &'a Path,
-    pub args: Vec<String>,
-    pub env: Vec<(String, String)>,
-    pub cwd: &'a Path,
-    pub out_dir: &'a Path,
+struct Target<'a> {
+    binary: &'a Path,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    cwd: &'a Path,
+    out_dir: &'a Path,
+}
+
+/// Profiles `n` generated invites of the release binary against the
+/// embedded server (perf, else callgrind on at most 50), prints the profile;
+/// its part of the report.
+pub fn section(bench: &Bench, release: &Suite, n: u32, seed: u64) -> Value {
+    println!();
+    let (args, env) = property_run(n, seed, None);
+    let target = Target {
+        binary: &release.binary,
+        args,
+        env,
+        cwd: &bench.root,
+        out_dir: &bench.dir,
+    };
+    let profiled = if perf_works() {
+        println!("4. Profile: perf, {n} generated invites, embedded server, release");
+        perf(&target)
+    } else if valgrind_works() {
+        let small = n.min(50);
+        println!("4. Profile: perf unavailable; callgrind, {small} generated invites, embedded server, release");
+        let target = Target {
+            env: property_run(small, seed, None).1,
+            ..target
+        };
+        callgrind(&target)
+    } else {
+        Err("neither perf nor valgrind works here".to_owned())
+    };
+    match profiled {
+        Ok(p) => {
+            print(&p, n);
+            p
+        }
+        Err(e) => {
+            println!("   not profiled: {e}");
+            json!({"error": e})
+        }
+    }
+}
+
+/// The profile's rows as the table shows them, and `perf stat`'s counters
+/// per invite (`n` invites).
+fn print(p: &Value, n: u32) {
+    let section = |key: &str, title: &str, rows: usize| {
+        let list = p[key].as_array().cloned().unwrap_or_default();
+        if list.is_empty() {
+            return;
+        }
+        println!("   {title}:");
+        for row in list.iter().take(rows) {
+            println!(
+                "     {:>6.2}%  {}",
+                row["percent"].as_f64().unwrap_or(0.0),
+                row["what"].as_str().unwrap_or("?")
+            );
+        }
+    };
+    section("by_thread", "CPU by thread", 8);
+    section("by_object", "CPU by object", 6);
+    section("by_symbol", "top symbols (self time)", 20);
+    section(
+        "inclusive_by_function",
+        "suite / harness / server functions (inclusive time)",
+        30,
+    );
+    let counters = p["perf_stat"].as_array().cloned().unwrap_or_default();
+    if !counters.is_empty() {
+        let parts: Vec<String> = counters
+            .iter()
+            .map(|c| {
+                let v = c["value"].as_f64().unwrap_or(0.0);
+                let unit = c["unit"].as_str().unwrap_or("");
+                format!(
+                    "{} {:.0}{}{} ({:.1}/invite)",
+                    c["event"].as_str().unwrap_or("?"),
+                    v,
+                    if unit.is_empty() { "" } else { " " },
+                    unit,
+                    v / f64::from(n.max(1))
+                )
+            })
+            .collect();
+        println!("   perf stat: {}", parts.join(", "));
+    }
+    if let Some(data) = p["data"].as_str() {
+        println!("   data: {data}");
+    }
 }
 
 /// Whether `perf` can sample here (`perf stat -e task-clock true`).
-pub fn perf_works() -> bool {
+fn perf_works() -> bool {
     Command::new("perf")
         .args(["stat", "-e", "task-clock", "true"])
         .stdout(Stdio::null())
@@ -29,7 +121,7 @@ pub fn perf_works() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-pub fn valgrind_works() -> bool {
+fn valgrind_works() -> bool {
     Command::new("valgrind")
         .arg("--version")
         .stdout(Stdio::null())
@@ -38,115 +130,129 @@ pub fn valgrind_works() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// `program` run from the target's folder, with the environment a child
+/// of the bench gets.
 fn command(program: &str, target: &Target<'_>) -> Command {
     let mut c = Command::new(program);
-    c.current_dir(target.cwd)
-        .stdin(Stdio::null())
-        .envs(target.env.iter().map(|(k, v)| (k, v)));
-    for (key, _) in std::env::vars_os() {
-        let name = key.to_string_lossy();
-        if name.starts_with("PROPTEST_") || name.starts_with("CONFORMANCE_") {
-            c.env_remove(&key);
-        }
-    }
+    c.current_dir(target.cwd).stdin(Stdio::null());
+    crate::child::set_env(&mut c, &target.env);
     c
 }
 
 /// The `perf` profile: CPU by thread, by shared object, by symbol, plus
 /// `perf stat`'s task clock, context switches and migrations.
-pub fn perf(target: &Target<'_>) -> Result<Value, String> {
+fn perf(target: &Target<'_>) -> Result<Value, String> {
     let data = target.out_dir.join("perf.data");
-    let log = target.out_dir.join("perf-run.out");
-    let log_file =
-        std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-    let status = command("perf", target)
-        .args(["record", "-q", "-F", "4999", "-e", "cpu-clock", "-o"])
-        .arg(&data)
-        .arg("--")
-        .arg(target.binary)
-        .args(&target.args)
-        .stdout(log_file)
-        .stderr(Stdio::null())
-        .status()
-        .map_err(|e| format!("perf record: {e}"))?;
-    let run_ok = status.success();
-    let report = |sort: &str| -> Result<Vec<(f64, String)>, String> {
-        let output = Command::new("perf")
-            .args([
-                "report",
-                "--stdio",
-                "--no-children",
-                "-g",
-                "none",
-                "--sort",
-                sort,
-                "-i",
-            ])
-            .arg(&data)
-            .stderr(Stdio::null())
-            .output()
-            .map_err(|e| format!("perf report: {e}"))?;
-        Ok(parse_flat(&String::from_utf8_lossy(&output.stdout)))
-    };
+    let run_ok = perf_record(
+        target,
+        "perf record",
+        &["-F", "4999", "-e", "cpu-clock"],
+        &data,
+        "perf-run.out",
+    )?;
     let rows = |v: Vec<(f64, String)>| -> Vec<Value> {
         v.into_iter()
             .take(TOP)
             .map(|(pct, what)| json!({"percent": pct, "what": what}))
             .collect()
     };
-    let threads = report("comm")?;
-    let objects = report("dso")?;
-    let symbols = report("dso,sym")?;
-
-    // Inclusive time of the suite's, the harness's and the server's own
-    // functions, unwound with DWARF (.eh_frame; no debug info needed).
+    let flat = |sort: &str| -> Result<Vec<Value>, String> {
+        Ok(rows(parse_flat(&perf_report(&data, false, sort)?)))
+    };
+    let threads = flat("comm")?;
+    let objects = flat("dso")?;
+    let symbols = flat("dso,sym")?;
     let dwarf = target.out_dir.join("perf-callgraph.data");
-    let dwarf_log = target.out_dir.join("perf-callgraph-run.out");
-    let dwarf_log_file = std::fs::File::create(&dwarf_log)
-        .map_err(|e| format!("cannot create {}: {e}", dwarf_log.display()))?;
-    let dwarf_status = command("perf", target)
+    let inclusive = perf_inclusive(target, &dwarf)?;
+    let (counters, stat_ok) = perf_stat(target)?;
+    Ok(json!({
+        "tool": "perf record -e cpu-clock -F 4999 (flat), then -F 999 --call-graph dwarf (inclusive)",
+        "data": data.display().to_string(),
+        "run_ok": run_ok && stat_ok,
+        "by_thread": threads,
+        "by_object": objects,
+        "by_symbol": symbols,
+        "inclusive_by_function": inclusive.into_iter().take(TOP + 10).map(|(pct, what)| json!({"percent": pct, "what": what})).collect::<Vec<_>>(),
+        "callgraph_data": dwarf.display().to_string(),
+        "perf_stat": counters,
+    }))
+}
+
+/// `perf record -q OPTIONS -o data -- binary args`, the run's output in
+/// `out_dir/log`; whether the run succeeded. `what` names it in errors.
+fn perf_record(
+    target: &Target<'_>,
+    what: &str,
+    options: &[&str],
+    data: &Path,
+    log: &str,
+) -> Result<bool, String> {
+    let log = target.out_dir.join(log);
+    let log_file =
+        std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let status = command("perf", target)
+        .args(["record", "-q"])
+        .args(options)
+        .arg("-o")
+        .arg(data)
+        .arg("--")
+        .arg(target.binary)
+        .args(&target.args)
+        .stdout(log_file)
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("{what}: {e}"))?;
+    Ok(status.success())
+}
+
+/// `perf report --stdio`'s text, self time only or (`children`) with the
+/// time of the callees.
+fn perf_report(data: &Path, children: bool, sort: &str) -> Result<String, String> {
+    let (flag, what) = if children {
+        ("--children", "perf report --children")
+    } else {
+        ("--no-children", "perf report")
+    };
+    let output = Command::new("perf")
         .args([
-            "record",
-            "-q",
+            "report", "--stdio", flag, "-g", "none", "--sort", sort, "-i",
+        ])
+        .arg(data)
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("{what}: {e}"))?;
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Inclusive time of the suite's, the harness's and the server's own
+/// functions, unwound with DWARF (.eh_frame; no debug info needed); none if
+/// that run fails.
+fn perf_inclusive(target: &Target<'_>, dwarf: &Path) -> Result<Vec<(f64, String)>, String> {
+    let ok = perf_record(
+        target,
+        "perf record --call-graph dwarf",
+        &[
             "-F",
             "999",
             "-e",
             "cpu-clock",
             "--call-graph",
             "dwarf,16384",
-            "-o",
-        ])
-        .arg(&dwarf)
-        .arg("--")
-        .arg(target.binary)
-        .args(&target.args)
-        .stdout(dwarf_log_file)
-        .stderr(Stdio::null())
-        .status()
-        .map_err(|e| format!("perf record --call-graph dwarf: {e}"))?;
-    let inclusive = if dwarf_status.success() {
-        let output = Command::new("perf")
-            .args([
-                "report",
-                "--stdio",
-                "--children",
-                "-g",
-                "none",
-                "--sort",
-                "sym",
-                "-i",
-            ])
-            .arg(&dwarf)
-            .stderr(Stdio::null())
-            .output()
-            .map_err(|e| format!("perf report --children: {e}"))?;
-        parse_children(&String::from_utf8_lossy(&output.stdout))
-    } else {
-        Vec::new()
-    };
+        ],
+        dwarf,
+        "perf-callgraph-run.out",
+    )?;
+    if !ok {
+        return Ok(Vec::new());
+    }
+    Ok(parse_children(&perf_report(dwarf, true, "sym")?))
+}
 
+/// `perf stat`'s task clock, context switches, migrations and page faults
+/// over a run; whether the run succeeded.
+fn perf_stat(target: &Target<'_>) -> Result<(Vec<Value>, bool), String> {
     let stat_file = target.out_dir.join("perf-stat.csv");
-    let stat_status = command("perf", target)
+    let status = command("perf", target)
         .args([
             "stat",
             "-x",
@@ -164,7 +270,7 @@ pub fn perf(target: &Target<'_>) -> Result<Value, String> {
         .status()
         .map_err(|e| format!("perf stat: {e}"))?;
     let stat = std::fs::read_to_string(&stat_file).unwrap_or_default();
-    let counters: Vec<Value> = stat
+    let counters = stat
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .filter_map(|l| {
@@ -173,17 +279,7 @@ pub fn perf(target: &Target<'_>) -> Result<Value, String> {
             Some(json!({"event": f.get(2)?.trim(), "value": value, "unit": f.get(1)?.trim()}))
         })
         .collect();
-    Ok(json!({
-        "tool": "perf record -e cpu-clock -F 4999 (flat), then -F 999 --call-graph dwarf (inclusive)",
-        "data": data.display().to_string(),
-        "run_ok": run_ok && stat_status.success(),
-        "by_thread": rows(threads),
-        "by_object": rows(objects),
-        "by_symbol": rows(symbols),
-        "inclusive_by_function": inclusive.into_iter().take(TOP + 10).map(|(pct, what)| json!({"percent": pct, "what": what})).collect::<Vec<_>>(),
-        "callgraph_data": dwarf.display().to_string(),
-        "perf_stat": counters,
-    }))
+    Ok((counters, status.success()))
 }
 
 /// `perf report --stdio` lines `  12.34%  name…` → (12.34, name…).
@@ -228,14 +324,16 @@ fn parse_children(text: &str) -> Vec<(f64, String)> {
             if !OWN.iter().any(|p| name.starts_with(p)) {
                 return None;
             }
-            let short: String = name.chars().take(140).collect();
+            let short = conformance_harness::render::split_at_most(name, 140)
+                .0
+                .to_owned();
             seen.insert(short.clone()).then_some((children, short))
         })
         .collect()
 }
 
 /// Callgrind over the (smaller) run; its inclusive-free top entries.
-pub fn callgrind(target: &Target<'_>) -> Result<Value, String> {
+fn callgrind(target: &Target<'_>) -> Result<Value, String> {
     let out = target.out_dir.join("callgrind.out");
     let status = command("valgrind", target)
         .args(["--tool=callgrind", "--quiet"])

@@ -1,0 +1,59 @@
+//! Figures as the table shows them, and the statistics the sections share.
+
+use serde_json::Value;
+
+/// (min, median, max) of a non-empty list; zeros for an empty one.
+pub fn spread(values: &[f64]) -> (f64, f64, f64) {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match (v.first(), v.last()) {
+        (Some(&min), Some(&max)) => (min, v[v.len() / 2], max),
+        _ => (0.0, 0.0, 0.0),
+    }
+}
+
+/// The median (the upper one of an even count); none of an empty list.
+pub fn median_of(mut v: Vec<f64>) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
+pub fn secs(s: f64) -> String {
+    if s < 10.0 {
+        format!("{s:.3} s")
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
+pub fn mib(kib: Option<u64>) -> String {
+    kib.map_or_else(
+        || "?".to_owned(),
+        |k| format!("{:.1} MiB", k as f64 / 1024.0),
+    )
+}
+
+pub fn opt(v: Option<f64>, decimals: usize) -> String {
+    v.map_or_else(|| "—".to_owned(), |v| format!("{v:.decimals$}"))
+}
+
+pub fn verdict(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "met",
+        Some(false) => "NOT met",
+        None => "not measured (no passing run)",
+    }
+}
+
+/// The strings of a JSON array (none if it is not one).
+pub fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("?")
+}

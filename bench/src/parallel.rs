@@ -1,0 +1,187 @@
+//! Section 2b: the ceiling that concurrency alone would reach with today's
+//! cost per invite: K suite processes at once against one lifted server.
+
+use std::time::Instant;
+
+use conformance_harness::render::truncate;
+use serde_json::{json, Value};
+
+use crate::build::Suite;
+use crate::child::{self, Measured};
+use crate::figures::{opt, secs};
+use crate::options::Options;
+use crate::throughput::{property_run, start_lifted_server};
+use crate::{Bench, GOAL_INVITES_PER_SEC};
+
+/// Measures and prints the section for each K of `--parallel`; its part of
+/// the report. `single_met`: whether one process met the goal.
+pub fn section(
+    options: &Options,
+    bench: &Bench,
+    release: &Suite,
+    single_met: Option<bool>,
+) -> Result<Value, String> {
+    let n = options.parallel_cases;
+    println!();
+    println!(
+        "2b. Concurrency ceiling: K suite processes, {n} invites each, at once, against one limit-lifted server (release)"
+    );
+    println!(
+        "   {:>3} {:>8} {:>9} {:>10} {:>11} {:>9}  outcome",
+        "K", "invites", "wall", "invites/s", "CPU µs/inv", "CPU %"
+    );
+    let mut rows = Vec::new();
+    for &k in &options.parallel {
+        let run = run_processes(bench, release, k, n, options.seed)?;
+        run.print();
+        rows.push(run.to_json());
+    }
+    let best = rows
+        .iter()
+        .filter_map(|r| r["invites_per_second"].as_f64())
+        .reduce(f64::max);
+    println!(
+        "   best aggregate: {} invites/s{}",
+        opt(best, 0),
+        match (single_met, best.map(|b| b >= GOAL_INVITES_PER_SEC)) {
+            (Some(false), Some(false)) =>
+                " — concurrency alone does not reach the goal: the cost per invite must fall",
+            (Some(false), Some(true)) => " — concurrency alone would reach the goal",
+            _ => "",
+        }
+    );
+    Ok(json!({
+        "invites_per_process": n,
+        "rows": rows,
+        "best_invites_per_second": best,
+    }))
+}
+
+/// `k` processes of `n` invites each at once, against one fresh lifted
+/// server; process `i` uses seed `seed + i`.
+fn run_processes(
+    bench: &Bench,
+    release: &Suite,
+    k: u32,
+    n: u32,
+    seed: u64,
+) -> Result<Concurrent, String> {
+    let server = start_lifted_server()?;
+    let base = server.base_url();
+    let cpu_before = child::own_cpu_secs(bench.ticks);
+    let started = Instant::now();
+    let results: Vec<Result<Measured, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..k)
+            .map(|i| {
+                let base = &base;
+                scope.spawn(move || {
+                    let (args, env) = property_run(n, seed + u64::from(i), Some(base.as_str()));
+                    let spec = child::Spec {
+                        program: &release.binary,
+                        args,
+                        env,
+                        cwd: &bench.root,
+                        log: bench.logs.join(format!("parallel-{k}-{i}")),
+                    };
+                    child::run(&spec, bench.ticks)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a runner thread panicked".into()))
+            })
+            .collect()
+    });
+    let wall = started.elapsed().as_secs_f64();
+    let server_cpu = child::own_cpu_since(cpu_before, bench.ticks);
+    server.shutdown();
+    Ok(Concurrent {
+        k,
+        invites: u64::from(n) * u64::from(k),
+        measured: results.into_iter().collect::<Result<_, _>>()?,
+        wall,
+        server_cpu,
+    })
+}
+
+/// One row: `k` processes run at once.
+struct Concurrent {
+    k: u32,
+    /// Invites of all the processes together.
+    invites: u64,
+    measured: Vec<Measured>,
+    wall: f64,
+    /// The bench's own CPU over the run: the server's.
+    server_cpu: Option<f64>,
+}
+
+impl Concurrent {
+    fn passed(&self) -> bool {
+        self.measured.iter().all(Measured::passed)
+    }
+
+    fn suite_cpu(&self) -> Option<f64> {
+        self.measured.iter().map(|m| m.cpu_secs).sum()
+    }
+
+    /// Suite + server CPU seconds.
+    fn cpu(&self) -> Option<f64> {
+        match (self.suite_cpu(), self.server_cpu) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        }
+    }
+
+    fn rate(&self) -> Option<f64> {
+        self.passed().then(|| self.invites as f64 / self.wall)
+    }
+
+    /// None for a failed run: it stopped before its last invite.
+    fn cpu_micros_per_invite(&self) -> Option<f64> {
+        self.cpu()
+            .filter(|_| self.passed())
+            .map(|c| c * 1e6 / self.invites as f64)
+    }
+
+    fn cpu_percent(&self) -> Option<f64> {
+        self.cpu().map(|c| c / self.wall * 100.0)
+    }
+
+    fn outcome(&self) -> String {
+        self.measured
+            .iter()
+            .find(|m| !m.passed())
+            .map_or_else(|| "ok".to_owned(), Measured::outcome)
+    }
+
+    fn print(&self) {
+        println!(
+            "   {:>3} {:>8} {:>9} {:>10} {:>11} {:>9}  {}",
+            self.k,
+            self.invites,
+            secs(self.wall),
+            opt(self.rate(), 0),
+            opt(self.cpu_micros_per_invite(), 0),
+            opt(self.cpu_percent(), 0),
+            truncate(&self.outcome(), 150),
+        );
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "processes": self.k,
+            "invites": self.invites,
+            "wall_seconds": self.wall,
+            "invites_per_second": self.rate(),
+            "suite_cpu_seconds": self.suite_cpu(),
+            "server_cpu_seconds": self.server_cpu,
+            "cpu_microseconds_per_invite": self.cpu_micros_per_invite(),
+            "cpu_utilisation_percent": self.cpu_percent(),
+            "passed": self.passed(),
+            "outcome": self.outcome(),
+        })
+    }
+}
