@@ -310,8 +310,15 @@ fn create(env: &Env, kind: &str, body: &dyn Fn(&str) -> Value) -> Result<Fixture
         message,
     };
     if response.status != 201 {
+        // Graph's paths start after the version: a target URL without it
+        // meets 404 on every path.
+        let hint = if response.status == 404 {
+            " (does the target URL end with the API version, as in https://graph.microsoft.com/v1.0?)"
+        } else {
+            ""
+        };
         return Err(fail(format!(
-            "POST /communications/calls answered {} (expected 201): {}",
+            "POST /communications/calls answered {} (expected 201){hint}: {}",
             response.status_line(),
             response.body_excerpt(300)
         )));

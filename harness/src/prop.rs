@@ -347,6 +347,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+fn inputs(cases: usize) -> String {
+    if cases == 1 {
+        "1 generated input".to_owned()
+    } else {
+        format!("{cases} generated inputs")
+    }
+}
+
 /// How a passing (or warning) property is named and rerun.
 fn place(env: &Env, name: &str, seed: u64, cases: usize, replayed: usize) -> Where {
     let replayed = if replayed == 0 {
@@ -356,9 +364,7 @@ fn place(env: &Env, name: &str, seed: u64, cases: usize, replayed: usize) -> Whe
     };
     Where {
         test: name.to_owned(),
-        about: Some(format!(
-            "{cases} generated inputs (PROPTEST_CASES){replayed}"
-        )),
+        about: Some(format!("{} (PROPTEST_CASES){replayed}", inputs(cases))),
         rerun: env.rerun(
             name,
             &[
@@ -387,7 +393,8 @@ fn place_of_failure(
     Where {
         test: name.to_owned(),
         about: Some(format!(
-            "{cases} generated inputs from PROPTEST_RNG_SEED={seed}{replayed}; the input that failed has seed {failing}{kept}"
+            "{} from PROPTEST_RNG_SEED={seed}{replayed}; the input that failed has seed {failing}{kept}",
+            inputs(cases)
         )),
         rerun: env.rerun(
             name,

@@ -179,6 +179,11 @@ fn a_target_that_cannot_set_an_input_up_stops_the_property_unshrunk() {
     assert_eq!(run.code, Some(101), "{}", run.all_output());
     let text = &run.failures[property];
     assert!(text.contains("could not be set up"), "{text}");
+    // A 404 on creating a call is most often a target URL without `/v1.0`.
+    assert!(
+        text.contains("does the target URL end with the API version"),
+        "{text}"
+    );
     assert!(
         !text.contains("shrunk"),
         "a setup error is not shrunk:\n{text}"
