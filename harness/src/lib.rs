@@ -82,9 +82,32 @@ struct Shared {
     env: OnceLock<Result<Env, String>>,
     styles: render::Styles,
     known: known::KnownFailures,
+    /// Verdicts of trials that need no run (lints, captured notifications),
+    /// for the report.
+    side_verdicts: std::sync::Mutex<Vec<verdict::Verdict>>,
 }
 
 impl Shared {
+    /// A lint's outcome as a row of the report (a failed lint is an error:
+    /// the suite's own files are broken, not the target).
+    fn record_lint(&self, test: &str, what: &str, result: &Result<(), String>) {
+        self.side_verdicts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(verdict::Verdict {
+                place: verdict::Where {
+                    test: test.to_owned(),
+                    about: Some(format!("lint of the suite's own {what}")),
+                    ..verdict::Where::default()
+                },
+                error: result
+                    .as_ref()
+                    .err()
+                    .map(|e| e.lines().next().unwrap_or_default().to_owned()),
+                ..verdict::Verdict::default()
+            });
+    }
+
     fn env(&self) -> Result<&Env, Failed> {
         self.setup()
             .map_err(|e| Failed::from(format!("ERROR could not set up the run: {e}")))
@@ -203,6 +226,7 @@ where
         env: OnceLock::new(),
         styles,
         known,
+        side_verdicts: std::sync::Mutex::default(),
     });
     let trials = match build_trials(&shared) {
         Ok(trials) => trials,
@@ -278,12 +302,28 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
     if let Some(Ok(env)) = env {
         release_leftovers(&*shared.contract, env);
     }
-    if let (Some(dir), Some(Ok(env))) = (&shared.cli.report, env) {
-        let verdicts = env
-            .verdicts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
+    // A process that set up no run (under nextest, one that ran only a
+    // lint) still writes its part: the report counts every test that ran.
+    let ran = match env {
+        Some(Ok(env)) => Some(Some(env)),
+        None => Some(None),
+        Some(Err(_)) => None,
+    };
+    if let (Some(dir), Some(env)) = (&shared.cli.report, ran) {
+        let mut verdicts = env.map_or_else(Vec::new, |env| {
+            env.verdicts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        });
+        verdicts.extend(
+            shared
+                .side_verdicts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .cloned(),
+        );
         let checks = check_infos(&*shared.contract);
         let counts = report::Counts {
             selected: selected.saturating_sub(conclusion.num_filtered_out),
@@ -292,22 +332,23 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
             passed: conclusion.num_passed,
             failed: conclusion.num_failed,
         };
-        let target = env
-            .options
+        // Not the embedded server's port: each nextest process has its own.
+        let target = shared
+            .cli
             .target
             .clone()
-            .unwrap_or_else(|| format!("the embedded implementation ({})", env.http.base()));
+            .unwrap_or_else(|| "the embedded implementation".to_owned());
         let part = report::Part {
             suite: shared.contract.name(),
             title: shared.contract.title(),
             target: &target,
             version: env!("CARGO_PKG_VERSION"),
-            strict: env.options.strict,
+            strict: shared.cli.strict,
             counts,
             checks: &checks,
             verdicts: &verdicts,
-            unreleased: &env.unreleased_list(),
-            secrets: &env.secrets,
+            unreleased: &env.map_or_else(Vec::new, Env::unreleased_list),
+            secrets: env.map_or(&[], |env| &env.secrets),
         };
         if let Err(e) = report::write(dir, &part) {
             eprintln!(
@@ -445,11 +486,15 @@ fn build_trials(shared: &Arc<Shared>) -> Result<Vec<Trial>, String> {
 
     let s = shared.clone();
     trials.push(Trial::test("lint::case_files", move || {
-        lint::case_files(&s.cli.cases, &s.cli.schemas, &*s.contract).map_err(Failed::from)
+        let result = lint::case_files(&s.cli.cases, &s.cli.schemas, &*s.contract);
+        s.record_lint("lint::case_files", "the case files", &result);
+        result.map_err(Failed::from)
     }));
     let s = shared.clone();
     trials.push(Trial::test("lint::schemas", move || {
-        lint::schemas(&s.cli.schemas).map_err(Failed::from)
+        let result = lint::schemas(&s.cli.schemas);
+        s.record_lint("lint::schemas", "the schemas", &result);
+        result.map_err(Failed::from)
     }));
 
     if let Some(file) = cli.notifications_file.clone() {
@@ -548,6 +593,11 @@ fn offline_notifications(shared: &Shared, file: &std::path::Path) -> Result<(), 
         );
     }
     shared.known.apply(&mut verdict);
+    shared
+        .side_verdicts
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(verdict.clone());
     let strict = shared.cli.strict;
     let text = render::render_verdict(&verdict, shared.styles, strict, &[]);
     if verdict.passed(strict) {

@@ -110,7 +110,9 @@ fn one_report_covers_a_whole_nextest_run() {
     .expect("server");
     let dir = std::env::temp_dir().join(format!("nextest-report-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let filter = "test(/^case::invite::examples::/) | test(=case::rejections::unknown_call)";
+    // A lint's process sets up no run: it still counts, and has its row.
+    let filter =
+        "test(/^case::invite::examples::/) | test(=case::rejections::unknown_call) | test(=lint::schemas)";
     let out = nextest_with(
         &faulty.base_url(),
         filter,
@@ -118,19 +120,27 @@ fn one_report_covers_a_whole_nextest_run() {
         &[("CONFORMANCE_REPORT", dir.to_str().expect("a UTF-8 path"))],
     );
     let text = String::from_utf8_lossy(&out.stderr);
-    assert!(text.contains("6 tests run"), "{text}");
+    assert!(text.contains("7 tests run"), "{text}");
     let report: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("report.json")).expect("report.json"),
     )
     .expect("JSON");
-    // Six processes, one report of all six.
-    assert_eq!(report["processes"], 6, "{report:#}");
-    assert_eq!(report["run"], 6, "{report:#}");
+    // Seven processes, one report of all seven.
+    assert_eq!(report["processes"], 7, "{report:#}");
+    assert_eq!(report["run"], 7, "{report:#}");
     assert_eq!(report["failed"], 5, "{report:#}");
-    assert_eq!(report["tests"].as_array().map(Vec::len), Some(6));
+    assert_eq!(report["tests"].as_array().map(Vec::len), Some(7));
+    assert!(
+        report["tests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| t["name"] == "lint::schemas" && t["status"] == "passed"),
+        "{report:#}"
+    );
     let md = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
     assert!(
-        md.contains("- tests: 6 run of 6 selected (6 processes)"),
+        md.contains("- tests: 7 run of 7 selected (7 processes)"),
         "{md}"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -137,6 +137,12 @@ fn the_report_counts_per_check_and_per_test_and_hides_the_token() {
         .contains("location header"));
     let tests = report["tests"].as_array().expect("tests");
     assert!(tests.iter().any(|t| t["status"] == "failed"));
+    // A row for every test that ran.
+    assert_eq!(
+        Some(tests.len() as u64),
+        report["run"].as_u64(),
+        "{report:#}"
+    );
     assert!(
         md.contains("| `invite.location` | MUST | **fail** |"),
         "{md}"
