@@ -431,19 +431,27 @@ impl Regressions {
         if !self.enabled {
             return Vec::new();
         }
-        std::fs::read_to_string(&self.path)
-            .map(|text| {
-                text.lines()
-                    .filter_map(|l| {
-                        l.strip_prefix("seed ")?
-                            .split_whitespace()
-                            .next()?
-                            .parse()
-                            .ok()
-                    })
-                    .collect()
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+            Err(e) => {
+                // Kept failures that cannot be replayed would pass unseen.
+                eprintln!(
+                    "warning: failed to read {} ({e}): its kept failures are not replayed",
+                    self.path.display()
+                );
+                return Vec::new();
+            }
+        };
+        text.lines()
+            .filter_map(|l| {
+                l.strip_prefix("seed ")?
+                    .split_whitespace()
+                    .next()?
+                    .parse()
+                    .ok()
             })
-            .unwrap_or_default()
+            .collect()
     }
 
     /// Keeps a failing input's seed, once; what to say about it.

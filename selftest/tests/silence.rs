@@ -258,6 +258,39 @@ fn a_failing_input_is_kept_and_replayed_first() {
 }
 
 #[test]
+fn kept_failures_that_cannot_be_read_are_said_not_skipped_silently() {
+    let server = invite_reference::start(Config::default()).expect("server");
+    let dir = temp("unreadable-kept");
+    // A folder where the file of kept seeds should be: it cannot be read.
+    std::fs::create_dir_all(dir.join("proptest-regressions/invite__never_5xx_or_hangs.txt"))
+        .expect("dir");
+    let run = run_suite_in(
+        &dir,
+        &[
+            "--target",
+            &server.base_url(),
+            "--cases",
+            &arg(&workspace_root().join("cases")),
+            "--schemas",
+            &arg(&workspace_root().join("schemas")),
+            "--exact",
+            "prop::invite::never_5xx_or_hangs",
+        ],
+        &[
+            ("CONFORMANCE_TOKEN", TOKEN),
+            ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", ""),
+            ("PROPTEST_CASES", "2"),
+        ],
+    )
+    .expect("runs");
+    assert!(
+        run.stderr.contains("its kept failures are not replayed"),
+        "{}",
+        run.all_output()
+    );
+}
+
+#[test]
 fn a_misspelled_member_fails_at_once_with_what_was_meant() {
     let dir = temp("typo");
     std::fs::create_dir_all(dir.join("invite")).expect("dir");
