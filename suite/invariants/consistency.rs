@@ -33,6 +33,40 @@ pub(super) enum Echo {
     Shortened,
 }
 
+/// Where a value is in a document, built without allocating: checks walk
+/// every member of every echo, and a path is only written out for a
+/// problem.
+#[derive(Clone, Copy)]
+pub(super) enum At<'a> {
+    Root,
+    Key(&'a At<'a>, &'a str),
+    Index(&'a At<'a>, usize),
+}
+
+impl<'a> At<'a> {
+    fn key(&'a self, key: &'a str) -> At<'a> {
+        At::Key(self, key)
+    }
+
+    fn index(&'a self, index: usize) -> At<'a> {
+        At::Index(self, index)
+    }
+
+    fn path(&self) -> JsonPath {
+        match self {
+            At::Root => JsonPath::root(),
+            At::Key(parent, key) => parent.path().key(key),
+            At::Index(parent, index) => parent.path().index(*index),
+        }
+    }
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.path().fmt(f)
+    }
+}
+
 /// What is wrong with `operation` (an inviteParticipantsOperation the
 /// target sent) as the echo of this request's participants: members that
 /// differ from what was sent (or, for the response, are left out),
@@ -41,7 +75,7 @@ pub(super) enum Echo {
 pub(super) fn echo_problems(
     ex: &Exchange<'_>,
     operation: &Value,
-    at: &JsonPath,
+    at: &At<'_>,
     echo: Echo,
 ) -> Vec<String> {
     let all_listed = echo == Echo::Shortened;
@@ -84,7 +118,7 @@ pub(super) fn echo_problems(
         }
     }
     let invitees = first_invitees(ex);
-    for participant in &sent {
+    for participant in sent {
         let Some(identity) = participant.get("identity") else {
             continue;
         };
@@ -97,7 +131,7 @@ pub(super) fn echo_problems(
             })
             .collect();
         if candidates.is_empty() {
-            if all_listed && invitees.iter().any(|i| i == identity) {
+            if all_listed && invitees.contains(&identity) {
                 problems.push(format!("{at_participants} does not list {}", who(identity)));
             }
             continue;
@@ -126,7 +160,7 @@ pub(super) fn echo_problems(
 fn differences_from_sent(
     sent: &Value,
     echoed: &Value,
-    at: &JsonPath,
+    at: &At<'_>,
     echo: Echo,
     found: &mut Vec<String>,
 ) {
@@ -167,7 +201,7 @@ pub(super) fn response_consistent(ex: &Exchange<'_>, check: Check) -> Check {
         return check.not_run("the response has no JSON body");
     };
     // Invitees it does not list are invite.participants-echo's to report.
-    echo_problems(ex, operation, &JsonPath::root(), Echo::Whole)
+    echo_problems(ex, operation, &At::Root, Echo::Whole)
         .into_iter()
         .fold(check, Check::fail_text)
 }
@@ -255,8 +289,7 @@ pub(super) fn terminal_notification_consistent(ex: &Exchange<'_>, check: Check) 
             }
             Err(e) => return check.fail_text(e),
         }
-        let at = JsonPath::root().key("resourceData");
-        for problem in echo_problems(ex, data, &at, Echo::Shortened) {
+        for problem in echo_problems(ex, data, &At::Root.key("resourceData"), Echo::Shortened) {
             check = check.fail_text(format!("{label}: {problem}"));
         }
     }
@@ -324,7 +357,7 @@ const IDENTITY_SET_TYPES: &[&str] = &["identitySet", "communicationsIdentitySet"
 
 /// Where `object`'s `@odata.type`, if it has one, is not one of `types`
 /// (names under `microsoft.graph`).
-fn expect_type(object: &Value, at: &JsonPath, types: &[&str], problems: &mut Vec<String>) {
+fn expect_type(object: &Value, at: &At<'_>, types: &[&str], problems: &mut Vec<String>) {
     let Some(annotation) = object.get("@odata.type") else {
         return;
     };
@@ -346,7 +379,7 @@ fn expect_type(object: &Value, at: &JsonPath, types: &[&str], problems: &mut Vec
     }
 }
 
-fn identity_set_types(identity: &Value, at: &JsonPath, problems: &mut Vec<String>) {
+fn identity_set_types(identity: &Value, at: &At<'_>, problems: &mut Vec<String>) {
     expect_type(identity, at, IDENTITY_SET_TYPES, problems);
     for (kind, member) in identity.as_object().into_iter().flatten() {
         if !kind.starts_with('@') && member.is_object() {
@@ -356,14 +389,15 @@ fn identity_set_types(identity: &Value, at: &JsonPath, problems: &mut Vec<String
 }
 
 /// The `@odata.type` problems of an inviteParticipantsOperation.
-pub(super) fn operation_types(operation: &Value, at: &JsonPath, problems: &mut Vec<String>) {
+pub(super) fn operation_types(operation: &Value, at: &At<'_>, problems: &mut Vec<String>) {
     expect_type(operation, at, &["inviteParticipantsOperation"], problems);
     if let Some(info) = operation.get("resultInfo").filter(|i| i.is_object()) {
         expect_type(info, &at.key("resultInfo"), &["resultInfo"], problems);
     }
     let participants = operation.get("participants").and_then(Value::as_array);
+    let listed = at.key("participants");
     for (i, participant) in participants.into_iter().flatten().enumerate() {
-        let here = at.key("participants").index(i);
+        let here = listed.index(i);
         expect_type(participant, &here, &["invitationParticipantInfo"], problems);
         if let Some(identity) = participant.get("identity").filter(|i| i.is_object()) {
             identity_set_types(identity, &here.key("identity"), problems);
@@ -374,7 +408,7 @@ pub(super) fn operation_types(operation: &Value, at: &JsonPath, problems: &mut V
 /// The `@odata.type` problems of a roster participant. Its `info` may say
 /// invitationParticipantInfo: a newer revision of the page shows that (a
 /// documentation error the schemas accept too).
-fn participant_types(participant: &Value, at: &JsonPath, problems: &mut Vec<String>) {
+fn participant_types(participant: &Value, at: &At<'_>, problems: &mut Vec<String>) {
     expect_type(participant, at, &["participant"], problems);
     if let Some(info) = participant.get("info").filter(|i| i.is_object()) {
         let here = at.key("info");
@@ -389,13 +423,9 @@ fn participant_types(participant: &Value, at: &JsonPath, problems: &mut Vec<Stri
         }
     }
     let streams = participant.get("mediaStreams").and_then(Value::as_array);
+    let at_streams = at.key("mediaStreams");
     for (i, stream) in streams.into_iter().flatten().enumerate() {
-        expect_type(
-            stream,
-            &at.key("mediaStreams").index(i),
-            &["mediaStream"],
-            problems,
-        );
+        expect_type(stream, &at_streams.index(i), &["mediaStream"], problems);
     }
 }
 
@@ -406,7 +436,7 @@ pub(super) fn odata_types(ex: &Exchange<'_>, check: Check) -> Check {
     let mut problems = Vec::new();
     if let Some(operation) = body(ex) {
         let mut found = Vec::new();
-        operation_types(operation, &JsonPath::root(), &mut found);
+        operation_types(operation, &At::Root, &mut found);
         problems.extend(found.into_iter().map(|p| format!("response: {p}")));
     }
     let (Some(call), Some(settled)) = (call_id(ex), settled_items(ex)) else {
@@ -421,11 +451,12 @@ pub(super) fn odata_types(ex: &Exchange<'_>, check: Check) -> Check {
             continue;
         };
         let mut found = Vec::new();
-        let root = JsonPath::root();
+        let root = At::Root;
+        let value = root.key("value");
         expect_type(envelope, &root, &["commsNotifications"], &mut found);
         let items = envelope.get("value").and_then(Value::as_array);
         for (i, item) in items.into_iter().flatten().enumerate() {
-            let at = root.key("value").index(i);
+            let at = value.index(i);
             expect_type(item, &at, &["commsNotification"], &mut found);
             let Some(data) = item.get("resourceData") else {
                 continue;

@@ -291,12 +291,11 @@ pub(super) fn op_id<'a>(ex: &'a Exchange<'_>) -> Option<&'a str> {
     body(ex)?.get("id")?.as_str()
 }
 
-pub(super) fn requested(ex: &Exchange<'_>) -> Vec<Value> {
+pub(super) fn requested<'a>(ex: &Exchange<'a>) -> &'a [Value] {
     ex.request_json
         .and_then(|b| b.get("participants"))
         .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
+        .map_or(&[], Vec::as_slice)
 }
 
 pub(super) fn requested_context<'a>(ex: &'a Exchange<'_>) -> Option<&'a str> {
@@ -315,18 +314,13 @@ pub(super) fn is_move(participants: &[Value]) -> bool {
 }
 
 /// The identity members that name someone: (`user`, id).
-pub(super) fn identity_keys(identity: &Value) -> Vec<(String, Option<String>)> {
+pub(super) fn identity_keys(identity: &Value) -> Vec<(&str, Option<&str>)> {
     identity
         .as_object()
         .map(|m| {
             m.iter()
                 .filter(|(k, v)| !k.starts_with('@') && v.is_object())
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.get("id").and_then(Value::as_str).map(str::to_owned),
-                    )
-                })
+                .map(|(k, v)| (k.as_str(), v.get("id").and_then(Value::as_str)))
                 .collect()
         })
         .unwrap_or_default()
@@ -336,9 +330,7 @@ pub(super) fn same_identity(wanted: &Value, actual: &Value) -> bool {
     let keys = identity_keys(wanted);
     !keys.is_empty()
         && keys.iter().all(|(member, id)| match actual.get(member) {
-            Some(v) if v.is_object() => {
-                id.is_none() || v.get("id").and_then(Value::as_str) == id.as_deref()
-            }
+            Some(v) if v.is_object() => id.is_none() || v.get("id").and_then(Value::as_str) == *id,
             _ => false,
         })
 }
@@ -367,9 +359,9 @@ pub(super) fn utf16_len(s: &str) -> usize {
 }
 
 /// The identities that must reach the roster: all, or only the first for a move.
-pub(super) fn first_invitees(ex: &Exchange<'_>) -> Vec<Value> {
+pub(super) fn first_invitees<'a>(ex: &Exchange<'a>) -> Vec<&'a Value> {
     let participants = requested(ex);
-    let take = if is_move(&participants) {
+    let take = if is_move(participants) {
         1
     } else {
         participants.len()
@@ -377,7 +369,7 @@ pub(super) fn first_invitees(ex: &Exchange<'_>) -> Vec<Value> {
     participants
         .iter()
         .take(take)
-        .filter_map(|p| p.get("identity").cloned())
+        .filter_map(|p| p.get("identity"))
         .collect()
 }
 

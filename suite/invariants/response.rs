@@ -3,7 +3,6 @@
 
 use conformance_harness::render::describe;
 use conformance_harness::HttpRequest;
-use conformance_harness::JsonPath;
 use conformance_harness::{Check, Detail, Exchange};
 use serde_json::Value;
 
@@ -104,7 +103,7 @@ pub(super) fn participants_echo(ex: &Exchange<'_>, check: Check) -> Check {
         ));
     };
     let missing: Vec<String> = first_invitees(ex)
-        .iter()
+        .into_iter()
         .filter(|id| {
             !listed
                 .iter()
@@ -263,7 +262,7 @@ pub(super) fn operation_get(ex: &Exchange<'_>, check: Check) -> Check {
     };
     // The same operation as a whole: its participants as they were sent,
     // its types, and the end it was announced to have.
-    let at = JsonPath::root();
+    let at = super::consistency::At::Root;
     let mut problems =
         super::consistency::echo_problems(ex, got, &at, super::consistency::Echo::Shortened);
     super::consistency::operation_types(got, &at, &mut problems);

@@ -25,7 +25,7 @@ pub(super) fn roster_update(ex: &Exchange<'_>, check: Check) -> Check {
     let all = settled.items();
     let rosters = roster_items(&all[..], call);
     let missing: Vec<String> = first_invitees(ex)
-        .iter()
+        .into_iter()
         .filter(|id| !rosters.iter().any(|r| roster_has(r, id)))
         .map(who)
         .collect();
@@ -43,7 +43,7 @@ pub(super) fn roster_update(ex: &Exchange<'_>, check: Check) -> Check {
 
 pub(super) fn move_first_only(ex: &Exchange<'_>, check: Check) -> Check {
     let participants = requested(ex);
-    if !is_move(&participants) || participants.len() < 2 {
+    if !is_move(participants) || participants.len() < 2 {
         return check.not_run("the request is not a move of several participants");
     }
     let (call, settled) = match settled_call(ex) {
@@ -70,7 +70,7 @@ pub(super) fn move_first_only(ex: &Exchange<'_>, check: Check) -> Check {
 
 pub(super) fn move_leaves_source(ex: &Exchange<'_>, check: Check) -> Check {
     let participants = requested(ex);
-    if !is_move(&participants) {
+    if !is_move(participants) {
         return check.not_run("the request is not a move");
     }
     if let Some(reason) = not_accepted(ex) {
@@ -108,7 +108,7 @@ pub(super) fn move_leaves_source(ex: &Exchange<'_>, check: Check) -> Check {
 
 pub(super) fn replaced_call_ended(ex: &Exchange<'_>, check: Check) -> Check {
     let participants = requested(ex);
-    if is_move(&participants) {
+    if is_move(participants) {
         return check.not_run("the request is a move");
     }
     let Some(replaced) = participants
