@@ -347,6 +347,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+fn replayed_note(replayed: usize) -> String {
+    if replayed == 0 {
+        String::new()
+    } else {
+        format!(", after {replayed} kept from earlier failures")
+    }
+}
+
 fn inputs(cases: usize) -> String {
     if cases == 1 {
         "1 generated input".to_owned()
@@ -357,11 +365,7 @@ fn inputs(cases: usize) -> String {
 
 /// How a passing (or warning) property is named and rerun.
 fn place(env: &Env, name: &str, seed: u64, cases: usize, replayed: usize) -> Where {
-    let replayed = if replayed == 0 {
-        String::new()
-    } else {
-        format!(", after {replayed} kept from earlier failures")
-    };
+    let replayed = replayed_note(replayed);
     Where {
         test: name.to_owned(),
         about: Some(format!("{} (PROPTEST_CASES){replayed}", inputs(cases))),
@@ -385,11 +389,7 @@ fn place_of_failure(
     failing: u64,
     kept: String,
 ) -> Where {
-    let replayed = if replayed == 0 {
-        String::new()
-    } else {
-        format!(", after {replayed} kept from earlier failures")
-    };
+    let replayed = replayed_note(replayed);
     Where {
         test: name.to_owned(),
         about: Some(format!(

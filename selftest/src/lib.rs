@@ -2,6 +2,7 @@
 //! printed: the failing tests, and in each the checks that failed.
 
 pub mod capture;
+pub mod glob;
 pub mod stubs;
 
 use std::collections::BTreeMap;

@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use conformance_selftest::glob::glob;
 use conformance_selftest::{run_suite, workspace_root};
 use serde_json::Value;
 
@@ -375,48 +376,6 @@ fn code_block(
     for path in paths {
         add(format!("{kind} {path}"), place.clone(), What::Member);
     }
-}
-
-/// Whether an entry's key pattern names `key`: `*` matches any text,
-/// `{a,b}` either alternative, and `[*]` is itself.
-fn glob(pattern: &str, key: &str) -> bool {
-    const EACH: &str = "\u{1}";
-    let key = key.replace("[*]", EACH);
-    expand(&pattern.replace("[*]", EACH))
-        .iter()
-        .any(|p| wildcard(p, &key))
-}
-
-fn expand(pattern: &str) -> Vec<String> {
-    let Some(open) = pattern.find('{') else {
-        return vec![pattern.to_owned()];
-    };
-    let Some(close) = pattern[open..].find('}').map(|c| open + c) else {
-        return vec![pattern.to_owned()];
-    };
-    let (head, tail) = (&pattern[..open], &pattern[close + 1..]);
-    pattern[open + 1..close]
-        .split(',')
-        .flat_map(|choice| expand(&format!("{head}{choice}{tail}")))
-        .collect()
-}
-
-fn wildcard(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let (first, rest) = parts.split_first().expect("split yields one part at least");
-    let Some(mut remaining) = text.strip_prefix(first) else {
-        return false;
-    };
-    let Some((last, middle)) = rest.split_last() else {
-        return remaining.is_empty();
-    };
-    for part in middle {
-        match remaining.find(part) {
-            Some(at) => remaining = &remaining[at + part.len()..],
-            None => return false,
-        }
-    }
-    remaining.len() >= last.len() && remaining.ends_with(last)
 }
 
 /// An entry of `spec/coverage.json`.

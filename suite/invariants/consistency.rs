@@ -228,17 +228,9 @@ fn resource_problem(item: &Value, call: &str, tail: &str) -> Option<String> {
 }
 
 pub(super) fn terminal_notification_consistent(ex: &Exchange<'_>, check: Check) -> Check {
-    if let Some(reason) = not_accepted(ex) {
-        return check.not_run(reason);
-    }
-    if body(ex).and_then(status_of).is_some_and(is_terminal) {
-        return check.not_run("the response was already terminal");
-    }
-    let (Some(call), Some(op)) = (call_id(ex), op_id(ex)) else {
-        return check.fail_text("the operation has no id");
-    };
-    let Some(settled) = settled_items(ex) else {
-        return check.not_run("the call's notifications cannot reach the suite");
+    let (call, op, settled) = match awaiting_end(ex) {
+        Ok(found) => found,
+        Err(unjudged) => return unjudged.apply(check),
     };
     let all = settled.items();
     let ends: Vec<&Value> = operation_items(&all[..], call, op)

@@ -385,6 +385,47 @@ pub(super) fn not_accepted(ex: &Exchange<'_>) -> Option<String> {
     }
 }
 
+/// Why a check about the operation's terminal notification has nothing to
+/// judge: it does not apply, or the invite already breaks it.
+pub(super) enum Unjudged {
+    NotRun(String),
+    Fail(String),
+}
+
+impl Unjudged {
+    pub(super) fn apply(self, check: conformance_harness::Check) -> conformance_harness::Check {
+        match self {
+            Unjudged::NotRun(reason) => check.not_run(reason),
+            Unjudged::Fail(text) => check.fail_text(text),
+        }
+    }
+}
+
+/// The call, the operation and the settled notifications of an accepted
+/// invite whose end a notification must announce (its response was not
+/// terminal).
+pub(super) fn awaiting_end<'a>(
+    ex: &'a Exchange<'_>,
+) -> Result<(&'a str, &'a str, Arc<Settled>), Unjudged> {
+    if let Some(reason) = not_accepted(ex) {
+        return Err(Unjudged::NotRun(reason));
+    }
+    if body(ex).and_then(status_of).is_some_and(is_terminal) {
+        return Err(Unjudged::NotRun(
+            "the response was already terminal".to_owned(),
+        ));
+    }
+    let (Some(call), Some(op)) = (call_id(ex), op_id(ex)) else {
+        return Err(Unjudged::Fail("the operation has no id".to_owned()));
+    };
+    let Some(settled) = settled_items(ex) else {
+        return Err(Unjudged::NotRun(
+            "the call's notifications cannot reach the suite".to_owned(),
+        ));
+    };
+    Ok((call, op, settled))
+}
+
 /// The notifications about this invite once it has settled, waited for and
 /// read once per exchange however many invariants ask.
 pub(super) fn settled_items(ex: &Exchange<'_>) -> Option<Arc<Settled>> {
