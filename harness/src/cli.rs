@@ -82,10 +82,6 @@ pub struct Cli {
     )]
     pub cases: PathBuf,
 
-    /// Whether `--cases` (or its variable) was given, rather than defaulted.
-    #[arg(skip)]
-    pub cases_given: bool,
-
     /// Folder of JSON Schemas.
     #[arg(
         long,
@@ -94,10 +90,6 @@ pub struct Cli {
         default_value = "schemas"
     )]
     pub schemas: PathBuf,
-
-    /// Whether `--schemas` (or its variable) was given, rather than defaulted.
-    #[arg(skip)]
-    pub schemas_given: bool,
 
     /// What selects the suite's test binary on a cargo command line.
     #[arg(skip)]
@@ -130,6 +122,11 @@ pub struct Cli {
 
     #[command(flatten)]
     pub libtest: libtest_mimic::Arguments,
+
+    /// The ids of the options given (by flag or variable), rather than
+    /// defaulted: what a rerun line must repeat.
+    #[arg(skip)]
+    given: std::collections::BTreeSet<String>,
 }
 
 /// A contract without options of its own.
@@ -163,6 +160,12 @@ impl Cli {
         Self::parse_from_iter(about, std::env::args_os())
     }
 
+    /// Whether the option `id` (its field's name) was given, by flag or by
+    /// variable, rather than defaulted.
+    pub fn given(&self, id: &str) -> bool {
+        self.given.contains(id)
+    }
+
     pub fn parse_from_iter<O, I, T>(about: &str, args: I) -> Result<(Self, O), clap::Error>
     where
         O: clap::Args + clap::FromArgMatches,
@@ -171,10 +174,15 @@ impl Cli {
     {
         let matches = Self::command::<O>(about).try_get_matches_from(args)?;
         let mut cli = <Self as clap::FromArgMatches>::from_arg_matches(&matches)?;
-        let given =
-            |id: &str| matches.value_source(id) != Some(clap::parser::ValueSource::DefaultValue);
-        cli.cases_given = given("cases");
-        cli.schemas_given = given("schemas");
+        cli.given = matches
+            .ids()
+            .filter(|id| {
+                matches
+                    .value_source(id.as_str())
+                    .is_some_and(|s| s != clap::parser::ValueSource::DefaultValue)
+            })
+            .map(|id| id.as_str().to_owned())
+            .collect();
         let options = O::from_arg_matches(&matches)?;
         Ok((cli, options))
     }
@@ -242,5 +250,23 @@ mod tests {
         assert!(cli.libtest.exact);
         assert_eq!(cli.libtest.filter.as_deref(), Some("case::x"));
         assert_eq!(cli.libtest.test_threads, Some(3));
+    }
+
+    #[test]
+    fn an_option_counts_as_given_by_flag_or_variable_even_at_its_default() {
+        // The test's own option, so that no other test reads this variable.
+        std::env::set_var("CONFORMANCE_TEST_ROOM", "r2");
+        let (cli, own) = Cli::parse_from_iter::<Own, _, _>(
+            "A suite",
+            ["conformance", "--retry-budget-secs", "30"],
+        )
+        .unwrap();
+        std::env::remove_var("CONFORMANCE_TEST_ROOM");
+        assert_eq!(own.room.as_deref(), Some("r2"));
+        assert!(cli.given("room"), "a variable gives an option");
+        assert_eq!(cli.retry_budget_secs, 30);
+        assert!(cli.given("retry_budget_secs"), "its default, given");
+        assert!(!cli.given("response_timeout_ms"));
+        assert!(!cli.given("cases"));
     }
 }

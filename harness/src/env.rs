@@ -45,9 +45,6 @@ pub struct RerunArgs {
 impl RerunArgs {
     /// What the run was given that a rerun must be given too.
     pub fn from_cli(cli: &Cli, token_sent: bool, contract: Vec<RerunOption>) -> Self {
-        let defaults = Cli::parse_from_iter::<crate::cli::NoOptions, _, _>("", ["conformance"])
-            .ok()
-            .map(|(cli, _)| cli);
         let mut options = Vec::new();
         let mut add = |flag: &'static str, var: &'static str, value: String| {
             options.push((flag, var, value));
@@ -81,45 +78,40 @@ impl RerunArgs {
                 add(flag, var, String::new());
             }
         }
-        let d = defaults.as_ref();
-        if d.is_none_or(|d| d.listen != cli.listen) {
+        // What was given by flag or by variable: a value equal to the
+        // default is repeated too, since the rerun may run elsewhere.
+        if cli.given("listen") {
             add("--listen", "CONFORMANCE_LISTEN", shell(&cli.listen));
         }
-        for (flag, var, value, default) in [
+        for (id, flag, var, value) in [
             (
+                "response_timeout_ms",
                 "--response-timeout-ms",
                 "CONFORMANCE_RESPONSE_TIMEOUT_MS",
                 cli.response_timeout_ms,
-                d.map(|d| d.response_timeout_ms),
             ),
             (
+                "notification_timeout_ms",
                 "--notification-timeout-ms",
                 "CONFORMANCE_NOTIFICATION_TIMEOUT_MS",
                 cli.notification_timeout_ms,
-                d.map(|d| d.notification_timeout_ms),
             ),
             (
+                "retry_budget_secs",
                 "--retry-budget-secs",
                 "CONFORMANCE_RETRY_BUDGET_SECS",
                 cli.retry_budget_secs,
-                d.map(|d| d.retry_budget_secs),
             ),
         ] {
-            if default != Some(value) {
+            if cli.given(id) {
                 add(flag, var, value.to_string());
             }
         }
-        // The folders the user chose (the suite's own defaults need no flag).
-        for (flag, var, value, given) in [
-            ("--cases", "CONFORMANCE_CASES", &cli.cases, cli.cases_given),
-            (
-                "--schemas",
-                "CONFORMANCE_SCHEMAS",
-                &cli.schemas,
-                cli.schemas_given,
-            ),
+        for (id, flag, var, value) in [
+            ("cases", "--cases", "CONFORMANCE_CASES", &cli.cases),
+            ("schemas", "--schemas", "CONFORMANCE_SCHEMAS", &cli.schemas),
         ] {
-            if given {
+            if cli.given(id) {
                 add(flag, var, shell(&value.display().to_string()));
             }
         }
@@ -558,5 +550,44 @@ fn validate_target(url: &str) -> Result<(), SetupError> {
             message: message.to_owned(),
         }),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rerun(args: &[&str]) -> Vec<String> {
+        let (cli, _) =
+            Cli::parse_from_iter::<crate::cli::NoOptions, _, _>("", args.iter().copied()).unwrap();
+        RerunArgs::from_cli(&cli, false, Vec::new()).lines("case::x", &[])
+    }
+
+    #[test]
+    fn a_rerun_repeats_every_option_given_and_no_default() {
+        let [test, nextest] = &rerun(&[
+            "conformance",
+            "--response-timeout-ms",
+            "10000",
+            "--listen",
+            "127.0.0.1:0",
+        ])[..] else {
+            panic!("two lines")
+        };
+        // Given at their defaults: a rerun elsewhere may have other defaults
+        // in its environment.
+        assert!(test.contains(" --response-timeout-ms 10000"), "{test}");
+        assert!(test.contains(" --listen 127.0.0.1:0"), "{test}");
+        assert!(
+            nextest.contains("CONFORMANCE_RESPONSE_TIMEOUT_MS=10000 "),
+            "{nextest}"
+        );
+        for absent in [
+            "--notification-timeout-ms",
+            "--retry-budget-secs",
+            "--cases",
+        ] {
+            assert!(!test.contains(absent), "{absent} was not given: {test}");
+        }
     }
 }

@@ -181,10 +181,10 @@ where
 {
     let (mut cli, contract) = match Cli::parse_args::<O>(settings.about) {
         Ok((mut cli, options)) => {
-            if !cli.cases_given {
+            if !cli.given("cases") {
                 cli.cases.clone_from(&settings.cases);
             }
-            if !cli.schemas_given {
+            if !cli.given("schemas") {
                 cli.schemas.clone_from(&settings.schemas);
             }
             cli.cargo_args = settings.cargo_args;

@@ -153,14 +153,16 @@ where
         place: place(env, name, seed, cases, replayed.len()),
         ..Verdict::default()
     };
-    if let Some(f) = search.setup {
+    // A failure found stands even when another input (or a shrinking
+    // step) could not be set up afterwards: that input was judged.
+    if let Some(found) = search.found {
+        let run = (seed, cases, replayed.len());
+        failed(env, name, run, &kept, found, &test, &mut verdict);
+    } else if let Some(f) = search.setup {
         verdict.error = Some(format!(
             "a generated input could not be set up, so no input was judged: {}",
             f.error.unwrap_or_default()
         ));
-    } else if let Some(found) = search.found {
-        let run = (seed, cases, replayed.len());
-        failed(env, name, run, &kept, found, &test, &mut verdict);
     } else if let Some((warning_seed, w)) = search.warned {
         warned(env, name, warning_seed, w, &mut verdict);
     }
@@ -426,32 +428,31 @@ impl Regressions {
         }
     }
 
+    /// The file's text; `None` when there is none (or keeping is off).
+    fn text(&self) -> std::io::Result<Option<String>> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `seed <u64>` lines; anything else is a comment.
     fn seeds(&self) -> Vec<u64> {
-        if !self.enabled {
-            return Vec::new();
-        }
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        match self.text() {
+            Ok(text) => seeds_in(text.as_deref().unwrap_or_default()),
             Err(e) => {
                 // Kept failures that cannot be replayed would pass unseen.
                 eprintln!(
                     "warning: failed to read {} ({e}): its kept failures are not replayed",
                     self.path.display()
                 );
-                return Vec::new();
+                Vec::new()
             }
-        };
-        text.lines()
-            .filter_map(|l| {
-                l.strip_prefix("seed ")?
-                    .split_whitespace()
-                    .next()?
-                    .parse()
-                    .ok()
-            })
-            .collect()
+        }
     }
 
     /// Keeps a failing input's seed, once; what to say about it.
@@ -459,7 +460,13 @@ impl Regressions {
         if !self.enabled {
             return String::new();
         }
-        if self.seeds().contains(&seed) {
+        let mut text = match self.text() {
+            Ok(Some(text)) => text,
+            Ok(None) => "# Seeds of generated inputs that failed, replayed first by the next run.\n# Commit this file; remove a line once its failure is fixed.\n".to_owned(),
+            // Rewriting a file that could not be read would lose its seeds.
+            Err(e) => return format!(" (could not keep it in {}: {e})", self.path.display()),
+        };
+        if seeds_in(&text).contains(&seed) {
             return format!(" (kept in {})", self.path.display());
         }
         let what = failure
@@ -469,9 +476,6 @@ impl Regressions {
             .map(|c| c.id.as_str())
             .collect::<Vec<_>>()
             .join(", ");
-        let mut text = std::fs::read_to_string(&self.path).unwrap_or_else(|_| {
-            "# Seeds of generated inputs that failed, replayed first by the next run.\n# Commit this file; remove a line once its failure is fixed.\n".to_owned()
-        });
         let _ = writeln!(text, "seed {seed} # failed: {what}");
         let written = self
             .path
@@ -483,6 +487,19 @@ impl Regressions {
             Err(e) => format!(" (could not keep it in {}: {e})", self.path.display()),
         }
     }
+}
+
+/// The seeds of a regressions file's `seed <u64>` lines.
+fn seeds_in(text: &str) -> Vec<u64> {
+    text.lines()
+        .filter_map(|l| {
+            l.strip_prefix("seed ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
 }
 
 /// `prop::rooms::accepts_any_text` -> `rooms__accepts_any_text`.
@@ -566,5 +583,35 @@ mod tests {
             file_stem("prop::invite::accepts_valid_bodies"),
             "invite__accepts_valid_bodies"
         );
+    }
+
+    #[test]
+    fn a_regressions_file_that_cannot_be_read_is_left_as_it_is() {
+        let dir = std::env::temp_dir().join(format!("regressions-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("p.txt");
+        // Not UTF-8: unreadable as text, yet it may hold seeds.
+        let bytes = b"seed 7 # failed: x\n\xff\n".to_vec();
+        std::fs::write(&path, &bytes).unwrap();
+        let kept = Regressions {
+            path: path.clone(),
+            enabled: true,
+        };
+        let said = kept.keep(9, &Failure::default());
+        assert!(said.contains("could not keep it"), "{said}");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "the file is untouched"
+        );
+
+        std::fs::write(&path, "# x\nseed 7 # failed: x\n").unwrap();
+        assert!(kept.keep(9, &Failure::default()).contains("kept in"));
+        assert!(
+            kept.keep(9, &Failure::default()).contains("kept in"),
+            "once"
+        );
+        assert_eq!(kept.seeds(), vec![7, 9]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
