@@ -1,7 +1,7 @@
 //! The run's shared environment: runtime, HTTP client, listener, schemas,
 //! options. Built once, on first use, so `--list` never touches any of it.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::cli::Cli;
@@ -9,6 +9,7 @@ use crate::contract::{Contract, Fixture, RerunOption};
 use crate::error::{SetupError, TransportError};
 use crate::exchange::{Http, HttpRequest, HttpResponse, Limits};
 use crate::listener::Listener;
+use crate::lock;
 use crate::schema::Schemas;
 use crate::verdict::Verdict;
 
@@ -227,7 +228,7 @@ pub struct Env {
     runtime: tokio::runtime::Runtime,
     pub(crate) http: Http,
     pub listener: Listener,
-    pub schemas: Schemas,
+    pub schemas: Arc<Schemas>,
     pub options: RunOptions,
     /// Values never printed: the bearer token.
     pub secrets: Vec<String>,
@@ -253,7 +254,11 @@ impl std::fmt::Debug for Env {
 }
 
 impl Env {
-    pub fn build(cli: &Cli, contract: &dyn Contract) -> Result<Self, SetupError> {
+    pub fn build(
+        cli: &Cli,
+        contract: &dyn Contract,
+        schemas: Arc<Schemas>,
+    ) -> Result<Self, SetupError> {
         // One thread serves the listener and the embedded server; trials drive
         // their own requests (see `Env::send`). A second worker cost more in
         // hand-offs between the two than it added (measured: bench/README.md).
@@ -262,7 +267,6 @@ impl Env {
             .enable_all()
             .build()
             .map_err(SetupError::Runtime)?;
-        let schemas = Schemas::load(&cli.schemas)?;
         let missing: Vec<&str> = contract
             .schemas_used()
             .iter()
@@ -433,11 +437,6 @@ impl Env {
         lock(&self.owned).remove(id).is_some()
     }
 
-    /// Whether the suite created the fixture with this id and has not ended it.
-    pub fn owns(&self, id: &str) -> bool {
-        lock(&self.owned).contains_key(id)
-    }
-
     /// Everything still on the register.
     pub fn owned_list(&self) -> Vec<Fixture> {
         lock(&self.owned).values().cloned().collect()
@@ -458,10 +457,7 @@ impl Env {
     }
 
     pub fn record(&self, verdict: Verdict) {
-        self.verdicts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(verdict);
+        crate::lock(&self.verdicts).push(verdict);
     }
 }
 
@@ -471,10 +467,6 @@ pub struct Unreleased {
     pub kind: String,
     pub id: String,
     pub answer: String,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One TCP connection to the target before any trial: an unreachable target

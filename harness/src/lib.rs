@@ -15,7 +15,7 @@
 //!   ([`HttpRequest`], [`HttpResponse`]) and the register of what it owns;
 //! - results as data: [`Check`], [`Level`], [`Detail`], [`Verdict`] and
 //!   their parts, [`JsonPath`], [`Vars`];
-//! - [`run_generated`] for generated cases, and [`render`] for the text.
+//! - [`run_generated_case`] for generated cases, and [`render`] for the text.
 
 #![warn(clippy::print_stdout)]
 
@@ -58,8 +58,7 @@ pub use exchange::{HttpRequest, HttpResponse};
 pub use json_path::JsonPath;
 pub use listener::Listener;
 pub use listener::{notification_items, Delivery, Mailbox};
-pub use prop::{run as run_property, Failure};
-pub use runner::run_generated;
+pub use prop::{run as run_property, run_case as run_generated_case, Failure};
 pub use schema::Schemas;
 pub use template::Vars;
 pub use verdict::{Check, Detail, Difference, Level, Outcome, SchemaViolation, Verdict, Where};
@@ -76,10 +75,18 @@ pub const EXIT_FAILED: u8 = 101;
 /// Exit code when the selection ran no test at all.
 pub const EXIT_RAN_NOTHING: u8 = 4;
 
+/// A mutex's guard, poisoned or not: a trial that panicked while holding
+/// it left data that is still worth reporting.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 struct Shared {
     cli: Cli,
     contract: Arc<dyn Contract>,
     env: OnceLock<Result<Env, String>>,
+    /// The schemas, compiled once for the lints, the offline checks and the run.
+    schemas: OnceLock<Result<Arc<schema::Schemas>, Arc<error::SetupError>>>,
     styles: render::Styles,
     known: known::KnownFailures,
     /// Verdicts of trials that need no run (lints, captured notifications),
@@ -91,21 +98,18 @@ impl Shared {
     /// A lint's outcome as a row of the report (a failed lint is an error:
     /// the suite's own files are broken, not the target).
     fn record_lint(&self, test: &str, what: &str, result: &Result<(), String>) {
-        self.side_verdicts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(verdict::Verdict {
-                place: verdict::Where {
-                    test: test.to_owned(),
-                    about: Some(format!("lint of the suite's own {what}")),
-                    ..verdict::Where::default()
-                },
-                error: result
-                    .as_ref()
-                    .err()
-                    .map(|e| e.lines().next().unwrap_or_default().to_owned()),
-                ..verdict::Verdict::default()
-            });
+        lock(&self.side_verdicts).push(verdict::Verdict {
+            place: verdict::Where {
+                test: test.to_owned(),
+                about: Some(format!("lint of the suite's own {what}")),
+                ..verdict::Where::default()
+            },
+            error: result
+                .as_ref()
+                .err()
+                .map(|e| e.lines().next().unwrap_or_default().to_owned()),
+            ..verdict::Verdict::default()
+        });
     }
 
     fn env(&self) -> Result<&Env, Failed> {
@@ -116,9 +120,23 @@ impl Shared {
     /// The run's environment, built on first use, or why it could not be.
     fn setup(&self) -> Result<&Env, &str> {
         self.env
-            .get_or_init(|| Env::build(&self.cli, &*self.contract).map_err(|e| error::chain(&e)))
+            .get_or_init(|| {
+                let schemas = self.schemas().map_err(|e| error::chain(&*e))?;
+                Env::build(&self.cli, &*self.contract, schemas).map_err(|e| error::chain(&e))
+            })
             .as_ref()
             .map_err(String::as_str)
+    }
+
+    /// The schemas, loaded on first use, or why they could not be.
+    fn schemas(&self) -> Result<Arc<schema::Schemas>, Arc<error::SetupError>> {
+        self.schemas
+            .get_or_init(|| {
+                schema::Schemas::load(&self.cli.schemas)
+                    .map(Arc::new)
+                    .map_err(Arc::new)
+            })
+            .clone()
     }
 
     fn finish(&self, env: &Env, mut verdict: verdict::Verdict) -> Result<Completion, Failed> {
@@ -224,6 +242,7 @@ where
         cli,
         contract: Arc::new(contract),
         env: OnceLock::new(),
+        schemas: OnceLock::new(),
         styles,
         known,
         side_verdicts: std::sync::Mutex::default(),
@@ -310,20 +329,8 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
         Some(Err(_)) => None,
     };
     if let (Some(dir), Some(env)) = (&shared.cli.report, ran) {
-        let mut verdicts = env.map_or_else(Vec::new, |env| {
-            env.verdicts
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone()
-        });
-        verdicts.extend(
-            shared
-                .side_verdicts
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .iter()
-                .cloned(),
-        );
+        let mut verdicts = env.map_or_else(Vec::new, |env| lock(&env.verdicts).clone());
+        verdicts.extend(lock(&shared.side_verdicts).iter().cloned());
         let checks = check_infos(&*shared.contract);
         let counts = report::Counts {
             selected: selected.saturating_sub(conclusion.num_filtered_out),
@@ -365,7 +372,7 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
     if conclusion.num_failed > 0 {
         if let Some(Ok(env)) = env {
             let strict = env.options.strict;
-            let verdicts = env.verdicts.lock().unwrap_or_else(PoisonError::into_inner);
+            let verdicts = lock(&env.verdicts);
             for v in verdicts.iter().filter(|v| !v.passed(strict)) {
                 junit_message(&render::redact_secrets(
                     &render::one_line_summary(v, strict),
@@ -486,13 +493,19 @@ fn build_trials(shared: &Arc<Shared>) -> Result<Vec<Trial>, String> {
 
     let s = shared.clone();
     trials.push(Trial::test("lint::case_files", move || {
-        let result = lint::case_files(&s.cli.cases, &s.cli.schemas, &*s.contract);
+        let result = s
+            .schemas()
+            .map_err(|e| e.to_string())
+            .and_then(|schemas| lint::case_files(&s.cli.cases, &schemas, &*s.contract));
         s.record_lint("lint::case_files", "the case files", &result);
         result.map_err(Failed::from)
     }));
     let s = shared.clone();
     trials.push(Trial::test("lint::schemas", move || {
-        let result = lint::schemas(&s.cli.schemas);
+        let result = s
+            .schemas()
+            .map_err(|e| e.to_string())
+            .and_then(|schemas| lint::schemas(&schemas));
         s.record_lint("lint::schemas", "the schemas", &result);
         result.map_err(Failed::from)
     }));
@@ -555,8 +568,7 @@ fn build_trials(shared: &Arc<Shared>) -> Result<Vec<Trial>, String> {
 
 /// `--notifications-file`: the same schemas and invariants, on captured notifications.
 fn offline_notifications(shared: &Shared, file: &std::path::Path) -> Result<(), Failed> {
-    let schemas =
-        schema::Schemas::load(&shared.cli.schemas).map_err(|e| Failed::from(e.to_string()))?;
+    let schemas = shared.schemas().map_err(|e| Failed::from(e.to_string()))?;
     let text = std::fs::read_to_string(file)
         .map_err(|e| Failed::from(format!("ERROR failed to read {}: {e}", file.display())))?;
     let documents: Vec<(usize, Result<serde_json::Value, String>)> = text
@@ -593,11 +605,7 @@ fn offline_notifications(shared: &Shared, file: &std::path::Path) -> Result<(), 
         );
     }
     shared.known.apply(&mut verdict);
-    shared
-        .side_verdicts
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(verdict.clone());
+    lock(&shared.side_verdicts).push(verdict.clone());
     let strict = shared.cli.strict;
     let text = render::render_verdict(&verdict, shared.styles, strict, &[]);
     if verdict.passed(strict) {

@@ -4,35 +4,45 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::case::load_case;
+use crate::case::parse_case;
 use crate::contract::Contract;
 use crate::discover::discover;
+use crate::error::CaseError;
 use crate::schema::Schemas;
 
 /// Every case file parses, satisfies `case.schema.json`, and names only
 /// schemas, invariants and fixtures that exist.
-pub fn case_files(cases: &Path, schemas_dir: &Path, contract: &dyn Contract) -> Result<(), String> {
-    let schemas = Schemas::load(schemas_dir).map_err(|e| e.to_string())?;
+pub fn case_files(cases: &Path, schemas: &Schemas, contract: &dyn Contract) -> Result<(), String> {
     let files = discover(cases)?;
     let mut problems = Vec::new();
-    problems.extend(fixture_kinds(&schemas, contract));
+    problems.extend(fixture_kinds(schemas, contract));
     for file in &files {
         if let Some(p) = &file.problem {
             problems.push(p.clone());
             continue;
         }
-        let loaded = match load_case(&file.path) {
-            Ok(l) => l,
+        // Read once: the case as the harness reads it, and as JSON for the
+        // case schema and the contract's lint.
+        let read = std::fs::read_to_string(&file.path)
+            .map_err(|source| CaseError::Read {
+                path: file.path.clone(),
+                source,
+            })
+            .and_then(|text| Ok((parse_case(&file.path, &text)?, text)));
+        let (loaded, raw) = match read {
+            Ok((loaded, text)) => match serde_json::from_str::<Value>(&text) {
+                Ok(raw) => (loaded, raw),
+                Err(e) => {
+                    problems.push(format!("{}: {e}", file.path.display()));
+                    continue;
+                }
+            },
             Err(e) => {
                 problems.push(e.to_string());
                 continue;
             }
         };
         let shown = file.path.display();
-        let raw: Value = std::fs::read_to_string(&file.path)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or(Value::Null);
         match schemas.validate("case.schema.json", &raw) {
             Ok(v) => problems.extend(
                 v.iter()
@@ -40,7 +50,7 @@ pub fn case_files(cases: &Path, schemas_dir: &Path, contract: &dyn Contract) -> 
             ),
             Err(e) => problems.push(format!(
                 "{e} (the case files cannot be checked without {}/case.schema.json)",
-                schemas_dir.display()
+                schemas.dir().display()
             )),
         }
         problems.extend(
@@ -60,7 +70,7 @@ pub fn case_files(cases: &Path, schemas_dir: &Path, contract: &dyn Contract) -> 
             if !schemas.has(s) {
                 problems.push(format!(
                     "{shown}: names schema {s:?}, which is not in {}",
-                    schemas_dir.display()
+                    schemas.dir().display()
                 ));
             }
         }
@@ -85,7 +95,7 @@ pub fn case_files(cases: &Path, schemas_dir: &Path, contract: &dyn Contract) -> 
             );
         for (at, schema, pattern) in expectations {
             if schemas.has(schema) {
-                if let Some(typo) = crate::runner::misspelled(&schemas, schema, pattern) {
+                if let Some(typo) = crate::runner::misspelled(schemas, schema, pattern) {
                     problems.push(format!("{shown}: {at}: {typo}"));
                 }
             }
@@ -148,16 +158,23 @@ fn fixture_kinds(schemas: &Schemas, contract: &dyn Contract) -> Option<String> {
 
 /// Every schema compiles with its references resolved, and the examples kept
 /// beside them pass (`examples/valid/<stem>/`) or fail (`examples/invalid/<stem>/`).
-pub fn schemas(dir: &Path) -> Result<(), String> {
-    let schemas = Schemas::load(dir).map_err(|e| e.to_string())?;
+pub fn schemas(schemas: &Schemas) -> Result<(), String> {
+    let dir = schemas.dir();
     let mut problems = Vec::new();
     let mut seen = 0;
     for (kind, want_valid) in [("valid", true), ("invalid", false)] {
         let root = dir.join("examples").join(kind);
-        let Ok(stems) = std::fs::read_dir(&root) else {
+        // No folder of examples: nothing to check (a contract may keep none).
+        if !root.exists() {
             continue;
+        }
+        let mut stems = match folder(&root) {
+            Ok(stems) => stems,
+            Err(e) => {
+                problems.push(e);
+                continue;
+            }
         };
-        let mut stems: Vec<_> = stems.filter_map(Result::ok).map(|e| e.path()).collect();
         stems.sort();
         for stem_dir in stems {
             let stem = stem_dir
@@ -165,10 +182,14 @@ pub fn schemas(dir: &Path) -> Result<(), String> {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let schema = format!("{stem}.json");
-            let Ok(files) = std::fs::read_dir(&stem_dir) else {
-                continue;
+            // An unreadable folder would leave its examples unchecked, unseen.
+            let mut files = match folder(&stem_dir) {
+                Ok(files) => files,
+                Err(e) => {
+                    problems.push(e);
+                    continue;
+                }
             };
-            let mut files: Vec<_> = files.filter_map(Result::ok).map(|e| e.path()).collect();
             files.sort();
             for file in files {
                 seen += 1;
@@ -209,5 +230,44 @@ pub fn schemas(dir: &Path) -> Result<(), String> {
             problems.len(),
             problems.join("\n")
         ))
+    }
+}
+
+/// The paths in a folder, or why they cannot be listed.
+fn folder(dir: &Path) -> Result<Vec<std::path::PathBuf>, String> {
+    let unreadable = |e: std::io::Error| {
+        format!(
+            "{}: cannot be read as a folder of examples ({e})",
+            dir.display()
+        )
+    };
+    std::fs::read_dir(dir)
+        .map_err(unreadable)?
+        .map(|entry| entry.map(|e| e.path()).map_err(unreadable))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn examples_that_cannot_be_listed_are_a_problem_not_a_pass() {
+        let dir = std::env::temp_dir().join(format!("lint-examples-{}", std::process::id()));
+        let valid = dir.join("examples").join("valid");
+        std::fs::create_dir_all(valid.join("x")).unwrap();
+        std::fs::write(dir.join("x.json"), r#"{"type": "object"}"#).unwrap();
+        std::fs::write(valid.join("x").join("one.json"), "{}").unwrap();
+        let loaded = Schemas::load(&dir).unwrap();
+        assert_eq!(schemas(&loaded), Ok(()));
+
+        // A file where a folder of examples belongs.
+        std::fs::write(valid.join("y"), "{}").unwrap();
+        let said = schemas(&loaded).unwrap_err();
+        assert!(
+            said.contains("cannot be read as a folder of examples"),
+            "{said}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -121,7 +121,7 @@ impl Mailbox {
     }
 
     fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
-        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::lock(&self.kept)
     }
 
     /// Takes room for a body of `bytes` here and in the listener's pool;
@@ -211,10 +211,7 @@ impl Boxes {
     /// otherwise wait out its deadline for what can no longer come.
     fn stop(&self, why: String) {
         let _ = self.stopped.set(why);
-        let live: Vec<Arc<Mailbox>> = self
-            .by_path
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        let live: Vec<Arc<Mailbox>> = crate::lock(&self.by_path)
             .values()
             .filter_map(Weak::upgrade)
             .collect();
@@ -291,11 +288,7 @@ impl Listener {
             arrived: Notify::new(),
             boxes: Arc::clone(&self.boxes),
         });
-        let mut by_path = self
-            .boxes
-            .by_path
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut by_path = crate::lock(&self.boxes.by_path);
         // Paths of finished trials go, so the map grows with the live ones only.
         by_path.retain(|_, weak| weak.strong_count() > 0);
         by_path.insert(token.clone(), Arc::downgrade(&mailbox));
@@ -346,10 +339,7 @@ async fn receive(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> StatusCode {
-    let mailbox = boxes
-        .by_path
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
+    let mailbox = crate::lock(&boxes.by_path)
         .get(&token)
         .and_then(Weak::upgrade);
     // Unknown paths, and those of finished trials, are refused before a byte

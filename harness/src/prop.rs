@@ -17,6 +17,7 @@ use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunne
 use serde_json::Value;
 
 use crate::env::Env;
+use crate::lock;
 use crate::render::redact_secrets;
 use crate::verdict::{Check, Verdict, Where};
 
@@ -49,11 +50,7 @@ pub struct Failure {
 
 impl Failure {
     pub fn failed(&self, strict: bool) -> bool {
-        self.error.is_some()
-            || self
-                .checks
-                .iter()
-                .any(|c| c.failed() && (c.level == crate::Level::Must || strict))
+        self.error.is_some() || self.checks.iter().any(|c| c.fails(strict))
     }
 }
 
@@ -167,6 +164,35 @@ where
         warned(env, name, warning_seed, w, &mut verdict);
     }
     verdict
+}
+
+/// A generated case, run as its file would run, as a property judges it:
+/// `None` when it passed with no warning. Warnings come back too: the
+/// property reports the first, unshrunk.
+pub fn run_case(env: &Env, contract: &dyn crate::Contract, case: &Value) -> Option<Failure> {
+    let verdict = match crate::runner::run_generated(env, contract, case) {
+        Ok(v) => v,
+        Err(e) => {
+            return Some(Failure {
+                error: Some(format!(
+                    "generator bug: the generated case does not load: {e}"
+                )),
+                case_file: Some(case.clone()),
+                ..Failure::default()
+            })
+        }
+    };
+    let strict = env.options.strict;
+    if verdict.passed(strict) && verdict.warnings(strict) == 0 {
+        return None;
+    }
+    Some(Failure {
+        request: verdict.place.request,
+        checks: verdict.checks,
+        error: verdict.error,
+        setup: verdict.setup,
+        case_file: Some(case.clone()),
+    })
 }
 
 /// Tries the inputs of `seeds`, each with a runner of its own, on worker
@@ -343,10 +369,6 @@ fn warned(env: &Env, name: &str, seed: u64, warning: Failure, verdict: &mut Verd
     if let Some(case) = warning.case_file {
         verdict.place.input = Some(case_text(env, case, name, seed));
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn replayed_note(replayed: usize) -> String {

@@ -357,7 +357,7 @@ pub fn one_line_summary(verdict: &Verdict, strict: bool) -> String {
     let failed: Vec<&str> = verdict
         .checks
         .iter()
-        .filter(|c| c.failed() && (c.level == Level::Must || strict))
+        .filter(|c| c.fails(strict))
         .map(|c| c.id.as_str())
         .collect();
     format!(

@@ -92,11 +92,12 @@ pub fn write(dir: &Path, part: &Part<'_>) -> std::io::Result<()> {
 }
 
 fn read_parts(dir: &Path) -> std::io::Result<Vec<Value>> {
+    // A part left out would make the merged counts wrong: an unreadable
+    // entry is an error.
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    paths.retain(|p| p.extension().is_some_and(|e| e == "json"));
     paths.sort();
     let mut parts = Vec::new();
     for path in paths {

@@ -137,6 +137,11 @@ impl Check {
     pub fn failed(&self) -> bool {
         self.outcome == Outcome::Fail
     }
+
+    /// Failed, and fails its trial: a MUST, or any level under `--strict`.
+    pub fn fails(&self, strict: bool) -> bool {
+        self.failed() && (self.level == Level::Must || strict)
+    }
 }
 
 /// Where a trial stood, printed before what went wrong.
@@ -172,10 +177,7 @@ pub struct Verdict {
 
 impl Verdict {
     pub fn failures(&self, strict: bool) -> usize {
-        self.checks
-            .iter()
-            .filter(|c| c.failed() && (c.level == Level::Must || strict))
-            .count()
+        self.checks.iter().filter(|c| c.fails(strict)).count()
     }
 
     pub fn warnings(&self, strict: bool) -> usize {

@@ -8,7 +8,7 @@ mod model;
 use std::sync::Arc;
 
 use conformance_harness::{
-    run_generated, run_property, Check, Contract, Env, Failure, Level, Property, Verdict,
+    run_generated_case, run_property, Check, Contract, Env, Failure, Level, Property, Verdict,
 };
 use serde_json::{json, Value};
 
@@ -238,27 +238,5 @@ fn check_case(
             });
         }
     }
-    let verdict = match run_generated(env, contract, case) {
-        Ok(v) => v,
-        Err(e) => {
-            return Some(Failure {
-                error: Some(format!(
-                    "generator bug: the generated case does not load: {e}"
-                )),
-                case_file: Some(case.clone()),
-                ..Failure::default()
-            })
-        }
-    };
-    // Warnings come back too: the property reports the first, unshrunk.
-    if verdict.passed(env.options.strict) && verdict.warnings(env.options.strict) == 0 {
-        return None;
-    }
-    Some(Failure {
-        request: verdict.place.request,
-        checks: verdict.checks,
-        error: verdict.error,
-        setup: verdict.setup,
-        case_file: Some(case.clone()),
-    })
+    run_generated_case(env, contract, case)
 }

@@ -2,7 +2,7 @@
 //! invariants hold of it. Each input becomes a case (the JSON a case file
 //! holds), runs through the harness as one, and is printed as one if it fails.
 
-use conformance_harness::{run_generated, run_property, Contract, Env, Failure, Property};
+use conformance_harness::{run_generated_case, run_property, Contract, Env, Failure, Property};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -71,28 +71,5 @@ fn case(text: &str) -> Value {
 }
 
 fn check(env: &Env, contract: &dyn Contract, text: &str) -> Option<Failure> {
-    let case = case(text);
-    let verdict = match run_generated(env, contract, &case) {
-        Ok(v) => v,
-        Err(e) => {
-            return Some(Failure {
-                error: Some(format!(
-                    "generator bug: the generated case does not load: {e}"
-                )),
-                case_file: Some(case),
-                ..Failure::default()
-            })
-        }
-    };
-    let strict = env.options.strict;
-    if verdict.passed(strict) && verdict.warnings(strict) == 0 {
-        return None;
-    }
-    Some(Failure {
-        request: verdict.place.request,
-        checks: verdict.checks,
-        error: verdict.error,
-        setup: verdict.setup,
-        case_file: Some(case),
-    })
+    run_generated_case(env, contract, &case(text))
 }
