@@ -58,17 +58,19 @@ struct Call {
 struct Operation {
     call: usize,
     id: String,
-    /// The response already carried a terminal status: no notification may follow.
-    ended_in_response: bool,
-    /// Its call was deleted before its end was seen: it may end once, or
-    /// never be announced (the call is gone).
-    open_at_deletion: bool,
+    /// How its end may be announced: not at all when the response carried
+    /// it; at most once when its call was deleted before it was seen.
+    due: EndDue,
 }
 
-/// What went wrong, and how much it weighs.
-struct Finding {
-    level: Level,
-    text: String,
+/// Why a sequence stopped.
+enum Finding {
+    /// The target broke the model: a MUST.
+    Must(String),
+    /// The sequence could not go on for want of what the suite sets up
+    /// (a call created or deleted, a participant's id): no finding about
+    /// the contract, and nothing to shrink.
+    Setup(String),
 }
 
 struct Model<'a> {
@@ -83,10 +85,7 @@ struct Model<'a> {
 }
 
 fn must(text: impl Into<String>) -> Finding {
-    Finding {
-        level: Level::Must,
-        text: text.into(),
-    }
+    Finding::Must(text.into())
 }
 
 impl Model<'_> {
@@ -131,7 +130,7 @@ impl Model<'_> {
                 // Always a call of its own, never one the user lent: the
                 // model deletes calls.
                 let fixture = fixtures::create_owned(self.env, self.options, kind.fixture())
-                    .map_err(|e| must(e.to_string()))?;
+                    .map_err(|e| Finding::Setup(e.to_string()))?;
                 let _ = write!(self.log, " -> call {}", self.calls.len());
                 self.calls.push(Call {
                     fixture,
@@ -227,11 +226,15 @@ impl Model<'_> {
             .and_then(Value::as_str)
             .ok_or_else(|| must("the operation has no id"))?
             .to_owned();
+        let ended_in_response = body.and_then(status_of).is_some_and(is_terminal);
         self.ops.push(Operation {
             call,
             id,
-            ended_in_response: body.and_then(status_of).is_some_and(is_terminal),
-            open_at_deletion: false,
+            due: if ended_in_response {
+                EndDue::None
+            } else {
+                EndDue::Once
+            },
         });
         Ok(())
     }
@@ -241,18 +244,20 @@ impl Model<'_> {
     fn delete(&mut self, i: usize) -> Result<(), Finding> {
         let ended = self.ended_operations(i);
         for op in self.ops.iter_mut().filter(|o| o.call == i) {
-            if !op.ended_in_response && !ended.contains(&op.id) {
-                op.open_at_deletion = true;
+            if op.due == EndDue::Once && !ended.contains(&op.id) {
+                op.due = EndDue::AtMostOnce;
             }
         }
         let id = self.calls[i].fixture.id.clone();
         let r = self.send(&HttpRequest::delete(format!("/communications/calls/{id}")))?;
-        Self::require(
-            &r,
-            r.status / 100 == 2,
-            "a 2xx",
-            "deleting a live call the suite created",
-        )?;
+        // Ending a call is how the suite cleans up, not part of the invite
+        // contract: a refusal stops the sequence as a setup error.
+        if r.status / 100 != 2 {
+            return Err(Finding::Setup(format!(
+                "deleting call {i}, a live call the suite created, answered {}",
+                r.status_line()
+            )));
+        }
         self.recommend(&r, 204, "Graph answers a deleted call with 204");
         self.calls[i].alive = false;
         self.env.disown(&id);
@@ -311,7 +316,7 @@ impl Model<'_> {
             self.calls[from].fixture.since,
             None,
         )
-        .map_err(must)?;
+        .map_err(Finding::Setup)?;
         let body = json!({
             "participants": [{
                 "replacesCallId": from_id,
@@ -399,15 +404,7 @@ impl Model<'_> {
             }
             for op in self.ops.iter().filter(|o| o.call == i) {
                 let ends = terminal_count(&all, id, &op.id);
-                let due = if op.ended_in_response {
-                    EndDue::None
-                } else if op.open_at_deletion {
-                    EndDue::AtMostOnce
-                } else {
-                    EndDue::Once
-                };
-                let problem = end_problem(ends, due);
-                if let Some(problem) = problem {
+                if let Some(problem) = end_problem(ends, op.due) {
                     return Err(must(format!(
                         "operation {} of call {i} was {problem}",
                         op.id
@@ -428,7 +425,7 @@ impl Model<'_> {
         let pending: Vec<String> = self
             .ops
             .iter()
-            .filter(|o| o.call == i && !o.ended_in_response)
+            .filter(|o| o.call == i && o.due != EndDue::None)
             .map(|o| o.id.clone())
             .collect();
         let done = |all: &[&Value]| pending.iter().all(|op| terminal_count(all, &id, op) > 0);
@@ -488,11 +485,19 @@ pub fn check(env: &Env, options: &CallOptions, steps: &[Step]) -> Option<Failure
     model.release();
     let mut checks = Vec::new();
     let summary = "the target behaves as the model of calls, invites and operations says";
-    if let Err(finding) = outcome {
-        checks.push(
-            Check::new("model", finding.level, summary)
-                .fail_text(format!("steps:{}\n  <- {}", model.log, finding.text)),
-        );
+    match outcome {
+        Ok(()) => {}
+        Err(Finding::Must(text)) => checks.push(
+            Check::new("model", Level::Must, summary)
+                .fail_text(format!("steps:{}\n  <- {text}", model.log)),
+        ),
+        Err(Finding::Setup(text)) => {
+            return Some(Failure {
+                error: Some(format!("{text} (steps:{})", model.log)),
+                setup: true,
+                ..Failure::default()
+            })
+        }
     }
     if !model.warnings.is_empty() {
         checks.push(
