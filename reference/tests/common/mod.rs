@@ -55,14 +55,6 @@ impl Harness {
         Harness::new(Config::default()).await
     }
 
-    pub async fn with_fault(fault: Fault) -> Harness {
-        Harness::new(Config {
-            faults: vec![fault],
-            ..Config::default()
-        })
-        .await
-    }
-
     pub async fn with_variants(variants: &[Variant]) -> Harness {
         Harness::new(Config {
             variants: variants.to_vec(),
@@ -189,6 +181,146 @@ impl Harness {
         notes.retain(|note| note.resource_url() != format!("/communications/calls/{call_id}"));
         (reply, notes)
     }
+}
+
+/// A fault or a variant: what a server is started with to show its effect.
+pub trait Effect {
+    /// A default configuration with this one on.
+    fn config(self) -> Config;
+}
+
+impl Effect for Fault {
+    fn config(self) -> Config {
+        Config {
+            faults: vec![self],
+            ..Config::default()
+        }
+    }
+}
+
+impl Effect for Variant {
+    fn config(self) -> Config {
+        Config {
+            variants: vec![self],
+            ..Config::default()
+        }
+    }
+}
+
+/// Runs `scenario` on a server with `config` (`true`), then on a default
+/// one (`false`).
+pub async fn on_both(config: Config, scenario: impl AsyncFn(&Harness, bool)) {
+    let on = Harness::new(config).await;
+    scenario(&on, true).await;
+    let plain = Harness::clean().await;
+    scenario(&plain, false).await;
+}
+
+/// One test per fault or variant of `$kind` (`Fault` or `Variant`), each
+/// running its scenario with [`on_both`], and `$every`, the test that every
+/// one of `$kind::ALL` has one.
+#[allow(unused_macros)] // as dead_code above
+macro_rules! effect_tests {
+    ($kind:ident, $every:ident; $($test:ident: $item:ident => $scenario:expr;)+) => {
+        $(
+            #[tokio::test]
+            async fn $test() {
+                $crate::common::on_both(
+                    $crate::common::Effect::config($kind::$item),
+                    $scenario,
+                )
+                .await;
+            }
+        )+
+
+        #[test]
+        fn $every() {
+            let mut tested = vec![$($kind::$item,)+];
+            tested.sort();
+            let mut all = $kind::ALL.to_vec();
+            all.sort();
+            assert_eq!(tested, all);
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use effect_tests;
+
+/// The `clientContext` of the invites of [`one_user`].
+pub const CONTEXT: &str = "ctx-1";
+
+/// An invite of one user, `invitee`.
+pub fn one_user() -> Value {
+    invite_body(&[user("invitee")], CONTEXT)
+}
+
+/// A group call and an invite of one user on it, however it is answered.
+pub async fn invite_once(h: &Harness) -> (String, Reply, Inbox) {
+    let (call_id, inbox) = h.live_call(GROUP).await;
+    let reply = h.invite(&call_id, &one_user()).await;
+    (call_id, reply, inbox)
+}
+
+/// [`invite_once`], answered 200.
+pub async fn invite_accepted(h: &Harness) -> (String, Reply, Inbox) {
+    let (call_id, reply, inbox) = invite_once(h).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    (call_id, reply, inbox)
+}
+
+/// A move under way: the peer of a peer-to-peer call (`old_call`) invited
+/// into a fresh group call (`new_call`) with a second participant behind
+/// it; the invite was answered 200.
+pub struct Move {
+    pub old_call: String,
+    pub old_inbox: Inbox,
+    pub new_call: String,
+    pub new_inbox: Inbox,
+    pub peer_id: String,
+    pub reply: Reply,
+}
+
+/// Starts a [`Move`]; returns once the invite is answered.
+pub async fn start_move(h: &Harness) -> Move {
+    let (old_call, old_inbox) = h.live_call(P2P).await;
+    let peer_id = h
+        .roster(&old_call)
+        .await
+        .iter()
+        .find(|p| p["info"]["identity"]["user"].is_object())
+        .and_then(|p| p["id"].as_str().map(str::to_owned))
+        .expect("the peer");
+    let (new_call, new_inbox) = h.live_call(GROUP).await;
+    let mut moving = user("p2p-peer");
+    moving["replacesCallId"] = json!(old_call);
+    moving["participantId"] = json!(peer_id);
+    let reply = h
+        .invite(&new_call, &invite_body(&[moving, user("second")], CONTEXT))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    Move {
+        old_call,
+        old_inbox,
+        new_call,
+        new_inbox,
+        peer_id,
+        reply,
+    }
+}
+
+/// The operations' terminal notifications among `notes`.
+pub fn ends(notes: &[Note]) -> Vec<&Note> {
+    notes.iter().filter(|n| n.is_operation_end()).collect()
+}
+
+/// The roster updates among `notes`.
+pub fn rosters(notes: &[Note]) -> Vec<&Note> {
+    notes.iter().filter(|n| n.is_roster()).collect()
+}
+
+/// Whether `value` is an object with this member.
+pub fn has_member(value: &Value, member: &str) -> bool {
+    value.as_object().is_some_and(|o| o.contains_key(member))
 }
 
 pub fn invite_path(call_id: &str) -> String {
