@@ -91,15 +91,7 @@ async fn until_settled(inbox: &mut Inbox, reply: &Reply, invitees: &[&str]) -> V
 async fn end_call(h: &Harness, call_id: &str, inbox: &mut Inbox) -> Vec<Note> {
     let call_path = format!("/communications/calls/{call_id}");
     assert_eq!(h.delete(&call_path).await.status, 204);
-    let mut notes = Vec::new();
-    loop {
-        let note = inbox.next().await;
-        let last = note.resource_url() == call_path && note.change_type() == "deleted";
-        notes.push(note);
-        if last {
-            return notes;
-        }
-    }
+    inbox.until_call_deleted(call_id, usize::MAX).await
 }
 
 /// Everything a call's inbox got after an invite: [`until_settled`], then

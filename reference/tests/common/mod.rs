@@ -169,15 +169,8 @@ impl Harness {
             .delete(&format!("/communications/calls/{call_id}"))
             .await;
         assert_eq!(deleted.status, 204);
-        loop {
-            let note = inbox.next().await;
-            let is_call = note.resource_url() == format!("/communications/calls/{call_id}");
-            if is_call && note.change_type() == "deleted" {
-                break;
-            }
-            notes.push(note);
-        }
-        // The `updated: terminated` of the call itself is not the invite's.
+        notes.extend(inbox.until_call_deleted(call_id, usize::MAX).await);
+        // The call's own `terminated` and `deleted` are not the invite's.
         notes.retain(|note| note.resource_url() != format!("/communications/calls/{call_id}"));
         (reply, notes)
     }
@@ -536,6 +529,28 @@ impl Inbox {
             .await
             .ok()
             .flatten()
+    }
+
+    /// The notifications up to and including the call's own `deleted`, in
+    /// arrival order (the call's queue is ordered: nothing of the call comes
+    /// after it). Fails the test if `max_notes` arrive without it; each
+    /// waits at most `PATIENCE` ([`Inbox::next`]).
+    pub async fn until_call_deleted(&mut self, call_id: &str, max_notes: usize) -> Vec<Note> {
+        let call_url = format!("/communications/calls/{call_id}");
+        let mut notes = Vec::new();
+        loop {
+            let note = self.next().await;
+            let end = note.resource_url() == call_url && note.change_type() == "deleted";
+            notes.push(note);
+            if end {
+                return notes;
+            }
+            assert!(
+                notes.len() < max_notes,
+                "{} notifications for {call_id} and still no end",
+                notes.len()
+            );
+        }
     }
 }
 
