@@ -531,6 +531,20 @@ impl Inbox {
             .flatten()
     }
 
+    /// The call's own end, which must come next: its `terminated` state,
+    /// then a `deleted` notification. Returns both.
+    pub async fn expect_call_end(&mut self, call_id: &str) -> (Note, Note) {
+        let terminated = self.next().await;
+        assert_eq!(
+            terminated.resource_url(),
+            format!("/communications/calls/{call_id}")
+        );
+        assert_eq!(terminated.data()["state"], "terminated");
+        let deleted = self.next().await;
+        assert_eq!(deleted.change_type(), "deleted");
+        (terminated, deleted)
+    }
+
     /// The notifications up to and including the call's own `deleted`, in
     /// arrival order (the call's queue is ordered: nothing of the call comes
     /// after it). Fails the test if `max_notes` arrive without it; each
