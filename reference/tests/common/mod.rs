@@ -703,6 +703,50 @@ pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> (u16, String) {
     (status, text)
 }
 
+/// Reads one HTTP message (a request or an answer: its head, then as much
+/// body as its `Content-Length` announces) from `stream`. Fails the test,
+/// saying what was awaited (`what`), if the connection closes first or the
+/// message is not whole within `PATIENCE`. Whatever came with it is
+/// returned too; a server sends nothing past an answer until asked again.
+pub async fn read_http_message(stream: &mut tokio::net::TcpStream, what: &str) -> String {
+    use tokio::io::AsyncReadExt;
+    let read = async {
+        let mut message = Vec::new();
+        while !is_whole_message(&message) {
+            let mut chunk = [0; 4096];
+            let n = stream
+                .read(&mut chunk)
+                .await
+                .unwrap_or_else(|e| panic!("{what}: reading failed ({e})"));
+            assert!(
+                n > 0,
+                "{what}: the connection closed before a whole message: {:?}",
+                String::from_utf8_lossy(&message)
+            );
+            message.extend_from_slice(&chunk[..n]);
+        }
+        String::from_utf8_lossy(&message).into_owned()
+    };
+    tokio::time::timeout(PATIENCE, read)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no whole message within {PATIENCE:?}"))
+}
+
+/// Whether `bytes` hold a whole head and as much body as it announces.
+fn is_whole_message(bytes: &[u8]) -> bool {
+    let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&bytes[..end]);
+    let length = head
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    bytes.len() >= end + 4 + length
+}
+
 /// The body of a raw HTTP answer (after the blank line).
 pub fn raw_body(answer: &str) -> &str {
     answer.split_once("\r\n\r\n").map_or("", |(_, body)| body)
