@@ -220,11 +220,6 @@ impl VariantSet {
     pub(crate) fn has(self, variant: Variant) -> bool {
         self.0 & bit(variant) != 0
     }
-
-    /// Whether any of `variants` is on.
-    pub(crate) fn any(self, variants: &[Variant]) -> bool {
-        variants.iter().any(|v| self.has(*v))
-    }
 }
 
 impl FromIterator<Variant> for VariantSet {
@@ -305,8 +300,5 @@ mod tests {
             let expected = matches!(variant, Variant::OpaqueIds | Variant::NoResource);
             assert_eq!(set.has(*variant), expected, "{variant}");
         }
-        assert!(set.any(&[Variant::RosterFirst, Variant::NoResource]));
-        assert!(!set.any(&[Variant::RosterFirst]));
-        assert!(!VariantSet::default().any(Variant::ALL));
     }
 }
