@@ -521,19 +521,17 @@ fn invite_response(
     if faults.has(Fault::NoOperationId) {
         crate::resources::remove(&mut body, "id");
     }
-    if faults.any(&[Fault::EchoReplacesOtherCall, Fault::WrongOdataType]) {
-        let echoed = body.get_mut("participants").and_then(Value::as_array_mut);
-        for participant in echoed.into_iter().flatten() {
-            if faults.has(Fault::EchoReplacesOtherCall)
-                && participant
-                    .get("replacesCallId")
-                    .is_some_and(Value::is_string)
-            {
-                participant["replacesCallId"] = call_id.into();
-            }
-            if faults.has(Fault::WrongOdataType) && participant.is_object() {
-                participant["@odata.type"] = "#microsoft.graph.participant".into();
-            }
+    let echoed = body.get_mut("participants").and_then(Value::as_array_mut);
+    for participant in echoed.into_iter().flatten() {
+        if faults.has(Fault::EchoReplacesOtherCall)
+            && participant
+                .get("replacesCallId")
+                .is_some_and(Value::is_string)
+        {
+            participant["replacesCallId"] = call_id.into();
+        }
+        if faults.has(Fault::WrongOdataType) && participant.is_object() {
+            participant["@odata.type"] = "#microsoft.graph.participant".into();
         }
     }
     let operation_named = if faults.has(Fault::WrongLocationOpId) {
