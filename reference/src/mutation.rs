@@ -256,14 +256,6 @@ impl Mutation {
         }
     }
 
-    pub fn document(&self) -> Document {
-        self.document
-    }
-
-    pub fn change(&self) -> Change {
-        self.change
-    }
-
     pub fn path(&self) -> &MemberPath {
         &self.path
     }

@@ -31,7 +31,7 @@ const DELAYED_COMPLETION: Duration = Duration::from_millis(150);
 /// The host of `Location` under `location-absolute`.
 const ABSOLUTE_LOCATION_BASE: &str = "https://graph.example.invalid/v1.0";
 /// Graph's own JSON Content-Type, sent under `json-content-type-parameters`.
-pub(crate) const GRAPH_JSON: &str =
+const GRAPH_JSON: &str =
     "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8";
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");

@@ -147,11 +147,6 @@ const CONFLICTS: &[(Variant, Variant)] = &[
 ];
 
 impl Variant {
-    /// The same list as `ALL`, for callers that prefer a function.
-    pub fn all() -> &'static [Variant] {
-        Variant::ALL
-    }
-
     /// Whether `self` and `other` cannot both be on (symmetric; a variant
     /// does not conflict with itself).
     pub fn conflicts_with(self, other: Variant) -> bool {

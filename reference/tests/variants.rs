@@ -808,8 +808,6 @@ fn conflicting_variants_are_refused_at_start() {
         ],
         ..Config::default()
     };
-    assert!(config.has_variant(Variant::OpaqueIds));
-    assert!(!config.has_variant(Variant::RosterFirst));
     assert_eq!(
         config.conflicting_variants(),
         Some((Variant::NoResource, Variant::ResourceCommunicationsPath))
