@@ -6,7 +6,7 @@
 //! queued), and queueing under the lock is what keeps each call's
 //! notifications in the order its state changed.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -195,11 +195,11 @@ struct Join {
 #[derive(Debug)]
 pub(crate) struct Registry {
     calls: HashMap<String, Call>,
-    ended: HashSet<String>,
+    /// The ended calls still remembered (they answer 404), each with its
+    /// operations as they last stood under `ended-operations-readable`
+    /// (none otherwise).
+    ended: HashMap<String, HashMap<String, Operation>>,
     ended_order: VecDeque<String>,
-    /// Under `ended-operations-readable`, the operations of the ended calls
-    /// still remembered in `ended`, as they last stood.
-    ended_operations: HashMap<String, HashMap<String, Operation>>,
     /// Live calls per client; a client without live calls has no entry, so
     /// the map is never larger than the live calls.
     per_client: HashMap<Client, usize>,
@@ -227,9 +227,8 @@ impl Registry {
     ) -> Registry {
         Registry {
             calls: HashMap::new(),
-            ended: HashSet::new(),
+            ended: HashMap::new(),
             ended_order: VecDeque::new(),
-            ended_operations: HashMap::new(),
             per_client: HashMap::new(),
             delivery,
             faults,
@@ -246,7 +245,7 @@ impl Registry {
     pub(crate) fn presence(&self, call_id: &str) -> Presence {
         match self.calls.get(call_id) {
             Some(call) => Presence::Live(call.kind),
-            None if self.ended.contains(call_id) => Presence::Ended,
+            None if self.ended.contains_key(call_id) => Presence::Ended,
             None => Presence::Unknown,
         }
     }
@@ -359,7 +358,7 @@ impl Registry {
     pub(crate) fn operation(&self, call_id: &str, operation_id: &str) -> Option<Value> {
         let operations = match self.calls.get(call_id) {
             Some(call) => &call.operations,
-            None => self.ended_operations.get(call_id)?,
+            None => self.ended.get(call_id)?,
         };
         operations
             .get(operation_id)
@@ -417,14 +416,14 @@ impl Registry {
         if self.ended_order.len() >= self.limits.ended {
             if let Some(oldest) = self.ended_order.pop_front() {
                 self.ended.remove(&oldest);
-                self.ended_operations.remove(&oldest);
             }
         }
-        if variants.has(Variant::EndedOperationsReadable) {
-            self.ended_operations
-                .insert(call_id.to_owned(), std::mem::take(&mut call.operations));
-        }
-        self.ended.insert(call_id.to_owned());
+        let kept = if variants.has(Variant::EndedOperationsReadable) {
+            std::mem::take(&mut call.operations)
+        } else {
+            HashMap::new()
+        };
+        self.ended.insert(call_id.to_owned(), kept);
         self.ended_order.push_back(call_id.to_owned());
         true
     }
