@@ -159,10 +159,6 @@ impl Call {
         updates
     }
 
-    fn send_all(&self, notifications: Vec<String>) {
-        self.notifier.send_together(notifications);
-    }
-
     /// Frees room for one more operation by forgetting the oldest finished
     /// one; false when every kept operation is still running.
     fn make_room_for_operation(&mut self, limit: usize) -> bool {
@@ -574,7 +570,7 @@ impl Registry {
                 variants,
             ));
         }
-        call.send_all(together);
+        call.notifier.send_together(together);
 
         if !faults.has(Fault::MoveKeepsOld) {
             for (old_call_id, participant_id) in leaves {
@@ -588,7 +584,7 @@ impl Registry {
                         &[],
                         None,
                     );
-                    old.send_all(updates);
+                    old.notifier.send_together(updates);
                 }
             }
         }
