@@ -83,7 +83,8 @@ impl App {
     }
 }
 
-/// The reference server's routes, ready to serve.
+/// The reference server's routes, ready to serve; `config` as
+/// [`Config::applied`] makes it.
 pub(crate) fn router(config: Config) -> Router {
     router_and_calls(config).0
 }
@@ -103,7 +104,6 @@ impl LiveCalls {
 
 /// [`router`], and a way to read its live calls.
 pub(crate) fn router_and_calls(config: Config) -> (Router, LiveCalls) {
-    let config = config.applied();
     let faults: FaultSet = config.faults.iter().copied().collect();
     let variants: VariantSet = config.variants.iter().copied().collect();
     let mutating = Mutating::new(config.mutation.as_ref());
