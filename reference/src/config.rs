@@ -114,11 +114,6 @@ impl Config {
         self.faults.contains(&fault)
     }
 
-    /// Whether `variant` is on.
-    pub fn has_variant(&self, variant: Variant) -> bool {
-        self.variants.contains(&variant)
-    }
-
     /// The first two variants of [`Config::variants`] that cannot both be
     /// on, if any.
     pub fn conflicting_variants(&self) -> Option<(Variant, Variant)> {

@@ -239,11 +239,6 @@ impl FaultSet {
     pub(crate) fn has(self, fault: Fault) -> bool {
         self.0 & bit(fault) != 0
     }
-
-    /// Whether any of `faults` is injected.
-    pub(crate) fn any(self, faults: &[Fault]) -> bool {
-        faults.iter().any(|f| self.has(*f))
-    }
 }
 
 impl FromIterator<Fault> for FaultSet {

@@ -47,5 +47,5 @@ pub use variants::{UnknownVariant, Variant};
 /// `into_make_service_with_connect_info::<std::net::SocketAddr>()` so that
 /// clients are told apart by address; otherwise they all count as one.
 pub fn router(config: Config) -> axum::Router {
-    routes::router(config)
+    routes::router(config.applied())
 }

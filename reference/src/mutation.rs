@@ -256,14 +256,6 @@ impl Mutation {
         }
     }
 
-    pub fn document(&self) -> Document {
-        self.document
-    }
-
-    pub fn change(&self) -> Change {
-        self.change
-    }
-
     pub fn path(&self) -> &MemberPath {
         &self.path
     }
@@ -544,38 +536,20 @@ fn next_decimal_digit(c: char) -> char {
     }
 }
 
-/// The configured mutation as the handlers ask it: one bit per document, so
-/// asking whether a document is mutated costs one instruction, and nothing
-/// at all is parsed or copied when no mutation is set.
+/// The configured mutation as the handlers ask it; nothing at all is parsed
+/// or copied when no mutation is set.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Mutating {
-    documents: u8,
-    mutation: Option<Arc<Mutation>>,
-}
-
-// A u8 holds one bit per document.
-const _: () = assert!(Document::ALL.len() <= 8);
+pub(crate) struct Mutating(Option<Arc<Mutation>>);
 
 impl Mutating {
     pub(crate) fn new(mutation: Option<&Mutation>) -> Mutating {
-        Mutating {
-            documents: mutation.map_or(0, |m| bit(m.document)),
-            mutation: mutation.cloned().map(Arc::new),
-        }
+        Mutating(mutation.cloned().map(Arc::new))
     }
 
     /// The mutation, when it alters documents of this kind.
     pub(crate) fn on(&self, document: Document) -> Option<&Mutation> {
-        if self.documents & bit(document) == 0 {
-            None
-        } else {
-            self.mutation.as_deref()
-        }
+        self.0.as_deref().filter(|m| m.document == document)
     }
-}
-
-fn bit(document: Document) -> u8 {
-    1u8 << (document as u32)
 }
 
 #[cfg(test)]

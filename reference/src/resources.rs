@@ -227,13 +227,6 @@ pub(crate) fn notification_text(
 ) -> String {
     let quoted = |text: &str| Value::from(text).to_string();
     let url = quoted(&format!("/communications/calls/{call_id}{tail}"));
-    if !variants.any(ITEM_VARIANTS) {
-        return format!(
-            r##"{{"@odata.type":"#microsoft.graph.commsNotification","changeType":{},"resource":{},"resourceUrl":{url},"resourceData":{data}}}"##,
-            quoted(change_type),
-            quoted(&format!("/app/calls/{call_id}{tail}")),
-        );
-    }
     let odata_type = if variants.has(Variant::NoOdataType) {
         ""
     } else {
@@ -255,13 +248,6 @@ pub(crate) fn notification_text(
         quoted(change_type),
     )
 }
-
-/// The variants that change a notification item's own members.
-const ITEM_VARIANTS: &[Variant] = &[
-    Variant::NoOdataType,
-    Variant::ResourceCommunicationsPath,
-    Variant::NoResource,
-];
 
 /// [`notification_text`] with `resourceData` as a value.
 pub(crate) fn notification(

@@ -31,7 +31,7 @@ const DELAYED_COMPLETION: Duration = Duration::from_millis(150);
 /// The host of `Location` under `location-absolute`.
 const ABSOLUTE_LOCATION_BASE: &str = "https://graph.example.invalid/v1.0";
 /// Graph's own JSON Content-Type, sent under `json-content-type-parameters`.
-pub(crate) const GRAPH_JSON: &str =
+const GRAPH_JSON: &str =
     "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8";
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
@@ -83,7 +83,8 @@ impl App {
     }
 }
 
-/// The reference server's routes, ready to serve.
+/// The reference server's routes, ready to serve; `config` as
+/// [`Config::applied`] makes it.
 pub(crate) fn router(config: Config) -> Router {
     router_and_calls(config).0
 }
@@ -103,7 +104,6 @@ impl LiveCalls {
 
 /// [`router`], and a way to read its live calls.
 pub(crate) fn router_and_calls(config: Config) -> (Router, LiveCalls) {
-    let config = config.applied();
     let faults: FaultSet = config.faults.iter().copied().collect();
     let variants: VariantSet = config.variants.iter().copied().collect();
     let mutating = Mutating::new(config.mutation.as_ref());
@@ -521,19 +521,17 @@ fn invite_response(
     if faults.has(Fault::NoOperationId) {
         crate::resources::remove(&mut body, "id");
     }
-    if faults.any(&[Fault::EchoReplacesOtherCall, Fault::WrongOdataType]) {
-        let echoed = body.get_mut("participants").and_then(Value::as_array_mut);
-        for participant in echoed.into_iter().flatten() {
-            if faults.has(Fault::EchoReplacesOtherCall)
-                && participant
-                    .get("replacesCallId")
-                    .is_some_and(Value::is_string)
-            {
-                participant["replacesCallId"] = call_id.into();
-            }
-            if faults.has(Fault::WrongOdataType) && participant.is_object() {
-                participant["@odata.type"] = "#microsoft.graph.participant".into();
-            }
+    let echoed = body.get_mut("participants").and_then(Value::as_array_mut);
+    for participant in echoed.into_iter().flatten() {
+        if faults.has(Fault::EchoReplacesOtherCall)
+            && participant
+                .get("replacesCallId")
+                .is_some_and(Value::is_string)
+        {
+            participant["replacesCallId"] = call_id.into();
+        }
+        if faults.has(Fault::WrongOdataType) && participant.is_object() {
+            participant["@odata.type"] = "#microsoft.graph.participant".into();
         }
     }
     let operation_named = if faults.has(Fault::WrongLocationOpId) {

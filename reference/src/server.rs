@@ -45,10 +45,10 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// outlived (a full file table is temporary), not returned. Two conflicting
 /// variants are refused at once (`InvalidInput`).
 pub async fn serve(listener: TcpListener, config: Config) -> io::Result<()> {
-    check_variants(&config)?;
+    let config = checked(config)?;
     // Nobody ever asks this server to stop; the sender lives as long as it.
     let (_never, stop) = watch::channel(false);
-    let (router, _) = routes::router_and_calls(config.clone());
+    let router = routes::router(config.clone());
     run(listener, &config, router, stop).await;
     Ok(())
 }
@@ -58,7 +58,7 @@ pub async fn serve(listener: TcpListener, config: Config) -> io::Result<()> {
 /// synchronous code (and from async code: it never blocks on a runtime).
 /// Two conflicting variants are refused (`InvalidInput`).
 pub fn start(config: Config) -> io::Result<ServerHandle> {
-    check_variants(&config)?;
+    let config = checked(config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("invite-reference")
@@ -93,10 +93,11 @@ pub fn start(config: Config) -> io::Result<ServerHandle> {
     })
 }
 
-/// Refuses a configuration with two variants that cannot both be on.
-fn check_variants(config: &Config) -> io::Result<()> {
+/// The configuration as the server applies it ([`Config::applied`]), or a
+/// refusal if two of its variants cannot both be on.
+fn checked(config: Config) -> io::Result<Config> {
     match config.conflicting_variants() {
-        None => Ok(()),
+        None => Ok(config.applied()),
         Some((a, b)) => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("the variants {a} and {b} cannot both be on"),
@@ -106,20 +107,20 @@ fn check_variants(config: &Config) -> io::Result<()> {
 
 /// Accepts and serves connections until `stop` turns true (or its sender is
 /// gone), then lets requests in flight finish for at most [`SHUTDOWN_GRACE`].
+/// `config` is as [`checked`] returns it.
 async fn run(
     listener: TcpListener,
     config: &Config,
     router: Router,
     mut stop: watch::Receiver<bool>,
 ) {
-    let config = config.clone().applied();
     // At most what a semaphore (and waiting for all its permits at
     // shutdown) can count.
     let max_connections = config
         .max_connections
         .min(Semaphore::MAX_PERMITS.min(u32::MAX as usize));
     let slots = Arc::new(Semaphore::new(max_connections));
-    let http = http_settings(&config);
+    let http = http_settings(config);
     let write_timeout = config.write_timeout;
     let log = config.log_requests;
     loop {

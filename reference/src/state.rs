@@ -6,7 +6,7 @@
 //! queued), and queueing under the lock is what keeps each call's
 //! notifications in the order its state changed.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -159,10 +159,6 @@ impl Call {
         updates
     }
 
-    fn send_all(&self, notifications: Vec<String>) {
-        self.notifier.send_together(notifications);
-    }
-
     /// Frees room for one more operation by forgetting the oldest finished
     /// one; false when every kept operation is still running.
     fn make_room_for_operation(&mut self, limit: usize) -> bool {
@@ -195,11 +191,11 @@ struct Join {
 #[derive(Debug)]
 pub(crate) struct Registry {
     calls: HashMap<String, Call>,
-    ended: HashSet<String>,
+    /// The ended calls still remembered (they answer 404), each with its
+    /// operations as they last stood under `ended-operations-readable`
+    /// (none otherwise).
+    ended: HashMap<String, HashMap<String, Operation>>,
     ended_order: VecDeque<String>,
-    /// Under `ended-operations-readable`, the operations of the ended calls
-    /// still remembered in `ended`, as they last stood.
-    ended_operations: HashMap<String, HashMap<String, Operation>>,
     /// Live calls per client; a client without live calls has no entry, so
     /// the map is never larger than the live calls.
     per_client: HashMap<Client, usize>,
@@ -227,9 +223,8 @@ impl Registry {
     ) -> Registry {
         Registry {
             calls: HashMap::new(),
-            ended: HashSet::new(),
+            ended: HashMap::new(),
             ended_order: VecDeque::new(),
-            ended_operations: HashMap::new(),
             per_client: HashMap::new(),
             delivery,
             faults,
@@ -246,7 +241,7 @@ impl Registry {
     pub(crate) fn presence(&self, call_id: &str) -> Presence {
         match self.calls.get(call_id) {
             Some(call) => Presence::Live(call.kind),
-            None if self.ended.contains(call_id) => Presence::Ended,
+            None if self.ended.contains_key(call_id) => Presence::Ended,
             None => Presence::Unknown,
         }
     }
@@ -359,7 +354,7 @@ impl Registry {
     pub(crate) fn operation(&self, call_id: &str, operation_id: &str) -> Option<Value> {
         let operations = match self.calls.get(call_id) {
             Some(call) => &call.operations,
-            None => self.ended_operations.get(call_id)?,
+            None => self.ended.get(call_id)?,
         };
         operations
             .get(operation_id)
@@ -417,14 +412,14 @@ impl Registry {
         if self.ended_order.len() >= self.limits.ended {
             if let Some(oldest) = self.ended_order.pop_front() {
                 self.ended.remove(&oldest);
-                self.ended_operations.remove(&oldest);
             }
         }
-        if variants.has(Variant::EndedOperationsReadable) {
-            self.ended_operations
-                .insert(call_id.to_owned(), std::mem::take(&mut call.operations));
-        }
-        self.ended.insert(call_id.to_owned());
+        let kept = if variants.has(Variant::EndedOperationsReadable) {
+            std::mem::take(&mut call.operations)
+        } else {
+            HashMap::new()
+        };
+        self.ended.insert(call_id.to_owned(), kept);
         self.ended_order.push_back(call_id.to_owned());
         true
     }
@@ -575,7 +570,7 @@ impl Registry {
                 variants,
             ));
         }
-        call.send_all(together);
+        call.notifier.send_together(together);
 
         if !faults.has(Fault::MoveKeepsOld) {
             for (old_call_id, participant_id) in leaves {
@@ -589,7 +584,7 @@ impl Registry {
                         &[],
                         None,
                     );
-                    old.send_all(updates);
+                    old.notifier.send_together(updates);
                 }
             }
         }

@@ -147,11 +147,6 @@ const CONFLICTS: &[(Variant, Variant)] = &[
 ];
 
 impl Variant {
-    /// The same list as `ALL`, for callers that prefer a function.
-    pub fn all() -> &'static [Variant] {
-        Variant::ALL
-    }
-
     /// Whether `self` and `other` cannot both be on (symmetric; a variant
     /// does not conflict with itself).
     pub fn conflicts_with(self, other: Variant) -> bool {
@@ -219,11 +214,6 @@ const _: () = assert!(Variant::ALL.len() <= 64);
 impl VariantSet {
     pub(crate) fn has(self, variant: Variant) -> bool {
         self.0 & bit(variant) != 0
-    }
-
-    /// Whether any of `variants` is on.
-    pub(crate) fn any(self, variants: &[Variant]) -> bool {
-        variants.iter().any(|v| self.has(*v))
     }
 }
 
@@ -305,8 +295,5 @@ mod tests {
             let expected = matches!(variant, Variant::OpaqueIds | Variant::NoResource);
             assert_eq!(set.has(*variant), expected, "{variant}");
         }
-        assert!(set.any(&[Variant::RosterFirst, Variant::NoResource]));
-        assert!(!set.any(&[Variant::RosterFirst]));
-        assert!(!VariantSet::default().any(Variant::ALL));
     }
 }

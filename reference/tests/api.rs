@@ -431,15 +431,8 @@ async fn a_replaced_peer_to_peer_call_is_terminated_and_deleted() {
         &invitee["identity"]
     ));
 
-    let terminated = p2p_inbox.next().await;
+    let (terminated, deleted) = p2p_inbox.expect_call_end(&p2p).await;
     assert_eq!(terminated.change_type(), "updated");
-    assert_eq!(
-        terminated.resource_url(),
-        format!("/communications/calls/{p2p}")
-    );
-    assert_eq!(terminated.data()["state"], "terminated");
-    let deleted = p2p_inbox.next().await;
-    assert_eq!(deleted.change_type(), "deleted");
     assert_eq!(
         deleted.resource_url(),
         format!("/communications/calls/{p2p}")
@@ -490,13 +483,9 @@ async fn delete_ends_the_call_and_everything_on_it_answers_404() {
     let reply = h.delete(&call_path).await;
     assert_eq!(reply.status, 204);
     assert!(reply.body.is_empty());
-    let terminated = inbox.next().await;
+    let (terminated, deleted) = inbox.expect_call_end(&call_id).await;
     assert_eq!(terminated.change_type(), "updated");
-    assert_eq!(terminated.resource_url(), call_path);
     assert_eq!(terminated.resource(), format!("/app/calls/{call_id}"));
-    assert_eq!(terminated.data()["state"], "terminated");
-    let deleted = inbox.next().await;
-    assert_eq!(deleted.change_type(), "deleted");
     assert_eq!(deleted.resource_url(), call_path);
     assert_eq!(deleted.data()["id"], call_id.as_str());
 

@@ -15,6 +15,13 @@ fn run(args: &[&str]) -> std::process::Output {
     Command::new(BINARY).args(args).output().expect("run")
 }
 
+/// What a run with a `--list-*` flag prints; it must succeed.
+fn listing(flag: &str) -> String {
+    let output = run(&[flag]);
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).expect("UTF-8")
+}
+
 /// The listing's entries: each starts with an unindented line, and goes on
 /// with indented ones.
 fn entries(listing: &str) -> Vec<Vec<&str>> {
@@ -30,9 +37,7 @@ fn entries(listing: &str) -> Vec<Vec<&str>> {
 
 #[test]
 fn list_faults_prints_every_fault_with_its_description_and_trigger() {
-    let output = run(&["--list-faults"]);
-    assert!(output.status.success());
-    let text = String::from_utf8(output.stdout).expect("UTF-8");
+    let text = listing("--list-faults");
     let entries = entries(&text);
     assert_eq!(entries.len(), Fault::ALL.len());
     for (entry, fault) in entries.iter().zip(Fault::ALL) {
@@ -50,9 +55,7 @@ fn list_faults_prints_every_fault_with_its_description_and_trigger() {
 
 #[test]
 fn list_variants_prints_every_variant_with_its_description_and_source() {
-    let output = run(&["--list-variants"]);
-    assert!(output.status.success());
-    let text = String::from_utf8(output.stdout).expect("UTF-8");
+    let text = listing("--list-variants");
     let entries = entries(&text);
     assert_eq!(entries.len(), Variant::ALL.len());
     for (entry, variant) in entries.iter().zip(Variant::ALL) {

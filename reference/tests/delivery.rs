@@ -134,9 +134,7 @@ async fn a_silent_callback_delays_only_its_own_call() {
         .await
         .expect("the stuck call's first POST connects in time")
         .expect("accept");
-    let request = tokio::time::timeout(PATIENCE, read_request(&mut held))
-        .await
-        .expect("the stuck call's first POST arrives in time");
+    let request = read_http_message(&mut held, "the stuck call's first POST").await;
     assert!(request.starts_with("POST /callback"), "{request}");
     // More notifications of the stuck call queue up behind it.
     let reply = h
@@ -169,29 +167,6 @@ async fn a_silent_callback_delays_only_its_own_call() {
         other => panic!(
             "the silent POST ended (or went on) before the other call's notifications arrived: {other:?}"
         ),
-    }
-}
-
-/// Reads one HTTP request (its head and its `Content-Length` body).
-async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
-    use tokio::io::AsyncReadExt;
-    let mut request = Vec::new();
-    loop {
-        if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
-            let length = head
-                .lines()
-                .find_map(|line| line.strip_prefix("content-length:"))
-                .and_then(|value| value.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if request.len() >= end + 4 + length {
-                return String::from_utf8_lossy(&request).into_owned();
-            }
-        }
-        let mut chunk = [0; 4096];
-        let n = stream.read(&mut chunk).await.expect("read the request");
-        assert!(n > 0, "the connection closed mid-request");
-        request.extend_from_slice(&chunk[..n]);
     }
 }
 

@@ -9,48 +9,6 @@ use common::*;
 use invite_reference::Fault;
 use serde_json::{json, Value};
 
-/// Runs `scenario` on a server with `fault` (`broken` = true), then on a
-/// fault-free one.
-async fn on_both(fault: Fault, scenario: impl AsyncFn(&Harness, bool)) {
-    let broken = Harness::with_fault(fault).await;
-    scenario(&broken, true).await;
-    let clean = Harness::clean().await;
-    scenario(&clean, false).await;
-}
-
-macro_rules! fault_tests {
-    ($($test:ident: $fault:ident => $scenario:expr;)+) => {
-        $(
-            #[tokio::test]
-            async fn $test() {
-                on_both(Fault::$fault, $scenario).await;
-            }
-        )+
-
-        #[test]
-        fn every_fault_has_a_test() {
-            let mut tested = vec![$(Fault::$fault,)+];
-            tested.sort();
-            let mut all = Fault::ALL.to_vec();
-            all.sort();
-            assert_eq!(tested, all);
-        }
-    };
-}
-
-const CONTEXT: &str = "ctx-1";
-
-fn one_user() -> Value {
-    invite_body(&[user("invitee")], CONTEXT)
-}
-
-/// A group call and an invite of one user on it.
-async fn invite_once(h: &Harness) -> (String, Reply, Inbox) {
-    let (call_id, inbox) = h.live_call(GROUP).await;
-    let reply = h.invite(&call_id, &one_user()).await;
-    (call_id, reply, inbox)
-}
-
 /// A group call, an invite of one user, and every notification it caused.
 async fn invite_notes(h: &Harness) -> (String, Reply, Vec<Note>) {
     let (call_id, mut inbox) = h.live_call(GROUP).await;
@@ -60,42 +18,16 @@ async fn invite_notes(h: &Harness) -> (String, Reply, Vec<Note>) {
     (call_id, reply, notes)
 }
 
-fn ends(notes: &[Note]) -> Vec<&Note> {
-    notes.iter().filter(|n| n.is_operation_end()).collect()
-}
-
-fn rosters(notes: &[Note]) -> Vec<&Note> {
-    notes.iter().filter(|n| n.is_roster()).collect()
-}
-
-fn has_member(value: &Value, member: &str) -> bool {
-    value.as_object().is_some_and(|o| o.contains_key(member))
-}
-
 /// Moves the peer of a peer-to-peer call into a group call with a second
 /// participant behind it; returns after the move completed.
 async fn move_peer(h: &Harness) -> (String, String, String) {
-    let (old_call, _old_inbox) = h.live_call(P2P).await;
-    let peer_id = h
-        .roster(&old_call)
-        .await
-        .iter()
-        .find(|p| p["info"]["identity"]["user"].is_object())
-        .and_then(|p| p["id"].as_str().map(str::to_owned))
-        .expect("the peer");
-    let (new_call, mut new_inbox) = h.live_call(GROUP).await;
-    let mut moving = user("p2p-peer");
-    moving["replacesCallId"] = json!(old_call);
-    moving["participantId"] = json!(peer_id);
-    let reply = h
-        .invite(&new_call, &invite_body(&[moving, user("second")], CONTEXT))
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    assert!(new_inbox.next().await.is_operation_end());
-    (old_call, new_call, peer_id)
+    let mut moved = start_move(h).await;
+    assert!(moved.new_inbox.next().await.is_operation_end());
+    (moved.old_call, moved.new_call, moved.peer_id)
 }
 
-fault_tests! {
+effect_tests! {
+    Fault, every_fault_has_a_test;
     no_location: NoLocation => async |h, broken| {
         let (_, reply, _) = invite_once(h).await;
         assert_eq!(reply.status, 200);

@@ -45,44 +45,6 @@ async fn read_until_closed(stream: &mut TcpStream, patience: Duration, what: &st
     }
 }
 
-/// Reads exactly one answer (a head and its `Content-Length` body) from a
-/// connection the server keeps open; fails the test if it does not arrive
-/// within `PATIENCE`. The server sends nothing past it until asked again.
-async fn read_one_answer(stream: &mut TcpStream, what: &str) -> String {
-    let read = async {
-        let mut answer = Vec::new();
-        while !is_whole_answer(&answer) {
-            let mut chunk = [0; 1024];
-            let n = stream.read(&mut chunk).await.expect("read an answer");
-            assert!(
-                n > 0,
-                "{what}: the connection closed before a whole answer: {:?}",
-                String::from_utf8_lossy(&answer)
-            );
-            answer.extend_from_slice(&chunk[..n]);
-        }
-        String::from_utf8_lossy(&answer).into_owned()
-    };
-    tokio::time::timeout(PATIENCE, read)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: no whole answer within {PATIENCE:?}"))
-}
-
-/// Whether `bytes` hold a whole head and as much body as it announces.
-fn is_whole_answer(bytes: &[u8]) -> bool {
-    let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return false;
-    };
-    let head = String::from_utf8_lossy(&bytes[..end]);
-    let length = head
-        .lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    bytes.len() >= end + 4 + length
-}
-
 fn status_of(answer: &str) -> u16 {
     answer
         .split(' ')
@@ -219,7 +181,7 @@ async fn connections_past_the_limit_wait_and_slow_heads_are_dropped() {
         // a place for it (rather than leaving it in the listen backlog);
         // after it the connection is idle, and the header clock runs again.
         stream.write_all(KEEP_ALIVE_GET).await.expect("a request");
-        let answer = read_one_answer(&mut stream, &format!("slow client {n}")).await;
+        let answer = read_http_message(&mut stream, &format!("slow client {n}")).await;
         assert_eq!(status_of(&answer), 404, "{answer}");
         stream
             .write_all(b"GET /v1.0/communications/calls/x HTTP/1.1\r\nHost: x\r\nX-Slow: ")
@@ -261,7 +223,7 @@ async fn idle_keep_alive_connections_are_closed() {
     // Before the request: the idle clock starts once it is answered.
     let started = Instant::now();
     stream.write_all(KEEP_ALIVE_GET).await.expect("request");
-    let answer = read_one_answer(&mut stream, "the request").await;
+    let answer = read_http_message(&mut stream, "the request").await;
     assert_eq!(status_of(&answer), 404, "{answer}");
     assert!(
         !answer.to_ascii_lowercase().contains("connection: close"),
@@ -336,7 +298,7 @@ async fn a_client_that_stops_reading_is_dropped() {
     // An answer proves the server accepted this connection: it holds the
     // only place before the next client arrives.
     stream.write_all(KEEP_ALIVE_GET).await.expect("a request");
-    let answer = read_one_answer(&mut stream, "the client that stops reading").await;
+    let answer = read_http_message(&mut stream, "the client that stops reading").await;
     assert_eq!(status_of(&answer), 404, "{answer}");
     let (mut reader, mut writer) = stream.into_split();
     // Pipelined requests whose 404 answers (Graph bodies of ~300 bytes) add

@@ -66,10 +66,11 @@ async fn load() {
     // is its own `deleted`: a call's queue is ordered and closes with the
     // call, so a notification sent twice, or one nobody expected, reaches
     // the callback before that `deleted` does. Reading up to it (an event,
-    // not a pause) gathers everything the call will ever send.
+    // not a pause) gathers everything the call will ever send; far more
+    // notifications than a call's session implies mean the end is not coming.
     let mut received = 0;
     for (call_id, ops, inbox) in &mut calls {
-        let notes = collect_to_end(inbox, call_id).await;
+        let notes = inbox.until_call_deleted(call_id, 4 * NOTES_PER_CALL).await;
         received += notes.len();
         check_notifications(call_id, ops, &notes);
     }
@@ -236,27 +237,6 @@ async fn one_client(
         .await
         .assert_graph_error(404, "itemNotFound");
     (call_id, ops)
-}
-
-/// The notifications of a call up to and including its own `deleted`, in
-/// arrival order. Each waits at most `PATIENCE` (`Inbox::next`); far more
-/// than a call's session implies means the end is not coming.
-async fn collect_to_end(inbox: &mut Inbox, call_id: &str) -> Vec<Note> {
-    let call_url = format!("/communications/calls/{call_id}");
-    let mut notes = Vec::with_capacity(NOTES_PER_CALL);
-    loop {
-        let note = inbox.next().await;
-        let end = note.resource_url() == call_url && note.change_type() == "deleted";
-        notes.push(note);
-        if end {
-            return notes;
-        }
-        assert!(
-            notes.len() < 4 * NOTES_PER_CALL,
-            "{} notifications for {call_id} and still no end",
-            notes.len()
-        );
-    }
 }
 
 /// Each kind of notification a call's session implies, exactly once each.

@@ -55,14 +55,6 @@ impl Harness {
         Harness::new(Config::default()).await
     }
 
-    pub async fn with_fault(fault: Fault) -> Harness {
-        Harness::new(Config {
-            faults: vec![fault],
-            ..Config::default()
-        })
-        .await
-    }
-
     pub async fn with_variants(variants: &[Variant]) -> Harness {
         Harness::new(Config {
             variants: variants.to_vec(),
@@ -177,18 +169,151 @@ impl Harness {
             .delete(&format!("/communications/calls/{call_id}"))
             .await;
         assert_eq!(deleted.status, 204);
-        loop {
-            let note = inbox.next().await;
-            let is_call = note.resource_url() == format!("/communications/calls/{call_id}");
-            if is_call && note.change_type() == "deleted" {
-                break;
-            }
-            notes.push(note);
-        }
-        // The `updated: terminated` of the call itself is not the invite's.
+        notes.extend(inbox.until_call_deleted(call_id, usize::MAX).await);
+        // The call's own `terminated` and `deleted` are not the invite's.
         notes.retain(|note| note.resource_url() != format!("/communications/calls/{call_id}"));
         (reply, notes)
     }
+}
+
+/// A fault or a variant: what a server is started with to show its effect.
+pub trait Effect {
+    /// A default configuration with this one on.
+    fn config(self) -> Config;
+}
+
+impl Effect for Fault {
+    fn config(self) -> Config {
+        Config {
+            faults: vec![self],
+            ..Config::default()
+        }
+    }
+}
+
+impl Effect for Variant {
+    fn config(self) -> Config {
+        Config {
+            variants: vec![self],
+            ..Config::default()
+        }
+    }
+}
+
+/// Runs `scenario` on a server with `config` (`true`), then on a default
+/// one (`false`).
+pub async fn on_both(config: Config, scenario: impl AsyncFn(&Harness, bool)) {
+    let on = Harness::new(config).await;
+    scenario(&on, true).await;
+    let plain = Harness::clean().await;
+    scenario(&plain, false).await;
+}
+
+/// One test per fault or variant of `$kind` (`Fault` or `Variant`), each
+/// running its scenario with [`on_both`], and `$every`, the test that every
+/// one of `$kind::ALL` has one.
+#[allow(unused_macros)] // as dead_code above
+macro_rules! effect_tests {
+    ($kind:ident, $every:ident; $($test:ident: $item:ident => $scenario:expr;)+) => {
+        $(
+            #[tokio::test]
+            async fn $test() {
+                $crate::common::on_both(
+                    $crate::common::Effect::config($kind::$item),
+                    $scenario,
+                )
+                .await;
+            }
+        )+
+
+        #[test]
+        fn $every() {
+            let mut tested = vec![$($kind::$item,)+];
+            tested.sort();
+            let mut all = $kind::ALL.to_vec();
+            all.sort();
+            assert_eq!(tested, all);
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use effect_tests;
+
+/// The `clientContext` of the invites of [`one_user`].
+pub const CONTEXT: &str = "ctx-1";
+
+/// An invite of one user, `invitee`.
+pub fn one_user() -> Value {
+    invite_body(&[user("invitee")], CONTEXT)
+}
+
+/// A group call and an invite of one user on it, however it is answered.
+pub async fn invite_once(h: &Harness) -> (String, Reply, Inbox) {
+    let (call_id, inbox) = h.live_call(GROUP).await;
+    let reply = h.invite(&call_id, &one_user()).await;
+    (call_id, reply, inbox)
+}
+
+/// [`invite_once`], answered 200.
+pub async fn invite_accepted(h: &Harness) -> (String, Reply, Inbox) {
+    let (call_id, reply, inbox) = invite_once(h).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    (call_id, reply, inbox)
+}
+
+/// A move under way: the peer of a peer-to-peer call (`old_call`) invited
+/// into a fresh group call (`new_call`) with a second participant behind
+/// it; the invite was answered 200.
+pub struct Move {
+    pub old_call: String,
+    pub old_inbox: Inbox,
+    pub new_call: String,
+    pub new_inbox: Inbox,
+    pub peer_id: String,
+    pub reply: Reply,
+}
+
+/// Starts a [`Move`]; returns once the invite is answered.
+pub async fn start_move(h: &Harness) -> Move {
+    let (old_call, old_inbox) = h.live_call(P2P).await;
+    let peer_id = h
+        .roster(&old_call)
+        .await
+        .iter()
+        .find(|p| p["info"]["identity"]["user"].is_object())
+        .and_then(|p| p["id"].as_str().map(str::to_owned))
+        .expect("the peer");
+    let (new_call, new_inbox) = h.live_call(GROUP).await;
+    let mut moving = user("p2p-peer");
+    moving["replacesCallId"] = json!(old_call);
+    moving["participantId"] = json!(peer_id);
+    let reply = h
+        .invite(&new_call, &invite_body(&[moving, user("second")], CONTEXT))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    Move {
+        old_call,
+        old_inbox,
+        new_call,
+        new_inbox,
+        peer_id,
+        reply,
+    }
+}
+
+/// The operations' terminal notifications among `notes`.
+pub fn ends(notes: &[Note]) -> Vec<&Note> {
+    notes.iter().filter(|n| n.is_operation_end()).collect()
+}
+
+/// The roster updates among `notes`.
+pub fn rosters(notes: &[Note]) -> Vec<&Note> {
+    notes.iter().filter(|n| n.is_roster()).collect()
+}
+
+/// Whether `value` is an object with this member.
+pub fn has_member(value: &Value, member: &str) -> bool {
+    value.as_object().is_some_and(|o| o.contains_key(member))
 }
 
 pub fn invite_path(call_id: &str) -> String {
@@ -405,6 +530,42 @@ impl Inbox {
             .ok()
             .flatten()
     }
+
+    /// The call's own end, which must come next: its `terminated` state,
+    /// then a `deleted` notification. Returns both.
+    pub async fn expect_call_end(&mut self, call_id: &str) -> (Note, Note) {
+        let terminated = self.next().await;
+        assert_eq!(
+            terminated.resource_url(),
+            format!("/communications/calls/{call_id}")
+        );
+        assert_eq!(terminated.data()["state"], "terminated");
+        let deleted = self.next().await;
+        assert_eq!(deleted.change_type(), "deleted");
+        (terminated, deleted)
+    }
+
+    /// The notifications up to and including the call's own `deleted`, in
+    /// arrival order (the call's queue is ordered: nothing of the call comes
+    /// after it). Fails the test if `max_notes` arrive without it; each
+    /// waits at most `PATIENCE` ([`Inbox::next`]).
+    pub async fn until_call_deleted(&mut self, call_id: &str, max_notes: usize) -> Vec<Note> {
+        let call_url = format!("/communications/calls/{call_id}");
+        let mut notes = Vec::new();
+        loop {
+            let note = self.next().await;
+            let end = note.resource_url() == call_url && note.change_type() == "deleted";
+            notes.push(note);
+            if end {
+                return notes;
+            }
+            assert!(
+                notes.len() < max_notes,
+                "{} notifications for {call_id} and still no end",
+                notes.len()
+            );
+        }
+    }
 }
 
 struct Route {
@@ -540,6 +701,50 @@ pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> (u16, String) {
         .and_then(|code| code.parse().ok())
         .unwrap_or(0);
     (status, text)
+}
+
+/// Reads one HTTP message (a request or an answer: its head, then as much
+/// body as its `Content-Length` announces) from `stream`. Fails the test,
+/// saying what was awaited (`what`), if the connection closes first or the
+/// message is not whole within `PATIENCE`. Whatever came with it is
+/// returned too; a server sends nothing past an answer until asked again.
+pub async fn read_http_message(stream: &mut tokio::net::TcpStream, what: &str) -> String {
+    use tokio::io::AsyncReadExt;
+    let read = async {
+        let mut message = Vec::new();
+        while !is_whole_message(&message) {
+            let mut chunk = [0; 4096];
+            let n = stream
+                .read(&mut chunk)
+                .await
+                .unwrap_or_else(|e| panic!("{what}: reading failed ({e})"));
+            assert!(
+                n > 0,
+                "{what}: the connection closed before a whole message: {:?}",
+                String::from_utf8_lossy(&message)
+            );
+            message.extend_from_slice(&chunk[..n]);
+        }
+        String::from_utf8_lossy(&message).into_owned()
+    };
+    tokio::time::timeout(PATIENCE, read)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no whole message within {PATIENCE:?}"))
+}
+
+/// Whether `bytes` hold a whole head and as much body as it announces.
+fn is_whole_message(bytes: &[u8]) -> bool {
+    let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&bytes[..end]);
+    let length = head
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    bytes.len() >= end + 4 + length
 }
 
 /// The body of a raw HTTP answer (after the blank line).
