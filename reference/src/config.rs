@@ -109,11 +109,6 @@ impl Config {
         self
     }
 
-    /// Whether `fault` is injected.
-    pub fn has(&self, fault: Fault) -> bool {
-        self.faults.contains(&fault)
-    }
-
     /// The first two variants of [`Config::variants`] that cannot both be
     /// on, if any.
     pub fn conflicting_variants(&self) -> Option<(Variant, Variant)> {
