@@ -435,8 +435,9 @@ fn await_established(
         })
     };
     let deadline = started + env.options.notification_timeout;
-    let all = wait(env, mailbox, deadline, established);
-    if established(&refs(&all)) {
+    let deliveries = wait(env, mailbox, deadline, established);
+    let all = refs(&deliveries);
+    if established(&all) {
         Ok(())
     } else {
         let not_json = mailbox
@@ -512,14 +513,15 @@ pub fn participant_id(
                 .is_some_and(|list| list.iter().any(|p| user_of(p) == Some(user)))
         })
     };
-    let all = wait_since(
+    let deliveries = wait_since(
         env,
         mailbox,
         since,
         since + env.options.notification_timeout,
         named,
     );
-    if !named(&refs(&all)) {
+    let all = refs(&deliveries);
+    if !named(&all) {
         return Err(format!("no roster update of call {call} named user {user}"));
     }
     let pick = |list: &[Value]| -> Option<String> {
@@ -540,7 +542,7 @@ pub fn participant_id(
         _ => None,
     };
     let from_roster = || {
-        roster_items(&refs(&all), call)
+        roster_items(&all, call)
             .iter()
             .rev()
             .find_map(|item| pick(item.get("resourceData")?.as_array()?))

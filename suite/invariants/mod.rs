@@ -17,9 +17,8 @@ use conformance_harness::{Exchange, Invariant, Level};
 use serde_json::Value;
 
 pub(crate) use crate::notifications::{
-    announces_end, call_items, change_type, deliveries_since, end_problem,
-    failed_without_result_info, is_terminal, operation_items, refs, resource_url, roster_items,
-    status_of, wait, wait_since, EndDue,
+    announces_end, call_items, change_type, end_problem, failed_without_result_info, is_terminal,
+    operation_items, refs, resource_url, roster_items, status_of, wait, wait_since, EndDue,
 };
 pub use notification::notification_violations;
 
@@ -451,7 +450,7 @@ fn settle(ex: &Exchange<'_>) -> Option<Settled> {
     let invitees = first_invitees(ex);
     let response_terminal = body(ex).and_then(status_of).is_some_and(is_terminal);
     // Only what came after the request is about it (a reused call has a past).
-    Some(Settled(deliveries_since(
+    Some(Settled(wait_since(
         ex.env,
         mailbox,
         ex.sent_at,
