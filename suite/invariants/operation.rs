@@ -137,15 +137,14 @@ pub(super) fn failed_has_result_info(ex: &Exchange<'_>, check: Check) -> Check {
     let (Some(call), Some(op)) = (call_id(ex), op_id(ex)) else {
         return check.fail_text("the operation has no id");
     };
-    let mut operations: Vec<Value> = body(ex).cloned().into_iter().collect();
-    if let Some(settled) = settled_items(ex) {
-        let all = settled.items();
-        operations.extend(
-            operation_items(&all[..], call, op)
-                .iter()
-                .filter_map(|i| i.get("resourceData").cloned()),
-        );
-    }
+    let settled = settled_items(ex);
+    let all = settled.as_deref().map(Settled::items).unwrap_or_default();
+    let mut operations: Vec<&Value> = body(ex).into_iter().collect();
+    operations.extend(
+        operation_items(&all[..], call, op)
+            .into_iter()
+            .filter_map(|i| i.get("resourceData")),
+    );
     if !operations
         .iter()
         .any(|o| status_of(o).is_some_and(|s| s.eq_ignore_ascii_case("failed")))
