@@ -18,7 +18,7 @@ use serde_json::Value;
 
 pub(crate) use crate::notifications::{
     announces_end, call_items, change_type, end_problem, failed_without_result_info, is_terminal,
-    operation_items, refs, resource_url, roster_items, status_of, wait, wait_since, EndDue,
+    names, operation_items, refs, resource_url, roster_items, status_of, wait, wait_since, EndDue,
 };
 pub use notification::notification_violations;
 
@@ -457,11 +457,9 @@ fn settle(ex: &Exchange<'_>) -> Option<Settled> {
         ex.notification_deadline,
         |all| {
             let terminal = response_terminal
-                || operation_items(all, &call, &op).iter().any(|i| {
-                    i.get("resourceData")
-                        .and_then(status_of)
-                        .is_some_and(is_terminal)
-                });
+                || operation_items(all, &call, &op)
+                    .iter()
+                    .any(|i| announces_end(i));
             let rosters = roster_items(all, &call);
             let roster = invitees
                 .iter()
