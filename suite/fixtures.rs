@@ -96,9 +96,7 @@ pub fn release_pool(env: &Env, pool: &'static str) {
         .collect();
     drop(pools);
     for fixture in &calls {
-        if let Err(answer) = end(env, fixture) {
-            env.unreleased(fixture, answer);
-        }
+        end_or_report(env, fixture);
     }
 }
 
@@ -120,9 +118,7 @@ fn from_pool(env: &Env, opts: &CallOptions, kind: &str) -> Option<Result<Fixture
             // A source call lost its user to the last move: seat it again.
             if Kind::parse(kind) == Some(Kind::MoveSource) {
                 if let Err(e) = seat_moved_user(env, &mut fixture) {
-                    if let Err(answer) = end(env, &fixture) {
-                        env.unreleased(&fixture, answer);
-                    }
+                    end_or_report(env, &fixture);
                     return Some(Err(e));
                 }
             }
@@ -132,11 +128,7 @@ fn from_pool(env: &Env, opts: &CallOptions, kind: &str) -> Option<Result<Fixture
                 .insert(key, (fixture.clone(), uses + 1));
             return Some(Ok(fixture));
         }
-        Some((worn, _)) => {
-            if let Err(answer) = end(env, &worn) {
-                env.unreleased(&worn, answer);
-            }
-        }
+        Some((worn, _)) => end_or_report(env, &worn),
         None => {}
     }
     let fresh = match prepare_fresh(env, opts, kind) {
@@ -352,9 +344,7 @@ fn create(env: &Env, kind: &str, body: &dyn Fn(&str) -> Value) -> Result<Fixture
     match established {
         Ok(()) => Ok(fixture),
         Err(message) => {
-            if let Err(answer) = end(env, &fixture) {
-                env.unreleased(&fixture, answer);
-            }
+            end_or_report(env, &fixture);
             Err(fail(message))
         }
     }
@@ -450,6 +440,14 @@ fn await_established(
             env.options.notification_timeout.as_millis(),
             all.len()
         ))
+    }
+}
+
+/// Ends a call the suite created ([`end`]); one it could not end is noted
+/// as unreleased, with the target's answer.
+pub(crate) fn end_or_report(env: &Env, fixture: &Fixture) {
+    if let Err(answer) = end(env, fixture) {
+        env.unreleased(fixture, answer);
     }
 }
 
