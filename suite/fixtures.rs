@@ -335,11 +335,10 @@ fn create(env: &Env, kind: &str, body: &dyn Fn(&str) -> Value) -> Result<Fixture
     // Registered before it is awaited: a call that never becomes
     // established is still the suite's to end.
     env.own(&fixture);
-    let established = if env.options.notifications {
-        let mailbox = fixture.mailbox.as_ref().map(Arc::clone);
-        mailbox.map_or(Ok(()), |m| await_established(env, &m, &fixture.id, started))
-    } else {
-        poll_established(env, &fixture.id, started)
+    // The mailbox is there exactly when notifications can reach the suite.
+    let established = match &fixture.mailbox {
+        Some(mailbox) => await_established(env, mailbox, &fixture.id, started),
+        None => poll_established(env, &fixture.id, started),
     };
     match established {
         Ok(()) => Ok(fixture),
