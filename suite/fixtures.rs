@@ -25,7 +25,7 @@ use conformance_harness::notification_items;
 macro_rules! kinds {
     ($($kind:ident => $name:literal: $doc:literal;)+) => {
         /// What a case may ask for as a fixture.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Kind {
             $(#[doc = $doc] $kind,)+
         }
@@ -38,6 +38,13 @@ macro_rules! kinds {
                 match name {
                     $($name => Some(Kind::$kind),)+
                     _ => None,
+                }
+            }
+
+            /// The name a case gives this kind.
+            fn name(self) -> &'static str {
+                match self {
+                    $(Kind::$kind => $name,)+
                 }
             }
         }
@@ -68,7 +75,7 @@ const SOURCE_USES: usize = 8;
 
 /// Calls shared by consecutive generated invites: (pool, thread, kind) ->
 /// the call and how often it was handed out.
-type Pools = HashMap<(&'static str, ThreadId, String), (Fixture, usize)>;
+type Pools = HashMap<(&'static str, ThreadId, Kind), (Fixture, usize)>;
 static POOLS: LazyLock<Mutex<Pools>> = LazyLock::new(Mutex::default);
 
 thread_local! {
@@ -100,14 +107,14 @@ pub fn release_pool(env: &Env, pool: &'static str) {
     }
 }
 
-fn from_pool(env: &Env, opts: &CallOptions, kind: &str) -> Option<Result<Fixture, FixtureError>> {
+fn from_pool(env: &Env, opts: &CallOptions, kind: Kind) -> Option<Result<Fixture, FixtureError>> {
     let pool = POOL.with(Cell::get)?;
-    let most = match Kind::parse(kind)? {
+    let most = match kind {
         Kind::Group | Kind::P2p => POOL_USES,
         Kind::MoveSource => SOURCE_USES,
         _ => return None,
     };
-    let key = (pool, std::thread::current().id(), kind.to_owned());
+    let key = (pool, std::thread::current().id(), kind);
     let taken = POOLS
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -116,7 +123,7 @@ fn from_pool(env: &Env, opts: &CallOptions, kind: &str) -> Option<Result<Fixture
         Some((mut fixture, uses)) if uses < most => {
             fixture.since = Instant::now();
             // A source call lost its user to the last move: seat it again.
-            if Kind::parse(kind) == Some(Kind::MoveSource) {
+            if kind == Kind::MoveSource {
                 if let Err(e) = seat_moved_user(env, &mut fixture) {
                     end_or_report(env, &fixture);
                     return Some(Err(e));
@@ -150,7 +157,13 @@ fn is_pooled(fixture: &Fixture) -> bool {
         .any(|(f, _)| f.id == fixture.id)
 }
 
-pub fn prepare(env: &Env, opts: &CallOptions, kind: &str) -> Result<Fixture, FixtureError> {
+pub fn prepare(env: &Env, opts: &CallOptions, name: &str) -> Result<Fixture, FixtureError> {
+    let Some(kind) = Kind::parse(name) else {
+        return Err(FixtureError::Unsupported {
+            kind: name.to_owned(),
+            message: format!("unknown fixture kind (known: {})", Kind::NAMES.join(", ")),
+        });
+    };
     from_pool(env, opts, kind).unwrap_or_else(|| prepare_fresh(env, opts, kind))
 }
 
@@ -174,13 +187,8 @@ pub fn create_owned(env: &Env, opts: &CallOptions, kind: &str) -> Result<Fixture
     }
 }
 
-fn prepare_fresh(env: &Env, opts: &CallOptions, name: &str) -> Result<Fixture, FixtureError> {
-    let Some(kind) = Kind::parse(name) else {
-        return Err(FixtureError::Unsupported {
-            kind: name.to_owned(),
-            message: format!("unknown fixture kind (known: {})", Kind::NAMES.join(", ")),
-        });
-    };
+fn prepare_fresh(env: &Env, opts: &CallOptions, kind: Kind) -> Result<Fixture, FixtureError> {
+    let name = kind.name();
     let lent = match kind {
         Kind::Group => opts.group_call_id.as_deref(),
         Kind::P2p => opts.p2p_call_id.as_deref(),
