@@ -37,6 +37,19 @@ pub fn operation_items<'a, V: Borrow<Value>>(all: &'a [V], call: &str, op: &str)
         .collect()
 }
 
+/// The items about operation `op` of call `call` that announce it deleted
+/// (`changeType` `deleted`): its terminal notification, as Graph sends it.
+pub fn operation_deleted_items<'a, V: Borrow<Value>>(
+    all: &'a [V],
+    call: &str,
+    op: &str,
+) -> Vec<&'a Value> {
+    operation_items(all, call, op)
+        .into_iter()
+        .filter(|i| change_type(i) == "deleted")
+        .collect()
+}
+
 pub fn roster_items<'a, V: Borrow<Value>>(all: &'a [V], call: &str) -> Vec<&'a Value> {
     let tail = format!("/communications/calls/{call}/participants");
     all.iter()

@@ -233,10 +233,7 @@ pub(super) fn terminal_notification_consistent(ex: &Exchange<'_>, check: Check) 
         Err(unjudged) => return unjudged.apply(check),
     };
     let all = settled.items();
-    let ends: Vec<&Value> = operation_items(&all[..], call, op)
-        .into_iter()
-        .filter(|i| change_type(i) == "deleted")
-        .collect();
+    let ends = operation_deleted_items(&all[..], call, op);
     if ends.is_empty() {
         // invite.terminal-once and invite.terminal-notification-matches say so.
         return check.not_run(format!("no `deleted` notification names operation {op}"));

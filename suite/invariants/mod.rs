@@ -18,7 +18,8 @@ use serde_json::Value;
 
 pub(crate) use crate::notifications::{
     announces_end, call_items, change_type, end_problem, failed_without_result_info, is_terminal,
-    names, operation_items, refs, resource_url, roster_items, status_of, wait, wait_since, EndDue,
+    names, operation_deleted_items, operation_items, refs, resource_url, roster_items, status_of,
+    wait, wait_since, EndDue,
 };
 pub use notification::notification_violations;
 

@@ -95,8 +95,7 @@ pub(super) fn terminal_matches(ex: &Exchange<'_>, check: Check) -> Check {
         Err(unjudged) => return unjudged.apply(check),
     };
     let all = settled.items();
-    let ops = operation_items(&all[..], call, op);
-    let Some(item) = ops.iter().find(|i| change_type(i) == "deleted") else {
+    let Some(&item) = operation_deleted_items(&all[..], call, op).first() else {
         let urls: Vec<&str> = all.iter().map(|i| resource_url(i)).collect();
         return check.fail_text(format!(
             "no `deleted` notification names /communications/calls/{call}/operations/{op}; resourceUrls received: {urls:?}"
