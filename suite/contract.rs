@@ -110,7 +110,7 @@ impl Contract for InviteContract {
         schemas: &conformance_harness::Schemas,
         documents: &[(usize, Result<serde_json::Value, String>)],
     ) -> Vec<conformance_harness::Check> {
-        crate::offline::check(schemas, documents)
+        crate::offline::check(&self.invariants, schemas, documents)
     }
 
     fn start_embedded(

@@ -25,7 +25,7 @@ use conformance_harness::notification_items;
 macro_rules! kinds {
     ($($kind:ident => $name:literal: $doc:literal;)+) => {
         /// What a case may ask for as a fixture.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Kind {
             $(#[doc = $doc] $kind,)+
         }
@@ -38,6 +38,13 @@ macro_rules! kinds {
                 match name {
                     $($name => Some(Kind::$kind),)+
                     _ => None,
+                }
+            }
+
+            /// The name a case gives this kind.
+            fn name(self) -> &'static str {
+                match self {
+                    $(Kind::$kind => $name,)+
                 }
             }
         }
@@ -68,7 +75,7 @@ const SOURCE_USES: usize = 8;
 
 /// Calls shared by consecutive generated invites: (pool, thread, kind) ->
 /// the call and how often it was handed out.
-type Pools = HashMap<(&'static str, ThreadId, String), (Fixture, usize)>;
+type Pools = HashMap<(&'static str, ThreadId, Kind), (Fixture, usize)>;
 static POOLS: LazyLock<Mutex<Pools>> = LazyLock::new(Mutex::default);
 
 thread_local! {
@@ -96,20 +103,18 @@ pub fn release_pool(env: &Env, pool: &'static str) {
         .collect();
     drop(pools);
     for fixture in &calls {
-        if let Err(answer) = end(env, fixture) {
-            env.unreleased(fixture, answer);
-        }
+        end_or_report(env, fixture);
     }
 }
 
-fn from_pool(env: &Env, opts: &CallOptions, kind: &str) -> Option<Result<Fixture, FixtureError>> {
+fn from_pool(env: &Env, opts: &CallOptions, kind: Kind) -> Option<Result<Fixture, FixtureError>> {
     let pool = POOL.with(Cell::get)?;
-    let most = match Kind::parse(kind)? {
+    let most = match kind {
         Kind::Group | Kind::P2p => POOL_USES,
         Kind::MoveSource => SOURCE_USES,
         _ => return None,
     };
-    let key = (pool, std::thread::current().id(), kind.to_owned());
+    let key = (pool, std::thread::current().id(), kind);
     let taken = POOLS
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -118,11 +123,9 @@ fn from_pool(env: &Env, opts: &CallOptions, kind: &str) -> Option<Result<Fixture
         Some((mut fixture, uses)) if uses < most => {
             fixture.since = Instant::now();
             // A source call lost its user to the last move: seat it again.
-            if Kind::parse(kind) == Some(Kind::MoveSource) {
+            if kind == Kind::MoveSource {
                 if let Err(e) = seat_moved_user(env, &mut fixture) {
-                    if let Err(answer) = end(env, &fixture) {
-                        env.unreleased(&fixture, answer);
-                    }
+                    end_or_report(env, &fixture);
                     return Some(Err(e));
                 }
             }
@@ -132,11 +135,7 @@ fn from_pool(env: &Env, opts: &CallOptions, kind: &str) -> Option<Result<Fixture
                 .insert(key, (fixture.clone(), uses + 1));
             return Some(Ok(fixture));
         }
-        Some((worn, _)) => {
-            if let Err(answer) = end(env, &worn) {
-                env.unreleased(&worn, answer);
-            }
-        }
+        Some((worn, _)) => end_or_report(env, &worn),
         None => {}
     }
     let fresh = match prepare_fresh(env, opts, kind) {
@@ -158,7 +157,13 @@ fn is_pooled(fixture: &Fixture) -> bool {
         .any(|(f, _)| f.id == fixture.id)
 }
 
-pub fn prepare(env: &Env, opts: &CallOptions, kind: &str) -> Result<Fixture, FixtureError> {
+pub fn prepare(env: &Env, opts: &CallOptions, name: &str) -> Result<Fixture, FixtureError> {
+    let Some(kind) = Kind::parse(name) else {
+        return Err(FixtureError::Unsupported {
+            kind: name.to_owned(),
+            message: format!("unknown fixture kind (known: {})", Kind::NAMES.join(", ")),
+        });
+    };
     from_pool(env, opts, kind).unwrap_or_else(|| prepare_fresh(env, opts, kind))
 }
 
@@ -182,13 +187,8 @@ pub fn create_owned(env: &Env, opts: &CallOptions, kind: &str) -> Result<Fixture
     }
 }
 
-fn prepare_fresh(env: &Env, opts: &CallOptions, name: &str) -> Result<Fixture, FixtureError> {
-    let Some(kind) = Kind::parse(name) else {
-        return Err(FixtureError::Unsupported {
-            kind: name.to_owned(),
-            message: format!("unknown fixture kind (known: {})", Kind::NAMES.join(", ")),
-        });
-    };
+fn prepare_fresh(env: &Env, opts: &CallOptions, kind: Kind) -> Result<Fixture, FixtureError> {
+    let name = kind.name();
     let lent = match kind {
         Kind::Group => opts.group_call_id.as_deref(),
         Kind::P2p => opts.p2p_call_id.as_deref(),
@@ -343,18 +343,15 @@ fn create(env: &Env, kind: &str, body: &dyn Fn(&str) -> Value) -> Result<Fixture
     // Registered before it is awaited: a call that never becomes
     // established is still the suite's to end.
     env.own(&fixture);
-    let established = if env.options.notifications {
-        let mailbox = fixture.mailbox.as_ref().map(Arc::clone);
-        mailbox.map_or(Ok(()), |m| await_established(env, &m, &fixture.id, started))
-    } else {
-        poll_established(env, &fixture.id, started)
+    // The mailbox is there exactly when notifications can reach the suite.
+    let established = match &fixture.mailbox {
+        Some(mailbox) => await_established(env, mailbox, &fixture.id, started),
+        None => poll_established(env, &fixture.id, started),
     };
     match established {
         Ok(()) => Ok(fixture),
         Err(message) => {
-            if let Err(answer) = end(env, &fixture) {
-                env.unreleased(&fixture, answer);
-            }
+            end_or_report(env, &fixture);
             Err(fail(message))
         }
     }
@@ -435,8 +432,9 @@ fn await_established(
         })
     };
     let deadline = started + env.options.notification_timeout;
-    let all = wait(env, mailbox, deadline, established);
-    if established(&refs(&all)) {
+    let deliveries = wait(env, mailbox, deadline, established);
+    let all = refs(&deliveries);
+    if established(&all) {
         Ok(())
     } else {
         let not_json = mailbox
@@ -449,6 +447,14 @@ fn await_established(
             env.options.notification_timeout.as_millis(),
             all.len()
         ))
+    }
+}
+
+/// Ends a call the suite created ([`end`]); one it could not end is noted
+/// as unreleased, with the target's answer.
+pub(crate) fn end_or_report(env: &Env, fixture: &Fixture) {
+    if let Err(answer) = end(env, fixture) {
+        env.unreleased(fixture, answer);
     }
 }
 
@@ -512,14 +518,15 @@ pub fn participant_id(
                 .is_some_and(|list| list.iter().any(|p| user_of(p) == Some(user)))
         })
     };
-    let all = wait_since(
+    let deliveries = wait_since(
         env,
         mailbox,
         since,
         since + env.options.notification_timeout,
         named,
     );
-    if !named(&refs(&all)) {
+    let all = refs(&deliveries);
+    if !named(&all) {
         return Err(format!("no roster update of call {call} named user {user}"));
     }
     let pick = |list: &[Value]| -> Option<String> {
@@ -540,7 +547,7 @@ pub fn participant_id(
         _ => None,
     };
     let from_roster = || {
-        roster_items(&refs(&all), call)
+        roster_items(&all, call)
             .iter()
             .rev()
             .find_map(|item| pick(item.get("resourceData")?.as_array()?))

@@ -37,6 +37,19 @@ pub fn operation_items<'a, V: Borrow<Value>>(all: &'a [V], call: &str, op: &str)
         .collect()
 }
 
+/// The items about operation `op` of call `call` that announce it deleted
+/// (`changeType` `deleted`): its terminal notification, as Graph sends it.
+pub fn operation_deleted_items<'a, V: Borrow<Value>>(
+    all: &'a [V],
+    call: &str,
+    op: &str,
+) -> Vec<&'a Value> {
+    operation_items(all, call, op)
+        .into_iter()
+        .filter(|i| change_type(i) == "deleted")
+        .collect()
+}
+
 pub fn roster_items<'a, V: Borrow<Value>>(all: &'a [V], call: &str) -> Vec<&'a Value> {
     let tail = format!("/communications/calls/{call}/participants");
     all.iter()
@@ -111,18 +124,6 @@ pub fn wait_since(
     mailbox: &Mailbox,
     since: Instant,
     deadline: Instant,
-    done: impl FnMut(&[&Value]) -> bool,
-) -> Vec<Value> {
-    cloned(&deliveries_since(env, mailbox, since, deadline, done))
-}
-
-/// Like [`wait_since`], returning the deliveries themselves, shared with the
-/// mailbox rather than copied.
-pub fn deliveries_since(
-    env: &Env,
-    mailbox: &Mailbox,
-    since: Instant,
-    deadline: Instant,
     mut done: impl FnMut(&[&Value]) -> bool,
 ) -> Vec<Arc<Delivery>> {
     let recent = |d: &[Arc<Delivery>]| -> Vec<Arc<Delivery>> {
@@ -132,26 +133,21 @@ pub fn deliveries_since(
     recent(&mailbox.snapshot())
 }
 
-/// Waits (event-driven, bounded) until `done` holds over the items received.
+/// Waits (event-driven, bounded) until `done` holds over the items received,
+/// and returns the deliveries, shared with the mailbox rather than copied
+/// (their items are [`refs`]).
 pub fn wait(
     env: &Env,
     mailbox: &Mailbox,
     deadline: Instant,
     mut done: impl FnMut(&[&Value]) -> bool,
-) -> Vec<Value> {
+) -> Vec<Arc<Delivery>> {
     env.block_on(mailbox.wait_until(deadline, |d| done(&notification_items(d))));
-    cloned(&mailbox.snapshot())
+    mailbox.snapshot()
 }
 
-/// Every notification item of these deliveries, copied.
-fn cloned(deliveries: &[Arc<Delivery>]) -> Vec<Value> {
+/// The items of these deliveries, borrowed, for predicates written over
+/// `&[&Value]`.
+pub fn refs(deliveries: &[Arc<Delivery>]) -> Vec<&Value> {
     notification_items(deliveries)
-        .into_iter()
-        .cloned()
-        .collect()
-}
-
-/// Borrowed items, for predicates written over `&[&Value]`.
-pub fn refs(all: &[Value]) -> Vec<&Value> {
-    all.iter().collect()
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use conformance_harness::JsonPath;
 use conformance_harness::Schemas;
-use conformance_harness::{Check, Detail, Level};
+use conformance_harness::{Check, Detail, Invariant};
 use serde_json::Value;
 
 use crate::invariants::notification_violations;
@@ -16,21 +16,23 @@ use crate::notifications::{
 };
 
 /// `/communications/calls/{call}/operations/{op}` -> (call, op).
-fn operation_of(url: &str) -> Option<(String, String)> {
+fn operation_of(url: &str) -> Option<(&str, &str)> {
     let rest = &url[url.find("/communications/calls/")? + "/communications/calls/".len()..];
     let (call, rest) = rest.split_once('/')?;
     let op = rest.strip_prefix("operations/")?;
-    (!op.is_empty() && !op.contains('/')).then(|| (call.to_owned(), op.to_owned()))
+    (!op.is_empty() && !op.contains('/')).then_some((call, op))
 }
 
-pub fn check(schemas: &Schemas, documents: &[(usize, Result<Value, String>)]) -> Vec<Check> {
-    let mut shape = Check::new(
-        "notification.schema",
-        Level::Must,
-        "every notification received is a JSON commsNotifications",
-    );
+/// The checks of the captured `documents` (line, JSON or why not), each the
+/// live invariant of the same id among `invariants` (the contract's).
+pub fn check(
+    invariants: &[Invariant],
+    schemas: &Schemas,
+    documents: &[(usize, Result<Value, String>)],
+) -> Vec<Check> {
+    let mut shape = skeleton(invariants, "notification.schema");
     // (call, op) -> [(line, item)]
-    let mut operations: BTreeMap<(String, String), Vec<(usize, Value)>> = BTreeMap::new();
+    let mut operations: BTreeMap<(&str, &str), Vec<(usize, &Value)>> = BTreeMap::new();
     for (line, doc) in documents {
         let doc = match doc {
             Ok(d) => d,
@@ -46,17 +48,10 @@ pub fn check(schemas: &Schemas, documents: &[(usize, Result<Value, String>)]) ->
                 message: e,
             }]
         });
-        let items = doc
-            .get("value")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        for item in &items {
+        let items = doc.get("value").and_then(Value::as_array);
+        for item in items.into_iter().flatten() {
             if let Some(key) = operation_of(resource_url(item)) {
-                operations
-                    .entry(key)
-                    .or_default()
-                    .push((*line, item.clone()));
+                operations.entry(key).or_default().push((*line, item));
             }
         }
         if !violations.is_empty() {
@@ -68,12 +63,12 @@ pub fn check(schemas: &Schemas, documents: &[(usize, Result<Value, String>)]) ->
 
     // The same checks as live, with their level and rule.
     let (mut once, mut matches, mut result_info) = (
-        invariant("invite.terminal-once"),
-        invariant("invite.terminal-notification-matches"),
-        invariant("invite.failed-has-result-info"),
+        skeleton(invariants, "invite.terminal-once"),
+        skeleton(invariants, "invite.terminal-notification-matches"),
+        skeleton(invariants, "invite.failed-has-result-info"),
     );
     for ((call, op), items) in &operations {
-        let terminal: Vec<&(usize, Value)> =
+        let terminal: Vec<&(usize, &Value)> =
             items.iter().filter(|(_, i)| announces_end(i)).collect();
         // Offline, the response is not known: one terminal notification is due.
         if let Some(problem) = end_problem(terminal.len(), EndDue::Once) {
@@ -91,7 +86,7 @@ pub fn check(schemas: &Schemas, documents: &[(usize, Result<Value, String>)]) ->
                 ));
             }
             let id = item.pointer("/resourceData/id").and_then(Value::as_str);
-            if id != Some(op.as_str()) {
+            if id != Some(*op) {
                 matches = matches.fail_text(format!(
                     "line {line}: resourceData.id is {id:?}, the resourceUrl names {op}"
                 ));
@@ -117,17 +112,16 @@ pub fn check(schemas: &Schemas, documents: &[(usize, Result<Value, String>)]) ->
 }
 
 /// The skeleton of the live invariant `id`: its level, summary and rule.
-fn invariant(id: &str) -> Check {
-    crate::invariants::all()
-        .into_iter()
+/// The ids are this file's own, so a missing one is a bug here.
+fn skeleton(invariants: &[Invariant], id: &str) -> Check {
+    invariants
+        .iter()
         .find(|i| i.id == id)
-        .map_or_else(
-            || Check::new(id, Level::Must, id),
-            |i| Check::new(i.id, i.level, i.summary).spec(i.spec),
-        )
+        .unwrap_or_else(|| panic!("the contract registers no invariant {id:?}"))
+        .skeleton()
 }
 
-fn lines(items: &[(usize, Value)]) -> String {
+fn lines(items: &[(usize, &Value)]) -> String {
     items
         .iter()
         .map(|(l, _)| l.to_string())

@@ -52,9 +52,14 @@ pub struct Invariant {
 }
 
 impl Invariant {
+    /// The check this invariant's verdict starts from: its id, level,
+    /// summary and rule, passing until the check says otherwise.
+    pub fn skeleton(&self) -> Check {
+        Check::new(self.id, self.level, self.summary).spec(self.spec)
+    }
+
     pub fn evaluate(&self, exchange: &Exchange<'_>) -> Check {
-        let skeleton = Check::new(self.id, self.level, self.summary).spec(self.spec);
-        (self.check)(exchange, skeleton)
+        (self.check)(exchange, self.skeleton())
     }
 }
 

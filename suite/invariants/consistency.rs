@@ -233,10 +233,7 @@ pub(super) fn terminal_notification_consistent(ex: &Exchange<'_>, check: Check) 
         Err(unjudged) => return unjudged.apply(check),
     };
     let all = settled.items();
-    let ends: Vec<&Value> = operation_items(&all[..], call, op)
-        .into_iter()
-        .filter(|i| change_type(i) == "deleted")
-        .collect();
+    let ends = operation_deleted_items(&all[..], call, op);
     if ends.is_empty() {
         // invite.terminal-once and invite.terminal-notification-matches say so.
         return check.not_run(format!("no `deleted` notification names operation {op}"));
@@ -300,11 +297,7 @@ pub(super) fn roster_notification_consistent(ex: &Exchange<'_>, check: Check) ->
     };
     let all = settled.items();
     let tail = format!("/communications/calls/{call}/participants");
-    let rosters: Vec<&Value> = all
-        .iter()
-        .copied()
-        .filter(|i| crate::notifications::names(i, &tail))
-        .collect();
+    let rosters: Vec<&Value> = all.iter().copied().filter(|i| names(i, &tail)).collect();
     if rosters.is_empty() {
         // invite.roster-update says so.
         return check.not_run(format!("no notification names {tail}"));
@@ -454,16 +447,15 @@ pub(super) fn odata_types(ex: &Exchange<'_>, check: Check) -> Check {
                 continue;
             };
             let at = at.key("resourceData");
-            let url = resource_url(item);
-            if !op.is_empty() && (url == operation_url || url.ends_with(&operation_url)) {
+            if !op.is_empty() && names(item, &operation_url) {
                 if data.is_object() {
                     operation_types(data, &at, &mut found);
                 }
-            } else if url == roster_url || url.ends_with(&roster_url) {
+            } else if names(item, &roster_url) {
                 for (k, participant) in data.as_array().into_iter().flatten().enumerate() {
                     participant_types(participant, &at.index(k), &mut found);
                 }
-            } else if (url == call_url || url.ends_with(&call_url)) && data.is_object() {
+            } else if names(item, &call_url) && data.is_object() {
                 expect_type(data, &at, &["call"], &mut found);
             }
         }

@@ -17,9 +17,9 @@ use conformance_harness::{Exchange, Invariant, Level};
 use serde_json::Value;
 
 pub(crate) use crate::notifications::{
-    announces_end, call_items, change_type, deliveries_since, end_problem,
-    failed_without_result_info, is_terminal, operation_items, refs, resource_url, roster_items,
-    status_of, wait, wait_since, EndDue,
+    announces_end, call_items, change_type, end_problem, failed_without_result_info, is_terminal,
+    names, operation_deleted_items, operation_items, refs, resource_url, roster_items, status_of,
+    wait, wait_since, EndDue,
 };
 pub use notification::notification_violations;
 
@@ -451,18 +451,16 @@ fn settle(ex: &Exchange<'_>) -> Option<Settled> {
     let invitees = first_invitees(ex);
     let response_terminal = body(ex).and_then(status_of).is_some_and(is_terminal);
     // Only what came after the request is about it (a reused call has a past).
-    Some(Settled(deliveries_since(
+    Some(Settled(wait_since(
         ex.env,
         mailbox,
         ex.sent_at,
         ex.notification_deadline,
         |all| {
             let terminal = response_terminal
-                || operation_items(all, &call, &op).iter().any(|i| {
-                    i.get("resourceData")
-                        .and_then(status_of)
-                        .is_some_and(is_terminal)
-                });
+                || operation_items(all, &call, &op)
+                    .iter()
+                    .any(|i| announces_end(i));
             let rosters = roster_items(all, &call);
             let roster = invitees
                 .iter()

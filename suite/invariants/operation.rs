@@ -95,8 +95,7 @@ pub(super) fn terminal_matches(ex: &Exchange<'_>, check: Check) -> Check {
         Err(unjudged) => return unjudged.apply(check),
     };
     let all = settled.items();
-    let ops = operation_items(&all[..], call, op);
-    let Some(item) = ops.iter().find(|i| change_type(i) == "deleted") else {
+    let Some(&item) = operation_deleted_items(&all[..], call, op).first() else {
         let urls: Vec<&str> = all.iter().map(|i| resource_url(i)).collect();
         return check.fail_text(format!(
             "no `deleted` notification names /communications/calls/{call}/operations/{op}; resourceUrls received: {urls:?}"
@@ -137,15 +136,14 @@ pub(super) fn failed_has_result_info(ex: &Exchange<'_>, check: Check) -> Check {
     let (Some(call), Some(op)) = (call_id(ex), op_id(ex)) else {
         return check.fail_text("the operation has no id");
     };
-    let mut operations: Vec<Value> = body(ex).cloned().into_iter().collect();
-    if let Some(settled) = settled_items(ex) {
-        let all = settled.items();
-        operations.extend(
-            operation_items(&all[..], call, op)
-                .iter()
-                .filter_map(|i| i.get("resourceData").cloned()),
-        );
-    }
+    let settled = settled_items(ex);
+    let all = settled.as_deref().map(Settled::items).unwrap_or_default();
+    let mut operations: Vec<&Value> = body(ex).into_iter().collect();
+    operations.extend(
+        operation_items(&all[..], call, op)
+            .into_iter()
+            .filter_map(|i| i.get("resourceData")),
+    );
     if !operations
         .iter()
         .any(|o| status_of(o).is_some_and(|s| s.eq_ignore_ascii_case("failed")))

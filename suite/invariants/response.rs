@@ -291,9 +291,8 @@ fn announced_end(ex: &Exchange<'_>) -> Option<(String, &'static str)> {
     let (call, op) = (call_id(ex)?, op_id(ex)?);
     let settled = settled?;
     let all = settled.items();
-    operation_items(&all[..], call, op)
+    operation_deleted_items(&all[..], call, op)
         .into_iter()
-        .filter(|i| change_type(i) == "deleted")
         .find_map(|i| i.get("resourceData").and_then(status_of))
         .filter(|s| is_terminal(s))
         .map(|s| (s.to_owned(), "the terminal notification"))
