@@ -92,34 +92,22 @@ fn is_executable(path: &Path) -> bool {
     path.is_file()
 }
 
-/// One request over a plain socket to a target at `addr` (paths under
-/// `/v1.0`): the self-tests need no HTTP client for this. The status and the
-/// body as JSON (`Null` when there is none).
+/// One request to a target at `addr` (paths under `/v1.0`), as
+/// [`capture::send`] sends it (connect, read and write bounded): the status
+/// and the body as JSON (`Null` when there is none).
 pub fn request(
     addr: std::net::SocketAddr,
     method: &str,
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> (u16, serde_json::Value) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    let body = body.map(ToString::to_string).unwrap_or_default();
-    write!(
-        stream,
-        "{method} /v1.0{path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+    let base = format!("http://{addr}/v1.0");
+    let answer = capture::send(&base, method, path, body)
+        .unwrap_or_else(|e| panic!("{method} {base}{path}: {e}"));
+    (
+        answer.status,
+        answer.json().unwrap_or(serde_json::Value::Null),
     )
-    .expect("write");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("read");
-    let (head, json_text) = answer.split_once("\r\n\r\n").expect("a head");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let json = serde_json::from_str(json_text).unwrap_or(serde_json::Value::Null);
-    (status, json)
 }
 
 /// Creates a group (or peer-to-peer) call on a target at `addr`, as a user
