@@ -169,21 +169,8 @@ pub fn run_suite(args: &[&str], env: &[(&str, &str)]) -> Result<Run, String> {
 /// [`run_suite`] from another working directory (where `proptest-regressions/`
 /// and relative paths land).
 pub fn run_suite_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Run, String> {
-    let bin = suite_binary()?;
-    let mut cmd = Command::new(&bin);
-    cmd.current_dir(cwd)
-        .args(args)
-        .stdin(Stdio::null())
-        .env("NO_COLOR", "1");
-    // Only what the test says reaches the suite: nothing of the shell's.
-    for (var, _) in std::env::vars_os() {
-        let name = var.to_string_lossy();
-        if name.starts_with("CONFORMANCE_") || name.starts_with("PROPTEST_") || name == "NEXTEST" {
-            cmd.env_remove(&var);
-        }
-    }
-    // Runs against broken targets must not leave proptest seeds in the repository.
-    cmd.env("PROPTEST_DISABLE_FAILURE_PERSISTENCE", "1");
+    let mut cmd = suite_command(cwd)?;
+    cmd.args(args);
     // An empty value takes the variable away (`PROPTEST_DISABLE_FAILURE_PERSISTENCE`
     // counts by its presence).
     for (k, v) in env {
@@ -193,9 +180,12 @@ pub fn run_suite_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<R
             cmd.env(k, v);
         }
     }
-    let out = cmd
-        .output()
-        .map_err(|e| format!("failed to run {}: {e}", bin.display()))?;
+    let out = cmd.output().map_err(|e| {
+        format!(
+            "failed to run {}: {e}",
+            Path::new(cmd.get_program()).display()
+        )
+    })?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     Ok(Run {
         code: out.status.code(),
@@ -203,6 +193,34 @@ pub fn run_suite_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<R
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         stdout,
     })
+}
+
+/// The suite binary as every self-test spawns it: from `cwd`, stdin closed,
+/// no colour, the shell's suite variables taken away ([`clean_env`]) and
+/// failure persistence off. Arguments and the test's own variables are the
+/// caller's to add.
+pub fn suite_command(cwd: &Path) -> Result<Command, String> {
+    let bin = suite_binary()?;
+    let mut cmd = Command::new(&bin);
+    cmd.current_dir(cwd)
+        .stdin(Stdio::null())
+        .env("NO_COLOR", "1");
+    clean_env(&mut cmd);
+    // Runs against broken targets must not leave proptest seeds in the repository.
+    cmd.env("PROPTEST_DISABLE_FAILURE_PERSISTENCE", "1");
+    Ok(cmd)
+}
+
+/// Takes away every `CONFORMANCE_*` and `PROPTEST_*` variable of this
+/// process's environment, and `NEXTEST`: only what the test says reaches the
+/// suite, nothing of the shell's. Call it before setting the test's own.
+pub fn clean_env(cmd: &mut Command) {
+    for (var, _) in std::env::vars_os() {
+        let name = var.to_string_lossy();
+        if name.starts_with("CONFORMANCE_") || name.starts_with("PROPTEST_") || name == "NEXTEST" {
+            cmd.env_remove(&var);
+        }
+    }
 }
 
 /// Runs a rerun line the suite printed, as a user would paste it, with the

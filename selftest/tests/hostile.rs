@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use conformance_selftest::stubs::{
     self, GraphConfig, InviteAnswer, Notifications, Stub, Transport,
 };
-use conformance_selftest::{parse_failures, run_suite, suite_binary, workspace_root, Run};
+use conformance_selftest::{parse_failures, run_suite, suite_command, workspace_root, Run};
 
 /// A token the suite must never print.
 const TOKEN: &str = "hostile-secret-token-5c4b3a";
@@ -94,26 +94,11 @@ fn watch(what: &str, stub: &Stub, trials: Trials) -> Watched {
         Trials::AllCases => args.push("case::"),
         Trials::Exact(name) => args.extend(["--exact", name]),
     }
-    let bin = suite_binary().expect("the suite binary is built");
-    let mut cmd = Command::new(&bin);
-    cmd.current_dir(workspace_root())
-        .args(&args)
-        .stdin(Stdio::null())
+    let mut cmd = suite_command(&workspace_root()).expect("the suite binary is built");
+    cmd.args(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .env("NO_COLOR", "1")
-        .env("PROPTEST_DISABLE_FAILURE_PERSISTENCE", "1")
         .env("CONFORMANCE_TOKEN", TOKEN);
-    // The same clean environment as `run_suite`.
-    for var in [
-        "CONFORMANCE_TARGET",
-        "CONFORMANCE_GROUP_CALL_ID",
-        "CONFORMANCE_P2P_CALL_ID",
-        "CONFORMANCE_STRICT",
-        "NEXTEST",
-    ] {
-        cmd.env_remove(var);
-    }
     let started = Instant::now();
     let mut child = cmd.spawn().expect("the suite binary starts");
     let pid = child.id();

@@ -97,9 +97,8 @@ fn the_case_lint_fails_without_the_case_schema() {
 fn a_token_that_is_not_utf8_is_an_error_not_a_run_without_one() {
     use std::os::unix::ffi::OsStrExt;
     let server = invite_reference::start(Config::default()).expect("server");
-    let bin = conformance_selftest::suite_binary().expect("built");
-    let out = std::process::Command::new(bin)
-        .current_dir(workspace_root())
+    let out = conformance_selftest::suite_command(&workspace_root())
+        .expect("built")
         .args([
             "--target",
             &server.base_url(),
@@ -110,7 +109,6 @@ fn a_token_that_is_not_utf8_is_an_error_not_a_run_without_one() {
             "CONFORMANCE_TOKEN",
             std::ffi::OsStr::from_bytes(b"tok\xffen"),
         )
-        .env("NO_COLOR", "1")
         .output()
         .expect("runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
