@@ -8,6 +8,7 @@ pub mod stubs;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// The workspace root, where `cases/` and `schemas/` are.
 pub fn workspace_root() -> PathBuf {
@@ -221,6 +222,99 @@ pub fn clean_env(cmd: &mut Command) {
             cmd.env_remove(&var);
         }
     }
+}
+
+/// A check as `--list-checks` prints it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub id: String,
+    pub level: String,
+    pub source: String,
+    pub summary: String,
+    pub rule: String,
+}
+
+/// The checks as the suite lists them (`--list-checks`), under the header it
+/// prints first, five columns each; never none.
+pub fn listed_checks() -> Vec<Listed> {
+    let run = run_suite(&["--list-checks"], &[]).expect("the suite binary runs");
+    assert_eq!(run.code, Some(0), "--list-checks failed: {}", run.stderr);
+    let mut lines = run.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("id\tlevel\tsource\tsummary\trule"),
+        "--list-checks starts with a header"
+    );
+    let checks: Vec<Listed> = lines
+        .map(|l| {
+            let parts: Vec<&str> = l.split('\t').collect();
+            assert_eq!(parts.len(), 5, "five columns: {l:?}");
+            Listed {
+                id: parts[0].to_owned(),
+                level: parts[1].to_owned(),
+                source: parts[2].to_owned(),
+                summary: parts[3].to_owned(),
+                rule: parts[4].to_owned(),
+            }
+        })
+        .collect();
+    assert!(!checks.is_empty(), "--list-checks lists no check");
+    checks
+}
+
+/// A generated document: `generated` must be what `path` holds. When it is
+/// not, `update_var` set rewrites the file; unset, the test panics with
+/// `out_of_date(current)` (say how to regenerate it).
+pub fn check_generated(
+    path: &Path,
+    generated: &str,
+    update_var: &str,
+    out_of_date: impl FnOnce(&str) -> String,
+) {
+    let current = std::fs::read_to_string(path).unwrap_or_default();
+    if current == generated {
+        return;
+    }
+    if std::env::var_os(update_var).is_some() {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .unwrap_or_else(|e| panic!("{} can be created: {e}", dir.display()));
+        }
+        std::fs::write(path, generated)
+            .unwrap_or_else(|e| panic!("{} can be written: {e}", path.display()));
+    } else {
+        panic!("{}", out_of_date(&current));
+    }
+}
+
+/// `f` over every item on `workers` threads at once, taking the items in
+/// order; the results in the items' order.
+pub fn in_parallel<T: Send, R: Send>(
+    items: Vec<T>,
+    workers: usize,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let count = items.len();
+    let queue = Mutex::new(items.into_iter().enumerate());
+    let results = Mutex::new(Vec::with_capacity(count));
+    std::thread::scope(|scope| {
+        for _ in 0..workers.max(1) {
+            scope.spawn(|| loop {
+                let Some((i, item)) = lock(&queue).next() else {
+                    break;
+                };
+                let result = f(item);
+                lock(&results).push((i, result));
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(PoisonError::into_inner);
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Runs a rerun line the suite printed, as a user would paste it, with the

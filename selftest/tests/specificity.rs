@@ -3,7 +3,7 @@
 //! a SHOULD case warns by default and fails under --strict, and the case
 //! lint refuses an expectation the spec's freedoms make unfair.
 
-use conformance_selftest::{run_suite, workspace_root};
+use conformance_selftest::{listed_checks, run_suite, workspace_root, Listed};
 use invite_reference::{Config, Variant};
 
 /// The page as plain text: links reduced to their words, notes and quotes
@@ -36,30 +36,19 @@ fn page_text() -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// `(id, level, source, rule)` per check, as `--list-checks` prints them.
-fn checks() -> Vec<(String, String, String, String)> {
-    let run = run_suite(&["--list-checks"], &[]).expect("the suite binary runs");
-    assert_eq!(run.code, Some(0), "{}", run.all_output());
-    run.stdout
-        .lines()
-        .skip(1)
-        .map(|line| {
-            let p: Vec<&str> = line.split('\t').collect();
-            (
-                p[0].to_owned(),
-                p[1].to_owned(),
-                p[2].to_owned(),
-                p[4].to_owned(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn every_must_rests_on_the_spec_page_and_quotes_it() {
     let page = page_text();
     let mut problems = Vec::new();
-    for (id, level, source, rule) in checks() {
+    // listed_checks() lists one check at least: this cannot pass on none.
+    for Listed {
+        id,
+        level,
+        source,
+        rule,
+        ..
+    } in listed_checks()
+    {
         let from_page = source.starts_with("spec page");
         let allowed_must =
             from_page || source.starts_with("DESIGN.md") || source == "the case file";
