@@ -3,6 +3,7 @@
 
 pub mod capture;
 pub mod glob;
+pub mod page_text;
 pub mod stubs;
 
 use std::collections::BTreeMap;

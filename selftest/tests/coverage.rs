@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use conformance_selftest::glob::glob;
+use conformance_selftest::page_text::{collapse_ws, strip_links};
 use conformance_selftest::{check_generated, listed_checks, workspace_root, Listed};
 use serde_json::Value;
 
@@ -54,32 +55,9 @@ impl What {
     }
 }
 
-/// `[words](target)` → `words`; `**Note:**` and quote marks dropped;
-/// whitespace collapsed.
+/// `[words](target)` → `words`; `**Note:**` dropped; whitespace collapsed.
 fn plain(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(open) = rest.find('[') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match after.find("](").and_then(|close| {
-            after[close + 2..]
-                .find(')')
-                .map(|end| (close, close + 3 + end))
-        }) {
-            Some((close, skip)) => {
-                out.push_str(&after[..close]);
-                rest = &after[skip..];
-            }
-            None => {
-                out.push('[');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    let out = out.replace("**Note:**", "");
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    collapse_ws(&strip_links(text).replace("**Note:**", ""))
 }
 
 /// A paragraph's sentences: split after `.`, `!` or `?` followed by a space

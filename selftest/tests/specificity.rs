@@ -3,6 +3,7 @@
 //! a SHOULD case warns by default and fails under --strict, and the case
 //! lint refuses an expectation the spec's freedoms make unfair.
 
+use conformance_selftest::page_text::{collapse_ws, strip_links};
 use conformance_selftest::{listed_checks, run_suite, workspace_root, Listed};
 use invite_reference::{Config, Variant};
 
@@ -11,29 +12,10 @@ use invite_reference::{Config, Variant};
 fn page_text() -> String {
     let raw = std::fs::read_to_string(workspace_root().join("spec/participant-invite.md"))
         .expect("spec/participant-invite.md is in the repository");
-    let mut text = String::with_capacity(raw.len());
-    let mut rest = raw.as_str();
-    // `[words](target)` -> `words`
-    while let Some(open) = rest.find('[') {
-        text.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match after.find("](").and_then(|close| {
-            let tail = &after[close + 2..];
-            tail.find(')').map(|end| (close, close + 2 + end + 1))
-        }) {
-            Some((close, skip)) if !after[..close].contains('\n') => {
-                text.push_str(&after[..close]);
-                rest = &after[skip..];
-            }
-            _ => {
-                text.push('[');
-                rest = after;
-            }
-        }
-    }
-    text.push_str(rest);
-    let text = text.replace(">**Note:**", "").replace("> **Note:**", "");
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let text = strip_links(&raw)
+        .replace(">**Note:**", "")
+        .replace("> **Note:**", "");
+    collapse_ws(&text)
 }
 
 #[test]
