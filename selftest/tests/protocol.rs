@@ -156,26 +156,3 @@ fn json_format_reports_each_test() {
         && e["event"] == "ok"
         && e["name"] == "case::rejections::no_authorization"));
 }
-
-#[test]
-fn an_unreachable_target_reads_as_an_error_and_could_not_run() {
-    let run = run_suite(
-        &[
-            "--target",
-            "http://127.0.0.1:9/v1.0",
-            "--exact",
-            "case::rejections::no_authorization",
-        ],
-        &[],
-    )
-    .expect("runs");
-    assert_eq!(run.code, Some(2), "{}", run.all_output());
-    // Said once, before any trial: not one error per test.
-    assert!(
-        run.stderr.contains("error: could not set up the run")
-            && run.stderr.contains("unreachable"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.failures.is_empty(), "{}", run.stdout);
-}

@@ -210,11 +210,16 @@ fn exit_codes_tell_failed_could_not_run_and_ran_nothing_apart() {
     )
     .expect("runs");
     assert_eq!(unreachable.code, Some(2), "{}", unreachable.all_output());
+    // Said once, before any trial: not one error per test.
     assert!(
-        unreachable.stderr.contains("unreachable"),
+        unreachable
+            .stderr
+            .contains("error: could not set up the run")
+            && unreachable.stderr.contains("unreachable"),
         "{}",
         unreachable.stderr
     );
+    assert!(unreachable.failures.is_empty(), "{}", unreachable.stdout);
 
     let https = run_suite(
         &[
