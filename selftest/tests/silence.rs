@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use conformance_selftest::stubs::{transport, Transport};
-use conformance_selftest::{run_suite, run_suite_in, workspace_root};
+use conformance_selftest::{run_suite, run_suite_in, workspace_root, Run};
 use invite_reference::{Config, Fault};
 
 const TOKEN: &str = "selftest-silence-token";
@@ -20,6 +20,28 @@ fn temp(name: &str) -> PathBuf {
 
 fn arg(path: &Path) -> String {
     path.to_string_lossy().into_owned()
+}
+
+/// Runs `property` alone against `target` from `dir` (where its kept
+/// failures land), with the repository's cases and schemas.
+fn run_property_in(dir: &Path, target: &str, property: &str, env: &[(&str, &str)]) -> Run {
+    let cases = arg(&workspace_root().join("cases"));
+    let schemas = arg(&workspace_root().join("schemas"));
+    run_suite_in(
+        dir,
+        &[
+            "--target",
+            target,
+            "--cases",
+            &cases,
+            "--schemas",
+            &schemas,
+            "--exact",
+            property,
+        ],
+        env,
+    )
+    .expect("runs")
 }
 
 #[test]
@@ -155,25 +177,16 @@ fn a_target_that_cannot_set_an_input_up_stops_the_property_unshrunk() {
     .expect("stub");
     let dir = temp("setup-error");
     let property = "prop::invite::accepts_valid_bodies";
-    let run = run_suite_in(
+    let run = run_property_in(
         &dir,
-        &[
-            "--target",
-            &stub.target(),
-            "--cases",
-            &arg(&workspace_root().join("cases")),
-            "--schemas",
-            &arg(&workspace_root().join("schemas")),
-            "--exact",
-            property,
-        ],
+        &stub.target(),
+        property,
         // Persistence on, as in a user's run: nothing may be kept.
         &[
             ("CONFORMANCE_TOKEN", TOKEN),
             ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", ""),
         ],
-    )
-    .expect("runs");
+    );
     assert_eq!(run.code, Some(101), "{}", run.all_output());
     let text = &run.failures[property];
     assert!(text.contains("could not be set up"), "{text}");
@@ -201,30 +214,20 @@ fn a_failing_input_is_kept_and_replayed_first() {
     .expect("server");
     let dir = temp("kept");
     let property = "prop::invite::never_5xx_or_hangs";
-    let args = [
-        "--target".to_owned(),
-        server.base_url(),
-        "--cases".to_owned(),
-        arg(&workspace_root().join("cases")),
-        "--schemas".to_owned(),
-        arg(&workspace_root().join("schemas")),
-        "--exact".to_owned(),
-        property.to_owned(),
-    ];
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let target = server.base_url();
     let keep = ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", "");
     // Many inputs on eight workers: whichever finds the failure keeps it.
-    let first = run_suite_in(
+    let first = run_property_in(
         &dir,
-        &args,
+        &target,
+        property,
         &[
             ("CONFORMANCE_TOKEN", TOKEN),
             keep,
             ("PROPTEST_RNG_SEED", "99"),
             ("PROPTEST_CASES", "300"),
         ],
-    )
-    .expect("runs");
+    );
     assert_eq!(first.code, Some(101), "{}", first.all_output());
     let file = dir.join("proptest-regressions/invite__never_5xx_or_hangs.txt");
     let kept = std::fs::read_to_string(&file).expect("the failing input's seed is kept");
@@ -238,17 +241,17 @@ fn a_failing_input_is_kept_and_replayed_first() {
         first.failures[property].contains(&format!("PROPTEST_RNG_SEED={seed} PROPTEST_CASES=1"))
     );
     // The next run, with one input of another seed, replays the kept one first.
-    let next = run_suite_in(
+    let next = run_property_in(
         &dir,
-        &args,
+        &target,
+        property,
         &[
             ("CONFORMANCE_TOKEN", TOKEN),
             keep,
             ("PROPTEST_RNG_SEED", "1"),
             ("PROPTEST_CASES", "1"),
         ],
-    )
-    .expect("runs");
+    );
     assert_eq!(next.code, Some(101), "{}", next.all_output());
     let text = &next.failures[property];
     assert!(text.contains(&format!("has seed {seed}")), "{text}");
@@ -262,25 +265,16 @@ fn kept_failures_that_cannot_be_read_are_said_not_skipped_silently() {
     // A folder where the file of kept seeds should be: it cannot be read.
     std::fs::create_dir_all(dir.join("proptest-regressions/invite__never_5xx_or_hangs.txt"))
         .expect("dir");
-    let run = run_suite_in(
+    let run = run_property_in(
         &dir,
-        &[
-            "--target",
-            &server.base_url(),
-            "--cases",
-            &arg(&workspace_root().join("cases")),
-            "--schemas",
-            &arg(&workspace_root().join("schemas")),
-            "--exact",
-            "prop::invite::never_5xx_or_hangs",
-        ],
+        &server.base_url(),
+        "prop::invite::never_5xx_or_hangs",
         &[
             ("CONFORMANCE_TOKEN", TOKEN),
             ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", ""),
             ("PROPTEST_CASES", "2"),
         ],
-    )
-    .expect("runs");
+    );
     assert!(
         run.stderr.contains("its kept failures are not replayed"),
         "{}",
