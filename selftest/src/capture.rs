@@ -11,11 +11,13 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+use crate::{find, lock};
 
 /// How long a request, or a wait for a notification, may take.
 const PATIENCE: Duration = Duration::from_secs(5);
@@ -110,14 +112,6 @@ fn unchunk(mut rest: &[u8]) -> io::Result<Vec<u8>> {
         body.extend_from_slice(chunk);
         rest = rest.get(size + 2..).unwrap_or_default();
     }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A callback receiver on loopback: every POST's path and JSON body is

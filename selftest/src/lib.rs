@@ -314,8 +314,15 @@ pub fn in_parallel<T: Send, R: Send>(
     results.into_iter().map(|(_, r)| r).collect()
 }
 
+/// The guard of `mutex`, poisoned or not (a panicking test thread must not
+/// take the others down with it).
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Where `needle` first starts in `haystack`.
+pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Runs a rerun line the suite printed, as a user would paste it, with the
