@@ -8,10 +8,8 @@ use invite_reference::{Config, Fault};
 const TOKEN: &str = "selftest-ownership-token";
 
 fn env() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("CONFORMANCE_TOKEN", TOKEN),
-        ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", "1"),
-    ]
+    // Failure persistence is off in every run_suite.
+    vec![("CONFORMANCE_TOKEN", TOKEN)]
 }
 
 #[test]
