@@ -94,6 +94,25 @@ fn is_executable(path: &Path) -> bool {
     path.is_file()
 }
 
+/// The reference server with `faults` injected (none: the correct one), on
+/// loopback until the handle is dropped.
+pub fn server(faults: Vec<invite_reference::Fault>) -> invite_reference::ServerHandle {
+    invite_reference::start(invite_reference::Config {
+        faults,
+        ..invite_reference::Config::default()
+    })
+    .expect("the reference server starts")
+}
+
+/// An empty folder `conformance-NAME-PID` under the system's temporary
+/// folder (what a run of this process left there is removed first).
+pub fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("conformance-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
 /// One request to a target at `addr` (paths under `/v1.0`), as
 /// [`capture::send`] sends it (connect, read and write bounded): the status
 /// and the body as JSON (`Null` when there is none).

@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use conformance_selftest::{
-    check_generated, in_parallel, listed_checks, normalize, run_suite, workspace_root, Run,
+    check_generated, in_parallel, listed_checks, normalize, run_suite, server, workspace_root, Run,
 };
-use invite_reference::{Config, Fault};
+use invite_reference::Fault;
 use serde_json::Value;
 
 /// A token the suite must never print.
@@ -47,11 +47,7 @@ fn expectations() -> BTreeMap<String, Vec<String>> {
 }
 
 fn run_against(faults: Vec<Fault>, notification_deadline_ms: &str) -> Run {
-    let server = invite_reference::start(Config {
-        faults,
-        ..Config::default()
-    })
-    .expect("the reference server starts");
+    let server = server(faults);
     let base = server.base_url();
     // Cases only: the properties are proven against faults in properties.rs,
     // and shrinking against a withheld notification costs a deadline per step.
@@ -227,11 +223,7 @@ fn rendered_failures_read_well() {
         ),
     ];
     for (fault, test, kind) in kinds {
-        let server = invite_reference::start(Config {
-            faults: vec![fault.parse().expect("fault names parse")],
-            ..Config::default()
-        })
-        .expect("the reference server starts");
+        let server = server(vec![fault.parse().expect("fault names parse")]);
         let base = server.base_url();
         let mut args = vec!["--target", base.as_str(), "--exact", test];
         args.extend_from_slice(SUITE_ARGS);

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use conformance_selftest::capture::{capture, Captured};
 use conformance_selftest::glob::glob;
 use conformance_selftest::{
-    check_generated, in_parallel, listed_checks, run_suite, workspace_root, Run,
+    check_generated, in_parallel, listed_checks, run_suite, server, workspace_root, Run,
 };
 use invite_reference::{Change, Config, Document, MemberPath, Mutation, Step};
 use serde_json::Value;
@@ -245,7 +245,7 @@ fn run_one(mutation: &Mutation, skip: &[String]) -> Outcome {
 #[test]
 fn every_single_member_mutation_of_the_examples_is_reported_or_allowed() {
     let examples = examples();
-    let reference = invite_reference::start(Config::default()).expect("the reference starts");
+    let reference = server(Vec::new());
     let captures: Vec<(String, Captured)> = examples
         .iter()
         .map(|(name, case)| {

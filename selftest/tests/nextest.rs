@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
-use conformance_selftest::{clean_env, workspace_root};
-use invite_reference::{Config, Fault};
+use conformance_selftest::{clean_env, server, temp, workspace_root};
+use invite_reference::Fault;
 
 /// Whether this machine can run the proofs: cargo-nextest is installed
 /// (the machine image and CI have it). Without it the test fails with how to
@@ -72,17 +72,13 @@ fn a_failing_run_exits_non_zero_under_nextest_and_a_passing_one_zero() {
         return;
     }
     let filter = "test(=case::rejections::no_authorization) | test(=case::invite::examples::example_4_invite_pstn_participant)";
-    let correct = invite_reference::start(Config::default()).expect("server");
+    let correct = server(Vec::new());
     let ok = nextest(&correct.base_url(), filter, "default");
     let text = String::from_utf8_lossy(&ok.stderr);
     assert!(ok.status.success(), "{text}");
     assert!(text.contains("2 tests run: 2 passed"), "{text}");
 
-    let faulty = invite_reference::start(Config {
-        faults: vec![Fault::NoLocation],
-        ..Config::default()
-    })
-    .expect("server");
+    let faulty = server(vec![Fault::NoLocation]);
     let failed = nextest(&faulty.base_url(), filter, "ci");
     let text = String::from_utf8_lossy(&failed.stderr);
     assert!(!failed.status.success(), "{text}");
@@ -121,13 +117,8 @@ fn one_report_covers_a_whole_nextest_run() {
     if !nextest_available() {
         return;
     }
-    let faulty = invite_reference::start(Config {
-        faults: vec![Fault::NoLocation],
-        ..Config::default()
-    })
-    .expect("server");
-    let dir = std::env::temp_dir().join(format!("nextest-report-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let faulty = server(vec![Fault::NoLocation]);
+    let dir = temp("nextest-report");
     // A lint's process sets up no run: it still counts, and has its row.
     let filter =
         "test(/^case::invite::examples::/) | test(=case::rejections::unknown_call) | test(=lint::schemas)";

@@ -6,17 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use conformance_selftest::stubs::{transport, Transport};
-use conformance_selftest::{run_suite, run_suite_in, workspace_root, Run};
-use invite_reference::{Config, Fault};
+use conformance_selftest::{run_suite, run_suite_in, server, temp, workspace_root, Run};
+use invite_reference::Fault;
 
 const TOKEN: &str = "selftest-silence-token";
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("conformance-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 fn arg(path: &Path) -> String {
     path.to_string_lossy().into_owned()
@@ -118,7 +111,7 @@ fn the_case_lint_fails_without_the_case_schema() {
 #[test]
 fn a_token_that_is_not_utf8_is_an_error_not_a_run_without_one() {
     use std::os::unix::ffi::OsStrExt;
-    let server = invite_reference::start(Config::default()).expect("server");
+    let server = server(Vec::new());
     let out = conformance_selftest::suite_command(&workspace_root())
         .expect("built")
         .args([
@@ -145,7 +138,7 @@ fn a_token_that_is_not_utf8_is_an_error_not_a_run_without_one() {
 fn a_refused_token_stops_the_run_once_with_what_to_do() {
     // The reference server wants a bearer token, any: without one it
     // answers 401 to everything.
-    let server = invite_reference::start(Config::default()).expect("server");
+    let server = server(Vec::new());
     let run = run_suite(&["--target", &server.base_url()], &[]).expect("runs");
     assert_eq!(run.code, Some(2), "{}", run.all_output());
     assert_eq!(
@@ -207,11 +200,7 @@ fn a_target_that_cannot_set_an_input_up_stops_the_property_unshrunk() {
 
 #[test]
 fn a_failing_input_is_kept_and_replayed_first() {
-    let server = invite_reference::start(Config {
-        faults: vec![Fault::ServerErrorOnPhone],
-        ..Config::default()
-    })
-    .expect("server");
+    let server = server(vec![Fault::ServerErrorOnPhone]);
     let dir = temp("kept");
     let property = "prop::invite::never_5xx_or_hangs";
     let target = server.base_url();
@@ -260,7 +249,7 @@ fn a_failing_input_is_kept_and_replayed_first() {
 
 #[test]
 fn kept_failures_that_cannot_be_read_are_said_not_skipped_silently() {
-    let server = invite_reference::start(Config::default()).expect("server");
+    let server = server(Vec::new());
     let dir = temp("unreadable-kept");
     // A folder where the file of kept seeds should be: it cannot be read.
     std::fs::create_dir_all(dir.join("proptest-regressions/invite__never_5xx_or_hangs.txt"))

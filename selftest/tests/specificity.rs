@@ -4,7 +4,7 @@
 //! lint refuses an expectation the spec's freedoms make unfair.
 
 use conformance_selftest::page_text::{collapse_ws, strip_links};
-use conformance_selftest::{listed_checks, run_suite, workspace_root, Listed};
+use conformance_selftest::{listed_checks, run_suite, temp, workspace_root, Listed};
 use invite_reference::{Config, Variant};
 
 /// The page as plain text: links reduced to their words, notes and quotes
@@ -82,8 +82,7 @@ fn a_should_case_warns_by_default_and_fails_under_strict() {
 
 #[test]
 fn the_case_lint_refuses_what_a_correct_target_may_do_otherwise() {
-    let dir = std::env::temp_dir().join(format!("unfair-cases-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = temp("unfair-cases");
     std::fs::create_dir_all(dir.join("invite")).expect("temp dir");
     let case = serde_json::json!({
         "description": "An unfair case",
