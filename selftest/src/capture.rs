@@ -11,11 +11,13 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+use crate::{find, lock};
 
 /// How long a request, or a wait for a notification, may take.
 const PATIENCE: Duration = Duration::from_secs(5);
@@ -110,14 +112,6 @@ fn unchunk(mut rest: &[u8]) -> io::Result<Vec<u8>> {
         body.extend_from_slice(chunk);
         rest = rest.get(size + 2..).unwrap_or_default();
     }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A callback receiver on loopback: every POST's path and JSON body is
@@ -438,6 +432,13 @@ pub fn capture(base: &str, case: &Value) -> io::Result<Captured> {
         .as_str()
         .ok_or_else(|| fail("the request has no path".into()))?;
     let body = request.get("body").map(|b| fill(b, &vars));
+    // What the other calls have had so far: the invite adds to each (a
+    // replaced call's end, the roster of a call moved from).
+    let before: BTreeMap<&String, usize> = fixtures
+        .keys()
+        .filter(|var| *var != "call")
+        .map(|var| (var, callbacks.bodies(var).len()))
+        .collect();
     let answer = send(base, "POST", path, body.as_ref())?;
     let response = answer
         .json()
@@ -458,17 +459,30 @@ pub fn capture(base: &str, case: &Value) -> io::Result<Captured> {
         return Err(fail("the invite's notifications did not come".into()));
     }
     let call = vars.get("call").cloned().unwrap_or_default();
-    let operation = send(
+    let answer = send(
         base,
         "GET",
         &format!("/communications/calls/{call}/operations/{op}"),
         None,
-    )?
-    .json()
-    .unwrap_or(Value::Null);
-    // What follows the invite on the other calls (a replaced call's end, the
-    // roster of a call moved from) comes with it or just after.
-    std::thread::sleep(Duration::from_millis(50));
+    )?;
+    let operation = answer
+        .json()
+        .filter(|_| answer.status == 200)
+        .ok_or_else(|| {
+            fail(format!(
+                "reading the operation back answered {}",
+                answer.status
+            ))
+        })?;
+    // What follows the invite on the other calls comes with it or just
+    // after, from their own notifiers: one POST more on each.
+    for (var, count) in before {
+        if !callbacks.wait(var, |bodies| bodies.len() > count) {
+            return Err(fail(format!(
+                "the invite's notifications to the {var} call did not come"
+            )));
+        }
+    }
     let mut captured = Captured {
         response,
         operation,

@@ -78,6 +78,14 @@ mod tests {
             "roster:*:$.resourceData[*].id",
             "roster:other:$.resourceData[*].info.id"
         ));
+        assert!(glob(
+            "request $.participants[*].{a,b}",
+            "request $.participants[*].b"
+        ));
+        assert!(!glob(
+            "request $.participants[*].a",
+            "request $.participants[*].a.b"
+        ));
         assert!(glob("*", "anything"));
         assert!(glob("a*b*c", "abc"));
         assert!(!glob("a*b*c", "acb"));

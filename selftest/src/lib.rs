@@ -3,11 +3,13 @@
 
 pub mod capture;
 pub mod glob;
+pub mod page_text;
 pub mod stubs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// The workspace root, where `cases/` and `schemas/` are.
 pub fn workspace_root() -> PathBuf {
@@ -92,34 +94,41 @@ fn is_executable(path: &Path) -> bool {
     path.is_file()
 }
 
-/// One request over a plain socket to a target at `addr` (paths under
-/// `/v1.0`): the self-tests need no HTTP client for this. The status and the
-/// body as JSON (`Null` when there is none).
+/// The reference server with `faults` injected (none: the correct one), on
+/// loopback until the handle is dropped.
+pub fn server(faults: Vec<invite_reference::Fault>) -> invite_reference::ServerHandle {
+    invite_reference::start(invite_reference::Config {
+        faults,
+        ..invite_reference::Config::default()
+    })
+    .expect("the reference server starts")
+}
+
+/// An empty folder `conformance-NAME-PID` under the system's temporary
+/// folder (what a run of this process left there is removed first).
+pub fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("conformance-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// One request to a target at `addr` (paths under `/v1.0`), as
+/// [`capture::send`] sends it (connect, read and write bounded): the status
+/// and the body as JSON (`Null` when there is none).
 pub fn request(
     addr: std::net::SocketAddr,
     method: &str,
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> (u16, serde_json::Value) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    let body = body.map(ToString::to_string).unwrap_or_default();
-    write!(
-        stream,
-        "{method} /v1.0{path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+    let base = format!("http://{addr}/v1.0");
+    let answer = capture::send(&base, method, path, body)
+        .unwrap_or_else(|e| panic!("{method} {base}{path}: {e}"));
+    (
+        answer.status,
+        answer.json().unwrap_or(serde_json::Value::Null),
     )
-    .expect("write");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("read");
-    let (head, json_text) = answer.split_once("\r\n\r\n").expect("a head");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let json = serde_json::from_str(json_text).unwrap_or(serde_json::Value::Null);
-    (status, json)
 }
 
 /// Creates a group (or peer-to-peer) call on a target at `addr`, as a user
@@ -181,21 +190,8 @@ pub fn run_suite(args: &[&str], env: &[(&str, &str)]) -> Result<Run, String> {
 /// [`run_suite`] from another working directory (where `proptest-regressions/`
 /// and relative paths land).
 pub fn run_suite_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Run, String> {
-    let bin = suite_binary()?;
-    let mut cmd = Command::new(&bin);
-    cmd.current_dir(cwd)
-        .args(args)
-        .stdin(Stdio::null())
-        .env("NO_COLOR", "1");
-    // Only what the test says reaches the suite: nothing of the shell's.
-    for (var, _) in std::env::vars_os() {
-        let name = var.to_string_lossy();
-        if name.starts_with("CONFORMANCE_") || name.starts_with("PROPTEST_") || name == "NEXTEST" {
-            cmd.env_remove(&var);
-        }
-    }
-    // Runs against broken targets must not leave proptest seeds in the repository.
-    cmd.env("PROPTEST_DISABLE_FAILURE_PERSISTENCE", "1");
+    let mut cmd = suite_command(cwd)?;
+    cmd.args(args);
     // An empty value takes the variable away (`PROPTEST_DISABLE_FAILURE_PERSISTENCE`
     // counts by its presence).
     for (k, v) in env {
@@ -205,9 +201,12 @@ pub fn run_suite_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<R
             cmd.env(k, v);
         }
     }
-    let out = cmd
-        .output()
-        .map_err(|e| format!("failed to run {}: {e}", bin.display()))?;
+    let out = cmd.output().map_err(|e| {
+        format!(
+            "failed to run {}: {e}",
+            Path::new(cmd.get_program()).display()
+        )
+    })?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     Ok(Run {
         code: out.status.code(),
@@ -215,6 +214,134 @@ pub fn run_suite_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<R
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         stdout,
     })
+}
+
+/// The suite binary as every self-test spawns it: from `cwd`, stdin closed,
+/// no colour, the shell's suite variables taken away ([`clean_env`]) and
+/// failure persistence off. Arguments and the test's own variables are the
+/// caller's to add.
+pub fn suite_command(cwd: &Path) -> Result<Command, String> {
+    let bin = suite_binary()?;
+    let mut cmd = Command::new(&bin);
+    cmd.current_dir(cwd)
+        .stdin(Stdio::null())
+        .env("NO_COLOR", "1");
+    clean_env(&mut cmd);
+    // Runs against broken targets must not leave proptest seeds in the repository.
+    cmd.env("PROPTEST_DISABLE_FAILURE_PERSISTENCE", "1");
+    Ok(cmd)
+}
+
+/// Takes away every `CONFORMANCE_*` and `PROPTEST_*` variable of this
+/// process's environment, and `NEXTEST`: only what the test says reaches the
+/// suite, nothing of the shell's. Call it before setting the test's own.
+pub fn clean_env(cmd: &mut Command) {
+    for (var, _) in std::env::vars_os() {
+        let name = var.to_string_lossy();
+        if name.starts_with("CONFORMANCE_") || name.starts_with("PROPTEST_") || name == "NEXTEST" {
+            cmd.env_remove(&var);
+        }
+    }
+}
+
+/// A check as `--list-checks` prints it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub id: String,
+    pub level: String,
+    pub source: String,
+    pub summary: String,
+    pub rule: String,
+}
+
+/// The checks as the suite lists them (`--list-checks`), under the header it
+/// prints first, five columns each; never none.
+pub fn listed_checks() -> Vec<Listed> {
+    let run = run_suite(&["--list-checks"], &[]).expect("the suite binary runs");
+    assert_eq!(run.code, Some(0), "--list-checks failed: {}", run.stderr);
+    let mut lines = run.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("id\tlevel\tsource\tsummary\trule"),
+        "--list-checks starts with a header"
+    );
+    let checks: Vec<Listed> = lines
+        .map(|l| {
+            let parts: Vec<&str> = l.split('\t').collect();
+            assert_eq!(parts.len(), 5, "five columns: {l:?}");
+            Listed {
+                id: parts[0].to_owned(),
+                level: parts[1].to_owned(),
+                source: parts[2].to_owned(),
+                summary: parts[3].to_owned(),
+                rule: parts[4].to_owned(),
+            }
+        })
+        .collect();
+    assert!(!checks.is_empty(), "--list-checks lists no check");
+    checks
+}
+
+/// A generated document: `generated` must be what `path` holds. When it is
+/// not, `update_var` set rewrites the file; unset, the test panics with
+/// `out_of_date(current)` (say how to regenerate it).
+pub fn check_generated(
+    path: &Path,
+    generated: &str,
+    update_var: &str,
+    out_of_date: impl FnOnce(&str) -> String,
+) {
+    let current = std::fs::read_to_string(path).unwrap_or_default();
+    if current == generated {
+        return;
+    }
+    if std::env::var_os(update_var).is_some() {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .unwrap_or_else(|e| panic!("{} can be created: {e}", dir.display()));
+        }
+        std::fs::write(path, generated)
+            .unwrap_or_else(|e| panic!("{} can be written: {e}", path.display()));
+    } else {
+        panic!("{}", out_of_date(&current));
+    }
+}
+
+/// `f` over every item on `workers` threads at once, taking the items in
+/// order; the results in the items' order.
+pub fn in_parallel<T: Send, R: Send>(
+    items: Vec<T>,
+    workers: usize,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let count = items.len();
+    let queue = Mutex::new(items.into_iter().enumerate());
+    let results = Mutex::new(Vec::with_capacity(count));
+    std::thread::scope(|scope| {
+        for _ in 0..workers.max(1) {
+            scope.spawn(|| loop {
+                let Some((i, item)) = lock(&queue).next() else {
+                    break;
+                };
+                let result = f(item);
+                lock(&results).push((i, result));
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(PoisonError::into_inner);
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The guard of `mutex`, poisoned or not (a panicking test thread must not
+/// take the others down with it).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Where `needle` first starts in `haystack`.
+pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Runs a rerun line the suite printed, as a user would paste it, with the

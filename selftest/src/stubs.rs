@@ -14,10 +14,12 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+
+use crate::{find, lock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
@@ -118,10 +120,6 @@ impl Log {
     fn sent_one(&self, sent: Sent) {
         lock(&self.sent).push(sent);
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn runtime() -> io::Result<tokio::runtime::Runtime> {
@@ -426,10 +424,6 @@ async fn fill(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> io::Result<bool> 
     let n = stream.read(&mut chunk).await?;
     buffer.extend_from_slice(&chunk[..n]);
     Ok(n > 0)
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 // ---- the Graph stub ---------------------------------------------------------

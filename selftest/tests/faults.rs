@@ -3,10 +3,11 @@
 //! (`selftest/faults.json`); against the correct server it must pass clean.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
 
-use conformance_selftest::{normalize, run_suite, workspace_root, Run};
-use invite_reference::{Config, Fault};
+use conformance_selftest::{
+    check_generated, in_parallel, listed_checks, normalize, run_suite, server, workspace_root, Run,
+};
+use invite_reference::Fault;
 use serde_json::Value;
 
 /// A token the suite must never print.
@@ -46,11 +47,7 @@ fn expectations() -> BTreeMap<String, Vec<String>> {
 }
 
 fn run_against(faults: Vec<Fault>, notification_deadline_ms: &str) -> Run {
-    let server = invite_reference::start(Config {
-        faults,
-        ..Config::default()
-    })
-    .expect("the reference server starts");
+    let server = server(faults);
     let base = server.base_url();
     // Cases only: the properties are proven against faults in properties.rs,
     // and shrinking against a withheld notification costs a deadline per step.
@@ -58,40 +55,6 @@ fn run_against(faults: Vec<Fault>, notification_deadline_ms: &str) -> Run {
     args.extend_from_slice(SUITE_ARGS);
     args.extend_from_slice(&["--notification-timeout-ms", notification_deadline_ms]);
     run_suite(&args, &[("CONFORMANCE_TOKEN", TOKEN)]).expect("the suite binary runs")
-}
-
-/// A check as `--list-checks` prints it.
-struct Listed {
-    id: String,
-    level: String,
-    source: String,
-    summary: String,
-    rule: String,
-}
-
-/// The checks as the suite lists them, under the header it prints first.
-fn listed_checks() -> Vec<Listed> {
-    let run = run_suite(&["--list-checks"], &[]).expect("the suite binary runs");
-    assert_eq!(run.code, Some(0), "--list-checks failed: {}", run.stderr);
-    let mut lines = run.stdout.lines();
-    assert_eq!(
-        lines.next(),
-        Some("id\tlevel\tsource\tsummary\trule"),
-        "--list-checks starts with a header"
-    );
-    lines
-        .map(|l| {
-            let parts: Vec<&str> = l.split('\t').collect();
-            assert_eq!(parts.len(), 5, "five columns: {l:?}");
-            Listed {
-                id: parts[0].to_owned(),
-                level: parts[1].to_owned(),
-                source: parts[2].to_owned(),
-                summary: parts[3].to_owned(),
-                rule: parts[4].to_owned(),
-            }
-        })
-        .collect()
 }
 
 #[test]
@@ -116,21 +79,15 @@ fn every_fault_is_caught_by_the_checks_it_breaks() {
         "selftest/faults.json must list exactly the reference server's faults"
     );
 
-    let results: Mutex<BTreeMap<String, Run>> = Mutex::new(BTreeMap::new());
-    let queue: Mutex<Vec<String>> = Mutex::new(expected.keys().cloned().collect());
-    std::thread::scope(|scope| {
-        for _ in 0..6 {
-            scope.spawn(|| loop {
-                let Some(name) = queue.lock().unwrap().pop() else {
-                    break;
-                };
-                let fault: Fault = name.parse().expect("fault names parse");
-                let run = run_against(vec![fault], SHORT_DEADLINE);
-                results.lock().unwrap().insert(name, run);
-            });
-        }
-    });
-    let results = results.into_inner().unwrap();
+    // The last faults first, as the queue always took them.
+    let names: Vec<String> = expected.keys().rev().cloned().collect();
+    let results: BTreeMap<String, Run> = in_parallel(names, 6, |name| {
+        let fault: Fault = name.parse().expect("fault names parse");
+        let run = run_against(vec![fault], SHORT_DEADLINE);
+        (name, run)
+    })
+    .into_iter()
+    .collect();
 
     let mut problems = Vec::new();
     for (fault, checks) in &expected {
@@ -205,18 +162,14 @@ fn check_matrix(expected: &BTreeMap<String, Vec<String>>) {
     for c in &checks {
         md.push_str(&format!("- `{}`: {}\n", c.id, c.rule.replace('|', "\\|")));
     }
-    let path = workspace_root().join("docs/fault-matrix.md");
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
-    if current != md {
-        if std::env::var_os("UPDATE_FAULT_MATRIX").is_some() {
-            std::fs::create_dir_all(workspace_root().join("docs")).expect("docs/ can be created");
-            std::fs::write(&path, md).expect("docs/fault-matrix.md can be written");
-        } else {
-            panic!(
-                "docs/fault-matrix.md is out of date: run UPDATE_FAULT_MATRIX=1 cargo test -p conformance-selftest --test faults"
-            );
-        }
-    }
+    check_generated(
+        &workspace_root().join("docs/fault-matrix.md"),
+        &md,
+        "UPDATE_FAULT_MATRIX",
+        |_| {
+            "docs/fault-matrix.md is out of date: run UPDATE_FAULT_MATRIX=1 cargo test -p conformance-selftest --test faults".to_owned()
+        },
+    );
 }
 
 /// One rendered failure per kind of mismatch, as a user reads it.
@@ -270,11 +223,7 @@ fn rendered_failures_read_well() {
         ),
     ];
     for (fault, test, kind) in kinds {
-        let server = invite_reference::start(Config {
-            faults: vec![fault.parse().expect("fault names parse")],
-            ..Config::default()
-        })
-        .expect("the reference server starts");
+        let server = server(vec![fault.parse().expect("fault names parse")]);
         let base = server.base_url();
         let mut args = vec!["--target", base.as_str(), "--exact", test];
         args.extend_from_slice(SUITE_ARGS);

@@ -4,13 +4,14 @@
 //! code 101 (2 for a target that cannot be reached at all), nothing panics,
 //! and the suite's peak memory stays bounded.
 //!
-//! Every trial of a run starts at once (`--test-threads 64`), so the run's
-//! wall time bounds the time of each trial: a trial that overran its deadlines
-//! would make the whole run overrun them.
+//! Every trial of a run starts at once (`--test-threads 64`), so none waits
+//! for another. How long a run takes is not judged (a loaded machine makes
+//! any run slow); a run that has not ended after a generous bound hangs, and
+//! is killed and fails.
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use conformance_selftest::stubs::{
     self, GraphConfig, InviteAnswer, Notifications, Stub, Transport,
 };
-use conformance_selftest::{parse_failures, run_suite, suite_binary, workspace_root, Run};
+use conformance_selftest::{parse_failures, run_suite, suite_command, workspace_root, Run};
 
 /// A token the suite must never print.
 const TOKEN: &str = "hostile-secret-token-5c4b3a";
@@ -94,26 +95,11 @@ fn watch(what: &str, stub: &Stub, trials: Trials) -> Watched {
         Trials::AllCases => args.push("case::"),
         Trials::Exact(name) => args.extend(["--exact", name]),
     }
-    let bin = suite_binary().expect("the suite binary is built");
-    let mut cmd = Command::new(&bin);
-    cmd.current_dir(workspace_root())
-        .args(&args)
-        .stdin(Stdio::null())
+    let mut cmd = suite_command(&workspace_root()).expect("the suite binary is built");
+    cmd.args(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .env("NO_COLOR", "1")
-        .env("PROPTEST_DISABLE_FAILURE_PERSISTENCE", "1")
         .env("CONFORMANCE_TOKEN", TOKEN);
-    // The same clean environment as `run_suite`.
-    for var in [
-        "CONFORMANCE_TARGET",
-        "CONFORMANCE_GROUP_CALL_ID",
-        "CONFORMANCE_P2P_CALL_ID",
-        "CONFORMANCE_STRICT",
-        "NEXTEST",
-    ] {
-        cmd.env_remove(var);
-    }
     let started = Instant::now();
     let mut child = cmd.spawn().expect("the suite binary starts");
     let pid = child.id();
@@ -350,30 +336,10 @@ fn graph(config: GraphConfig) -> Stub {
     stubs::graph(config).expect("the stub starts")
 }
 
-/// Prints how long a test took, for the record.
-struct Timer(&'static str, Instant);
-
-impl Timer {
-    fn start(name: &'static str) -> Self {
-        Self(name, Instant::now())
-    }
-}
-
-impl Drop for Timer {
-    fn drop(&mut self) {
-        eprintln!(
-            "hostile test {} took {} ms",
-            self.0,
-            self.1.elapsed().as_millis()
-        );
-    }
-}
-
 // ---- the transport ----------------------------------------------------------
 
 #[test]
 fn connection_refused() {
-    let _t = Timer::start("connection_refused");
     let stub = stubs::refused().expect("a port is reserved");
     let w = watch("refused", &stub, Trials::AllCases);
     // The suite probes the target before any trial: an unreachable target is
@@ -402,7 +368,6 @@ fn connection_refused() {
 
 #[test]
 fn accepts_and_never_answers() {
-    let _t = Timer::start("accepts_and_never_answers");
     let stub = transport(Transport::Silent);
     let w = watch("silent", &stub, Trials::AllCases);
     w.assert_sane(101);
@@ -411,7 +376,6 @@ fn accepts_and_never_answers() {
 
 #[test]
 fn answers_headers_then_stalls() {
-    let _t = Timer::start("answers_headers_then_stalls");
     let stub = transport(Transport::StallAfterHeaders);
     let w = watch("stall after headers", &stub, Trials::AllCases);
     w.assert_sane(101);
@@ -420,7 +384,6 @@ fn answers_headers_then_stalls() {
 
 #[test]
 fn drips_one_byte_a_second() {
-    let _t = Timer::start("drips_one_byte_a_second");
     let stub = transport(Transport::Drip);
     let w = watch("drip", &stub, Trials::AllCases);
     w.assert_sane(101);
@@ -429,7 +392,6 @@ fn drips_one_byte_a_second() {
 
 #[test]
 fn a_100_mb_body() {
-    let _t = Timer::start("a_100_mb_body");
     let chunked = transport(Transport::HugeBody { declared: false });
     let declared = transport(Transport::HugeBody { declared: true });
     let runs = watch_all(&[
@@ -471,7 +433,6 @@ fn a_100_mb_body() {
 
 #[test]
 fn bodies_that_are_not_json() {
-    let _t = Timer::start("bodies_that_are_not_json");
     let invalid_utf8 = transport(Transport::Fixed {
         status: 404,
         content_type: "application/json",
@@ -514,7 +475,6 @@ fn bodies_that_are_not_json() {
 
 #[test]
 fn wrong_content_type() {
-    let _t = Timer::start("wrong_content_type");
     let error_as_text = transport(Transport::Fixed {
         status: 404,
         content_type: "text/plain",
@@ -548,7 +508,6 @@ fn wrong_content_type() {
 
 #[test]
 fn connection_reset_mid_body() {
-    let _t = Timer::start("connection_reset_mid_body");
     let stub = transport(Transport::ResetMidBody);
     let w = watch("reset mid-body", &stub, Trials::AllCases);
     w.assert_sane(101);
@@ -557,7 +516,6 @@ fn connection_reset_mid_body() {
 
 #[test]
 fn a_redirect_loop() {
-    let _t = Timer::start("a_redirect_loop");
     let stub = transport(Transport::RedirectLoop);
     let w = watch("redirect loop", &stub, Trials::AllCases);
     w.assert_sane(101);
@@ -575,7 +533,6 @@ fn a_redirect_loop() {
 
 #[test]
 fn notifications_that_never_come() {
-    let _t = Timer::start("notifications_that_never_come");
     let after_invite = graph(GraphConfig::notifications(Notifications::NeverAfterInvite));
     let never = graph(GraphConfig::notifications(Notifications::NeverEstablished));
     let runs = watch_all(&[
@@ -621,7 +578,6 @@ fn notifications_that_never_come() {
 /// on fresh connections, with no transport error.
 #[test]
 fn keep_alive_closed_after_each_answer() {
-    let _t = Timer::start("keep_alive_closed_after_each_answer");
     let stub = graph(GraphConfig {
         close_after_answer: true,
         ..GraphConfig::notifications(Notifications::Correct)
@@ -655,7 +611,6 @@ fn keep_alive_closed_after_each_answer() {
 
 #[test]
 fn notifications_that_come_twice() {
-    let _t = Timer::start("notifications_that_come_twice");
     let stub = graph(GraphConfig::notifications(Notifications::Twice));
     let w = watch("twice", &stub, Trials::Exact(INVITE_CASE));
     w.assert_sane(101);
@@ -673,7 +628,6 @@ fn notifications_that_come_twice() {
 
 #[test]
 fn notifications_for_another_call() {
-    let _t = Timer::start("notifications_for_another_call");
     let stub = graph(GraphConfig::notifications(Notifications::OtherCall));
     let w = watch("another call", &stub, Trials::Exact(INVITE_CASE));
     w.assert_sane(101);
@@ -697,7 +651,6 @@ fn notifications_for_another_call() {
 
 #[test]
 fn a_flood_of_notifications() {
-    let _t = Timer::start("a_flood_of_notifications");
     let count = 5_000;
     let stub = graph(GraphConfig::notifications(Notifications::Flood {
         count,
@@ -737,7 +690,6 @@ fn a_flood_of_notifications() {
 
 #[test]
 fn malformed_notifications() {
-    let _t = Timer::start("malformed_notifications");
     let not_json = graph(GraphConfig::notifications(Notifications::NotJson));
     let wrong_shape = graph(GraphConfig::notifications(Notifications::WrongShape));
     let runs = watch_all(&[
@@ -768,7 +720,6 @@ fn malformed_notifications() {
 
 #[test]
 fn notifications_to_guessed_callback_paths() {
-    let _t = Timer::start("notifications_to_guessed_callback_paths");
     let guesses = 200;
     let stub = graph(GraphConfig::notifications(Notifications::GuessedPaths {
         guesses,

@@ -11,11 +11,12 @@
 //! `docs/spec-coverage.md`, between its mutation markers.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
 
 use conformance_selftest::capture::{capture, Captured};
 use conformance_selftest::glob::glob;
-use conformance_selftest::{run_suite, workspace_root, Run};
+use conformance_selftest::{
+    check_generated, in_parallel, listed_checks, run_suite, server, workspace_root, Run,
+};
 use invite_reference::{Change, Config, Document, MemberPath, Mutation, Step};
 use serde_json::Value;
 
@@ -244,7 +245,7 @@ fn run_one(mutation: &Mutation, skip: &[String]) -> Outcome {
 #[test]
 fn every_single_member_mutation_of_the_examples_is_reported_or_allowed() {
     let examples = examples();
-    let reference = invite_reference::start(Config::default()).expect("the reference starts");
+    let reference = server(Vec::new());
     let captures: Vec<(String, Captured)> = examples
         .iter()
         .map(|(name, case)| {
@@ -358,27 +359,18 @@ fn run_all(
     examples: &[(String, Value)],
     indices: &[usize],
 ) -> BTreeMap<usize, Outcome> {
-    let queue: Mutex<Vec<usize>> = Mutex::new(indices.iter().rev().copied().collect());
-    let results: Mutex<BTreeMap<usize, Outcome>> = Mutex::new(BTreeMap::new());
-    std::thread::scope(|scope| {
-        for _ in 0..WORKERS {
-            scope.spawn(|| loop {
-                let Some(i) = queue.lock().unwrap().pop() else {
-                    break;
-                };
-                let (mutation, holding) = &mutations[i];
-                let skip: Vec<String> = examples
-                    .iter()
-                    .map(|(name, _)| name.clone())
-                    .filter(|name| !holding.contains(name))
-                    .map(|name| name.trim_start_matches(EXAMPLE_PREFIX).to_owned())
-                    .collect();
-                let outcome = run_one(mutation, &skip);
-                results.lock().unwrap().insert(i, outcome);
-            });
-        }
-    });
-    results.into_inner().unwrap()
+    in_parallel(indices.to_vec(), WORKERS, |i| {
+        let (mutation, holding) = &mutations[i];
+        let skip: Vec<String> = examples
+            .iter()
+            .map(|(name, _)| name.clone())
+            .filter(|name| !holding.contains(name))
+            .map(|name| name.trim_start_matches(EXAMPLE_PREFIX).to_owned())
+            .collect();
+        (i, run_one(mutation, &skip))
+    })
+    .into_iter()
+    .collect()
 }
 
 /// What one mutation's outcome comes to.
@@ -458,16 +450,9 @@ fn judge(
 /// Each check's level as `--list-checks` prints it; `ERROR` (no verdict)
 /// counts as a failure of the run.
 fn levels() -> BTreeMap<String, String> {
-    let run = run_suite(&["--list-checks"], &[]).expect("the suite binary runs");
-    assert_eq!(run.code, Some(0), "{}", run.all_output());
-    let mut levels: BTreeMap<String, String> = run
-        .stdout
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let mut columns = line.split('\t');
-            Some((columns.next()?.to_owned(), columns.next()?.to_owned()))
-        })
+    let mut levels: BTreeMap<String, String> = listed_checks()
+        .into_iter()
+        .map(|check| (check.id, check.level))
         .collect();
     levels.insert("ERROR".into(), "MUST".into());
     levels
@@ -636,19 +621,15 @@ fn write_section(
         );
     };
     let updated = format!("{}{md}{}", &current[..start], &current[end + END.len()..]);
-    if updated != current {
-        if std::env::var_os("UPDATE_SPEC_COVERAGE").is_some() {
-            std::fs::write(&path, updated).expect("docs/spec-coverage.md can be written");
-        } else {
-            let old: BTreeSet<&str> = current.lines().collect();
-            let new: BTreeSet<&str> = updated.lines().collect();
-            let gone: Vec<&&str> = old.difference(&new).take(10).collect();
-            let came: Vec<&&str> = new.difference(&old).take(10).collect();
-            panic!(
-                "docs/spec-coverage.md's mutation section is out of date: run UPDATE_SPEC_COVERAGE=1 cargo test -p conformance-selftest --test mutations\nno longer:\n{gone:#?}\nnow:\n{came:#?}"
-            );
-        }
-    }
+    check_generated(&path, &updated, "UPDATE_SPEC_COVERAGE", |current| {
+        let old: BTreeSet<&str> = current.lines().collect();
+        let new: BTreeSet<&str> = updated.lines().collect();
+        let gone: Vec<&&str> = old.difference(&new).take(10).collect();
+        let came: Vec<&&str> = new.difference(&old).take(10).collect();
+        format!(
+            "docs/spec-coverage.md's mutation section is out of date: run UPDATE_SPEC_COVERAGE=1 cargo test -p conformance-selftest --test mutations\nno longer:\n{gone:#?}\nnow:\n{came:#?}"
+        )
+    });
 }
 
 fn cell(text: &str) -> String {

@@ -3,14 +3,32 @@
 
 use std::process::Command;
 
-use conformance_selftest::workspace_root;
-use invite_reference::{Config, Fault};
+use conformance_selftest::{clean_env, server, temp, workspace_root};
+use invite_reference::Fault;
 
+/// Whether this machine can run the proofs: cargo-nextest is installed
+/// (the machine image and CI have it). Without it the test fails with how to
+/// install it, unless `SELFTEST_SKIP_NEXTEST=1` says to skip it.
 fn nextest_available() -> bool {
-    Command::new("cargo")
+    let installed = Command::new(cargo())
         .args(["nextest", "--version"])
         .output()
-        .is_ok_and(|o| o.status.success())
+        .is_ok_and(|o| o.status.success());
+    if installed {
+        return true;
+    }
+    if std::env::var_os("SELFTEST_SKIP_NEXTEST").is_some_and(|v| v == "1") {
+        eprintln!("cargo-nextest is not installed: skipped (SELFTEST_SKIP_NEXTEST=1)");
+        return false;
+    }
+    panic!(
+        "cargo-nextest is not installed: install it (`cargo install cargo-nextest --locked`, \
+         or see https://nexte.st), or set SELFTEST_SKIP_NEXTEST=1 to skip this proof"
+    );
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
 fn nextest(target: &str, filter: &str, profile: &str) -> std::process::Output {
@@ -23,7 +41,10 @@ fn nextest_with(
     profile: &str,
     env: &[(&str, &str)],
 ) -> std::process::Output {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut cmd = Command::new(cargo());
+    // Nothing of the shell's reaches the suite, as with `run_suite`; then
+    // what this test sets.
+    clean_env(&mut cmd);
     cmd.envs(env.iter().copied());
     cmd.current_dir(workspace_root())
         .args([
@@ -48,22 +69,16 @@ fn nextest_with(
 #[test]
 fn a_failing_run_exits_non_zero_under_nextest_and_a_passing_one_zero() {
     if !nextest_available() {
-        // The machine image ships cargo-nextest; a machine without it cannot run this proof.
-        eprintln!("cargo-nextest is not installed: skipping");
         return;
     }
     let filter = "test(=case::rejections::no_authorization) | test(=case::invite::examples::example_4_invite_pstn_participant)";
-    let correct = invite_reference::start(Config::default()).expect("server");
+    let correct = server(Vec::new());
     let ok = nextest(&correct.base_url(), filter, "default");
     let text = String::from_utf8_lossy(&ok.stderr);
     assert!(ok.status.success(), "{text}");
     assert!(text.contains("2 tests run: 2 passed"), "{text}");
 
-    let faulty = invite_reference::start(Config {
-        faults: vec![Fault::NoLocation],
-        ..Config::default()
-    })
-    .expect("server");
+    let faulty = server(vec![Fault::NoLocation]);
     let failed = nextest(&faulty.base_url(), filter, "ci");
     let text = String::from_utf8_lossy(&failed.stderr);
     assert!(!failed.status.success(), "{text}");
@@ -100,16 +115,10 @@ fn a_failing_run_exits_non_zero_under_nextest_and_a_passing_one_zero() {
 #[test]
 fn one_report_covers_a_whole_nextest_run() {
     if !nextest_available() {
-        eprintln!("cargo-nextest is not installed: skipping");
         return;
     }
-    let faulty = invite_reference::start(Config {
-        faults: vec![Fault::NoLocation],
-        ..Config::default()
-    })
-    .expect("server");
-    let dir = std::env::temp_dir().join(format!("nextest-report-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let faulty = server(vec![Fault::NoLocation]);
+    let dir = temp("nextest-report");
     // A lint's process sets up no run: it still counts, and has its row.
     let filter =
         "test(/^case::invite::examples::/) | test(=case::rejections::unknown_call) | test(=lint::schemas)";

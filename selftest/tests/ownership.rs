@@ -2,21 +2,19 @@
 //! ended, and every call the suite creates is ended on every path, cases
 //! and properties failing and shrinking included.
 
-use conformance_selftest::{create_call, request, run_suite};
-use invite_reference::{Config, Fault};
+use conformance_selftest::{create_call, request, run_suite, server};
+use invite_reference::Fault;
 
 const TOKEN: &str = "selftest-ownership-token";
 
 fn env() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("CONFORMANCE_TOKEN", TOKEN),
-        ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", "1"),
-    ]
+    // Failure persistence is off in every run_suite.
+    vec![("CONFORMANCE_TOKEN", TOKEN)]
 }
 
 #[test]
 fn lent_calls_stay_alive_and_nothing_else_is_left() {
-    let server = invite_reference::start(Config::default()).expect("the reference server starts");
+    let server = server(Vec::new());
     let group = create_call(server.addr(), true);
     let p2p = create_call(server.addr(), false);
     let base = server.base_url();
@@ -57,11 +55,7 @@ fn lent_calls_stay_alive_and_nothing_else_is_left() {
 fn nothing_is_left_after_a_run_where_cases_and_properties_fail() {
     // Cases fail at once (a wrong Location), and the model fails on moves
     // and shrinks, each step waiting out a short deadline.
-    let server = invite_reference::start(Config {
-        faults: vec![Fault::WrongLocationOpId, Fault::MoveKeepsOld],
-        ..Config::default()
-    })
-    .expect("the reference server starts");
+    let server = server(vec![Fault::WrongLocationOpId, Fault::MoveKeepsOld]);
     let base = server.base_url();
     let mut env = env();
     env.extend([

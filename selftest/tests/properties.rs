@@ -2,24 +2,16 @@
 //! fails only on some inputs, they find the bug, shrink it, save it as a case
 //! file, and that file alone reproduces the failure as a normal case test.
 
-use conformance_selftest::run_suite;
-use invite_reference::{Config, Fault};
+use conformance_selftest::{run_suite, server};
+use invite_reference::Fault;
 
 const TOKEN: &str = "selftest-prop-token-4b1c";
 
-fn server(faults: Vec<Fault>) -> invite_reference::ServerHandle {
-    invite_reference::start(Config {
-        faults,
-        ..Config::default()
-    })
-    .expect("the reference server starts")
-}
-
 fn env() -> Vec<(&'static str, &'static str)> {
     vec![
+        // run_suite turns failure persistence off: a run against a broken
+        // server leaves no seeds in the repository.
         ("CONFORMANCE_TOKEN", TOKEN),
-        // A run against a broken server must not leave seeds in the repository.
-        ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", "1"),
         ("PROPTEST_RNG_SEED", "20261126"),
         ("PROPTEST_CASES", "64"),
     ]

@@ -5,27 +5,12 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
 
-use conformance_selftest::{create_call, run_suite, workspace_root};
-use invite_reference::{Config, Fault};
+use conformance_selftest::{create_call, run_suite, server, temp, workspace_root};
+use invite_reference::Fault;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "selftest-graph-token-5e6f";
-
-fn server(faults: Vec<Fault>) -> invite_reference::ServerHandle {
-    invite_reference::start(Config {
-        faults,
-        ..Config::default()
-    })
-    .expect("the reference server starts")
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("conformance-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 #[test]
 fn without_call_creation_cases_needing_fresh_calls_are_skipped_with_the_reason() {

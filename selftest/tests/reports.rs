@@ -1,25 +1,11 @@
 //! The known-failures register, the conformance report and the exit codes,
 //! proven on the built binary.
 
-use conformance_selftest::run_suite;
-use invite_reference::{Config, Fault};
+use conformance_selftest::{run_suite, server, temp};
+use invite_reference::Fault;
 use serde_json::Value;
 
 const TOKEN: &str = "selftest-report-token-77aa";
-
-fn server(faults: Vec<Fault>) -> invite_reference::ServerHandle {
-    invite_reference::start(Config {
-        faults,
-        ..Config::default()
-    })
-    .expect("the reference server starts")
-}
-
-fn temp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("conformance-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 fn register(dir: &std::path::Path, entries: &str) -> String {
     let path = dir.join("known.json");
@@ -210,11 +196,16 @@ fn exit_codes_tell_failed_could_not_run_and_ran_nothing_apart() {
     )
     .expect("runs");
     assert_eq!(unreachable.code, Some(2), "{}", unreachable.all_output());
+    // Said once, before any trial: not one error per test.
     assert!(
-        unreachable.stderr.contains("unreachable"),
+        unreachable
+            .stderr
+            .contains("error: could not set up the run")
+            && unreachable.stderr.contains("unreachable"),
         "{}",
         unreachable.stderr
     );
+    assert!(unreachable.failures.is_empty(), "{}", unreachable.stdout);
 
     let https = run_suite(
         &[

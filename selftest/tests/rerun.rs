@@ -5,8 +5,8 @@
 
 use std::collections::BTreeSet;
 
-use conformance_selftest::{failed_check_ids, rerun_lines, run_rerun_line, run_suite, Run};
-use invite_reference::{Config, Fault};
+use conformance_selftest::{failed_check_ids, rerun_lines, run_rerun_line, run_suite, server, Run};
+use invite_reference::Fault;
 
 const TOKEN: &str = "selftest-rerun-token";
 
@@ -43,11 +43,7 @@ fn reruns_agree(first: &Run, test: &str) {
 
 #[test]
 fn a_case_rerun_line_reaches_the_same_target_with_the_same_options() {
-    let server = invite_reference::start(Config {
-        faults: vec![Fault::NoAuthAccepted],
-        ..Config::default()
-    })
-    .expect("the reference server starts");
+    let server = server(vec![Fault::NoAuthAccepted]);
     let base = server.base_url();
     let test = "case::rejections::no_authorization";
     // The failure shows only with --strict and on this target: a line
@@ -71,11 +67,7 @@ fn a_case_rerun_line_reaches_the_same_target_with_the_same_options() {
 
 #[test]
 fn a_property_rerun_line_replays_the_failing_input_alone() {
-    let server = invite_reference::start(Config {
-        faults: vec![Fault::ServerErrorOnPhone],
-        ..Config::default()
-    })
-    .expect("the reference server starts");
+    let server = server(vec![Fault::ServerErrorOnPhone]);
     let base = server.base_url();
     let test = "prop::invite::never_5xx_or_hangs";
     let run = run_suite(

@@ -6,20 +6,35 @@
 use std::path::{Path, PathBuf};
 
 use conformance_selftest::stubs::{transport, Transport};
-use conformance_selftest::{run_suite, run_suite_in, workspace_root};
-use invite_reference::{Config, Fault};
+use conformance_selftest::{run_suite, run_suite_in, server, temp, workspace_root, Run};
+use invite_reference::Fault;
 
 const TOKEN: &str = "selftest-silence-token";
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("conformance-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
 fn arg(path: &Path) -> String {
     path.to_string_lossy().into_owned()
+}
+
+/// Runs `property` alone against `target` from `dir` (where its kept
+/// failures land), with the repository's cases and schemas.
+fn run_property_in(dir: &Path, target: &str, property: &str, env: &[(&str, &str)]) -> Run {
+    let cases = arg(&workspace_root().join("cases"));
+    let schemas = arg(&workspace_root().join("schemas"));
+    run_suite_in(
+        dir,
+        &[
+            "--target",
+            target,
+            "--cases",
+            &cases,
+            "--schemas",
+            &schemas,
+            "--exact",
+            property,
+        ],
+        env,
+    )
+    .expect("runs")
 }
 
 #[test]
@@ -96,10 +111,9 @@ fn the_case_lint_fails_without_the_case_schema() {
 #[test]
 fn a_token_that_is_not_utf8_is_an_error_not_a_run_without_one() {
     use std::os::unix::ffi::OsStrExt;
-    let server = invite_reference::start(Config::default()).expect("server");
-    let bin = conformance_selftest::suite_binary().expect("built");
-    let out = std::process::Command::new(bin)
-        .current_dir(workspace_root())
+    let server = server(Vec::new());
+    let out = conformance_selftest::suite_command(&workspace_root())
+        .expect("built")
         .args([
             "--target",
             &server.base_url(),
@@ -110,7 +124,6 @@ fn a_token_that_is_not_utf8_is_an_error_not_a_run_without_one() {
             "CONFORMANCE_TOKEN",
             std::ffi::OsStr::from_bytes(b"tok\xffen"),
         )
-        .env("NO_COLOR", "1")
         .output()
         .expect("runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -125,7 +138,7 @@ fn a_token_that_is_not_utf8_is_an_error_not_a_run_without_one() {
 fn a_refused_token_stops_the_run_once_with_what_to_do() {
     // The reference server wants a bearer token, any: without one it
     // answers 401 to everything.
-    let server = invite_reference::start(Config::default()).expect("server");
+    let server = server(Vec::new());
     let run = run_suite(&["--target", &server.base_url()], &[]).expect("runs");
     assert_eq!(run.code, Some(2), "{}", run.all_output());
     assert_eq!(
@@ -157,25 +170,16 @@ fn a_target_that_cannot_set_an_input_up_stops_the_property_unshrunk() {
     .expect("stub");
     let dir = temp("setup-error");
     let property = "prop::invite::accepts_valid_bodies";
-    let run = run_suite_in(
+    let run = run_property_in(
         &dir,
-        &[
-            "--target",
-            &stub.target(),
-            "--cases",
-            &arg(&workspace_root().join("cases")),
-            "--schemas",
-            &arg(&workspace_root().join("schemas")),
-            "--exact",
-            property,
-        ],
+        &stub.target(),
+        property,
         // Persistence on, as in a user's run: nothing may be kept.
         &[
             ("CONFORMANCE_TOKEN", TOKEN),
             ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", ""),
         ],
-    )
-    .expect("runs");
+    );
     assert_eq!(run.code, Some(101), "{}", run.all_output());
     let text = &run.failures[property];
     assert!(text.contains("could not be set up"), "{text}");
@@ -196,37 +200,23 @@ fn a_target_that_cannot_set_an_input_up_stops_the_property_unshrunk() {
 
 #[test]
 fn a_failing_input_is_kept_and_replayed_first() {
-    let server = invite_reference::start(Config {
-        faults: vec![Fault::ServerErrorOnPhone],
-        ..Config::default()
-    })
-    .expect("server");
+    let server = server(vec![Fault::ServerErrorOnPhone]);
     let dir = temp("kept");
     let property = "prop::invite::never_5xx_or_hangs";
-    let args = [
-        "--target".to_owned(),
-        server.base_url(),
-        "--cases".to_owned(),
-        arg(&workspace_root().join("cases")),
-        "--schemas".to_owned(),
-        arg(&workspace_root().join("schemas")),
-        "--exact".to_owned(),
-        property.to_owned(),
-    ];
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let target = server.base_url();
     let keep = ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", "");
     // Many inputs on eight workers: whichever finds the failure keeps it.
-    let first = run_suite_in(
+    let first = run_property_in(
         &dir,
-        &args,
+        &target,
+        property,
         &[
             ("CONFORMANCE_TOKEN", TOKEN),
             keep,
             ("PROPTEST_RNG_SEED", "99"),
             ("PROPTEST_CASES", "300"),
         ],
-    )
-    .expect("runs");
+    );
     assert_eq!(first.code, Some(101), "{}", first.all_output());
     let file = dir.join("proptest-regressions/invite__never_5xx_or_hangs.txt");
     let kept = std::fs::read_to_string(&file).expect("the failing input's seed is kept");
@@ -240,17 +230,17 @@ fn a_failing_input_is_kept_and_replayed_first() {
         first.failures[property].contains(&format!("PROPTEST_RNG_SEED={seed} PROPTEST_CASES=1"))
     );
     // The next run, with one input of another seed, replays the kept one first.
-    let next = run_suite_in(
+    let next = run_property_in(
         &dir,
-        &args,
+        &target,
+        property,
         &[
             ("CONFORMANCE_TOKEN", TOKEN),
             keep,
             ("PROPTEST_RNG_SEED", "1"),
             ("PROPTEST_CASES", "1"),
         ],
-    )
-    .expect("runs");
+    );
     assert_eq!(next.code, Some(101), "{}", next.all_output());
     let text = &next.failures[property];
     assert!(text.contains(&format!("has seed {seed}")), "{text}");
@@ -259,30 +249,21 @@ fn a_failing_input_is_kept_and_replayed_first() {
 
 #[test]
 fn kept_failures_that_cannot_be_read_are_said_not_skipped_silently() {
-    let server = invite_reference::start(Config::default()).expect("server");
+    let server = server(Vec::new());
     let dir = temp("unreadable-kept");
     // A folder where the file of kept seeds should be: it cannot be read.
     std::fs::create_dir_all(dir.join("proptest-regressions/invite__never_5xx_or_hangs.txt"))
         .expect("dir");
-    let run = run_suite_in(
+    let run = run_property_in(
         &dir,
-        &[
-            "--target",
-            &server.base_url(),
-            "--cases",
-            &arg(&workspace_root().join("cases")),
-            "--schemas",
-            &arg(&workspace_root().join("schemas")),
-            "--exact",
-            "prop::invite::never_5xx_or_hangs",
-        ],
+        &server.base_url(),
+        "prop::invite::never_5xx_or_hangs",
         &[
             ("CONFORMANCE_TOKEN", TOKEN),
             ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", ""),
             ("PROPTEST_CASES", "2"),
         ],
-    )
-    .expect("runs");
+    );
     assert!(
         run.stderr.contains("its kept failures are not replayed"),
         "{}",

@@ -3,7 +3,8 @@
 //! a SHOULD case warns by default and fails under --strict, and the case
 //! lint refuses an expectation the spec's freedoms make unfair.
 
-use conformance_selftest::{run_suite, workspace_root};
+use conformance_selftest::page_text::{collapse_ws, strip_links};
+use conformance_selftest::{listed_checks, run_suite, temp, workspace_root, Listed};
 use invite_reference::{Config, Variant};
 
 /// The page as plain text: links reduced to their words, notes and quotes
@@ -11,55 +12,25 @@ use invite_reference::{Config, Variant};
 fn page_text() -> String {
     let raw = std::fs::read_to_string(workspace_root().join("spec/participant-invite.md"))
         .expect("spec/participant-invite.md is in the repository");
-    let mut text = String::with_capacity(raw.len());
-    let mut rest = raw.as_str();
-    // `[words](target)` -> `words`
-    while let Some(open) = rest.find('[') {
-        text.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match after.find("](").and_then(|close| {
-            let tail = &after[close + 2..];
-            tail.find(')').map(|end| (close, close + 2 + end + 1))
-        }) {
-            Some((close, skip)) if !after[..close].contains('\n') => {
-                text.push_str(&after[..close]);
-                rest = &after[skip..];
-            }
-            _ => {
-                text.push('[');
-                rest = after;
-            }
-        }
-    }
-    text.push_str(rest);
-    let text = text.replace(">**Note:**", "").replace("> **Note:**", "");
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// `(id, level, source, rule)` per check, as `--list-checks` prints them.
-fn checks() -> Vec<(String, String, String, String)> {
-    let run = run_suite(&["--list-checks"], &[]).expect("the suite binary runs");
-    assert_eq!(run.code, Some(0), "{}", run.all_output());
-    run.stdout
-        .lines()
-        .skip(1)
-        .map(|line| {
-            let p: Vec<&str> = line.split('\t').collect();
-            (
-                p[0].to_owned(),
-                p[1].to_owned(),
-                p[2].to_owned(),
-                p[4].to_owned(),
-            )
-        })
-        .collect()
+    let text = strip_links(&raw)
+        .replace(">**Note:**", "")
+        .replace("> **Note:**", "");
+    collapse_ws(&text)
 }
 
 #[test]
 fn every_must_rests_on_the_spec_page_and_quotes_it() {
     let page = page_text();
     let mut problems = Vec::new();
-    for (id, level, source, rule) in checks() {
+    // listed_checks() lists one check at least: this cannot pass on none.
+    for Listed {
+        id,
+        level,
+        source,
+        rule,
+        ..
+    } in listed_checks()
+    {
         let from_page = source.starts_with("spec page");
         let allowed_must =
             from_page || source.starts_with("DESIGN.md") || source == "the case file";
@@ -111,8 +82,7 @@ fn a_should_case_warns_by_default_and_fails_under_strict() {
 
 #[test]
 fn the_case_lint_refuses_what_a_correct_target_may_do_otherwise() {
-    let dir = std::env::temp_dir().join(format!("unfair-cases-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = temp("unfair-cases");
     std::fs::create_dir_all(dir.join("invite")).expect("temp dir");
     let case = serde_json::json!({
         "description": "An unfair case",

@@ -7,9 +7,10 @@
 //! is generated from the runs.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
 
-use conformance_selftest::{run_suite, warned_check_ids, workspace_root, Run};
+use conformance_selftest::{
+    check_generated, in_parallel, run_suite, warned_check_ids, workspace_root, Run,
+};
 use invite_reference::{Config, Variant};
 
 /// Seeds the properties run with, per configuration: each one a different
@@ -136,20 +137,14 @@ fn run_setup(setup: &Setup) -> Outcome {
 #[test]
 fn no_variant_the_spec_allows_fails_the_suite() {
     let setups = setups();
-    let queue: Mutex<Vec<usize>> = Mutex::new((0..setups.len()).collect());
-    let results: Mutex<BTreeMap<usize, Outcome>> = Mutex::new(BTreeMap::new());
-    std::thread::scope(|scope| {
-        for _ in 0..3 {
-            scope.spawn(|| loop {
-                let Some(i) = queue.lock().unwrap().pop() else {
-                    break;
-                };
-                let outcome = run_setup(&setups[i]);
-                results.lock().unwrap().insert(i, outcome);
-            });
-        }
-    });
-    let results = results.into_inner().unwrap();
+    // The last (combined, longest) configurations first, as the queue
+    // always took them.
+    let results: BTreeMap<usize, Outcome> =
+        in_parallel((0..setups.len()).rev().collect(), 3, |i| {
+            (i, run_setup(&setups[i]))
+        })
+        .into_iter()
+        .collect();
     let problems: Vec<String> = setups
         .iter()
         .enumerate()
@@ -205,15 +200,12 @@ fn matrix(setups: &[Setup], results: &BTreeMap<usize, Outcome>) {
             warned
         ));
     }
-    let path = workspace_root().join("docs/variant-matrix.md");
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
-    if current != md {
-        if std::env::var_os("UPDATE_VARIANT_MATRIX").is_some() {
-            std::fs::write(&path, md).expect("docs/variant-matrix.md can be written");
-        } else {
-            panic!(
-                "docs/variant-matrix.md is out of date: run UPDATE_VARIANT_MATRIX=1 cargo test -p conformance-selftest --test variants"
-            );
-        }
-    }
+    check_generated(
+        &workspace_root().join("docs/variant-matrix.md"),
+        &md,
+        "UPDATE_VARIANT_MATRIX",
+        |_| {
+            "docs/variant-matrix.md is out of date: run UPDATE_VARIANT_MATRIX=1 cargo test -p conformance-selftest --test variants".to_owned()
+        },
+    );
 }
