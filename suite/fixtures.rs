@@ -167,23 +167,14 @@ pub fn prepare(env: &Env, opts: &CallOptions, name: &str) -> Result<Fixture, Fix
     from_pool(env, opts, kind).unwrap_or_else(|| prepare_fresh(env, opts, kind))
 }
 
-/// A call of `kind` (`group` or `p2p`) the suite creates for itself, never
-/// one the user lent: for trials that end or move from their calls. Skipped
-/// (unavailable) when the target cannot create calls.
-pub fn create_owned(env: &Env, opts: &CallOptions, kind: &str) -> Result<Fixture, FixtureError> {
-    if !opts.create_calls() {
-        return Err(FixtureError::Unavailable {
-            kind: kind.to_owned(),
-            reason: "it ends the calls it uses, so it needs calls of its own, and --no-create-calls is set".to_owned(),
-        });
-    }
-    match kind {
-        "group" => create(env, kind, &group_body),
-        "p2p" => create(env, kind, &p2p_body),
-        other => Err(FixtureError::Unsupported {
-            kind: other.to_owned(),
-            message: "only group and p2p calls are created on their own".to_owned(),
-        }),
+/// A group call (or a peer-to-peer one) the suite creates for itself,
+/// never one the user lent: for trials that end or move from their calls.
+/// The caller has made sure that the target may be asked to create calls.
+pub fn create_owned(env: &Env, group: bool) -> Result<Fixture, FixtureError> {
+    if group {
+        create(env, "group", &group_body)
+    } else {
+        create(env, "p2p", &p2p_body)
     }
 }
 

@@ -97,7 +97,7 @@ pub fn all(options: Arc<CallOptions>) -> Vec<Property> {
                     env,
                     "prop::invite::stateful_model",
                     model::steps,
-                    |env, steps: &Vec<model::Step>| model::check(env, &options, steps),
+                    |env, steps: &Vec<model::Step>| model::check(env, steps),
                 )
             }),
         },

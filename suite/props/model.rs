@@ -24,7 +24,6 @@ use crate::notifications::{
     announces_end, call_items, change_type, end_problem, is_terminal, operation_items, refs,
     roster_items, status_of, wait, wait_since, EndDue,
 };
-use crate::options::CallOptions;
 
 #[derive(Debug, Clone)]
 pub enum Step {
@@ -75,7 +74,6 @@ enum Finding {
 
 struct Model<'a> {
     env: &'a Env,
-    options: &'a CallOptions,
     calls: Vec<Call>,
     ops: Vec<Operation>,
     log: String,
@@ -129,7 +127,7 @@ impl Model<'_> {
             Step::Create(kind) => {
                 // Always a call of its own, never one the user lent: the
                 // model deletes calls.
-                let fixture = fixtures::create_owned(self.env, self.options, kind.fixture())
+                let fixture = fixtures::create_owned(self.env, *kind == CallKind::Group)
                     .map_err(|e| Finding::Setup(e.to_string()))?;
                 let _ = write!(self.log, " -> call {}", self.calls.len());
                 self.calls.push(Call {
@@ -446,9 +444,7 @@ impl Model<'_> {
     fn release(&mut self) {
         for call in self.calls.iter_mut().filter(|c| c.alive) {
             call.alive = false;
-            if let Err(answer) = fixtures::end(self.env, &call.fixture) {
-                self.env.unreleased(&call.fixture, answer);
-            }
+            fixtures::end_or_report(self.env, &call.fixture);
         }
     }
 }
@@ -461,10 +457,9 @@ fn terminal_count(all: &[&Value], call: &str, op: &str) -> usize {
         .count()
 }
 
-pub fn check(env: &Env, options: &CallOptions, steps: &[Step]) -> Option<Failure> {
+pub fn check(env: &Env, steps: &[Step]) -> Option<Failure> {
     let mut model = Model {
         env,
-        options,
         calls: Vec::new(),
         ops: Vec::new(),
         log: String::new(),
