@@ -46,17 +46,20 @@ fn nextest_with(
     // what this test sets.
     clean_env(&mut cmd);
     cmd.envs(env.iter().copied());
+    // The whole workspace, the suite's package chosen by the filter: built
+    // for one package alone, shared crates get other features (tokio's
+    // io-util, say) and about a dozen crates would be compiled again.
+    let filter = format!("package(invite-conformance) and ({filter})");
     cmd.current_dir(workspace_root())
         .args([
             "nextest",
             "run",
-            "-p",
-            "invite-conformance",
+            "--workspace",
             "--profile",
             profile,
             "--no-fail-fast",
             "-E",
-            filter,
+            &filter,
         ])
         .env("CONFORMANCE_TARGET", target)
         .env("CONFORMANCE_TOKEN", "selftest-nextest-token")
