@@ -538,6 +538,10 @@ impl Registry {
             }
             terminal.push(end);
         }
+        if !terminal.is_empty() && variants.has(Variant::OperationGoneOnceEnded) {
+            // Its notification says the operation is deleted: so it is.
+            call.operations.remove(operation_id);
+        }
         let mut rosters = Vec::new();
         if !failed && !faults.has(Fault::NoRosterUpdate) {
             let except = if faults.has(Fault::RosterMissingInvitee) {

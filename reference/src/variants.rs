@@ -104,6 +104,9 @@ variants! {
     EndedOperationsReadable => "ended-operations-readable",
         "GET of an operation of an ended call answers 200 with the operation as it last stood, instead of 404",
         "the spec says nothing about the operations of ended calls, so keeping them readable breaks none of its sentences";
+    OperationGoneOnceEnded => "operation-gone-once-ended",
+        "once an operation's terminal notification has been sent (changeType deleted), GET of that operation answers 404; an operation that ended in its response stays readable",
+        "the spec's notifications announce an operation's end with changeType deleted, so an operation announced deleted may be gone, and the spec says nothing of reading it afterwards";
     ErrorsWithoutInnerError => "errors-without-inner-error",
         "error bodies carry only error.code and error.message, without innerError",
         "Graph's OpenAPI error schema requires only code and message (innerError is optional), and the spec page documents no error body";

@@ -514,6 +514,21 @@ effect_tests! {
             .await
             .assert_graph_error(404, "itemNotFound");
     };
+    operation_gone_once_ended: OperationGoneOnceEnded => async |h, on| {
+        let (call_id, reply, mut inbox) = invite_accepted(h).await;
+        let id = op_id(&reply);
+        let notes = until_settled(&mut inbox, &reply, &["invitee"]).await;
+        assert_eq!(ends(&notes).len(), 1, "its end was announced");
+        let got = h.get(&op_path(&call_id, &id)).await;
+        if on {
+            got.assert_graph_error(404, "itemNotFound");
+        } else {
+            assert_eq!(got.status, 200, "{}", got.text());
+        }
+        // The call itself stays.
+        let call = h.get(&format!("/communications/calls/{call_id}")).await;
+        assert_eq!(call.status, 200, "{}", call.text());
+    };
     errors_without_inner_error: ErrorsWithoutInnerError => async |h, on| {
         let reply = h.get("/communications/calls/none").await;
         assert_eq!(reply.status, 404);
