@@ -475,6 +475,8 @@ pub struct GraphConfig {
     /// so (no `Connection: close`): the client's pooled connection is dead
     /// when it next uses it, as when a server's keep-alive runs out.
     pub close_after_answer: bool,
+    /// Answer every `DELETE` of a call `403`: the target will not end calls.
+    pub refuse_delete: bool,
 }
 
 impl GraphConfig {
@@ -483,6 +485,7 @@ impl GraphConfig {
             notifications,
             invite: InviteAnswer::Correct,
             close_after_answer: false,
+            refuse_delete: false,
         }
     }
 }
@@ -580,6 +583,9 @@ impl Graph {
                 Some(c) => json_response(200, &c.json, &[]),
                 None => graph_error(404, "itemNotFound", "no such call", request),
             },
+            ("DELETE", ["communications", "calls", _]) if self.config.refuse_delete => {
+                graph_error(403, "forbidden", "this stub ends no call", request)
+            }
             ("DELETE", ["communications", "calls", call]) => {
                 if lock(&self.calls).remove(*call).is_some() {
                     head(204, "application/json", Some(0), &[]).into_bytes()

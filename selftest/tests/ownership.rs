@@ -85,3 +85,43 @@ fn nothing_is_left_after_a_run_where_cases_and_properties_fail() {
         "every call the suite created was ended"
     );
 }
+
+/// Ending its own calls is how the suite cleans up, not part of the invite
+/// contract: a target that refuses is a setup error of the stateful model
+/// (never a finding, never shrunk), and the calls left open are listed.
+#[test]
+fn a_target_that_will_not_end_calls_stops_the_model_as_a_setup_error() {
+    use conformance_selftest::stubs::{graph, GraphConfig, Notifications};
+    let stub = graph(GraphConfig {
+        refuse_delete: true,
+        ..GraphConfig::notifications(Notifications::Correct)
+    })
+    .expect("the stub starts");
+    let mut env = env();
+    env.push(("PROPTEST_RNG_SEED", "7"));
+    let run = run_suite(
+        &[
+            "--target",
+            &stub.target(),
+            "--exact",
+            "prop::invite::stateful_model",
+            "--notification-timeout-ms",
+            "500",
+        ],
+        &env,
+    )
+    .expect("the suite runs");
+    assert_eq!(run.code, Some(101), "{}", run.all_output());
+    let text = &run.failures["prop::invite::stateful_model"];
+    assert!(
+        text.contains("could not be set up") && text.contains("403"),
+        "a setup error, with the target's answer:\n{text}"
+    );
+    assert!(!text.contains("FAIL"), "no check failed:\n{text}");
+    assert!(!text.contains("shrunk"), "nothing was shrunk:\n{text}");
+    assert!(
+        run.stderr.contains("could not be ended"),
+        "the calls left open are listed:\n{}",
+        run.stderr
+    );
+}
