@@ -126,11 +126,8 @@ pub fn wait_since(
     deadline: Instant,
     mut done: impl FnMut(&[&Value]) -> bool,
 ) -> Vec<Arc<Delivery>> {
-    let recent = |d: &[Arc<Delivery>]| -> Vec<Arc<Delivery>> {
-        d.iter().filter(|d| d.at >= since).cloned().collect()
-    };
-    env.block_on(mailbox.wait_until(deadline, |d| done(&notification_items(&recent(d)))));
-    recent(&mailbox.snapshot())
+    env.block_on(mailbox.wait_since(since, deadline, |d| done(&notification_items(d))));
+    mailbox.snapshot_since(since)
 }
 
 /// Waits (event-driven, bounded) until `done` holds over the items received,

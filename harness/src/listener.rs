@@ -187,6 +187,34 @@ impl Mailbox {
             }
         }
     }
+
+    /// The deliveries that arrived at or after `since`: what came after a
+    /// request is about it (a fixture shared with earlier requests has a past).
+    pub fn snapshot_since(&self, since: Instant) -> Vec<Arc<Delivery>> {
+        arrived_since(&self.kept().deliveries, since)
+    }
+
+    /// [`Mailbox::wait_until`] over the deliveries that arrived at or after
+    /// `since` only.
+    pub async fn wait_since(
+        &self,
+        since: Instant,
+        deadline: Instant,
+        mut done: impl FnMut(&[Arc<Delivery>]) -> bool,
+    ) -> bool {
+        self.wait_until(deadline, |d| done(&arrived_since(d, since)))
+            .await
+    }
+}
+
+/// `at` is stamped when a body has come whole, which need not be the order
+/// in which deliveries are kept: a filter, not a split.
+fn arrived_since(deliveries: &[Arc<Delivery>], since: Instant) -> Vec<Arc<Delivery>> {
+    deliveries
+        .iter()
+        .filter(|d| d.at >= since)
+        .cloned()
+        .collect()
 }
 
 impl Drop for Mailbox {

@@ -96,19 +96,14 @@ fn check_notification(
         .within_ms
         .map_or(env.options.notification_timeout, Duration::from_millis);
     let deadline = sent_at + within;
-    // Only what came after the request is about it (a fixture shared with
-    // earlier requests has a past).
-    let since = |d: &[std::sync::Arc<crate::listener::Delivery>]| -> Vec<std::sync::Arc<crate::listener::Delivery>> {
-        d.iter().filter(|d| d.at >= sent_at).cloned().collect()
-    };
-    env.block_on(mailbox.wait_until(deadline, |d| {
-        notification_items(&since(d))
+    env.block_on(mailbox.wait_since(sent_at, deadline, |d| {
+        notification_items(d)
             .into_iter()
             .filter(|item| compare(&pattern, item, MatchMode::Subset, &[]).is_empty())
             .count()
             >= wanted
     }));
-    let deliveries = since(&mailbox.snapshot());
+    let deliveries = mailbox.snapshot_since(sent_at);
     let all = notification_items(&deliveries);
     let found: Vec<&Value> = all
         .iter()

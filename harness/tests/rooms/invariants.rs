@@ -127,22 +127,20 @@ fn notified(ex: &Exchange<'_>, check: Check) -> Check {
         .and_then(|b| b.get("text"))
         .and_then(Value::as_str);
     // Only what came after the request is about it.
-    let recent = |d: &[Arc<Delivery>]| -> Vec<Arc<Delivery>> {
-        d.iter().filter(|d| d.at >= ex.sent_at).cloned().collect()
-    };
-    let first = ex
-        .env
-        .block_on(mailbox.wait_until(ex.notification_deadline, |d| {
-            !announcements(&recent(d), id).is_empty()
-        }));
+    let first = ex.env.block_on(
+        mailbox.wait_since(ex.sent_at, ex.notification_deadline, |d| {
+            !announcements(d, id).is_empty()
+        }),
+    );
     if first {
         // A repeat close behind the first is counted too.
-        ex.env
-            .block_on(mailbox.wait_until(Instant::now() + REPEAT_GRACE, |d| {
-                announcements(&recent(d), id).len() > 1
-            }));
+        ex.env.block_on(
+            mailbox.wait_since(ex.sent_at, Instant::now() + REPEAT_GRACE, |d| {
+                announcements(d, id).len() > 1
+            }),
+        );
     }
-    let deliveries = recent(&mailbox.snapshot());
+    let deliveries = mailbox.snapshot_since(ex.sent_at);
     let found = announcements(&deliveries, id);
     let within = ex
         .notification_deadline
