@@ -88,12 +88,17 @@ impl HttpResponse {
     }
 
     pub fn status_line(&self) -> String {
-        let reason = reqwest::StatusCode::from_u16(self.status)
-            .ok()
-            .and_then(|s| s.canonical_reason())
-            .unwrap_or("");
-        format!("{} {reason}", self.status).trim_end().to_owned()
+        status_line(self.status)
     }
+}
+
+/// `404 Not Found`; the code alone when it has no standard reason.
+fn status_line(status: u16) -> String {
+    let reason = reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    format!("{status} {reason}").trim_end().to_owned()
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -251,12 +256,7 @@ impl Http {
                     )
                 })
                 .collect::<Vec<_>>();
-            let status_line = format!(
-                "{status} {}",
-                response.status().canonical_reason().unwrap_or("")
-            )
-            .trim_end()
-            .to_owned();
+            let status_line = status_line(status);
             // A declared length past the limit is refused before a byte is read.
             if let Some(declared) = response
                 .content_length()

@@ -22,6 +22,32 @@ pub fn compare(
     out
 }
 
+/// Whether `actual` holds all that `expected` names, as [`compare`] in
+/// subset mode with nothing redacted finds no difference: its verdict
+/// without building the differences, for predicates run on every arrival.
+pub fn fits(expected: &Value, actual: &Value) -> bool {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => e
+            .iter()
+            .all(|(key, ev)| a.get(key).is_some_and(|av| fits(ev, av))),
+        // As subset_array pairs them: its own index first, then the first
+        // unused element that fits.
+        (Value::Array(e), Value::Array(a)) => {
+            let mut used = vec![false; a.len()];
+            e.iter().enumerate().all(|(i, ev)| {
+                let own = a.get(i).is_some_and(|av| !used[i] && fits(ev, av));
+                let pick = if own {
+                    Some(i)
+                } else {
+                    (0..a.len()).find(|&j| !used[j] && fits(ev, &a[j]))
+                };
+                pick.map(|j| used[j] = true).is_some()
+            })
+        }
+        (e, a) => e == a,
+    }
+}
+
 fn redacted(path: &JsonPath, redact: &[JsonPath]) -> bool {
     redact.iter().any(|r| r.matches(path))
 }
@@ -256,5 +282,33 @@ mod tests {
     fn type_changes_are_differences() {
         let d = compare(&json!({"a": "1"}), &json!({"a": 1}), MatchMode::Subset, &[]);
         assert_eq!(d.len(), 1);
+    }
+
+    #[test]
+    fn fits_agrees_with_compare_in_subset_mode() {
+        let cases = [
+            (json!({"a": 1}), json!({"a": 1, "b": 2})),
+            (json!({"a": 1}), json!({"a": 2})),
+            (json!({"a": 1}), json!({"b": 1})),
+            (json!({"a": {"b": [1, 2]}}), json!({"a": {"b": [2, 1, 3]}})),
+            (json!([1, 1]), json!([1])),
+            (
+                json!([{"x": 1}, {"x": 2}]),
+                json!([{"x": 2, "y": 0}, {"x": 1}]),
+            ),
+            // Greedy pairing: the first element takes the only fit of the second.
+            (json!([{}, {"x": 1}]), json!([{"x": 1}, {"y": 1}])),
+            (json!([]), json!({"a": 1})),
+            (json!(null), json!(null)),
+            (json!("1"), json!(1)),
+            (json!({"a": []}), json!({"a": {}})),
+        ];
+        for (expected, actual) in cases {
+            assert_eq!(
+                fits(&expected, &actual),
+                compare(&expected, &actual, MatchMode::Subset, &[]).is_empty(),
+                "{expected} in {actual}"
+            );
+        }
     }
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::case::{MatchMode, NotificationExpect};
 use crate::contract::Exchange;
 use crate::listener::notification_items;
-use crate::matching::{compare, project};
+use crate::matching::{compare, fits, project};
 use crate::template::fill_value;
 use crate::verdict::{Check, Detail, Level};
 
@@ -99,7 +99,7 @@ fn check_notification(
     env.block_on(mailbox.wait_since(sent_at, deadline, |d| {
         notification_items(d)
             .into_iter()
-            .filter(|item| compare(&pattern, item, MatchMode::Subset, &[]).is_empty())
+            .filter(|item| fits(&pattern, item))
             .count()
             >= wanted
     }));
@@ -108,7 +108,7 @@ fn check_notification(
     let found: Vec<&Value> = all
         .iter()
         .copied()
-        .filter(|item| compare(&pattern, item, MatchMode::Subset, &[]).is_empty())
+        .filter(|item| fits(&pattern, item))
         .collect();
     let mut check = check;
     let received = format!(
