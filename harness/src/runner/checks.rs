@@ -119,14 +119,16 @@ pub(super) fn headers(
 ) {
     for (name, expect) in &case.expect.headers {
         let check = check_header(name, expect, response, vars);
-        checks.push(match uses_uncaptured(&format!("{expect:?}"), uncaptured) {
-            Some(reason) => Check {
-                outcome: Outcome::NotRun(reason),
-                details: Vec::new(),
-                ..check
+        checks.push(
+            match uses_uncaptured(|| format!("{expect:?}"), uncaptured) {
+                Some(reason) => Check {
+                    outcome: Outcome::NotRun(reason),
+                    details: Vec::new(),
+                    ..check
+                },
+                None => check,
             },
-            None => check,
-        });
+        );
     }
 }
 
@@ -170,7 +172,7 @@ pub(super) fn body(
     let Some(body) = &loaded.case.expect.body else {
         return Ok(());
     };
-    if let Some(reason) = uses_uncaptured(&body.value.to_string(), uncaptured) {
+    if let Some(reason) = uses_uncaptured(|| body.value.to_string(), uncaptured) {
         checks.push(Check::new("body", Level::Must, "matches expect.body").not_run(reason));
         return Ok(());
     }

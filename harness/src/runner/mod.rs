@@ -249,8 +249,16 @@ pub fn invariants<'c>(
         .collect()
 }
 
-/// Why an expectation cannot be checked: it names a value that was never captured.
-pub(crate) fn uses_uncaptured(text: &str, uncaptured: &[String]) -> Option<String> {
+/// Why an expectation cannot be checked: it names a value that was never
+/// captured. Its `text` is only rendered when something was not captured.
+pub(crate) fn uses_uncaptured(
+    text: impl FnOnce() -> String,
+    uncaptured: &[String],
+) -> Option<String> {
+    if uncaptured.is_empty() {
+        return None;
+    }
+    let text = text();
     uncaptured
         .iter()
         .find(|reason| {

@@ -29,7 +29,7 @@ pub(super) fn expected(
         Level::Must,
         expect.about.clone(),
     );
-    if let Some(reason) = uses_uncaptured(&expect.pattern.to_string(), uncaptured) {
+    if let Some(reason) = uses_uncaptured(|| expect.pattern.to_string(), uncaptured) {
         return Ok(check.not_run(reason));
     }
     let met = expect
