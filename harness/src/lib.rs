@@ -309,11 +309,7 @@ fn needs_target(trials: &[Trial], args: &Arguments) -> bool {
 
 /// Every check id a verdict or the register may name.
 fn check_ids(contract: &dyn Contract) -> Vec<String> {
-    verdict::BUILTIN_CHECKS
-        .iter()
-        .map(|(id, ..)| (*id).to_owned())
-        .chain(contract.invariants().iter().map(|i| i.id.to_owned()))
-        .collect()
+    check_infos(contract).into_iter().map(|c| c.id).collect()
 }
 
 /// After the run: fixed register entries, the report, and the exit code.

@@ -16,8 +16,6 @@ const MAX_VIOLATIONS: usize = 20;
 pub struct Schemas {
     dir: PathBuf,
     validators: BTreeMap<String, jsonschema::Validator>,
-    /// The members each schema names at its top level (`properties`).
-    members: BTreeMap<String, Vec<String>>,
     /// Each schema as written.
     documents: BTreeMap<String, Value>,
 }
@@ -74,17 +72,6 @@ impl Schemas {
             .prepare()
             .map_err(|e| schema_error(dir, e.to_string()))?;
         let mut validators = BTreeMap::new();
-        let members = documents
-            .iter()
-            .map(|(name, _, value)| {
-                let names = value
-                    .get("properties")
-                    .and_then(Value::as_object)
-                    .map(|p| p.keys().cloned().collect())
-                    .unwrap_or_default();
-                (name.clone(), names)
-            })
-            .collect();
         for (name, path, value) in &documents {
             let validator = jsonschema::options()
                 .with_registry(&registry)
@@ -95,7 +82,6 @@ impl Schemas {
         Ok(Self {
             dir: dir.to_owned(),
             validators,
-            members,
             documents: documents
                 .into_iter()
                 .map(|(name, _, value)| (name, value))
@@ -108,9 +94,13 @@ impl Schemas {
         self.documents.get(name)
     }
 
-    /// The members schema `name` names at its top level.
-    pub fn members(&self, name: &str) -> &[String] {
-        self.members.get(name).map_or(&[], Vec::as_slice)
+    /// The members schema `name` names at its top level (`properties`).
+    pub fn members(&self, name: &str) -> Vec<&str> {
+        self.document(name)
+            .and_then(|d| d.get("properties"))
+            .and_then(Value::as_object)
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default()
     }
 
     /// The folder the schemas were read from.

@@ -54,10 +54,10 @@ pub fn misspelled(
 ) -> Option<String> {
     let known = schemas.members(schema);
     pattern.as_object()?.keys().find_map(|key| {
-        if known.iter().any(|k| k == key) {
+        if known.contains(&key.as_str()) {
             return None;
         }
-        crate::matching::near_miss(key, known.iter().map(String::as_str)).map(|near| {
+        crate::matching::near_miss(key, known.iter().copied()).map(|near| {
             format!(
                 "the expectation names {key:?}, which {} does not know: did you mean {near:?}?",
                 schemas.display(schema)
