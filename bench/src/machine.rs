@@ -56,7 +56,7 @@ pub fn print(machine: &Value, quick: bool) {
 fn output(program: &str, args: &[&str]) -> String {
     std::process::Command::new(program)
         .args(args)
-        .current_dir(crate::workspace_root())
+        .current_dir(conformance_selftest::workspace_root())
         .output()
         .ok()
         .filter(|o| o.status.success())

@@ -67,7 +67,7 @@ fn read_json(path: &Path) -> Result<Value, String> {
 }
 
 /// The schema a notification item's `resourceData` is held to, as
-/// suite/invariants.rs `resource_schema` picks it (`true`: one per element).
+/// suite/invariants/notification.rs `resource_schema` picks it (`true`: one per element).
 fn resource_schema(item: &Value) -> Option<(&'static str, bool)> {
     let url = item
         .get("resourceUrl")
