@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::child;
 use crate::figures::{secs, strings};
 
 /// The cargo that runs the bench (`cargo run` sets `CARGO`), else `cargo`.
@@ -330,21 +331,7 @@ const EDGES: &str = "normal,build,dev";
 
 /// What `cargo args` prints, run in `root`; its error output if it fails.
 fn cargo_output(root: &Path, args: &[&str]) -> Result<String, String> {
-    let output = Command::new(cargo())
-        .args(args)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cargo {}: {e}", args.join(" ")))?;
-    if !output.status.success() {
-        return Err(format!(
-            "cargo {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    String::from_utf8(output.stdout)
-        .map_err(|e| format!("cargo {}: output not UTF-8: {e}", args.join(" ")))
+    child::stdout_of(cargo(), args, root)
 }
 
 /// `name version` of each line of a `cargo tree --prefix none` listing.
@@ -405,7 +392,7 @@ fn duplicates(root: &Path) -> Result<Vec<Value>, String> {
 /// How many packages the host's graph holds, and those of them with a build
 /// script (`name version`, sorted).
 fn build_scripts(root: &Path) -> Result<(usize, Vec<String>), String> {
-    let host = run_rustc_host()?;
+    let host = rustc_host(root)?;
     let metadata = cargo_output(
         root,
         &[
@@ -459,13 +446,10 @@ fn build_scripts(root: &Path) -> Result<(usize, Vec<String>), String> {
     Ok((in_graph.len(), scripts))
 }
 
-fn run_rustc_host() -> Result<String, String> {
+/// The host triple, from `rustc -vV` run in `root`.
+fn rustc_host(root: &Path) -> Result<String, String> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let output = Command::new(&rustc)
-        .arg("-vV")
-        .output()
-        .map_err(|e| format!("rustc -vV: {e}"))?;
-    String::from_utf8_lossy(&output.stdout)
+    child::stdout_of(rustc, &["-vV"], root)?
         .lines()
         .find_map(|l| l.strip_prefix("host: "))
         .map(str::to_owned)

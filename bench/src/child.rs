@@ -2,6 +2,7 @@
 //! resident memory (`VmHWM`) and CPU time, both sampled from `/proc/<pid>`
 //! while it runs, and what libtest printed at the end.
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -261,6 +262,38 @@ pub fn own_cpu_since(before: Option<f64>, clock_ticks: u64) -> Option<f64> {
 pub fn own_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status_field(&status, "VmRSS:")
+}
+
+/// What `program args` prints on stdout, run in `cwd`; its error output if
+/// it cannot start or fails.
+pub fn stdout_of<S: AsRef<OsStr>>(
+    program: impl AsRef<OsStr>,
+    args: &[S],
+    cwd: &Path,
+) -> Result<String, String> {
+    let program = program.as_ref();
+    let shown = || {
+        std::iter::once(program)
+            .chain(args.iter().map(AsRef::as_ref))
+            .map(OsStr::to_string_lossy)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{}: {e}", shown()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{} failed ({}): {}",
+            shown(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// `getconf CLK_TCK`, the unit of `/proc/<pid>/stat` times (100 almost everywhere).
