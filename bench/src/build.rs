@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use conformance_harness::render::truncate;
 use serde_json::{json, Value};
 
 use crate::child;
@@ -291,11 +292,16 @@ pub fn dependencies_section(root: &Path) -> Value {
                 d["packages_in_graph"].as_u64().unwrap_or(0)
             );
             for dup in d["duplicates"].as_array().into_iter().flatten() {
-                let by = strings(&dup["pulled_in_by"]);
+                let by = match dup["error"].as_str() {
+                    Some(e) => {
+                        let one_line = e.split_whitespace().collect::<Vec<_>>().join(" ");
+                        format!("? ({})", truncate(&one_line, 200))
+                    }
+                    None => strings(&dup["pulled_in_by"]).join(", "),
+                };
                 println!(
-                    "   duplicate {:<20} ← {}",
+                    "   duplicate {:<20} ← {by}",
                     dup["crate"].as_str().unwrap_or("?"),
-                    by.join(", ")
                 );
             }
             let scripts = strings(&d["build_scripts"]);
@@ -381,10 +387,13 @@ fn duplicates(root: &Path) -> Result<Vec<Value>, String> {
                     "--prefix",
                     "none",
                 ],
-            )
-            .unwrap_or_default();
-            let by = tree_packages(dependents.lines().skip(1));
-            json!({"crate": dup, "pulled_in_by": by})
+            );
+            match dependents {
+                Ok(text) => {
+                    json!({"crate": dup, "pulled_in_by": tree_packages(text.lines().skip(1))})
+                }
+                Err(e) => json!({"crate": dup, "pulled_in_by": null, "error": e}),
+            }
         })
         .collect())
 }
