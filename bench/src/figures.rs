@@ -2,12 +2,18 @@
 
 use serde_json::Value;
 
+/// The middle of a sorted list: its median (the upper one of an even
+/// count); none of an empty list.
+pub fn middle<T>(sorted: &[T]) -> Option<&T> {
+    sorted.get(sorted.len() / 2)
+}
+
 /// (min, median, max) of a non-empty list; zeros for an empty one.
 pub fn spread(values: &[f64]) -> (f64, f64, f64) {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
-    match (v.first(), v.last()) {
-        (Some(&min), Some(&max)) => (min, v[v.len() / 2], max),
+    match (v.first(), middle(&v), v.last()) {
+        (Some(&min), Some(&median), Some(&max)) => (min, median, max),
         _ => (0.0, 0.0, 0.0),
     }
 }
@@ -15,7 +21,7 @@ pub fn spread(values: &[f64]) -> (f64, f64, f64) {
 /// The median (the upper one of an even count); none of an empty list.
 pub fn median_of(mut v: Vec<f64>) -> Option<f64> {
     v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied()
+    middle(&v).copied()
 }
 
 pub fn secs(s: f64) -> String {
