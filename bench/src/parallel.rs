@@ -10,7 +10,7 @@ use crate::build::Suite;
 use crate::child::{self, Measured};
 use crate::figures::{opt, secs};
 use crate::options::Options;
-use crate::throughput::{property_run, start_lifted_server};
+use crate::throughput::{property_run, start_lifted_server, Rates};
 use crate::{Bench, GOAL_INVITES_PER_SEC};
 
 /// Measures and prints the section for each K of `--parallel`; its part of
@@ -140,19 +140,8 @@ impl Concurrent {
         }
     }
 
-    fn rate(&self) -> Option<f64> {
-        self.passed().then(|| self.invites as f64 / self.wall)
-    }
-
-    /// None for a failed run: it stopped before its last invite.
-    fn cpu_micros_per_invite(&self) -> Option<f64> {
-        self.cpu()
-            .filter(|_| self.passed())
-            .map(|c| c * 1e6 / self.invites as f64)
-    }
-
-    fn cpu_percent(&self) -> Option<f64> {
-        self.cpu().map(|c| c / self.wall * 100.0)
+    fn rates(&self) -> Rates {
+        Rates::new(self.invites as f64, self.wall, self.passed(), self.cpu())
     }
 
     fn outcome(&self) -> String {
@@ -163,28 +152,30 @@ impl Concurrent {
     }
 
     fn print(&self) {
+        let r = self.rates();
         println!(
             "   {:>3} {:>8} {:>9} {:>10} {:>11} {:>9}  {}",
             self.k,
             self.invites,
             secs(self.wall),
-            opt(self.rate(), 0),
-            opt(self.cpu_micros_per_invite(), 0),
-            opt(self.cpu_percent(), 0),
+            opt(r.per_second, 0),
+            opt(r.cpu_micros_per_invite, 0),
+            opt(r.cpu_percent, 0),
             truncate(&self.outcome(), 150),
         );
     }
 
     fn to_json(&self) -> Value {
+        let r = self.rates();
         json!({
             "processes": self.k,
             "invites": self.invites,
             "wall_seconds": self.wall,
-            "invites_per_second": self.rate(),
+            "invites_per_second": r.per_second,
             "suite_cpu_seconds": self.suite_cpu,
             "server_cpu_seconds": self.server_cpu,
-            "cpu_microseconds_per_invite": self.cpu_micros_per_invite(),
-            "cpu_utilisation_percent": self.cpu_percent(),
+            "cpu_microseconds_per_invite": r.cpu_micros_per_invite,
+            "cpu_utilisation_percent": r.cpu_percent,
             "passed": self.passed(),
             "outcome": self.outcome(),
         })

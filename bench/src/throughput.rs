@@ -411,21 +411,14 @@ impl Row<'_> {
         }
     }
 
-    /// The run's figures: invites/s, µs per invite and CPU µs per invite,
-    /// none of them for a failed run (it stopped early: they would divide by
-    /// invites it never sent), and the CPU in % of the wall.
     fn rates(&self) -> Rates {
-        let wall = self.run.measured.wall.as_secs_f64();
-        let ok = self.run.measured.passed();
-        let n = f64::from(self.n);
-        let cpu = self.run.cpu();
-        Rates {
-            wall,
-            per_second: ok.then(|| n / wall),
-            micros_per_invite: ok.then(|| wall * 1e6 / n),
-            cpu_micros_per_invite: cpu.filter(|_| ok).map(|c| c * 1e6 / n),
-            cpu_percent: cpu.map(|c| c / wall * 100.0),
-        }
+        let measured = &self.run.measured;
+        Rates::new(
+            f64::from(self.n),
+            measured.wall.as_secs_f64(),
+            measured.passed(),
+            self.run.cpu(),
+        )
     }
 
     fn print(&self) {
@@ -500,13 +493,28 @@ impl Row<'_> {
     }
 }
 
-/// A row's figures, as [`Row::rates`] computes them.
-struct Rates {
-    wall: f64,
-    per_second: Option<f64>,
-    micros_per_invite: Option<f64>,
-    cpu_micros_per_invite: Option<f64>,
-    cpu_percent: Option<f64>,
+/// The figures of a run of `invites` invites (2 and 2b).
+pub struct Rates {
+    pub wall: f64,
+    pub per_second: Option<f64>,
+    pub micros_per_invite: Option<f64>,
+    pub cpu_micros_per_invite: Option<f64>,
+    pub cpu_percent: Option<f64>,
+}
+
+impl Rates {
+    /// Invites/s, µs per invite and CPU µs per invite, none of them for a
+    /// failed run (it stopped early: they would divide by invites it never
+    /// sent), and the CPU in % of the wall.
+    pub fn new(invites: f64, wall: f64, passed: bool, cpu: Option<f64>) -> Self {
+        Rates {
+            wall,
+            per_second: passed.then(|| invites / wall),
+            micros_per_invite: passed.then(|| wall * 1e6 / invites),
+            cpu_micros_per_invite: cpu.filter(|_| passed).map(|c| c * 1e6 / invites),
+            cpu_percent: cpu.map(|c| c / wall * 100.0),
+        }
+    }
 }
 
 /// Whether time per invite stays flat as the size grows, over the sizes
