@@ -11,7 +11,7 @@ use conformance_harness::render::truncate;
 use serde_json::{json, Value};
 
 use crate::child;
-use crate::figures::{secs, strings};
+use crate::figures::{items, secs, strings};
 
 /// The cargo that runs the bench (`cargo run` sets `CARGO`), else `cargo`.
 pub fn cargo() -> PathBuf {
@@ -291,7 +291,7 @@ pub fn dependencies_section(root: &Path) -> Value {
                 "   packages in the graph: {}",
                 d["packages_in_graph"].as_u64().unwrap_or(0)
             );
-            for dup in d["duplicates"].as_array().into_iter().flatten() {
+            for dup in items(d.get("duplicates")) {
                 let by = match dup["error"].as_str() {
                     Some(e) => {
                         let one_line = e.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -414,29 +414,14 @@ fn build_scripts(root: &Path) -> Result<(usize, Vec<String>), String> {
     )?;
     let metadata: Value =
         serde_json::from_str(&metadata).map_err(|e| format!("cargo metadata: {e}"))?;
-    let in_graph: std::collections::HashSet<&str> = metadata
-        .pointer("/resolve/nodes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let in_graph: std::collections::HashSet<&str> = items(metadata.pointer("/resolve/nodes"))
         .filter_map(|n| n.get("id").and_then(Value::as_str))
         .collect();
     let has_build_script = |p: &Value| {
-        p.get("targets")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .any(|t| {
-                t.get("kind")
-                    .and_then(Value::as_array)
-                    .is_some_and(|k| k.iter().any(|k| k.as_str() == Some("custom-build")))
-            })
+        items(p.get("targets"))
+            .any(|t| items(t.get("kind")).any(|k| k.as_str() == Some("custom-build")))
     };
-    let mut scripts: Vec<String> = metadata
-        .get("packages")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let mut scripts: Vec<String> = items(metadata.get("packages"))
         .filter(|p| {
             p.get("id")
                 .and_then(Value::as_str)

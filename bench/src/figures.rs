@@ -51,13 +51,14 @@ pub fn verdict(met: Option<bool>) -> &'static str {
     }
 }
 
+/// The elements of a JSON array (none if it is absent or not one).
+pub fn items(v: Option<&Value>) -> impl Iterator<Item = &Value> {
+    v.and_then(Value::as_array).into_iter().flatten()
+}
+
 /// The strings of a JSON array (none if it is not one).
 pub fn strings(v: &Value) -> Vec<&str> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect()
+    items(Some(v)).filter_map(Value::as_str).collect()
 }
 
 pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {

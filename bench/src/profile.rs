@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use serde_json::{json, Value};
 
 use crate::build::Suite;
+use crate::figures::{items, strings};
 use crate::throughput::property_run;
 use crate::Bench;
 
@@ -74,11 +75,11 @@ fn print(p: &Value, n: u32) {
     if p["run_ok"].as_bool() == Some(false) {
         println!(
             "   the profiled run FAILED: what follows covers only the part that ran (its output: {})",
-            crate::figures::strings(&p["logs"]).join(", ")
+            strings(&p["logs"]).join(", ")
         );
     }
     let section = |key: &str, title: &str, rows: usize| {
-        let list = p[key].as_array().cloned().unwrap_or_default();
+        let list: Vec<&Value> = items(p.get(key)).collect();
         if list.is_empty() {
             return;
         }
@@ -99,7 +100,7 @@ fn print(p: &Value, n: u32) {
         "suite / harness / server functions (inclusive time)",
         30,
     );
-    let counters = p["perf_stat"].as_array().cloned().unwrap_or_default();
+    let counters: Vec<&Value> = items(p.get("perf_stat")).collect();
     if !counters.is_empty() {
         let parts: Vec<String> = counters
             .iter()

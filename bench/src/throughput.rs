@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::build::{Profile, Suite};
 use crate::child::{self, Measured};
-use crate::figures::{mib, middle, opt, secs, verdict};
+use crate::figures::{items, mib, middle, opt, secs, verdict};
 use crate::options::Options;
 use crate::{Bench, GOAL_INVITES_PER_SEC};
 
@@ -109,7 +109,7 @@ pub fn section(
     let rate_met = best_rate.map(|r| r >= GOAL_INVITES_PER_SEC);
     let partial = groups
         .iter()
-        .flat_map(|g| g["rows"].as_array().into_iter().flatten())
+        .flat_map(|g| items(g.get("rows")))
         .filter(|r| r["failed_runs"].as_u64() > Some(0) && r["invites_per_second"].is_number())
         .count();
     print_footer(options, best_rate, rate_met, partial);
