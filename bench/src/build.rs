@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use conformance_harness::render::truncate;
 use serde_json::{json, Value};
 
-use crate::figures::{secs, strings};
+use crate::child;
+use crate::figures::{items, secs, strings};
 
 /// The cargo that runs the bench (`cargo run` sets `CARGO`), else `cargo`.
 pub fn cargo() -> PathBuf {
@@ -289,12 +291,17 @@ pub fn dependencies_section(root: &Path) -> Value {
                 "   packages in the graph: {}",
                 d["packages_in_graph"].as_u64().unwrap_or(0)
             );
-            for dup in d["duplicates"].as_array().into_iter().flatten() {
-                let by = strings(&dup["pulled_in_by"]);
+            for dup in items(d.get("duplicates")) {
+                let by = match dup["error"].as_str() {
+                    Some(e) => {
+                        let one_line = e.split_whitespace().collect::<Vec<_>>().join(" ");
+                        format!("? ({})", truncate(&one_line, 200))
+                    }
+                    None => strings(&dup["pulled_in_by"]).join(", "),
+                };
                 println!(
-                    "   duplicate {:<20} ← {}",
+                    "   duplicate {:<20} ← {by}",
                     dup["crate"].as_str().unwrap_or("?"),
-                    by.join(", ")
                 );
             }
             let scripts = strings(&d["build_scripts"]);
@@ -330,21 +337,7 @@ const EDGES: &str = "normal,build,dev";
 
 /// What `cargo args` prints, run in `root`; its error output if it fails.
 fn cargo_output(root: &Path, args: &[&str]) -> Result<String, String> {
-    let output = Command::new(cargo())
-        .args(args)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cargo {}: {e}", args.join(" ")))?;
-    if !output.status.success() {
-        return Err(format!(
-            "cargo {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    String::from_utf8(output.stdout)
-        .map_err(|e| format!("cargo {}: output not UTF-8: {e}", args.join(" ")))
+    child::stdout_of(cargo(), args, root)
 }
 
 /// `name version` of each line of a `cargo tree --prefix none` listing.
@@ -394,10 +387,13 @@ fn duplicates(root: &Path) -> Result<Vec<Value>, String> {
                     "--prefix",
                     "none",
                 ],
-            )
-            .unwrap_or_default();
-            let by = tree_packages(dependents.lines().skip(1));
-            json!({"crate": dup, "pulled_in_by": by})
+            );
+            match dependents {
+                Ok(text) => {
+                    json!({"crate": dup, "pulled_in_by": tree_packages(text.lines().skip(1))})
+                }
+                Err(e) => json!({"crate": dup, "pulled_in_by": null, "error": e}),
+            }
         })
         .collect())
 }
@@ -405,7 +401,7 @@ fn duplicates(root: &Path) -> Result<Vec<Value>, String> {
 /// How many packages the host's graph holds, and those of them with a build
 /// script (`name version`, sorted).
 fn build_scripts(root: &Path) -> Result<(usize, Vec<String>), String> {
-    let host = run_rustc_host()?;
+    let host = rustc_host(root)?;
     let metadata = cargo_output(
         root,
         &[
@@ -418,29 +414,14 @@ fn build_scripts(root: &Path) -> Result<(usize, Vec<String>), String> {
     )?;
     let metadata: Value =
         serde_json::from_str(&metadata).map_err(|e| format!("cargo metadata: {e}"))?;
-    let in_graph: std::collections::HashSet<&str> = metadata
-        .pointer("/resolve/nodes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let in_graph: std::collections::HashSet<&str> = items(metadata.pointer("/resolve/nodes"))
         .filter_map(|n| n.get("id").and_then(Value::as_str))
         .collect();
     let has_build_script = |p: &Value| {
-        p.get("targets")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .any(|t| {
-                t.get("kind")
-                    .and_then(Value::as_array)
-                    .is_some_and(|k| k.iter().any(|k| k.as_str() == Some("custom-build")))
-            })
+        items(p.get("targets"))
+            .any(|t| items(t.get("kind")).any(|k| k.as_str() == Some("custom-build")))
     };
-    let mut scripts: Vec<String> = metadata
-        .get("packages")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let mut scripts: Vec<String> = items(metadata.get("packages"))
         .filter(|p| {
             p.get("id")
                 .and_then(Value::as_str)
@@ -459,13 +440,10 @@ fn build_scripts(root: &Path) -> Result<(usize, Vec<String>), String> {
     Ok((in_graph.len(), scripts))
 }
 
-fn run_rustc_host() -> Result<String, String> {
+/// The host triple, from `rustc -vV` run in `root`.
+fn rustc_host(root: &Path) -> Result<String, String> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let output = Command::new(&rustc)
-        .arg("-vV")
-        .output()
-        .map_err(|e| format!("rustc -vV: {e}"))?;
-    String::from_utf8_lossy(&output.stdout)
+    child::stdout_of(rustc, &["-vV"], root)?
         .lines()
         .find_map(|l| l.strip_prefix("host: "))
         .map(str::to_owned)

@@ -1,7 +1,9 @@
 //! Running one child process and measuring it: wall time, exit code, peak
-//! resident memory (`VmHWM`) and CPU time, both sampled from `/proc/<pid>`
-//! while it runs, and what libtest printed at the end.
+//! resident memory (`VmHWM`) and threads, sampled from `/proc/<pid>` while it
+//! runs, its CPU time, taken when it is reaped, and what libtest printed at
+//! the end.
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -9,9 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How often `/proc/<pid>/status` and `/proc/<pid>/stat` are read. `VmHWM`
-/// is a high-water mark, so a sample only misses growth in the last period
-/// before the process exits.
+/// How often `/proc/<pid>/status` is read. `VmHWM` is a high-water mark, so
+/// a sample only misses growth in the last period before the process exits.
 const SAMPLE_PERIOD: Duration = Duration::from_millis(5);
 
 /// Environment variables of the bench's own environment that would change
@@ -28,7 +29,11 @@ pub struct Measured {
     pub peak_kib: Option<u64>,
     /// Most threads seen at once.
     pub peak_threads: Option<u64>,
-    /// User + system CPU seconds of the whole process (last sample).
+    /// User + system CPU seconds of the whole process, to its end: the growth
+    /// of the bench's `cutime + cstime` (its reaped children's CPU) while it
+    /// was waited for. Only this child's when no other child of the bench is
+    /// reaped meanwhile: children run at once are measured together instead
+    /// ([`reaped_children_cpu_secs`] around all of them).
     pub cpu_secs: Option<f64>,
     pub stdout_path: PathBuf,
     pub stderr_path: PathBuf,
@@ -87,7 +92,6 @@ impl Summary {
 struct Sample {
     peak_kib: Option<u64>,
     peak_threads: Option<u64>,
-    cpu_ticks: Option<u64>,
 }
 
 /// One child to run: program, arguments, extra environment, working folder,
@@ -116,6 +120,7 @@ pub fn run(spec: &Spec<'_>, clock_ticks: u64) -> Result<Measured, String> {
         .stderr(create(&stderr_path)?);
     set_env(&mut command, &spec.env);
 
+    let reaped_before = reaped_children_cpu_secs(clock_ticks);
     let started = Instant::now();
     let mut child = command
         .spawn()
@@ -137,6 +142,9 @@ pub fn run(spec: &Spec<'_>, clock_ticks: u64) -> Result<Measured, String> {
         .wait()
         .map_err(|e| format!("waiting for {}: {e}", spec.program.display()));
     let wall = started.elapsed();
+    let cpu_secs = reaped_children_cpu_secs(clock_ticks)
+        .zip(reaped_before)
+        .map(|(after, before)| after - before);
     stop.store(true, Ordering::Relaxed);
     let sample = sampler
         .join()
@@ -145,13 +153,12 @@ pub fn run(spec: &Spec<'_>, clock_ticks: u64) -> Result<Measured, String> {
 
     let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-    let ticks = clock_ticks.max(1);
     Ok(Measured {
         wall,
         code: status.code(),
         peak_kib: sample.peak_kib,
         peak_threads: sample.peak_threads,
-        cpu_secs: sample.cpu_ticks.map(|t| t as f64 / ticks as f64),
+        cpu_secs,
         summary: parse_summary(&stdout),
         first_problem: first_problem(&stdout).or_else(|| first_problem(&stderr)),
         stdout_path,
@@ -171,8 +178,8 @@ pub fn set_env(command: &mut Command, env: &[(String, String)]) {
     command.envs(env.iter().map(|(k, v)| (k, v)));
 }
 
-/// Updates the sample from `/proc/<pid>`; a process already gone (or a
-/// zombie, whose memory lines are gone) leaves it as it was.
+/// Updates the sample from `/proc/<pid>/status`; a process already gone (or
+/// a zombie, whose memory lines are gone) leaves it as it was.
 fn read_proc(pid: u32, sample: &mut Sample) {
     if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
         if let Some(kib) = status_field(&status, "VmHWM:") {
@@ -180,11 +187,6 @@ fn read_proc(pid: u32, sample: &mut Sample) {
         }
         if let Some(n) = status_field(&status, "Threads:") {
             sample.peak_threads = Some(sample.peak_threads.map_or(n, |p| p.max(n)));
-        }
-    }
-    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        if let Some(ticks) = cpu_ticks(&stat) {
-            sample.cpu_ticks = Some(sample.cpu_ticks.map_or(ticks, |p| p.max(ticks)));
         }
     }
 }
@@ -198,16 +200,26 @@ fn status_field(status: &str, name: &str) -> Option<u64> {
         .and_then(|n| n.parse().ok())
 }
 
-/// `utime + stime` of `/proc/<pid>/stat`, in clock ticks. The command name
-/// (field 2) may hold spaces and parentheses: fields are counted after its
-/// last `)`.
+/// `utime + stime` (fields 14 and 15) of `/proc/<pid>/stat`, in clock ticks.
 fn cpu_ticks(stat: &str) -> Option<u64> {
+    stat_sum(stat, 14, 15)
+}
+
+/// `cutime + cstime` (fields 16 and 17) of `/proc/<pid>/stat`, in clock
+/// ticks: the CPU of the process's children that it has waited for.
+fn reaped_children_ticks(stat: &str) -> Option<u64> {
+    stat_sum(stat, 16, 17)
+}
+
+/// The sum of two numeric fields of `/proc/<pid>/stat`, numbered as in
+/// proc(5). The command name (field 2) may hold spaces and parentheses:
+/// fields are counted after its last `)`.
+fn stat_sum(stat: &str, a: usize, b: usize) -> Option<u64> {
     let rest = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    // Field 3 (state) is fields[0]; utime is field 14, stime field 15.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
+    // Field 3 (state) is fields[0].
+    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+    Some(field(a)? + field(b)?)
 }
 
 /// `test result: ok. 39 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; …`
@@ -250,6 +262,13 @@ pub fn own_cpu_secs(clock_ticks: u64) -> Option<f64> {
     cpu_ticks(&stat).map(|t| t as f64 / clock_ticks.max(1) as f64)
 }
 
+/// User + system CPU seconds of the bench's children that have ended and
+/// been waited for: a child's CPU is the growth of this around its wait.
+pub fn reaped_children_cpu_secs(clock_ticks: u64) -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    reaped_children_ticks(&stat).map(|t| t as f64 / clock_ticks.max(1) as f64)
+}
+
 /// The bench's own CPU seconds since `before` (an [`own_cpu_secs`]): the
 /// in-process reference server's share of what ran meanwhile.
 pub fn own_cpu_since(before: Option<f64>, clock_ticks: u64) -> Option<f64> {
@@ -261,6 +280,38 @@ pub fn own_cpu_since(before: Option<f64>, clock_ticks: u64) -> Option<f64> {
 pub fn own_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status_field(&status, "VmRSS:")
+}
+
+/// What `program args` prints on stdout, run in `cwd`; its error output if
+/// it cannot start or fails.
+pub fn stdout_of<S: AsRef<OsStr>>(
+    program: impl AsRef<OsStr>,
+    args: &[S],
+    cwd: &Path,
+) -> Result<String, String> {
+    let program = program.as_ref();
+    let shown = || {
+        std::iter::once(program)
+            .chain(args.iter().map(AsRef::as_ref))
+            .map(OsStr::to_string_lossy)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{}: {e}", shown()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{} failed ({}): {}",
+            shown(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// `getconf CLK_TCK`, the unit of `/proc/<pid>/stat` times (100 almost everywhere).
@@ -292,8 +343,9 @@ mod tests {
 
     #[test]
     fn reads_cpu_ticks_past_a_command_with_spaces() {
-        let stat = "42 (a b) c) S 1 42 42 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0";
+        let stat = "42 (a b) c) S 1 42 42 0 -1 4194560 100 0 0 0 7 3 5 6 20 0 1 0";
         assert_eq!(cpu_ticks(stat), Some(10));
+        assert_eq!(reaped_children_ticks(stat), Some(11));
     }
 
     #[test]

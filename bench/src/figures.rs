@@ -2,12 +2,18 @@
 
 use serde_json::Value;
 
+/// The middle of a sorted list: its median (the upper one of an even
+/// count); none of an empty list.
+pub fn middle<T>(sorted: &[T]) -> Option<&T> {
+    sorted.get(sorted.len() / 2)
+}
+
 /// (min, median, max) of a non-empty list; zeros for an empty one.
 pub fn spread(values: &[f64]) -> (f64, f64, f64) {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
-    match (v.first(), v.last()) {
-        (Some(&min), Some(&max)) => (min, v[v.len() / 2], max),
+    match (v.first(), middle(&v), v.last()) {
+        (Some(&min), Some(&median), Some(&max)) => (min, median, max),
         _ => (0.0, 0.0, 0.0),
     }
 }
@@ -15,7 +21,7 @@ pub fn spread(values: &[f64]) -> (f64, f64, f64) {
 /// The median (the upper one of an even count); none of an empty list.
 pub fn median_of(mut v: Vec<f64>) -> Option<f64> {
     v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied()
+    middle(&v).copied()
 }
 
 pub fn secs(s: f64) -> String {
@@ -45,13 +51,14 @@ pub fn verdict(met: Option<bool>) -> &'static str {
     }
 }
 
+/// The elements of a JSON array (none if it is absent or not one).
+pub fn items(v: Option<&Value>) -> impl Iterator<Item = &Value> {
+    v.and_then(Value::as_array).into_iter().flatten()
+}
+
 /// The strings of a JSON array (none if it is not one).
 pub fn strings(v: &Value) -> Vec<&str> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect()
+    items(Some(v)).filter_map(Value::as_str).collect()
 }
 
 pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {

@@ -51,15 +51,10 @@ pub fn print(machine: &Value, quick: bool) {
     );
 }
 
-/// What `program args` prints, run from the workspace root; empty if it
-/// fails.
+/// What `program args` prints, trimmed, run from the workspace root; empty
+/// if it fails.
 fn output(program: &str, args: &[&str]) -> String {
-    std::process::Command::new(program)
-        .args(args)
-        .current_dir(crate::workspace_root())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    crate::child::stdout_of(program, args, &conformance_selftest::workspace_root())
+        .map(|s| s.trim().to_owned())
         .unwrap_or_default()
 }

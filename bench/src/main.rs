@@ -60,19 +60,12 @@ impl Bench {
         std::fs::create_dir_all(&logs)
             .map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
         Ok(Bench {
-            root: workspace_root(),
+            root: conformance_selftest::workspace_root(),
             dir,
             logs,
             ticks: child::clock_ticks(),
         })
     }
-}
-
-/// The workspace root, where `cases/` and `schemas/` are.
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from(".."), Path::to_path_buf)
 }
 
 fn main() -> ExitCode {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use conformance_harness::Schemas;
 use serde_json::{json, Value};
 
-use crate::figures::median_of;
+use crate::figures::{items, median_of};
 
 /// Each figure is the median of this many batches…
 const BATCHES: usize = 7;
@@ -67,7 +67,7 @@ fn read_json(path: &Path) -> Result<Value, String> {
 }
 
 /// The schema a notification item's `resourceData` is held to, as
-/// suite/invariants.rs `resource_schema` picks it (`true`: one per element).
+/// suite/invariants/notification.rs `resource_schema` picks it (`true`: one per element).
 fn resource_schema(item: &Value) -> Option<(&'static str, bool)> {
     let url = item
         .get("resourceUrl")
@@ -88,12 +88,7 @@ fn resource_schema(item: &Value) -> Option<(&'static str, bool)> {
 /// invariant counts them: the envelope, then each item's resource.
 fn notification_violations(schemas: &Schemas, body: &Value) -> Result<usize, String> {
     let mut count = schemas.validate("commsNotifications.json", body)?.len();
-    for item in body
-        .get("value")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for item in items(body.get("value")) {
         let (Some((schema, many)), Some(data)) = (resource_schema(item), item.get("resourceData"))
         else {
             continue;

@@ -15,8 +15,8 @@ OPTIONS:
                             invites, profile of 200 invites
     --sizes N,N,...         generated invites per throughput run (default 100,1000,10000)
     --runs N                repetitions of the default run (default 7)
-    --repeat N              repetitions of each throughput size; the median run is
-                            shown, with the spread (default 3; --quick 1)
+    --repeat N              repetitions of each throughput size; the median passing
+                            run is shown, with the spread (default 3; --quick 1)
     --seed N                PROPTEST_RNG_SEED of the throughput runs (default 1)
     --profile-cases N       invites in the profiled run (default 400)
     --parallel K,K,...      concurrency ceiling: K suite processes at once against one

@@ -10,7 +10,7 @@ use crate::build::Suite;
 use crate::child::{self, Measured};
 use crate::figures::{opt, secs};
 use crate::options::Options;
-use crate::throughput::{property_run, start_lifted_server};
+use crate::throughput::{property_run, start_lifted_server, Rates};
 use crate::{Bench, GOAL_INVITES_PER_SEC};
 
 /// Measures and prints the section for each K of `--parallel`; its part of
@@ -69,6 +69,7 @@ fn run_processes(
     let server = start_lifted_server()?;
     let base = server.base_url();
     let cpu_before = child::own_cpu_secs(bench.ticks);
+    let reaped_before = child::reaped_children_cpu_secs(bench.ticks);
     let started = Instant::now();
     let results: Vec<Result<Measured, String>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..k)
@@ -96,6 +97,11 @@ fn run_processes(
             .collect()
     });
     let wall = started.elapsed().as_secs_f64();
+    // The processes end while the others run: each one's own CPU figure
+    // would count those reaped meanwhile, so they are measured together.
+    let suite_cpu = child::reaped_children_cpu_secs(bench.ticks)
+        .zip(reaped_before)
+        .map(|(after, before)| after - before);
     let server_cpu = child::own_cpu_since(cpu_before, bench.ticks);
     server.shutdown();
     Ok(Concurrent {
@@ -103,6 +109,7 @@ fn run_processes(
         invites: u64::from(n) * u64::from(k),
         measured: results.into_iter().collect::<Result<_, _>>()?,
         wall,
+        suite_cpu,
         server_cpu,
     })
 }
@@ -114,6 +121,8 @@ struct Concurrent {
     invites: u64,
     measured: Vec<Measured>,
     wall: f64,
+    /// CPU seconds of all the processes together.
+    suite_cpu: Option<f64>,
     /// The bench's own CPU over the run: the server's.
     server_cpu: Option<f64>,
 }
@@ -123,31 +132,16 @@ impl Concurrent {
         self.measured.iter().all(Measured::passed)
     }
 
-    fn suite_cpu(&self) -> Option<f64> {
-        self.measured.iter().map(|m| m.cpu_secs).sum()
-    }
-
     /// Suite + server CPU seconds.
     fn cpu(&self) -> Option<f64> {
-        match (self.suite_cpu(), self.server_cpu) {
+        match (self.suite_cpu, self.server_cpu) {
             (Some(a), Some(b)) => Some(a + b),
             _ => None,
         }
     }
 
-    fn rate(&self) -> Option<f64> {
-        self.passed().then(|| self.invites as f64 / self.wall)
-    }
-
-    /// None for a failed run: it stopped before its last invite.
-    fn cpu_micros_per_invite(&self) -> Option<f64> {
-        self.cpu()
-            .filter(|_| self.passed())
-            .map(|c| c * 1e6 / self.invites as f64)
-    }
-
-    fn cpu_percent(&self) -> Option<f64> {
-        self.cpu().map(|c| c / self.wall * 100.0)
+    fn rates(&self) -> Rates {
+        Rates::new(self.invites as f64, self.wall, self.passed(), self.cpu())
     }
 
     fn outcome(&self) -> String {
@@ -158,28 +152,30 @@ impl Concurrent {
     }
 
     fn print(&self) {
+        let r = self.rates();
         println!(
             "   {:>3} {:>8} {:>9} {:>10} {:>11} {:>9}  {}",
             self.k,
             self.invites,
             secs(self.wall),
-            opt(self.rate(), 0),
-            opt(self.cpu_micros_per_invite(), 0),
-            opt(self.cpu_percent(), 0),
+            opt(r.per_second, 0),
+            opt(r.cpu_micros_per_invite, 0),
+            opt(r.cpu_percent, 0),
             truncate(&self.outcome(), 150),
         );
     }
 
     fn to_json(&self) -> Value {
+        let r = self.rates();
         json!({
             "processes": self.k,
             "invites": self.invites,
             "wall_seconds": self.wall,
-            "invites_per_second": self.rate(),
-            "suite_cpu_seconds": self.suite_cpu(),
+            "invites_per_second": r.per_second,
+            "suite_cpu_seconds": self.suite_cpu,
             "server_cpu_seconds": self.server_cpu,
-            "cpu_microseconds_per_invite": self.cpu_micros_per_invite(),
-            "cpu_utilisation_percent": self.cpu_percent(),
+            "cpu_microseconds_per_invite": r.cpu_micros_per_invite,
+            "cpu_utilisation_percent": r.cpu_percent,
             "passed": self.passed(),
             "outcome": self.outcome(),
         })

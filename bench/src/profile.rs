@@ -2,17 +2,24 @@
 //! works in VMs without hardware counters) and `perf stat`, else valgrind's
 //! callgrind on a smaller run.
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
 use crate::build::Suite;
+use crate::figures::{items, strings};
 use crate::throughput::property_run;
 use crate::Bench;
 
 /// Rows kept of each flat profile.
 const TOP: usize = 25;
+
+/// The output of the flat and of the call-graph `perf record` runs, in the
+/// bench's folder.
+const RUN_LOG: &str = "perf-run.out";
+const CALLGRAPH_LOG: &str = "perf-callgraph-run.out";
 
 /// How a profile was taken, for the report.
 struct Target<'a> {
@@ -65,8 +72,14 @@ pub fn section(bench: &Bench, release: &Suite, n: u32, seed: u64) -> Value {
 /// The profile's rows as the table shows them, and `perf stat`'s counters
 /// per invite (`n` invites).
 fn print(p: &Value, n: u32) {
+    if p["run_ok"].as_bool() == Some(false) {
+        println!(
+            "   the profiled run FAILED: what follows covers only the part that ran (its output: {})",
+            strings(&p["logs"]).join(", ")
+        );
+    }
     let section = |key: &str, title: &str, rows: usize| {
-        let list = p[key].as_array().cloned().unwrap_or_default();
+        let list: Vec<&Value> = items(p.get(key)).collect();
         if list.is_empty() {
             return;
         }
@@ -87,7 +100,7 @@ fn print(p: &Value, n: u32) {
         "suite / harness / server functions (inclusive time)",
         30,
     );
-    let counters = p["perf_stat"].as_array().cloned().unwrap_or_default();
+    let counters: Vec<&Value> = items(p.get("perf_stat")).collect();
     if !counters.is_empty() {
         let parts: Vec<String> = counters
             .iter()
@@ -148,7 +161,7 @@ fn perf(target: &Target<'_>) -> Result<Value, String> {
         "perf record",
         &["-F", "4999", "-e", "cpu-clock"],
         &data,
-        "perf-run.out",
+        RUN_LOG,
     )?;
     let rows = |v: Vec<(f64, String)>| -> Vec<Value> {
         v.into_iter()
@@ -163,12 +176,14 @@ fn perf(target: &Target<'_>) -> Result<Value, String> {
     let objects = flat("dso")?;
     let symbols = flat("dso,sym")?;
     let dwarf = target.out_dir.join("perf-callgraph.data");
-    let inclusive = perf_inclusive(target, &dwarf)?;
+    let (inclusive, callgraph_ok) = perf_inclusive(target, &dwarf)?;
     let (counters, stat_ok) = perf_stat(target)?;
+    let logs = [RUN_LOG, CALLGRAPH_LOG].map(|log| target.out_dir.join(log).display().to_string());
     Ok(json!({
         "tool": "perf record -e cpu-clock -F 4999 (flat), then -F 999 --call-graph dwarf (inclusive)",
         "data": data.display().to_string(),
-        "run_ok": run_ok && stat_ok,
+        "run_ok": run_ok && callgraph_ok && stat_ok,
+        "logs": logs,
         "by_thread": threads,
         "by_object": objects,
         "by_symbol": symbols,
@@ -206,28 +221,27 @@ fn perf_record(
 }
 
 /// `perf report --stdio`'s text, self time only or (`children`) with the
-/// time of the callees.
+/// time of the callees; its error output if it fails.
 fn perf_report(data: &Path, children: bool, sort: &str) -> Result<String, String> {
-    let (flag, what) = if children {
-        ("--children", "perf report --children")
+    let flag = if children {
+        "--children"
     } else {
-        ("--no-children", "perf report")
+        "--no-children"
     };
-    let output = Command::new("perf")
-        .args([
-            "report", "--stdio", flag, "-g", "none", "--sort", sort, "-i",
-        ])
-        .arg(data)
-        .stderr(Stdio::null())
-        .output()
-        .map_err(|e| format!("{what}: {e}"))?;
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    let args: Vec<&OsStr> = [
+        "report", "--stdio", flag, "-g", "none", "--sort", sort, "-i",
+    ]
+    .into_iter()
+    .map(OsStr::new)
+    .chain([data.as_os_str()])
+    .collect();
+    crate::child::stdout_of("perf", &args, Path::new("."))
 }
 
 /// Inclusive time of the suite's, the harness's and the server's own
-/// functions, unwound with DWARF (.eh_frame; no debug info needed); none if
-/// that run fails.
-fn perf_inclusive(target: &Target<'_>, dwarf: &Path) -> Result<Vec<(f64, String)>, String> {
+/// functions, unwound with DWARF (.eh_frame; no debug info needed), and
+/// whether that run succeeded (none if it failed).
+fn perf_inclusive(target: &Target<'_>, dwarf: &Path) -> Result<(Vec<(f64, String)>, bool), String> {
     let ok = perf_record(
         target,
         "perf record --call-graph dwarf",
@@ -240,12 +254,12 @@ fn perf_inclusive(target: &Target<'_>, dwarf: &Path) -> Result<Vec<(f64, String)
             "dwarf,16384",
         ],
         dwarf,
-        "perf-callgraph-run.out",
+        CALLGRAPH_LOG,
     )?;
     if !ok {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), false));
     }
-    Ok(parse_children(&perf_report(dwarf, true, "sym")?))
+    Ok((parse_children(&perf_report(dwarf, true, "sym")?), true))
 }
 
 /// `perf stat`'s task clock, context switches, migrations and page faults
@@ -335,21 +349,19 @@ fn parse_children(text: &str) -> Vec<(f64, String)> {
 /// Callgrind over the (smaller) run; its inclusive-free top entries.
 fn callgrind(target: &Target<'_>) -> Result<Value, String> {
     let out = target.out_dir.join("callgrind.out");
+    let log = target.out_dir.join("callgrind-run.out");
+    let log_file =
+        std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
     let status = command("valgrind", target)
         .args(["--tool=callgrind", "--quiet"])
         .arg(format!("--callgrind-out-file={}", out.display()))
         .arg(target.binary)
         .args(&target.args)
-        .stdout(Stdio::null())
+        .stdout(log_file)
         .stderr(Stdio::null())
         .status()
         .map_err(|e| format!("valgrind: {e}"))?;
-    let output = Command::new("callgrind_annotate")
-        .arg(&out)
-        .stderr(Stdio::null())
-        .output()
-        .map_err(|e| format!("callgrind_annotate: {e}"))?;
-    let text = String::from_utf8_lossy(&output.stdout);
+    let text = crate::child::stdout_of("callgrind_annotate", &[&out], Path::new("."))?;
     // Rows are `1,234,567 (12.34%)  file:function [object]`.
     let rows: Vec<Value> = text
         .lines()
@@ -367,6 +379,7 @@ fn callgrind(target: &Target<'_>) -> Result<Value, String> {
         "tool": "valgrind --tool=callgrind (instructions, exclusive)",
         "data": out.display().to_string(),
         "run_ok": status.success(),
+        "logs": [log.display().to_string()],
         "by_symbol": rows,
     }))
 }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::build::{Profile, Suite};
 use crate::child::{self, Measured};
-use crate::figures::{mib, opt, secs, verdict};
+use crate::figures::{items, mib, middle, opt, secs, verdict};
 use crate::options::Options;
 use crate::{Bench, GOAL_INVITES_PER_SEC};
 
@@ -107,13 +107,18 @@ pub fn section(
         groups.push(json);
     }
     let rate_met = best_rate.map(|r| r >= GOAL_INVITES_PER_SEC);
-    print_footer(options, best_rate, rate_met);
+    let partial = groups
+        .iter()
+        .flat_map(|g| items(g.get("rows")))
+        .filter(|r| r["failed_runs"].as_u64() > Some(0) && r["invites_per_second"].is_number())
+        .count();
+    print_footer(options, best_rate, rate_met, partial);
     let env: BTreeMap<String, String> = env(1, options.seed).into_iter().collect();
     Ok((
         json!({
             "property": PROPERTY,
             "environment": env,
-            "note": "embedded: the suite against its embedded reference server, as cargo test runs it. reference-lifted: the suite run with --target against an invite-reference server started inside the bench with max_calls_per_client lifted; its CPU is the bench process's own CPU during the run. Each size runs `repeat` times; the median run is reported and wall_seconds_of_each_run lists all",
+            "note": "embedded: the suite against its embedded reference server, as cargo test runs it. reference-lifted: the suite run with --target against an invite-reference server started inside the bench with max_calls_per_client lifted; its CPU is the bench process's own CPU during the run. Each size runs `repeat` times; the median passing run is reported, failed_runs counts the runs that failed, wall_seconds_of_each_run lists all",
             "groups": groups,
             "goal_invites_per_second": GOAL_INVITES_PER_SEC,
             "goal_met": rate_met,
@@ -142,13 +147,17 @@ fn print_header(seed: u64) {
     );
 }
 
-/// The goal, and notes on reading the table.
-fn print_footer(options: &Options, best_rate: Option<f64>, rate_met: Option<bool>) {
+/// The goal, and notes on reading the table. `partial`: sizes where some
+/// runs failed but not all.
+fn print_footer(options: &Options, best_rate: Option<f64>, rate_met: Option<bool>, partial: usize) {
     println!(
         "   goal: ≥ {GOAL_INVITES_PER_SEC} invites/s → {} (best median {} invites/s)",
         verdict(rate_met),
         opt(best_rate, 0)
     );
+    if partial > 0 {
+        println!("   ({partial} size(s) had failed runs: their figures are the median of the runs that passed)");
+    }
     if options.sizes.last().is_some_and(|n| *n < 10_000) {
         println!("   (sizes below 10,000 weigh process start and warm-up heavily: the goal is for a long run; run without --quick)");
     }
@@ -199,10 +208,12 @@ fn measure_group(
     let mut best_rate: Option<f64> = None;
     let mut rows = Vec::new();
     for &n in &group.sizes {
-        let Some((run, walls)) = measure_size(options, bench, group, n)? else {
+        let repeats = measure_size(options, bench, group, n)?;
+        let Some(run) = repeats.shown() else {
             continue;
         };
         let wall = run.measured.wall.as_secs_f64();
+        // The shown run passed unless every repetition failed.
         let passed = run.measured.passed();
         let marginal = match (passed, previous) {
             (true, Some((pn, pw))) if n > pn => Some((wall - pw) * 1e6 / f64::from(n - pn)),
@@ -218,9 +229,9 @@ fn measure_group(
         let row = Row {
             label: group.label,
             n,
-            run: &run,
+            run,
+            repeats: &repeats,
             marginal,
-            walls,
         };
         row.print();
         rows.push(row.to_json());
@@ -242,31 +253,69 @@ fn measure_group(
 }
 
 /// `--repeat` runs of one size. The machine's speed drifts between runs (a
-/// shared VM): the median run stands for the size. It comes with the walls
-/// of every run, sorted.
+/// shared VM): the median passing run stands for the size.
 fn measure_size(
     options: &Options,
     bench: &Bench,
     group: &Group<'_>,
     n: u32,
-) -> Result<Option<(Run, Vec<f64>)>, String> {
-    let mut repeats = Vec::new();
-    for _ in 0..options.repeat {
-        repeats.push(run_once(bench, group.suite, group.target, n, options.seed)?);
+) -> Result<Repeats, String> {
+    let mut repeats = Repeats {
+        passing: Vec::new(),
+        failed: Vec::new(),
+    };
+    for i in 0..options.repeat {
+        let run = run_once(bench, group.suite, group.target, n, options.seed, i)?;
+        if run.measured.passed() {
+            repeats.passing.push(run);
+        } else {
+            repeats.failed.push(run);
+        }
     }
-    repeats.sort_by_key(|r| r.measured.wall);
-    let walls: Vec<f64> = repeats
-        .iter()
-        .map(|r| r.measured.wall.as_secs_f64())
-        .collect();
-    Ok(repeats
-        .into_iter()
-        .nth(walls.len() / 2)
-        .map(|run| (run, walls)))
+    repeats.passing.sort_by_key(|r| r.measured.wall);
+    Ok(repeats)
+}
+
+/// The repetitions of one size: those that passed, sorted by wall, and
+/// those that failed, in the order they ran. A failed run stopped early:
+/// its wall says nothing of the time per invite.
+struct Repeats {
+    passing: Vec<Run>,
+    failed: Vec<Run>,
+}
+
+impl Repeats {
+    /// The run that stands for the size: the median passing run, else (all
+    /// failed) the first failure.
+    fn shown(&self) -> Option<&Run> {
+        middle(&self.passing).or(self.failed.first())
+    }
+
+    fn count(&self) -> usize {
+        self.passing.len() + self.failed.len()
+    }
+
+    /// Walls of the passing runs, in seconds, sorted.
+    fn passing_walls(&self) -> Vec<f64> {
+        walls(&self.passing)
+    }
+
+    /// Walls of every run, in seconds, sorted.
+    fn all_walls(&self) -> Vec<f64> {
+        let mut all = walls(&self.passing);
+        all.extend(walls(&self.failed));
+        all.sort_by(f64::total_cmp);
+        all
+    }
+}
+
+fn walls(runs: &[Run]) -> Vec<f64> {
+    runs.iter().map(|r| r.measured.wall.as_secs_f64()).collect()
 }
 
 /// One throughput run, with the in-process server's share of it.
 struct Run {
+    target: Target,
     measured: Measured,
     /// The bench's own CPU over the run: the lifted server's.
     server_cpu: Option<f64>,
@@ -281,6 +330,7 @@ fn run_once(
     target: Target,
     n: u32,
     seed: u64,
+    repetition: usize,
 ) -> Result<Run, String> {
     // A fresh server per run, so no run inherits another's calls.
     let server = match target {
@@ -298,7 +348,7 @@ fn run_once(
         env,
         cwd: &bench.root,
         log: bench.logs.join(format!(
-            "invites-{}-{}-{n}",
+            "invites-{}-{}-{n}-{repetition}",
             suite.profile.name(),
             target.key()
         )),
@@ -317,46 +367,58 @@ fn run_once(
         server.shutdown();
     }
     Ok(Run {
+        target,
         measured: measured?,
         server_cpu,
         server_rss_growth,
     })
 }
 
-/// Table row: the median run of one size.
+impl Run {
+    /// Suite + server CPU seconds; none when a server ran in the bench but
+    /// its share could not be read.
+    fn cpu(&self) -> Option<f64> {
+        let suite = self.measured.cpu_secs;
+        match self.target {
+            Target::Embedded => suite,
+            Target::Lifted => Some(suite? + self.server_cpu?),
+        }
+    }
+}
+
+/// Table row: one size, shown by its median passing run.
 struct Row<'a> {
     label: &'a str,
     n: u32,
+    /// [`Repeats::shown`].
     run: &'a Run,
+    repeats: &'a Repeats,
     marginal: Option<f64>,
-    /// Walls of every repetition of this size, in seconds, sorted.
-    walls: Vec<f64>,
 }
 
 impl Row<'_> {
-    /// Suite + server CPU seconds.
-    fn cpu(&self) -> Option<f64> {
-        match (self.run.measured.cpu_secs, self.run.server_cpu) {
-            (Some(c), Some(s)) => Some(c + s),
-            (c, _) => c,
+    /// `ok`, or how many repetitions failed and why the first did.
+    fn outcome(&self) -> String {
+        match self.repeats.failed.first() {
+            None => self.run.measured.outcome(),
+            Some(first) if self.repeats.count() > 1 => format!(
+                "{} of {} runs {}",
+                self.repeats.failed.len(),
+                self.repeats.count(),
+                first.measured.outcome()
+            ),
+            Some(first) => first.measured.outcome(),
         }
     }
 
-    /// The run's figures: invites/s, µs per invite and CPU µs per invite,
-    /// none of them for a failed run (it stopped early: they would divide by
-    /// invites it never sent), and the CPU in % of the wall.
     fn rates(&self) -> Rates {
-        let wall = self.run.measured.wall.as_secs_f64();
-        let ok = self.run.measured.passed();
-        let n = f64::from(self.n);
-        let cpu = self.cpu();
-        Rates {
-            wall,
-            per_second: ok.then(|| n / wall),
-            micros_per_invite: ok.then(|| wall * 1e6 / n),
-            cpu_micros_per_invite: cpu.filter(|_| ok).map(|c| c * 1e6 / n),
-            cpu_percent: cpu.map(|c| c / wall * 100.0),
-        }
+        let measured = &self.run.measured;
+        Rates::new(
+            f64::from(self.n),
+            measured.wall.as_secs_f64(),
+            measured.passed(),
+            self.run.cpu(),
+        )
     }
 
     fn print(&self) {
@@ -380,15 +442,20 @@ impl Row<'_> {
             },
             opt(r.cpu_micros_per_invite, 0),
             opt(r.cpu_percent, 0),
-            truncate(&measured.outcome(), 150),
+            truncate(&self.outcome(), 150),
         );
-        if let (Some(low), Some(high)) = (self.walls.first(), self.walls.last()) {
-            if self.walls.len() > 1 {
+        let walls = self.repeats.passing_walls();
+        if let (Some(low), Some(high)) = (walls.first(), walls.last()) {
+            if walls.len() > 1 {
+                let of = if self.repeats.failed.is_empty() {
+                    format!("{} runs", walls.len())
+                } else {
+                    format!("{} passing runs of {}", walls.len(), self.repeats.count())
+                };
                 println!(
-                    "   {:<26} {:>7} median of {} runs; walls {} to {} ({} to {} invites/s)",
+                    "   {:<26} {:>7} median of {of}; walls {} to {} ({} to {} invites/s)",
                     "",
                     "",
-                    self.walls.len(),
                     secs(*low),
                     secs(*high),
                     opt(Some(f64::from(self.n) / high), 0),
@@ -404,7 +471,10 @@ impl Row<'_> {
         json!({
             "invites": self.n,
             "wall_seconds": r.wall,
-            "wall_seconds_of_each_run": self.walls,
+            "wall_seconds_of_each_run": self.repeats.all_walls(),
+            "wall_seconds_of_passing_runs": self.repeats.passing_walls(),
+            "runs": self.repeats.count(),
+            "failed_runs": self.repeats.failed.len(),
             "invites_per_second": r.per_second,
             "microseconds_per_invite": r.micros_per_invite,
             "marginal_microseconds_per_invite": self.marginal,
@@ -415,28 +485,44 @@ impl Row<'_> {
             "server_rss_growth_kib": self.run.server_rss_growth,
             "cpu_microseconds_per_invite": r.cpu_micros_per_invite,
             "cpu_utilisation_percent": r.cpu_percent,
-            "passed": measured.passed(),
+            "passed": self.repeats.failed.is_empty(),
             "tests": measured.summary.map(child::Summary::to_json),
-            "outcome": measured.outcome(),
+            "outcome": self.outcome(),
             "logs": measured.logs_json(),
         })
     }
 }
 
-/// A row's figures, as [`Row::rates`] computes them.
-struct Rates {
-    wall: f64,
-    per_second: Option<f64>,
-    micros_per_invite: Option<f64>,
-    cpu_micros_per_invite: Option<f64>,
-    cpu_percent: Option<f64>,
+/// The figures of a run of `invites` invites (2 and 2b).
+pub struct Rates {
+    pub wall: f64,
+    pub per_second: Option<f64>,
+    pub micros_per_invite: Option<f64>,
+    pub cpu_micros_per_invite: Option<f64>,
+    pub cpu_percent: Option<f64>,
 }
 
-/// Whether time per invite stays flat as the size grows.
+impl Rates {
+    /// Invites/s, µs per invite and CPU µs per invite, none of them for a
+    /// failed run (it stopped early: they would divide by invites it never
+    /// sent), and the CPU in % of the wall.
+    pub fn new(invites: f64, wall: f64, passed: bool, cpu: Option<f64>) -> Self {
+        Rates {
+            wall,
+            per_second: passed.then(|| invites / wall),
+            micros_per_invite: passed.then(|| wall * 1e6 / invites),
+            cpu_micros_per_invite: cpu.filter(|_| passed).map(|c| c * 1e6 / invites),
+            cpu_percent: cpu.map(|c| c / wall * 100.0),
+        }
+    }
+}
+
+/// Whether time per invite stays flat as the size grows, over the sizes
+/// with a passing run.
 fn linearity(rows: &[Value]) -> Value {
     let points: Vec<(u64, f64)> = rows
         .iter()
-        .filter(|r| r["passed"].as_bool() == Some(true))
+        .filter(|r| r["invites_per_second"].is_number())
         .filter_map(|r| Some((r["invites"].as_u64()?, r["wall_seconds"].as_f64()?)))
         .collect();
     if points.len() < 2 {
@@ -490,9 +576,82 @@ mod tests {
         assert!(env.iter().all(|(k, _)| k != "CONFORMANCE_TOKEN"));
     }
 
+    fn run(wall_ms: u64, passed: bool) -> Run {
+        Run {
+            target: Target::Embedded,
+            measured: Measured {
+                wall: std::time::Duration::from_millis(wall_ms),
+                code: Some(if passed { 0 } else { 101 }),
+                peak_kib: None,
+                peak_threads: None,
+                cpu_secs: Some(0.1),
+                stdout_path: "out".into(),
+                stderr_path: "err".into(),
+                summary: Some(child::Summary {
+                    passed: u64::from(passed),
+                    failed: u64::from(!passed),
+                    ..child::Summary::default()
+                }),
+                first_problem: (!passed).then(|| "boom".to_owned()),
+            },
+            server_cpu: None,
+            server_rss_growth: None,
+        }
+    }
+
+    fn row_json(repeats: &Repeats) -> Value {
+        let shown = repeats.shown().expect("a run");
+        Row {
+            label: "x",
+            n: 100,
+            run: shown,
+            repeats,
+            marginal: None,
+        }
+        .to_json()
+    }
+
+    #[test]
+    fn a_size_is_the_median_of_its_passing_runs_and_counts_the_failed() {
+        // A fast failure must not make the faster passing run the median.
+        let repeats = Repeats {
+            passing: vec![run(200, true), run(400, true)],
+            failed: vec![run(10, false)],
+        };
+        let row = row_json(&repeats);
+        assert_eq!(row["wall_seconds"].as_f64(), Some(0.4));
+        assert_eq!(row["invites_per_second"].as_f64(), Some(250.0));
+        assert_eq!(row["passed"], json!(false));
+        assert_eq!(
+            (row["runs"].as_u64(), row["failed_runs"].as_u64()),
+            (Some(3), Some(1))
+        );
+        assert_eq!(row["outcome"], json!("1 of 3 runs FAILED (exit 101): boom"));
+        assert_eq!(row["wall_seconds_of_passing_runs"], json!([0.2, 0.4]));
+
+        let failed = Repeats {
+            passing: Vec::new(),
+            failed: vec![run(10, false), run(20, false)],
+        };
+        let row = row_json(&failed);
+        assert!(row["invites_per_second"].is_null());
+        assert!(row["cpu_microseconds_per_invite"].is_null());
+        assert_eq!(row["outcome"], json!("2 of 2 runs FAILED (exit 101): boom"));
+    }
+
+    #[test]
+    fn a_lifted_run_without_the_server_cpu_has_no_cpu() {
+        let mut lifted = run(100, true);
+        lifted.target = Target::Lifted;
+        assert_eq!(lifted.cpu(), None);
+        lifted.server_cpu = Some(0.05);
+        assert!(lifted.cpu().is_some_and(|c| (c - 0.15).abs() < 1e-9));
+        assert_eq!(run(100, true).cpu(), Some(0.1));
+    }
+
     #[test]
     fn linearity_compares_time_per_invite_of_passing_sizes() {
-        let row = |n: u64, wall: f64, passed: bool| json!({"invites": n, "wall_seconds": wall, "passed": passed});
+        let row = |n: u64, wall: f64, passed: bool| json!({"invites": n, "wall_seconds": wall, "invites_per_second": passed.then(|| n as f64 / wall)});
         let flat = linearity(&[row(100, 0.02, true), row(1_000, 0.2, true)]);
         assert_eq!(flat["ratio_last_to_first"].as_f64(), Some(1.0));
         assert!(flat["text"]
