@@ -10,7 +10,7 @@ use conformance_harness::Schemas;
 use conformance_harness::{Check, Detail, Invariant};
 use serde_json::Value;
 
-use crate::invariants::notification_violations;
+use crate::invariants::{notification_violations, Validation};
 use crate::notifications::{
     announces_end, change_type, end_problem, failed_without_result_info, resource_url, EndDue,
 };
@@ -41,13 +41,16 @@ pub fn check(
                 continue;
             }
         };
-        let violations = notification_violations(schemas, doc).unwrap_or_else(|e| {
-            vec![conformance_harness::SchemaViolation {
+        let found = notification_violations(schemas, doc).unwrap_or_else(|e| Validation {
+            violations: vec![conformance_harness::SchemaViolation {
                 instance_path: JsonPath::root(),
                 schema_path: String::new(),
                 message: e,
-            }]
+            }],
+            undeclared: Vec::new(),
         });
+        shape = shape.undeclared(found.undeclared);
+        let violations = found.violations;
         let items = doc.get("value").and_then(Value::as_array);
         for item in items.into_iter().flatten() {
             if let Some(key) = operation_of(resource_url(item)) {

@@ -38,6 +38,7 @@ mod report;
 mod runner;
 mod schema;
 mod template;
+mod undeclared;
 mod verdict;
 
 use std::io::IsTerminal;
@@ -61,6 +62,7 @@ pub use listener::{notification_items, Delivery, Mailbox};
 pub use prop::{run as run_property, run_case as run_generated_case, Failure};
 pub use schema::Schemas;
 pub use template::Vars;
+pub use undeclared::Undeclared;
 pub use verdict::{Check, Detail, Difference, Level, Outcome, SchemaViolation, Verdict, Where};
 
 /// Trials run this many at a time unless `--test-threads` says otherwise:
@@ -325,6 +327,10 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
     if let Some(Ok(env)) = env {
         release_leftovers(&*shared.contract, env);
     }
+    match env {
+        Some(Ok(env)) => note_undeclared(&lock(&env.verdicts), &lock(&shared.side_verdicts)),
+        _ => note_undeclared(&[], &lock(&shared.side_verdicts)),
+    }
     // A process that set up no run (under nextest, one that ran only a
     // lint) still writes its part: the report counts every test that ran.
     let ran = match env {
@@ -403,6 +409,34 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
             );
         }
         ExitCode::SUCCESS
+    }
+}
+
+/// One line at the end of the run: the members beyond the metadata that
+/// the target sent, with how many tests saw each (a passing test prints nothing else).
+fn note_undeclared(verdicts: &[verdict::Verdict], side: &[verdict::Verdict]) {
+    let mut seen: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for member in verdicts
+        .iter()
+        .chain(side)
+        .flat_map(verdict::Verdict::undeclared)
+    {
+        *seen.entry(member).or_default() += 1;
+    }
+    if !seen.is_empty() {
+        let list: Vec<String> = seen
+            .iter()
+            .map(|(member, tests)| {
+                format!(
+                    "{member} ({tests} test{})",
+                    if *tests == 1 { "" } else { "s" }
+                )
+            })
+            .collect();
+        eprintln!(
+            "note: members beyond the metadata (accepted, never failed; see report.md): {}",
+            list.join(", ")
+        );
     }
 }
 

@@ -300,9 +300,20 @@ pub fn render_verdict(
                     blank_line(&mut out);
                 }
                 Detail::Diff { .. } if check.outcome == Outcome::Fail => diffs.push(detail),
-                Detail::Diff { .. } => {}
+                Detail::Diff { .. } | Detail::Undeclared(_) => {}
             }
         }
+    }
+    let undeclared = verdict.undeclared();
+    if !undeclared.is_empty() {
+        blank_line(&mut out);
+        let _ = writeln!(
+            out,
+            "  note  {} member{} beyond the metadata (accepted, never failed): {}",
+            undeclared.len(),
+            plural(undeclared.len()),
+            undeclared.join(", ")
+        );
     }
     for detail in diffs {
         if let Detail::Diff {

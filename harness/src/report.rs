@@ -170,6 +170,7 @@ fn part_json(part: &Part<'_>) -> Value {
             "warned_checks": v.checks.iter()
                 .filter(|c| outcome_word(&c.outcome, c.level, strict) == "warn")
                 .map(|c| c.id.clone()).collect::<Vec<_>>(),
+            "undeclared": v.undeclared(),
             "checks": v.checks.iter().map(|c| json!({
                 "id": c.id,
                 "family": check_family(&c.id),
@@ -264,6 +265,20 @@ fn merge(parts: &[Value]) -> Value {
         })
         .collect();
     let status_count = |s: &str| tests.iter().filter(|t| t["status"] == s).count();
+    // Member -> the tests whose documents carried it.
+    let mut undeclared: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for t in &tests {
+        for member in t["undeclared"].as_array().into_iter().flatten() {
+            undeclared
+                .entry(member.as_str().unwrap_or_default())
+                .or_default()
+                .push(t["name"].as_str().unwrap_or_default());
+        }
+    }
+    let undeclared: Vec<Value> = undeclared
+        .into_iter()
+        .map(|(member, tests)| json!({"member": member, "tests": tests}))
+        .collect();
     let all = tally.values().fold(Tally::default(), |mut a, t| {
         a.passed += t.passed;
         a.warned += t.warned;
@@ -294,6 +309,7 @@ fn merge(parts: &[Value]) -> Value {
             "known": all.known, "not_run": all.not_run,
         },
         "checks": checks,
+        "undeclared": undeclared,
         "tests": tests,
         "unreleased": parts.iter()
             .flat_map(|p| p["unreleased"].as_array().cloned().unwrap_or_default())
@@ -391,6 +407,24 @@ fn markdown(r: &Value) -> String {
                 cell(&u["kind"]),
                 cell(&u["id"]),
                 cell(&u["answer"])
+            );
+        }
+    }
+    let undeclared = r["undeclared"].as_array().cloned().unwrap_or_default();
+    if !undeclared.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## Members beyond the metadata\n\n\
+             Members the target sent that the schemas do not declare: accepted (a service may add members \
+             without notice), listed so that what the target sends can be compared with what its \
+             documentation shows.\n\n| member | tests |\n|---|---:|"
+        );
+        for u in &undeclared {
+            let _ = writeln!(
+                md,
+                "| `{}` | {} |",
+                cell(&u["member"]),
+                u["tests"].as_array().map_or(0, Vec::len)
             );
         }
     }

@@ -103,6 +103,12 @@ impl Schemas {
             .unwrap_or_default()
     }
 
+    /// Members of `value` that schema `name` and the schemas it uses do not
+    /// declare (annotations aside): accepted, and reported apart.
+    pub fn undeclared(&self, name: &str, value: &Value) -> Vec<crate::undeclared::Undeclared> {
+        crate::undeclared::find(&self.documents, name, value)
+    }
+
     /// The folder the schemas were read from.
     pub fn dir(&self) -> &std::path::Path {
         &self.dir

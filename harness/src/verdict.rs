@@ -53,6 +53,9 @@ pub enum Detail {
     Text(String),
     Differences(Vec<Difference>),
     Schema(Vec<SchemaViolation>),
+    /// Members the schemas do not declare: never a failure, reported apart
+    /// (a service may add members without notice).
+    Undeclared(Vec<crate::undeclared::Undeclared>),
     /// A unified diff of canonicalized JSON: what was expected and what came.
     Diff {
         expected_label: String,
@@ -124,6 +127,15 @@ impl Check {
         self
     }
 
+    /// Notes the members beyond the schemas that a validated document had.
+    #[must_use]
+    pub fn undeclared(mut self, found: Vec<crate::undeclared::Undeclared>) -> Self {
+        if !found.is_empty() {
+            self.details.push(Detail::Undeclared(found));
+        }
+        self
+    }
+
     /// Fails with the details when there are any.
     #[must_use]
     pub fn fail_if(mut self, details: Vec<Detail>) -> Self {
@@ -192,6 +204,25 @@ impl Verdict {
 
     pub fn passed(&self, strict: bool) -> bool {
         (self.error.is_none() || self.known.is_some()) && self.failures(strict) == 0
+    }
+
+    /// Every member beyond the schemas that its checks saw
+    /// (`participant.meetingRole`), once each, sorted.
+    pub fn undeclared(&self) -> Vec<String> {
+        let mut members: Vec<String> = self
+            .checks
+            .iter()
+            .flat_map(|c| &c.details)
+            .filter_map(|d| match d {
+                Detail::Undeclared(found) => Some(found),
+                _ => None,
+            })
+            .flatten()
+            .map(crate::undeclared::Undeclared::qualified)
+            .collect();
+        members.sort();
+        members.dedup();
+        members
     }
 
     pub fn has_known(&self) -> bool {

@@ -19,7 +19,9 @@ pub(super) fn graph_error_body(ex: &Exchange<'_>, check: Check) -> Check {
         None => check.fail_text("the error response has no body"),
         Some(Err(e)) => check.fail_text(format!("the error body is {e}")),
         Some(Ok(b)) => match ex.env.schemas.validate("graph-error.json", b) {
-            Ok(v) if v.is_empty() => check,
+            Ok(v) if v.is_empty() => {
+                check.undeclared(ex.env.schemas.undeclared("graph-error.json", b))
+            }
             Ok(v) => check
                 .fail_text("the body does not satisfy schemas/graph-error.json")
                 .fail(Detail::Schema(v)),

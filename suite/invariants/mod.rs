@@ -21,7 +21,7 @@ pub(crate) use crate::notifications::{
     names, operation_deleted_items, operation_items, refs, resource_url, roster_items, status_of,
     wait, wait_since, EndDue,
 };
-pub use notification::notification_violations;
+pub use notification::{notification_violations, Validation};
 
 const SUCCESS: &str = "If successful, this method returns a `200 OK` response code and a location header with a URI to the inviteParticipantsOperation created for this request.";
 const BODY: &str = "The body of the response contains the created inviteParticipantsOperation.";

@@ -20,13 +20,51 @@ pub(super) fn resource_schema(item: &Value) -> Option<(&'static str, bool)> {
     }
 }
 
-/// A `commsNotifications` body's violations of its schema and, since
-/// `resourceData` is open there, of the schema of what each item is about.
+/// The schema that declares every member of an operation `data` may carry:
+/// the derived type its `@odata.type` names, else the invite's operation
+/// when it lists participants (the one `commsOperation` type of v1.0 that
+/// has them), else `commsOperation` itself. Validation stays with
+/// `commsOperation`: this only keeps a derived type's own members from
+/// reading as members beyond the metadata.
+fn declaring_schema<'a>(
+    schemas: &conformance_harness::Schemas,
+    schema: &'a str,
+    data: &Value,
+) -> std::borrow::Cow<'a, str> {
+    if schema != "commsOperation.json" {
+        return schema.into();
+    }
+    let named = data
+        .get("@odata.type")
+        .and_then(Value::as_str)
+        .and_then(|t| t.rsplit('.').next())
+        .map(|name| format!("{name}.json"))
+        .filter(|file| schemas.has(file));
+    match named {
+        Some(file) => file.into(),
+        None if data.get("participants").is_some() => "inviteParticipantsOperation.json".into(),
+        None => schema.into(),
+    }
+}
+
+/// What the schemas say of a `commsNotifications` body: its violations
+/// and its members beyond the metadata.
+#[derive(Debug, Default)]
+pub struct Validation {
+    pub violations: Vec<conformance_harness::SchemaViolation>,
+    pub undeclared: Vec<conformance_harness::Undeclared>,
+}
+
+/// A `commsNotifications` body against its schema and, since
+/// `resourceData` is open there, against the schema of what each item is about.
 pub fn notification_violations(
     schemas: &conformance_harness::Schemas,
     body: &Value,
-) -> Result<Vec<conformance_harness::SchemaViolation>, String> {
-    let mut violations = schemas.validate("commsNotifications.json", body)?;
+) -> Result<Validation, String> {
+    let mut found = Validation {
+        violations: schemas.validate("commsNotifications.json", body)?,
+        undeclared: schemas.undeclared("commsNotifications.json", body),
+    };
     let items = body.get("value").and_then(Value::as_array);
     for (n, item) in items.into_iter().flatten().enumerate() {
         let (Some((schema, many)), Some(data)) = (resource_schema(item), item.get("resourceData"))
@@ -43,13 +81,24 @@ pub fn notification_violations(
             _ => vec![(at, data)],
         };
         for (prefix, part) in parts {
-            violations.extend(schemas.validate(schema, part)?.into_iter().map(|mut v| {
-                v.instance_path = prefix.join(&v.instance_path);
-                v
-            }));
+            found
+                .violations
+                .extend(schemas.validate(schema, part)?.into_iter().map(|mut v| {
+                    v.instance_path = prefix.join(&v.instance_path);
+                    v
+                }));
+            found.undeclared.extend(
+                schemas
+                    .undeclared(&declaring_schema(schemas, schema, part), part)
+                    .into_iter()
+                    .map(|mut u| {
+                        u.path = prefix.join(&u.path);
+                        u
+                    }),
+            );
         }
     }
-    Ok(violations)
+    Ok(found)
 }
 
 pub(super) fn notification_schema(ex: &Exchange<'_>, check: Check) -> Check {
@@ -84,10 +133,14 @@ pub(super) fn notification_schema(ex: &Exchange<'_>, check: Check) -> Check {
                 }
                 Ok(b) => b,
             };
-            let violations = match notification_violations(&ex.env.schemas, body) {
+            let Validation {
+                violations,
+                undeclared,
+            } = match notification_violations(&ex.env.schemas, body) {
                 Ok(v) => v,
                 Err(e) => return check.fail_text(e),
             };
+            check = check.undeclared(undeclared);
             if !violations.is_empty() {
                 check = check
                     .fail_text(format!(

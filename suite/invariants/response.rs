@@ -254,7 +254,11 @@ pub(super) fn operation_get(ex: &Exchange<'_>, check: Check) -> Check {
         .schemas
         .validate("inviteParticipantsOperation.json", got)
     {
-        Ok(v) if v.is_empty() => check,
+        Ok(v) if v.is_empty() => check.undeclared(
+            ex.env
+                .schemas
+                .undeclared("inviteParticipantsOperation.json", got),
+        ),
         Ok(v) => check
             .fail_text("the operation does not satisfy schemas/inviteParticipantsOperation.json")
             .fail(Detail::Schema(v)),

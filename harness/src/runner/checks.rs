@@ -152,8 +152,14 @@ pub(super) fn schema(
             None => check.fail_text("the body is empty"),
             Some(Err(e)) => check.fail_text(format!("the body is {e}")),
             Some(Ok(body)) => match env.schemas.validate(schema, body) {
-                Ok(v) if v.is_empty() => check,
-                Ok(v) => check.fail(Detail::Schema(v)),
+                Ok(v) => {
+                    let check = check.undeclared(env.schemas.undeclared(schema, body));
+                    if v.is_empty() {
+                        check
+                    } else {
+                        check.fail(Detail::Schema(v))
+                    }
+                }
                 Err(e) => check.fail_text(e),
             },
         }

@@ -187,12 +187,15 @@ fn check_notification(
     }
     if let (Some(schema), false) = (&expect.schema, found.is_empty()) {
         let mut violations = Vec::new();
+        let mut undeclared = Vec::new();
         for item in &found {
             match env.schemas.validate(schema, item) {
                 Ok(v) => violations.extend(v),
                 Err(e) => return Err(e),
             }
+            undeclared.extend(env.schemas.undeclared(schema, item));
         }
+        check = check.undeclared(undeclared);
         if !violations.is_empty() {
             check = check
                 .fail_text(format!(
