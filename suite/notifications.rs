@@ -29,11 +29,34 @@ pub fn names(item: &Value, tail: &str) -> bool {
     url == tail || url.ends_with(tail)
 }
 
+/// `…/communications/calls/{call}/operations/{op}` -> (call, op).
+pub fn operation_of(url: &str) -> Option<(&str, &str)> {
+    let marker = "/communications/calls/";
+    let rest = &url[url.find(marker)? + marker.len()..];
+    let (call, rest) = rest.split_once('/')?;
+    let op = rest.strip_prefix("operations/")?;
+    (!op.is_empty() && !op.contains('/')).then_some((call, op))
+}
+
+/// Whether two ids name the same thing: equal, or the same GUID written
+/// with or without hyphens and in either case, as Graph's docs write one
+/// operation's id in its `resourceUrl` (`0FE0623FD62842EDB4BD8AC290072CC5`)
+/// and in its body (`0fe0623f-d628-42ed-b4bd-8ac290072cc5`).
+pub fn same_id(a: &str, b: &str) -> bool {
+    fn hex(id: &str) -> Option<String> {
+        let digits: String = id.chars().filter(|c| *c != '-').collect();
+        (digits.len() == 32 && digits.chars().all(|c| c.is_ascii_hexdigit()))
+            .then(|| digits.to_ascii_lowercase())
+    }
+    a == b || hex(a).is_some_and(|x| hex(b).is_some_and(|y| x == y))
+}
+
 pub fn operation_items<'a, V: Borrow<Value>>(all: &'a [V], call: &str, op: &str) -> Vec<&'a Value> {
-    let tail = format!("/communications/calls/{call}/operations/{op}");
     all.iter()
         .map(Borrow::borrow)
-        .filter(|i| names(i, &tail))
+        .filter(|i| {
+            operation_of(resource_url(i)).is_some_and(|(c, o)| same_id(c, call) && same_id(o, op))
+        })
         .collect()
 }
 
@@ -84,11 +107,11 @@ pub fn announces_end(item: &Value) -> bool {
 /// Whether an operation state failed without `resultInfo.code` and `subcode`.
 pub fn failed_without_result_info(operation: &Value) -> bool {
     let failed = status_of(operation).is_some_and(|s| s.eq_ignore_ascii_case("failed"));
+    // A code written as a string of digits is a documented form (resultInfo.json).
+    let number = |v: &Value| v.is_i64() || v.as_str().is_some_and(|s| s.parse::<i64>().is_ok());
     let info = operation.get("resultInfo");
-    let complete = info.and_then(|i| i.get("code")).is_some_and(Value::is_i64)
-        && info
-            .and_then(|i| i.get("subcode"))
-            .is_some_and(Value::is_i64);
+    let complete = info.and_then(|i| i.get("code")).is_some_and(number)
+        && info.and_then(|i| i.get("subcode")).is_some_and(number);
     failed && !complete
 }
 

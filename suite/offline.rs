@@ -12,16 +12,9 @@ use serde_json::Value;
 
 use crate::invariants::{notification_violations, Validation};
 use crate::notifications::{
-    announces_end, change_type, end_problem, failed_without_result_info, resource_url, EndDue,
+    announces_end, change_type, end_problem, failed_without_result_info, operation_of,
+    resource_url, same_id, EndDue,
 };
-
-/// `/communications/calls/{call}/operations/{op}` -> (call, op).
-fn operation_of(url: &str) -> Option<(&str, &str)> {
-    let rest = &url[url.find("/communications/calls/")? + "/communications/calls/".len()..];
-    let (call, rest) = rest.split_once('/')?;
-    let op = rest.strip_prefix("operations/")?;
-    (!op.is_empty() && !op.contains('/')).then_some((call, op))
-}
 
 /// The checks of the captured `documents` (line, JSON or why not), each the
 /// live invariant of the same id among `invariants` (the contract's).
@@ -88,11 +81,17 @@ pub fn check(
                     change_type(item)
                 ));
             }
-            let id = item.pointer("/resourceData/id").and_then(Value::as_str);
-            if id != Some(*op) {
-                matches = matches.fail_text(format!(
-                    "line {line}: resourceData.id is {id:?}, the resourceUrl names {op}"
-                ));
+            // Absent, the resourceUrl alone names the operation (the docs'
+            // playPrompt notification); present, it must name the same one.
+            match item.pointer("/resourceData/id") {
+                None => {}
+                Some(Value::String(id)) if same_id(id, op) => {}
+                Some(other) => {
+                    matches = matches.fail_text(format!(
+                        "line {line}: resourceData.id is {}, the resourceUrl names {op}",
+                        conformance_harness::render::describe(Some(other))
+                    ));
+                }
             }
             if item
                 .get("resourceData")

@@ -20,30 +20,17 @@ pub(super) fn resource_schema(item: &Value) -> Option<(&'static str, bool)> {
     }
 }
 
-/// The schema that declares every member of an operation `data` may carry:
-/// the derived type its `@odata.type` names, else the invite's operation
-/// when it lists participants (the one `commsOperation` type of v1.0 that
-/// has them), else `commsOperation` itself. Validation stays with
-/// `commsOperation`: this only keeps a derived type's own members from
-/// reading as members beyond the metadata.
-fn declaring_schema<'a>(
-    schemas: &conformance_harness::Schemas,
-    schema: &'a str,
-    data: &Value,
-) -> std::borrow::Cow<'a, str> {
-    if schema != "commsOperation.json" {
-        return schema.into();
-    }
-    let named = data
-        .get("@odata.type")
-        .and_then(Value::as_str)
-        .and_then(|t| t.rsplit('.').next())
-        .map(|name| format!("{name}.json"))
-        .filter(|file| schemas.has(file));
-    match named {
-        Some(file) => file.into(),
-        None if data.get("participants").is_some() => "inviteParticipantsOperation.json".into(),
-        None => schema.into(),
+/// The schema that declares every member an operation `data` may carry:
+/// the invite's operation when it lists participants (the one
+/// `commsOperation` type of v1.0 that has them), even without the
+/// `@odata.type` that would say so (the walk follows one that does).
+/// Validation stays with `commsOperation`: this only keeps a derived type's
+/// own members from reading as members beyond the metadata.
+fn declaring_schema<'a>(schema: &'a str, data: &Value) -> &'a str {
+    if schema == "commsOperation.json" && data.get("participants").is_some() {
+        "inviteParticipantsOperation.json"
+    } else {
+        schema
     }
 }
 
@@ -89,7 +76,7 @@ pub fn notification_violations(
                 }));
             found.undeclared.extend(
                 schemas
-                    .undeclared(&declaring_schema(schemas, schema, part), part)
+                    .undeclared(declaring_schema(schema, part), part)
                     .into_iter()
                     .map(|mut u| {
                         u.path = prefix.join(&u.path);

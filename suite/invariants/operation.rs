@@ -111,7 +111,10 @@ pub(super) fn terminal_matches(ex: &Exchange<'_>, check: Check) -> Check {
     }
     let data = item.get("resourceData");
     let data_id = data.and_then(|d| d.get("id"));
-    if data_id.and_then(Value::as_str) != Some(op) {
+    if !data_id
+        .and_then(Value::as_str)
+        .is_some_and(|id| crate::notifications::same_id(id, op))
+    {
         problems.push(format!(
             "resourceData.id is {}, expected {op:?}",
             describe(data_id)
