@@ -86,6 +86,10 @@ impl Contract for InviteContract {
         invariants::PRESETS
     }
 
+    fn profiles(&self) -> Vec<conformance_harness::Profile> {
+        crate::invariants::PROFILES.to_vec()
+    }
+
     fn properties(&self) -> Vec<Property> {
         crate::props::all(Arc::clone(&self.options))
     }

@@ -28,6 +28,9 @@ pub fn case(case: &Value) -> Vec<(String, String)> {
             ));
         }
     }
+    if let Some(problem) = rejection_without_floor(case) {
+        problems.push((at_expect.key("status").to_string(), problem));
+    }
     let notifications = expect
         .and_then(|e| e.get("notifications"))
         .and_then(Value::as_array);
@@ -55,6 +58,27 @@ pub fn case(case: &Value) -> Vec<(String, String)> {
         }
     }
     problems
+}
+
+/// A case that expects a rejection (`@rejected`) must say what is required
+/// of the answer, not only what is recommended: an input that cannot succeed
+/// must not get a 2xx (DESIGN.md). A case whose whole rule is a SHOULD
+/// (`"level": "SHOULD"`) requires nothing.
+fn rejection_without_floor(case: &Value) -> Option<String> {
+    let expect = case.get("expect")?;
+    let rejected = expect
+        .get("invariants")
+        .and_then(Value::as_array)
+        .is_some_and(|list| list.iter().any(|v| v == "@rejected"));
+    let whole_case_should = case.get("level").and_then(Value::as_str) == Some("SHOULD");
+    let floor = match expect.get("status") {
+        Some(Value::Object(status)) => status.contains_key("must"),
+        Some(_) => true,
+        None => false,
+    };
+    (rejected && !whole_case_should && !floor).then(|| {
+        "a rejection needs a floor: {\"must\": \"4xx\", \"should\": …} (an input that cannot succeed must not get a 2xx, DESIGN.md); where the spec lets a server accept the input, say so with {\"must\": [\"2xx\", \"4xx\"]}".to_owned()
+    })
 }
 
 /// The header expectation named `name`, in any casing.

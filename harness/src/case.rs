@@ -25,6 +25,11 @@ pub struct Case {
     /// instead of failing, and fails under `--strict`. Default `MUST`.
     #[serde(default)]
     pub level: Option<crate::verdict::Level>,
+    /// Profile name -> the case's level under it, in place of `level`; it
+    /// is also the level of `status.preferred` (`{"graph": "MUST"}`: the
+    /// status the case recommends is the one the service answers).
+    #[serde(default)]
+    pub profiles: BTreeMap<String, crate::verdict::Level>,
     /// Present when the case is ignored: the reason.
     #[serde(default)]
     #[expect(

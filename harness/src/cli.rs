@@ -69,6 +69,11 @@ pub struct Cli {
     )]
     pub retry_budget_secs: u64,
 
+    /// The rules the run is judged under (the suite's first profile by
+    /// default; `--list-checks` shows each check's level under each).
+    #[arg(long, env = "CONFORMANCE_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+
     /// Treat SHOULD-level findings as failures.
     #[arg(long, env = "CONFORMANCE_STRICT", value_parser = clap::builder::FalseyValueParser::new())]
     pub strict: bool,

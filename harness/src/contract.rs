@@ -58,8 +58,13 @@ impl Invariant {
         Check::new(self.id, self.level, self.summary).spec(self.spec)
     }
 
+    /// The check, at its level under the run's profile.
     pub fn evaluate(&self, exchange: &Exchange<'_>) -> Check {
-        (self.check)(exchange, self.skeleton())
+        exchange
+            .env
+            .options
+            .profile
+            .apply((self.check)(exchange, self.skeleton()))
     }
 }
 
@@ -177,6 +182,11 @@ pub trait Contract: Send + Sync + 'static {
     /// Problems of a case file that only the contract can see (an expectation
     /// the spec's freedoms make unfair), as `(JSON path, problem)`.
     fn lint_case(&self, _case: &Value) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// The profiles a run may be judged under (`--profile`), the default
+    /// first; none means every check at its declared level.
+    fn profiles(&self) -> Vec<crate::profile::Profile> {
         Vec::new()
     }
     /// The generated trials.

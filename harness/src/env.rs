@@ -17,6 +17,8 @@ use crate::verdict::Verdict;
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub strict: bool,
+    /// The profile the run is judged under.
+    pub profile: crate::profile::Profile,
     pub notification_timeout: Duration,
     /// The target as the user named it (`None`: the embedded server).
     pub target: Option<String>,
@@ -63,6 +65,9 @@ impl RerunArgs {
         }
         for option in contract {
             add(option.flag, option.var, shell_word(&option.value));
+        }
+        if let Some(p) = &cli.profile {
+            add("--profile", "CONFORMANCE_PROFILE", shell(p));
         }
         if let Some(v) = &cli.callback_url {
             add("--callback-url", "CONFORMANCE_CALLBACK_URL", shell(v));
@@ -347,6 +352,8 @@ impl Env {
             schemas,
             options: RunOptions {
                 strict: cli.strict,
+                profile: crate::profile::choose(&contract.profiles(), cli.profile.as_deref())
+                    .map_err(SetupError::Options)?,
                 notification_timeout: Duration::from_millis(cli.notification_timeout_ms),
                 target: cli.target.clone(),
                 save_failures: cli.save_failures.clone(),

@@ -32,6 +32,7 @@ mod known;
 mod lint;
 mod listener;
 mod matching;
+mod profile;
 mod prop;
 pub mod render;
 mod report;
@@ -59,6 +60,7 @@ pub use exchange::{HttpRequest, HttpResponse};
 pub use json_path::JsonPath;
 pub use listener::Listener;
 pub use listener::{notification_items, Delivery, Mailbox};
+pub use profile::Profile;
 pub use prop::{run as run_property, run_case as run_generated_case, Failure};
 pub use schema::Schemas;
 pub use template::Vars;
@@ -219,8 +221,15 @@ where
             };
         }
     };
+    let profile = match profile::choose(&contract.profiles(), cli.profile.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: --profile: {e}");
+            return ExitCode::from(EXIT_COULD_NOT_RUN);
+        }
+    };
     if cli.list_checks {
-        print_checks(&contract);
+        print_checks(&contract, &profile);
         return ExitCode::SUCCESS;
     }
     if cli.libtest.test_threads.is_none() && std::env::var_os("NEXTEST").is_none() {
@@ -269,7 +278,10 @@ where
                 .filter_map(|t| discover::exact(&shared.cli.cases, t))
                 .map(|f| f.name),
         );
-        if let Err(e) = shared.known.validate(&names, &check_ids(&*shared.contract)) {
+        if let Err(e) = shared
+            .known
+            .validate(&names, &check_ids(&*shared.contract, &profile))
+        {
             eprintln!("error: the known-failures register does not match the suite:\n{e}");
             return ExitCode::from(EXIT_COULD_NOT_RUN);
         }
@@ -310,8 +322,11 @@ fn needs_target(trials: &[Trial], args: &Arguments) -> bool {
 }
 
 /// Every check id a verdict or the register may name.
-fn check_ids(contract: &dyn Contract) -> Vec<String> {
-    check_infos(contract).into_iter().map(|c| c.id).collect()
+fn check_ids(contract: &dyn Contract, profile: &Profile) -> Vec<String> {
+    check_infos(contract, profile)
+        .into_iter()
+        .map(|c| c.id)
+        .collect()
 }
 
 /// After the run: fixed register entries, the report, and the exit code.
@@ -341,7 +356,9 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
     if let (Some(dir), Some(env)) = (&shared.cli.report, ran) {
         let mut verdicts = env.map_or_else(Vec::new, |env| lock(&env.verdicts).clone());
         verdicts.extend(lock(&shared.side_verdicts).iter().cloned());
-        let checks = check_infos(&*shared.contract);
+        let profile = profile::choose(&shared.contract.profiles(), shared.cli.profile.as_deref())
+            .unwrap_or(Profile::DECLARED);
+        let checks = check_infos(&*shared.contract, &profile);
         let counts = report::Counts {
             selected: selected.saturating_sub(conclusion.num_filtered_out),
             filtered_out: conclusion.num_filtered_out,
@@ -361,6 +378,7 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
             target: &target,
             version: env!("CARGO_PKG_VERSION"),
             strict: shared.cli.strict,
+            profile: profile.name,
             counts,
             checks: &checks,
             verdicts: &verdicts,
@@ -470,20 +488,30 @@ fn release_leftovers(contract: &dyn Contract, env: &Env) {
     }
 }
 
-/// Every check the suite can run, as `--list-checks` and the report show them.
-fn check_infos(contract: &dyn Contract) -> Vec<report::CheckInfo> {
+/// Every check the suite can run, as `--list-checks` and the report show
+/// them: its level under `profile`, and under each of the contract's profiles.
+fn check_infos(contract: &dyn Contract, profile: &Profile) -> Vec<report::CheckInfo> {
+    let profiles = contract.profiles();
+    let levels = |id: &str, level: verdict::Level| {
+        profiles
+            .iter()
+            .map(|p| (p.name, p.level(id, level)))
+            .collect::<Vec<_>>()
+    };
     verdict::BUILTIN_CHECKS
         .iter()
         .map(|(id, level, summary)| report::CheckInfo {
             id: (*id).to_owned(),
-            level: *level,
+            level: profile.level(id, *level),
+            levels: levels(id, *level),
             summary: (*summary).to_owned(),
             source: "the case file".to_owned(),
-            spec: "the case's own `spec` sentence; a case with \"level\": \"SHOULD\" makes its checks SHOULD".to_owned(),
+            spec: "the case's own `spec` sentence; a case with \"level\": \"SHOULD\" makes its checks SHOULD, and `profiles` gives its level (and its status.preferred's) under a profile".to_owned(),
         })
         .chain(contract.invariants().iter().map(|i| report::CheckInfo {
             id: i.id.to_owned(),
-            level: i.level,
+            level: profile.level(i.id, i.level),
+            levels: levels(i.id, i.level),
             summary: i.summary.to_owned(),
             source: i.source.to_owned(),
             spec: i.spec.to_owned(),
@@ -491,24 +519,30 @@ fn check_infos(contract: &dyn Contract) -> Vec<report::CheckInfo> {
         .collect()
 }
 
-/// The header line of `--list-checks`: its columns, tab-separated.
-pub const LIST_CHECKS_HEADER: &str = "id\tlevel\tsource\tsummary\trule";
+/// The header line of `--list-checks`: its columns, tab-separated. `level`
+/// is under the run's profile, `profiles` each profile's (`spec=SHOULD graph=MUST`).
+pub const LIST_CHECKS_HEADER: &str = "id\tlevel\tsource\tsummary\trule\tprofiles";
 
 /// `--list-checks`, on stdout. A reader that stops early (`| head`) is no
 /// error (println! would panic on the closed pipe).
-fn print_checks(contract: &dyn Contract) {
+fn print_checks(contract: &dyn Contract, profile: &Profile) {
     use std::fmt::Write as _;
     use std::io::Write as _;
     let mut text = format!("{LIST_CHECKS_HEADER}\n");
-    for c in check_infos(contract) {
+    for c in check_infos(contract, profile) {
         let _ = writeln!(
             text,
-            "{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}",
             c.id,
             c.level.as_str(),
             c.source,
             c.summary,
-            c.spec
+            c.spec,
+            c.levels
+                .iter()
+                .map(|(name, level)| format!("{name}={}", level.as_str()))
+                .collect::<Vec<_>>()
+                .join(" ")
         );
     }
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
@@ -630,7 +664,17 @@ fn offline_notifications(shared: &Shared, file: &std::path::Path) -> Result<(), 
             )),
             ..verdict::Where::default()
         },
-        checks: shared.contract.check_notifications(&schemas, &documents),
+        checks: {
+            let profile =
+                profile::choose(&shared.contract.profiles(), shared.cli.profile.as_deref())
+                    .unwrap_or(Profile::DECLARED);
+            shared
+                .contract
+                .check_notifications(&schemas, &documents)
+                .into_iter()
+                .map(|c| profile.apply(c))
+                .collect()
+        },
         ..verdict::Verdict::default()
     };
     if documents.is_empty() {

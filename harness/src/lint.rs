@@ -115,6 +115,19 @@ pub fn case_files(cases: &Path, schemas: &Schemas, contract: &dyn Contract) -> R
                 contract.default_fixture()
             ));
         }
+        let profiles = contract.profiles();
+        for name in case.profiles.keys() {
+            if !profiles.iter().any(|p| p.name == name) {
+                problems.push(format!(
+                    "{shown}: $.profiles: no profile {name:?} (the suite's: {})",
+                    profiles
+                        .iter()
+                        .map(|p| p.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
         for (var, kind) in &case.fixtures {
             if !contract.fixture_kinds().contains(&kind.as_str()) {
                 problems.push(format!(

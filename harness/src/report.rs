@@ -34,7 +34,10 @@ pub struct Counts {
 #[derive(Debug, Clone)]
 pub struct CheckInfo {
     pub id: String,
+    /// Under the run's profile.
     pub level: Level,
+    /// Under each of the suite's profiles.
+    pub levels: Vec<(&'static str, Level)>,
     pub summary: String,
     /// Where the rule comes from (the spec page's section, or another document).
     pub source: String,
@@ -49,6 +52,8 @@ pub struct Part<'a> {
     pub target: &'a str,
     pub version: &'a str,
     pub strict: bool,
+    /// The profile the run was judged under.
+    pub profile: &'a str,
     pub counts: Counts,
     pub checks: &'a [CheckInfo],
     pub verdicts: &'a [Verdict],
@@ -148,13 +153,16 @@ fn part_json(part: &Part<'_>) -> Value {
         "target": part.target,
         "version": part.version,
         "strict": strict,
+        "profile": part.profile,
         "selected": part.counts.selected,
         "filtered_out": part.counts.filtered_out,
         "ignored": part.counts.ignored,
         "passed": part.counts.passed,
         "failed": part.counts.failed,
         "checks": part.checks.iter().map(|c| json!({
-            "id": c.id, "level": c.level.as_str(), "summary": c.summary,
+            "id": c.id, "level": c.level.as_str(),
+            "levels": c.levels.iter().map(|(p, l)| (p.to_string(), json!(l.as_str()))).collect::<serde_json::Map<_, _>>(),
+            "summary": c.summary,
             "source": c.source, "spec": c.spec,
         })).collect::<Vec<_>>(),
         "tests": part.verdicts.iter().map(|v| json!({
@@ -292,6 +300,7 @@ fn merge(parts: &[Value]) -> Value {
         "title": first["title"],
         "target": first["target"],
         "strict": first["strict"],
+        "profile": first["profile"],
         "processes": parts.len(),
         "selected": sum(parts, "selected"),
         // Only one process knows what its filter left out.
@@ -347,9 +356,10 @@ fn markdown(r: &Value) -> String {
     let _ = writeln!(md, "- target: `{}`", cell(&r["target"]));
     let _ = writeln!(
         md,
-        "- suite: {} {}{}",
+        "- suite: {} {}, judged under profile `{}`{}",
         cell(&r["suite"]["name"]),
         cell(&r["suite"]["version"]),
+        cell(&r["profile"]),
         if r["strict"] == true { " (strict)" } else { "" }
     );
     let _ = writeln!(

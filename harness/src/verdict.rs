@@ -247,7 +247,7 @@ pub const BUILTIN_CHECKS: &[(&str, Level, &str)] = &[
     (
         "status.preferred",
         Level::Should,
-        "the response status is the one the case recommends (`{\"must\": …, \"should\": …}`)",
+        "the response status is the one the case recommends (`{\"must\": …, \"should\": …}`); MUST under a profile the case names in `profiles`",
     ),
     (
         "header",

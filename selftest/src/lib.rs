@@ -252,29 +252,36 @@ pub struct Listed {
     pub source: String,
     pub summary: String,
     pub rule: String,
+    /// Profile -> the check's level under it.
+    pub profiles: BTreeMap<String, String>,
 }
 
 /// The checks as the suite lists them (`--list-checks`), under the header it
-/// prints first, five columns each; never none.
+/// prints first, six columns each; never none.
 pub fn listed_checks() -> Vec<Listed> {
     let run = run_suite(&["--list-checks"], &[]).expect("the suite binary runs");
     assert_eq!(run.code, Some(0), "--list-checks failed: {}", run.stderr);
     let mut lines = run.stdout.lines();
     assert_eq!(
         lines.next(),
-        Some("id\tlevel\tsource\tsummary\trule"),
+        Some("id\tlevel\tsource\tsummary\trule\tprofiles"),
         "--list-checks starts with a header"
     );
     let checks: Vec<Listed> = lines
         .map(|l| {
             let parts: Vec<&str> = l.split('\t').collect();
-            assert_eq!(parts.len(), 5, "five columns: {l:?}");
+            assert_eq!(parts.len(), 6, "six columns: {l:?}");
             Listed {
                 id: parts[0].to_owned(),
                 level: parts[1].to_owned(),
                 source: parts[2].to_owned(),
                 summary: parts[3].to_owned(),
                 rule: parts[4].to_owned(),
+                profiles: parts[5]
+                    .split(' ')
+                    .filter_map(|p| p.split_once('='))
+                    .map(|(name, level)| (name.to_owned(), level.to_owned()))
+                    .collect(),
             }
         })
         .collect();

@@ -1,11 +1,15 @@
 //! Every check can fail: the built suite, run against a reference server with
 //! one fault injected, must fail and name the checks that fault breaks
 //! (`selftest/faults.json`); against the correct server it must pass clean.
+//! Each fault runs twice: by default, where every check it breaks that is a
+//! MUST must be reported (a CI gate on default options catches it), and
+//! under `--profile graph`, where every check it breaks must be.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use conformance_selftest::{
-    check_generated, in_parallel, listed_checks, normalize, run_suite, server, workspace_root, Run,
+    check_generated, family, in_parallel, listed_checks, normalize, run_suite, server,
+    workspace_root, Run,
 };
 use invite_reference::Fault;
 use serde_json::Value;
@@ -13,12 +17,17 @@ use serde_json::Value;
 /// A token the suite must never print.
 const TOKEN: &str = "selftest-secret-token-9f8e7d";
 
-const SUITE_ARGS: &[&str] = &[
-    "--strict",
-    "--response-timeout-ms",
-    "1500",
-    "--retry-budget-secs",
-    "0",
+const SUITE_ARGS: &[&str] = &["--response-timeout-ms", "1500", "--retry-budget-secs", "0"];
+/// Every check a fault breaks is reported under this profile.
+const GRAPH: &[&str] = &["--profile", "graph"];
+/// Faults that accept an input that cannot succeed: each must break a
+/// MUST (a 2xx for it is never right), whatever faults.json says.
+const ACCEPT_THE_IMPOSSIBLE: &[&str] = &[
+    "unknown-call-accepts-invite",
+    "ended-call-accepts-invite",
+    "missing-identity-accepted",
+    "no-auth-accepted",
+    "empty-participants-accepted",
 ];
 /// A fault that withholds a notification costs this much per wait.
 const SHORT_DEADLINE: &str = "1000";
@@ -26,11 +35,28 @@ const SHORT_DEADLINE: &str = "1000";
 /// one costs nothing and keeps a loaded machine from failing the run.
 const LONG_DEADLINE: &str = "10000";
 
-fn expectations() -> BTreeMap<String, Vec<String>> {
+fn faults_json() -> Value {
     let path = workspace_root().join("selftest/faults.json");
     let text = std::fs::read_to_string(&path).expect("selftest/faults.json is readable");
-    let doc: Value = serde_json::from_str(&text).expect("selftest/faults.json is JSON");
-    doc["faults"]
+    serde_json::from_str(&text).expect("selftest/faults.json is JSON")
+}
+
+/// The faults that break only what a SHOULD case checks: reported under
+/// `--profile graph`, not by default, each with the reason.
+fn graph_only() -> BTreeSet<String> {
+    faults_json()["graph_only"]
+        .as_object()
+        .expect("faults.json has a graph_only object")
+        .iter()
+        .map(|(fault, why)| {
+            assert!(why.as_str().is_some_and(|w| !w.is_empty()), "{fault}: why");
+            fault.clone()
+        })
+        .collect()
+}
+
+fn expectations() -> BTreeMap<String, Vec<String>> {
+    faults_json()["faults"]
         .as_object()
         .expect("faults.json has a faults object")
         .iter()
@@ -46,20 +72,21 @@ fn expectations() -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
-fn run_against(faults: Vec<Fault>, notification_deadline_ms: &str) -> Run {
+fn run_against(faults: Vec<Fault>, notification_deadline_ms: &str, extra: &[&str]) -> Run {
     let server = server(faults);
     let base = server.base_url();
     // Cases only: the properties are proven against faults in properties.rs,
     // and shrinking against a withheld notification costs a deadline per step.
     let mut args = vec!["--target", base.as_str(), "case::"];
     args.extend_from_slice(SUITE_ARGS);
+    args.extend_from_slice(extra);
     args.extend_from_slice(&["--notification-timeout-ms", notification_deadline_ms]);
     run_suite(&args, &[("CONFORMANCE_TOKEN", TOKEN)]).expect("the suite binary runs")
 }
 
 #[test]
 fn the_correct_reference_server_passes_everything_without_warnings() {
-    let run = run_against(Vec::new(), LONG_DEADLINE);
+    let run = run_against(Vec::new(), LONG_DEADLINE, &["--strict"]);
     assert_eq!(run.code, Some(0), "{}", run.all_output());
     assert!(run.failures.is_empty(), "{:?}", run.failures.keys());
     assert!(
@@ -79,37 +106,77 @@ fn every_fault_is_caught_by_the_checks_it_breaks() {
         "selftest/faults.json must list exactly the reference server's faults"
     );
 
+    let levels = spec_levels();
+    let graph_only = graph_only();
     // The last faults first, as the queue always took them.
     let names: Vec<String> = expected.keys().rev().cloned().collect();
-    let results: BTreeMap<String, Run> = in_parallel(names, 6, |name| {
+    let results: BTreeMap<String, (Run, Run)> = in_parallel(names, 6, |name| {
         let fault: Fault = name.parse().expect("fault names parse");
-        let run = run_against(vec![fault], SHORT_DEADLINE);
-        (name, run)
+        let default = run_against(vec![fault], SHORT_DEADLINE, &[]);
+        let graph = run_against(vec![fault], SHORT_DEADLINE, GRAPH);
+        (name, (default, graph))
     })
     .into_iter()
     .collect();
 
     let mut problems = Vec::new();
+    let mut by_default = BTreeSet::new();
     for (fault, checks) in &expected {
-        let run = &results[fault];
-        if run.code != Some(101) {
+        let (default, graph) = &results[fault];
+        let musts: Vec<&String> = if graph_only.contains(fault) {
+            Vec::new()
+        } else {
+            checks
+                .iter()
+                .filter(|c| breaks_a_must(&levels, c))
+                .collect()
+        };
+        if ACCEPT_THE_IMPOSSIBLE.contains(&fault.as_str()) && musts.is_empty() {
             problems.push(format!(
-                "{fault}: exit code {:?}, expected 101 (tests failed)",
-                run.code
+                "{fault} accepts an input that cannot succeed: faults.json must name the MUST it breaks (status)"
             ));
         }
-        let failed: BTreeSet<String> = run.failed_checks().into_iter().map(|(_, c)| c).collect();
-        for check in checks {
-            if !failed.contains(check) {
+        for (run, wanted, how) in [
+            (default, musts.clone(), "by default"),
+            (graph, checks.iter().collect(), "under --profile graph"),
+        ] {
+            if !wanted.is_empty() && run.code != Some(101) {
                 problems.push(format!(
-                    "{fault}: the suite did not report {check}; it reported {failed:?}"
+                    "{fault}: exit code {:?} {how}, expected 101 (tests failed)",
+                    run.code
                 ));
             }
+            let failed: BTreeSet<String> =
+                run.failed_checks().into_iter().map(|(_, c)| c).collect();
+            for check in wanted {
+                if !failed.contains(check) {
+                    problems.push(format!(
+                        "{fault}: the suite did not report {check} {how}; it reported {failed:?}"
+                    ));
+                }
+            }
+        }
+        if !musts.is_empty() {
+            by_default.insert(fault.clone());
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
-    check_matrix(&expected);
+    check_matrix(&expected, &by_default);
+}
+
+/// Each check's level under the default profile, by id.
+fn spec_levels() -> BTreeMap<String, String> {
+    listed_checks()
+        .into_iter()
+        .map(|c| (c.id, c.level))
+        .collect()
+}
+
+/// Whether a check a fault breaks (an id, a family, or `ERROR`: no verdict
+/// at all) fails a default run.
+fn breaks_a_must(levels: &BTreeMap<String, String>, check: &str) -> bool {
+    check == "ERROR" || levels.get(family(check)).is_some_and(|l| l == "MUST")
 }
 
 #[test]
@@ -129,15 +196,15 @@ fn every_check_has_a_fault_that_proves_it() {
 
 /// The fault x check matrix, generated from `faults.json` (every entry of
 /// which the test above has just proven) and the suite's own list of checks.
-fn check_matrix(expected: &BTreeMap<String, Vec<String>>) {
+fn check_matrix(expected: &BTreeMap<String, Vec<String>>, by_default: &BTreeSet<String>) {
     let checks = listed_checks();
     let mut md = String::from(
         "# Fault x check matrix\n\n\
          Generated by `selftest/tests/faults.rs` (`UPDATE_FAULT_MATRIX=1 cargo test -p conformance-selftest --test faults`).\n\
          Each row is a check of the suite; each fault named there is injected into the reference server,\n\
-         and the self-test proves the suite then reports that check as failed.\n\n\
-         SHOULD checks are reported as failed under `--strict`, which the self-test uses.\n\n\
-         | check | level | what it enforces | source | killed by |\n|---|---|---|---|---|\n",
+         and the self-test proves the suite then reports that check as failed: a MUST by a run on the\n\
+         default options, every check under `--profile graph` (the levels of both are in the table).\n\n\
+         | check | level | under graph | what it enforces | source | killed by |\n|---|---|---|---|---|---|\n",
     );
     for c in &checks {
         let killers: Vec<String> = expected
@@ -146,15 +213,32 @@ fn check_matrix(expected: &BTreeMap<String, Vec<String>>) {
             .map(|(f, _)| format!("`{f}`"))
             .collect();
         md.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} | {} |\n",
             c.id,
             c.level,
+            c.profiles.get("graph").map_or("?", String::as_str),
             c.summary.replace('|', "\\|"),
             c.source.replace('|', "\\|"),
             if killers.is_empty() {
                 "**none**".to_owned()
             } else {
                 killers.join(", ")
+            }
+        ));
+    }
+    md.push_str(
+        "\n## Which run reports each fault\n\n\
+         A fault that breaks a MUST fails a run on the default options (`spec`); one that breaks only\n\
+         what Graph is seen to do fails under `--profile graph` (and `--strict`).\n\n\
+         | fault | reported by |\n|---|---|\n",
+    );
+    for fault in expected.keys() {
+        md.push_str(&format!(
+            "| `{fault}` | {} |\n",
+            if by_default.contains(fault) {
+                "the default run"
+            } else {
+                "`--profile graph` only"
             }
         ));
     }
@@ -225,7 +309,7 @@ fn rendered_failures_read_well() {
     for (fault, test, kind) in kinds {
         let server = server(vec![fault.parse().expect("fault names parse")]);
         let base = server.base_url();
-        let mut args = vec!["--target", base.as_str(), "--exact", test];
+        let mut args = vec!["--target", base.as_str(), "--exact", test, "--strict"];
         args.extend_from_slice(SUITE_ARGS);
         args.extend_from_slice(&["--notification-timeout-ms", SHORT_DEADLINE]);
         let run = run_suite(&args, &[("CONFORMANCE_TOKEN", TOKEN)]).expect("the suite binary runs");

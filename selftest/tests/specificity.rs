@@ -125,3 +125,107 @@ fn the_case_lint_refuses_what_a_correct_target_may_do_otherwise() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_case_lint_refuses_a_rejection_without_a_floor() {
+    let dir = temp("floorless-cases");
+    std::fs::create_dir_all(dir.join("rejections")).expect("temp dir");
+    let case = |status: serde_json::Value, level: Option<&str>| {
+        let mut case = serde_json::json!({
+            "description": "A rejection",
+            "spec": "none",
+            "fixtures": {"call": "unknown"},
+            "request": {"path": "/communications/calls/{{call}}/participants/invite",
+                        "body": {"participants": [{"identity": {"user": {"id": "u"}}}]}},
+            "expect": {"status": status, "invariants": ["@rejected"]}
+        });
+        if let Some(level) = level {
+            case["level"] = level.into();
+        }
+        case.to_string()
+    };
+    let write = |name: &str, text: String| {
+        std::fs::write(dir.join("rejections").join(name), text).expect("written");
+    };
+    write(
+        "only_should.json",
+        case(serde_json::json!({"should": 404}), None),
+    );
+    write(
+        "floor.json",
+        case(serde_json::json!({"must": "4xx", "should": 404}), None),
+    );
+    write("plain.json", case(serde_json::json!(404), None));
+    write(
+        "whole_should.json",
+        case(serde_json::json!({"should": 404}), Some("SHOULD")),
+    );
+    let cases = dir.to_string_lossy().into_owned();
+    let run = run_suite(&["--cases", &cases, "--exact", "lint::case_files"], &[]).expect("runs");
+    assert_eq!(run.code, Some(101), "{}", run.all_output());
+    let text = &run.failures["lint::case_files"];
+    assert!(
+        text.contains("only_should.json: $.expect.status: a rejection needs a floor"),
+        "{text}"
+    );
+    for fine in ["floor.json", "plain.json", "whole_should.json"] {
+        assert!(!text.contains(fine), "{fine} has a floor:\n{text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_check_has_a_level_under_each_profile_and_graph_raises_what_graph_does() {
+    let spec = listed_checks();
+    let run = run_suite(&["--list-checks", "--profile", "graph"], &[]).expect("runs");
+    assert_eq!(run.code, Some(0), "{}", run.all_output());
+    let graph: std::collections::BTreeMap<String, String> = run
+        .stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut cols = l.split('\t');
+            Some((cols.next()?.to_owned(), cols.next()?.to_owned()))
+        })
+        .collect();
+    for c in &spec {
+        assert_eq!(
+            c.profiles.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["graph", "spec"],
+            "{}: a level under each profile",
+            c.id
+        );
+        assert_eq!(c.profiles["spec"], c.level, "{}: spec is the default", c.id);
+        assert_eq!(
+            c.profiles["graph"], graph[&c.id],
+            "{}: --profile graph lists it so",
+            c.id
+        );
+        if c.level == "MUST" {
+            assert_eq!(graph[&c.id], "MUST", "{}: no profile lowers a MUST", c.id);
+        }
+    }
+    // What Graph is seen to do, SHOULD by the page alone, is MUST under graph.
+    for id in [
+        "error.graph-body",
+        "error.inner-error",
+        "response.request-ids",
+        "invite.odata-types",
+    ] {
+        let c = spec.iter().find(|c| c.id == id).expect("listed");
+        assert_eq!(
+            (c.level.as_str(), graph[id].as_str()),
+            ("SHOULD", "MUST"),
+            "{id}"
+        );
+    }
+    let unknown = run_suite(&["--profile", "nope", "--list"], &[]).expect("runs");
+    assert_eq!(unknown.code, Some(2), "{}", unknown.all_output());
+    assert!(
+        unknown
+            .stderr
+            .contains("no profile \"nope\": this suite has spec ("),
+        "{}",
+        unknown.stderr
+    );
+}
