@@ -64,7 +64,7 @@ pub use profile::Profile;
 pub use prop::{run as run_property, run_case as run_generated_case, Failure};
 pub use schema::Schemas;
 pub use template::Vars;
-pub use undeclared::Undeclared;
+pub use undeclared::{Beyond, Undeclared};
 pub use verdict::{Check, Detail, Difference, Level, Outcome, SchemaViolation, Verdict, Where};
 
 /// Trials run this many at a time unless `--test-threads` says otherwise:

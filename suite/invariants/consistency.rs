@@ -340,9 +340,43 @@ const IDENTITY_TYPES: &[&str] = &[
 ];
 const IDENTITY_SET_TYPES: &[&str] = &["identitySet", "communicationsIdentitySet"];
 
+/// What the `@odata.type` annotations of a document say: types that are
+/// wrong for their object, and types the suite does not know (Graph may add
+/// derived types without notice: reported, not failed).
+#[derive(Debug, Default)]
+pub(super) struct Types {
+    pub wrong: Vec<String>,
+    pub beyond: Vec<String>,
+    /// The same types beyond the metadata, for the verdict's list of them.
+    pub undeclared: Vec<conformance_harness::Undeclared>,
+}
+
+/// Every type this check expects somewhere: a type named among these but
+/// not expected here is wrong; one named nowhere may be a derived type the
+/// v1.0 metadata does not have yet.
+fn known(name: &str) -> bool {
+    const OTHERS: &[&str] = &[
+        "inviteParticipantsOperation",
+        "commsOperation",
+        "resultInfo",
+        "invitationParticipantInfo",
+        "participant",
+        "participantInfo",
+        "mediaStream",
+        "commsNotifications",
+        "commsNotification",
+        "call",
+    ];
+    IDENTITY_TYPES
+        .iter()
+        .chain(IDENTITY_SET_TYPES)
+        .chain(OTHERS)
+        .any(|t| *t == name)
+}
+
 /// Where `object`'s `@odata.type`, if it has one, is not one of `types`
 /// (names under `microsoft.graph`).
-fn expect_type(object: &Value, at: &At<'_>, types: &[&str], problems: &mut Vec<String>) {
+fn expect_type(object: &Value, at: &At<'_>, types: &[&str], found: &mut Types) {
     let Some(annotation) = object.get("@odata.type") else {
         return;
     };
@@ -350,21 +384,38 @@ fn expect_type(object: &Value, at: &At<'_>, types: &[&str], problems: &mut Vec<S
         .as_str()
         .map(|t| t.strip_prefix('#').unwrap_or(t))
         .and_then(|t| t.strip_prefix("microsoft.graph."));
-    if !named.is_some_and(|name| types.contains(&name)) {
-        let wanted: Vec<String> = types
-            .iter()
-            .map(|t| format!("#microsoft.graph.{t}"))
-            .collect();
-        problems.push(format!(
-            "{} is {}, expected {}",
-            at.key("@odata.type"),
-            describe(Some(annotation)),
-            wanted.join(" or ")
-        ));
+    match named {
+        Some(name) if types.contains(&name) => {}
+        Some(name) if !known(name) && !name.is_empty() => {
+            found.beyond.push(format!(
+                "{} is #microsoft.graph.{name}, a type beyond the metadata (accepted: Graph may add derived types)",
+                at.key("@odata.type")
+            ));
+            found.undeclared.push(conformance_harness::Undeclared {
+                type_name: types.first().copied().unwrap_or_default().to_owned(),
+                member: "@odata.type".to_owned(),
+                path: conformance_harness::JsonPath::root(),
+                kind: conformance_harness::Beyond::Type {
+                    named: name.to_owned(),
+                },
+            });
+        }
+        _ => {
+            let wanted: Vec<String> = types
+                .iter()
+                .map(|t| format!("#microsoft.graph.{t}"))
+                .collect();
+            found.wrong.push(format!(
+                "{} is {}, expected {}",
+                at.key("@odata.type"),
+                describe(Some(annotation)),
+                wanted.join(" or ")
+            ));
+        }
     }
 }
 
-fn identity_set_types(identity: &Value, at: &At<'_>, problems: &mut Vec<String>) {
+fn identity_set_types(identity: &Value, at: &At<'_>, problems: &mut Types) {
     expect_type(identity, at, IDENTITY_SET_TYPES, problems);
     for (kind, member) in identity.as_object().into_iter().flatten() {
         if !kind.starts_with('@') && member.is_object() {
@@ -374,7 +425,7 @@ fn identity_set_types(identity: &Value, at: &At<'_>, problems: &mut Vec<String>)
 }
 
 /// The `@odata.type` problems of an inviteParticipantsOperation.
-pub(super) fn operation_types(operation: &Value, at: &At<'_>, problems: &mut Vec<String>) {
+pub(super) fn operation_types(operation: &Value, at: &At<'_>, problems: &mut Types) {
     expect_type(operation, at, &["inviteParticipantsOperation"], problems);
     if let Some(info) = operation.get("resultInfo").filter(|i| i.is_object()) {
         expect_type(info, &at.key("resultInfo"), &["resultInfo"], problems);
@@ -393,7 +444,7 @@ pub(super) fn operation_types(operation: &Value, at: &At<'_>, problems: &mut Vec
 /// The `@odata.type` problems of a roster participant. Its `info` may say
 /// invitationParticipantInfo: a newer revision of the page shows that (a
 /// documentation error the schemas accept too).
-fn participant_types(participant: &Value, at: &At<'_>, problems: &mut Vec<String>) {
+fn participant_types(participant: &Value, at: &At<'_>, problems: &mut Types) {
     expect_type(participant, at, &["participant"], problems);
     if let Some(info) = participant.get("info").filter(|i| i.is_object()) {
         let here = at.key("info");
@@ -418,52 +469,63 @@ pub(super) fn odata_types(ex: &Exchange<'_>, check: Check) -> Check {
     if let Some(reason) = not_accepted(ex) {
         return check.not_run(reason);
     }
-    let mut problems = Vec::new();
+    let mut types = Types::default();
     if let Some(operation) = body(ex) {
-        let mut found = Vec::new();
+        let mut found = Types::default();
         operation_types(operation, &At::Root, &mut found);
-        problems.extend(found.into_iter().map(|p| format!("response: {p}")));
+        types.absorb(found, "response");
     }
-    let (Some(call), Some(settled)) = (call_id(ex), settled_items(ex)) else {
-        return problems.into_iter().fold(check, Check::fail_text);
-    };
-    let op = op_id(ex).unwrap_or("");
-    let operation_url = format!("/communications/calls/{call}/operations/{op}");
-    let roster_url = format!("/communications/calls/{call}/participants");
-    let call_url = format!("/communications/calls/{call}");
-    for (d, delivery) in settled.0.iter().enumerate() {
-        let Ok(envelope) = delivery.body() else {
-            continue;
-        };
-        let mut found = Vec::new();
-        let root = At::Root;
-        let value = root.key("value");
-        expect_type(envelope, &root, &["commsNotifications"], &mut found);
-        let items = envelope.get("value").and_then(Value::as_array);
-        for (i, item) in items.into_iter().flatten().enumerate() {
-            let at = value.index(i);
-            expect_type(item, &at, &["commsNotification"], &mut found);
-            let Some(data) = item.get("resourceData") else {
+    if let (Some(call), Some(settled)) = (call_id(ex), settled_items(ex)) {
+        let op = op_id(ex).unwrap_or("");
+        let operation_url = format!("/communications/calls/{call}/operations/{op}");
+        let roster_url = format!("/communications/calls/{call}/participants");
+        let call_url = format!("/communications/calls/{call}");
+        for (d, delivery) in settled.0.iter().enumerate() {
+            let Ok(envelope) = delivery.body() else {
                 continue;
             };
-            let at = at.key("resourceData");
-            if !op.is_empty() && names(item, &operation_url) {
-                if data.is_object() {
-                    operation_types(data, &at, &mut found);
+            let mut found = Types::default();
+            let root = At::Root;
+            let value = root.key("value");
+            expect_type(envelope, &root, &["commsNotifications"], &mut found);
+            let items = envelope.get("value").and_then(Value::as_array);
+            for (i, item) in items.into_iter().flatten().enumerate() {
+                let at = value.index(i);
+                expect_type(item, &at, &["commsNotification"], &mut found);
+                let Some(data) = item.get("resourceData") else {
+                    continue;
+                };
+                let at = at.key("resourceData");
+                if !op.is_empty() && names(item, &operation_url) {
+                    if data.is_object() {
+                        operation_types(data, &at, &mut found);
+                    }
+                } else if names(item, &roster_url) {
+                    for (k, participant) in data.as_array().into_iter().flatten().enumerate() {
+                        participant_types(participant, &at.index(k), &mut found);
+                    }
+                } else if names(item, &call_url) && data.is_object() {
+                    expect_type(data, &at, &["call"], &mut found);
                 }
-            } else if names(item, &roster_url) {
-                for (k, participant) in data.as_array().into_iter().flatten().enumerate() {
-                    participant_types(participant, &at.index(k), &mut found);
-                }
-            } else if names(item, &call_url) && data.is_object() {
-                expect_type(data, &at, &["call"], &mut found);
             }
+            types.absorb(found, &format!("notification delivery {d}"));
         }
-        problems.extend(
-            found
-                .into_iter()
-                .map(|p| format!("notification delivery {d}: {p}")),
-        );
     }
-    problems.into_iter().fold(check, Check::fail_text)
+    let check = types
+        .beyond
+        .into_iter()
+        .fold(check, Check::note)
+        .undeclared(types.undeclared);
+    types.wrong.into_iter().fold(check, Check::fail_text)
+}
+
+impl Types {
+    /// `other`'s findings, each said to be in `place`.
+    fn absorb(&mut self, other: Types, place: &str) {
+        self.wrong
+            .extend(other.wrong.into_iter().map(|p| format!("{place}: {p}")));
+        self.beyond
+            .extend(other.beyond.into_iter().map(|p| format!("{place}: {p}")));
+        self.undeclared.extend(other.undeclared);
+    }
 }

@@ -269,7 +269,9 @@ pub(super) fn operation_get(ex: &Exchange<'_>, check: Check) -> Check {
     let at = super::consistency::At::Root;
     let mut problems =
         super::consistency::echo_problems(ex, got, &at, super::consistency::Echo::Shortened);
-    super::consistency::operation_types(got, &at, &mut problems);
+    let mut types = super::consistency::Types::default();
+    super::consistency::operation_types(got, &at, &mut types);
+    problems.extend(types.wrong);
     if let Some((ended, by)) = announced {
         if !status_of(got).is_some_and(|s| s.eq_ignore_ascii_case(&ended)) {
             problems.push(format!(
