@@ -293,6 +293,8 @@ impl Env {
                 )))
             }
         };
+        // Every excerpt, wherever it is cut, redacts it first.
+        crate::sanitize::register_secrets(token.as_slice());
         let (base, embedded) = match &cli.target {
             Some(url) => {
                 validate_target(url)?;
@@ -444,10 +446,11 @@ impl Env {
 
     /// Notes a fixture the suite could not end.
     pub fn unreleased(&self, fixture: &Fixture, answer: String) {
+        // The target's answer, kept for the report: an excerpt.
         lock(&self.unreleased).push(Unreleased {
             kind: fixture.kind.clone(),
-            id: fixture.id.clone(),
-            answer,
+            id: crate::sanitize::excerpt(&fixture.id, crate::sanitize::QUOTE_MAX).into_owned(),
+            answer: crate::sanitize::bound_text(answer),
         });
     }
 
@@ -456,7 +459,8 @@ impl Env {
         lock(&self.unreleased).clone()
     }
 
-    pub fn record(&self, verdict: Verdict) {
+    pub fn record(&self, mut verdict: Verdict) {
+        crate::sanitize::bound_for_keeping(&mut verdict);
         crate::lock(&self.verdicts).push(verdict);
     }
 }

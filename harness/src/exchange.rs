@@ -78,9 +78,10 @@ impl HttpResponse {
         header(&self.headers, name)
     }
 
-    /// The body's first `max` bytes as text, for a message.
+    /// The body's first `max` bytes as a quoted, escaped excerpt that says
+    /// the body's length when it is cut, for a message.
     pub fn body_excerpt(&self, max: usize) -> String {
-        String::from_utf8_lossy(&self.body[..self.body.len().min(max)]).into_owned()
+        crate::sanitize::quote_bytes(&self.body, max)
     }
 
     pub fn json_value(&self) -> Option<&Value> {
@@ -317,8 +318,8 @@ impl Http {
             None
         } else {
             Some(serde_json::from_slice(&body).map_err(|e| {
-                let preview = String::from_utf8_lossy(&body[..body.len().min(120)]).into_owned();
-                format!("not JSON ({e}); the body starts {preview:?}")
+                let preview = crate::sanitize::quote_bytes(&body, 120);
+                format!("not JSON ({e}); the body starts {preview}")
             }))
         };
         Ok(HttpResponse {

@@ -36,6 +36,7 @@ mod prop;
 pub mod render;
 mod report;
 mod runner;
+pub mod sanitize;
 mod schema;
 mod template;
 mod verdict;
@@ -412,7 +413,7 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
 /// does not look for one.
 fn junit_message(text: &str) {
     if std::env::var_os("NEXTEST").is_some() {
-        eprintln!("Error: {text}");
+        eprintln!("Error: {}", sanitize::line(text));
     }
 }
 
@@ -431,7 +432,12 @@ fn release_leftovers(contract: &dyn Contract, env: &Env) {
             left.len()
         );
         for u in &left {
-            eprintln!("  {} {}: {}", u.kind, u.id, u.answer);
+            eprintln!(
+                "  {} {}: {}",
+                u.kind,
+                sanitize::line(&u.id),
+                sanitize::line(&u.answer)
+            );
         }
     }
 }
@@ -555,6 +561,7 @@ fn build_trials(shared: &Arc<Shared>) -> Result<Vec<Trial>, String> {
         trials.push(trial.with_ignored_flag(reason.is_some()));
     }
     if !ignored.is_empty() && !cli.libtest.list {
+        let ignored: Vec<_> = ignored.iter().map(|l| sanitize::line(l)).collect();
         eprintln!("ignored cases:\n  {}", ignored.join("\n  "));
     }
 

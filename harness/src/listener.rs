@@ -410,8 +410,8 @@ async fn receive(
 
 fn parse(bytes: &Bytes) -> Result<Value, String> {
     serde_json::from_slice(bytes).map_err(|e| {
-        let preview: String = String::from_utf8_lossy(&bytes[..bytes.len().min(80)]).into_owned();
-        format!("not JSON ({e}): {preview:?}")
+        let preview = crate::sanitize::quote_bytes(bytes, 80);
+        format!("not JSON ({e}): {preview}")
     })
 }
 
