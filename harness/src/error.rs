@@ -32,6 +32,14 @@ pub enum CaseError {
         #[source]
         source: std::io::Error,
     },
+    #[error("failed to read {path}: it is {kind}; a case file must be a regular file")]
+    NotRegular { path: PathBuf, kind: &'static str },
+    #[error("failed to read {path}: {} over the limit of {limit} bytes for a case file", size.map_or_else(|| "it is".to_owned(), |s| format!("its {s} bytes are")))]
+    TooLarge {
+        path: PathBuf,
+        size: Option<u64>,
+        limit: u64,
+    },
     #[error("failed to parse {path}: {json_path}: {message}")]
     Parse {
         path: PathBuf,

@@ -20,6 +20,7 @@
 #![warn(clippy::print_stdout)]
 
 mod case;
+mod case_file;
 mod cli;
 mod connlimit;
 mod contract;
@@ -626,12 +627,14 @@ fn offline_notifications(shared: &Shared, file: &std::path::Path) -> Result<(), 
     }
 }
 
-/// A case's `ignore` reason, read cheaply; a broken file is not ignored (its trial reports it).
+/// A case's `ignore` reason, read cheaply; a broken file is not ignored (its
+/// trial reports it), nor one that cannot be a case file (a FIFO, a device,
+/// one too large: read as any other case file is, never opened as they are).
 fn ignore_reason(path: &std::path::Path) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct OnlyIgnore {
         ignore: Option<String>,
     }
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = case_file::read(path).ok()?;
     serde_json::from_str::<OnlyIgnore>(&text).ok()?.ignore
 }
