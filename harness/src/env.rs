@@ -74,6 +74,11 @@ impl RerunArgs {
                 cli.no_notifications,
             ),
             ("--strict", "CONFORMANCE_STRICT", cli.strict),
+            (
+                "--follow-redirects",
+                "CONFORMANCE_FOLLOW_REDIRECTS",
+                cli.follow_redirects,
+            ),
         ] {
             if on {
                 add(flag, var, String::new());
@@ -319,6 +324,7 @@ impl Env {
             timeout: Duration::from_millis(cli.response_timeout_ms),
             max_body: 8 << 20,
             retry_budget_secs: cli.retry_budget_secs,
+            follow_redirects: cli.follow_redirects,
         };
         let http =
             Http::new(&base, token.clone(), limits).map_err(|message| SetupError::Target {

@@ -69,6 +69,10 @@ pub enum TransportError {
     Closed { url: String, message: String },
     #[error("failed to read the response body from {url}: {message}")]
     Body { url: String, message: String },
+    /// The request was not sent: where it would have gone is not the
+    /// target's (its path leaves the base path the user gave).
+    #[error("refused to send to {url}: {message}; nothing was sent")]
+    Refused { url: String, message: String },
 }
 
 /// The run could not be set up at all.

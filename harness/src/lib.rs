@@ -36,6 +36,7 @@ mod matching;
 mod prop;
 pub mod render;
 mod report;
+mod route;
 mod runner;
 pub mod sanitize;
 mod schema;

@@ -6,6 +6,7 @@ mod checks;
 mod notifications;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
@@ -131,7 +132,7 @@ fn execute(
     };
     let (request, request_json) = build_request(loaded, &vars)?;
     let sent_at = Instant::now();
-    let response = send(env, &request, &case.request.path, verdict)?;
+    let response = send(env, &request, verdict)?;
     let checks = &mut verdict.checks;
     let status_ok = checks::status(loaded, &response, checks);
     let uncaptured = checks::capture(loaded, &response, status_ok, &mut vars, checks);
@@ -196,17 +197,14 @@ fn prepare_fixtures(
 
 /// Sends the case's request and writes its request line; a throttled answer
 /// is no verdict.
-fn send(
-    env: &Env,
-    request: &HttpRequest,
-    path_template: &str,
-    verdict: &mut Verdict,
-) -> Result<HttpResponse, Stop> {
+fn send(env: &Env, request: &HttpRequest, verdict: &mut Verdict) -> Result<HttpResponse, Stop> {
     let response = env.send(request).map_err(|e| Stop::Error(e.to_string()))?;
+    // The path as it was resolved and sent, and each redirect followed.
+    let hops: String = response.hops.iter().map(|h| format!(" -> {h}")).collect();
     verdict.place.request = Some(format!(
-        "{} {} -> {} in {} ms{}",
+        "{} {}{hops} -> {} in {} ms{}",
         request.method,
-        path_template,
+        response.sent_to,
         response.status_line(),
         response.elapsed.as_millis(),
         retry_note(&response),
@@ -284,13 +282,16 @@ fn throttled(response: &HttpResponse, budget_secs: u64) -> Option<String> {
 }
 
 fn retry_note(response: &HttpResponse) -> String {
-    let resent = if response.retried_on_new_connection {
-        " (sent again on a new connection: the first closed before answering)"
+    let mut resent = if response.retried_on_new_connection {
+        " (sent again on a new connection: the first closed before answering)".to_owned()
     } else {
-        ""
+        String::new()
     };
+    if let Some(why) = &response.not_followed {
+        let _ = write!(resent, " (redirect not followed: {why})");
+    }
     if response.retried_after.is_empty() {
-        resent.to_owned()
+        resent
     } else {
         let secs: u64 = response.retried_after.iter().sum();
         format!(
