@@ -91,6 +91,18 @@ impl RerunArgs {
         }
         for (id, flag, var, value) in [
             (
+                "listener_max_connections",
+                "--listener-max-connections",
+                "CONFORMANCE_LISTENER_MAX_CONNECTIONS",
+                u64::from(cli.listener_max_connections),
+            ),
+            (
+                "listener_max_per_address",
+                "--listener-max-per-address",
+                "CONFORMANCE_LISTENER_MAX_PER_ADDRESS",
+                u64::from(cli.listener_max_per_address),
+            ),
+            (
                 "response_timeout_ms",
                 "--response-timeout-ms",
                 "CONFORMANCE_RESPONSE_TIMEOUT_MS",
@@ -338,10 +350,14 @@ impl Env {
             }
         }
         let listener = runtime
-            .block_on(Listener::start(
+            .block_on(Listener::start_with(
                 &cli.listen,
                 cli.callback_url.clone(),
                 contract.envelope(),
+                crate::listener::Caps {
+                    max_connections: cli.listener_max_connections as usize,
+                    max_per_address: cli.listener_max_per_address as usize,
+                },
             ))
             .map_err(|source| SetupError::Listen {
                 addr: cli.listen.clone(),

@@ -63,6 +63,7 @@ fn run_loaded(
     loaded: &LoadedCase,
     mut verdict: Verdict,
 ) -> Verdict {
+    let refused_before = env.listener.refusals();
     verdict.place.about = Some(loaded.case.description.clone());
     verdict.place.spec = Some(loaded.case.spec.clone());
     let mut fixtures = BTreeMap::new();
@@ -87,6 +88,20 @@ fn run_loaded(
         verdict.error = Some(format!(
             "{why}: the target's notifications could no longer be received, so no verdict"
         ));
+    }
+    // A listener that refused connections meanwhile may have refused the
+    // target's notifications: what failed is no finding about the target.
+    if !verdict.passed(env.options.strict) {
+        if let Some(why) = env.listener.saturation(refused_before) {
+            let before = verdict
+                .error
+                .take()
+                .map(|e| format!("\n(what the trial saw: {e})"))
+                .unwrap_or_default();
+            verdict.error = Some(format!(
+                "{why}: a notification the target sent may have been refused, so no verdict{before}"
+            ));
+        }
     }
     // What the case created goes, whatever happened: a target is not left
     // holding one fixture per case (real services bill and limit them).
