@@ -62,7 +62,11 @@ impl HttpRequest {
 pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// The body's bytes when it is not JSON (a JSON body is kept parsed,
+    /// in `json`, only).
     pub body: Vec<u8>,
+    /// The body's length in bytes, JSON or not.
+    pub body_len: usize,
     /// The body parsed as JSON, or why not (`None` when empty).
     pub json: Option<Result<Value, String>>,
     pub elapsed: Duration,
@@ -91,7 +95,18 @@ impl HttpResponse {
     /// The body's first `max` bytes as a quoted, escaped excerpt that says
     /// the body's length when it is cut, for a message.
     pub fn body_excerpt(&self, max: usize) -> String {
-        crate::sanitize::quote_bytes(&self.body, max)
+        match self.json_value() {
+            Some(json) => {
+                let shown = crate::render::one_line(json);
+                let shown = crate::render::truncate(&shown, max);
+                if self.body_len > max {
+                    format!("{shown} ({} bytes)", self.body_len)
+                } else {
+                    shown
+                }
+            }
+            None => crate::sanitize::quote_bytes(&self.body, max),
+        }
     }
 
     pub fn json_value(&self) -> Option<&Value> {
@@ -375,7 +390,13 @@ impl Http {
                 });
             }
             progress = Some((status_line, 0));
-            let mut body = Vec::new();
+            // Room for what is declared, once: growing by doubling copies a
+            // large body over and over, each copy resident for a while.
+            let declared = response
+                .content_length()
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(0);
+            let mut body = Vec::with_capacity(declared.min(max_body));
             loop {
                 let chunk = match response.chunk().await {
                     Ok(Some(chunk)) => chunk,
@@ -426,10 +447,20 @@ impl Http {
                 format!("not JSON ({e}); the body starts {preview}")
             }))
         };
+        let body_len = body.len();
+        // A body that parsed is kept parsed only: a trial holds its
+        // responses to its end, and a target's megabytes held twice over,
+        // in every trial at once, are what a run's memory is made of.
+        let body = if matches!(json, Some(Ok(_))) {
+            Vec::new()
+        } else {
+            body
+        };
         Ok(HttpResponse {
             status,
             headers,
             body,
+            body_len,
             json,
             elapsed: started.elapsed(),
             retried_after: Vec::new(),
