@@ -1140,14 +1140,7 @@ struct Connection {
 
 impl Connection {
     async fn open(addr: SocketAddr) -> io::Result<Connection> {
-        let stream = tokio::time::timeout(POST_TIMEOUT, TcpStream::connect(addr))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
-        let _ = stream.set_nodelay(true);
-        Ok(Connection {
-            stream,
-            buffer: Vec::new(),
-        })
+        Self::connected(TcpStream::connect(addr)).await
     }
 
     /// A connection from the loopback address `from`: the listener sees
@@ -1155,7 +1148,14 @@ impl Connection {
     async fn open_from(addr: SocketAddr, from: [u8; 4]) -> io::Result<Connection> {
         let socket = TcpSocket::new_v4()?;
         socket.bind(SocketAddr::from((from, 0)))?;
-        let stream = tokio::time::timeout(POST_TIMEOUT, socket.connect(addr))
+        Self::connected(socket.connect(addr)).await
+    }
+
+    /// The connection `connect` makes, within [`POST_TIMEOUT`].
+    async fn connected(
+        connect: impl std::future::Future<Output = io::Result<TcpStream>>,
+    ) -> io::Result<Connection> {
+        let stream = tokio::time::timeout(POST_TIMEOUT, connect)
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
         let _ = stream.set_nodelay(true);

@@ -293,6 +293,16 @@ impl Watched {
         );
     }
 
+    /// The run's one trial passed, every check of it.
+    pub fn assert_one_passed(&self) {
+        assert!(self.run.failures.is_empty(), "{}", self.run.all_output());
+        assert!(
+            self.run.stdout.contains(" 1 passed;"),
+            "{}",
+            self.run.all_output()
+        );
+    }
+
     pub fn failure(&self, test: &str) -> &str {
         self.run.failures.get(test).map_or_else(
             || {
