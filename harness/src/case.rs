@@ -230,10 +230,7 @@ pub struct LoadedCase {
 }
 
 pub fn load_case(path: &Path) -> Result<LoadedCase, CaseError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CaseError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = crate::case_file::read(path)?;
     parse_case(path, &text)
 }
 

@@ -42,6 +42,34 @@ pub struct Cli {
     #[arg(long, env = "CONFORMANCE_CALLBACK_URL", value_name = "URL")]
     pub callback_url: Option<String>,
 
+    /// Connections the notification listener serves at once; more are
+    /// refused, and a trial that misses a notification meanwhile is an ERROR
+    /// of the run, not a finding.
+    #[arg(
+        long,
+        env = "CONFORMANCE_LISTENER_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value_t = 1024,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub listener_max_connections: u32,
+
+    /// Connections the notification listener serves at once from one peer
+    /// address: a flood from one address leaves room for the others.
+    #[arg(
+        long,
+        env = "CONFORMANCE_LISTENER_MAX_PER_ADDRESS",
+        value_name = "N",
+        default_value_t = 512,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub listener_max_per_address: u32,
+
+    /// Follow redirects on the target's origin (each hop shown in the
+    /// request line); by default a redirect is the target's answer.
+    #[arg(long, env = "CONFORMANCE_FOLLOW_REDIRECTS", value_parser = clap::builder::FalseyValueParser::new())]
+    pub follow_redirects: bool,
+
     /// Deadline for each response, in milliseconds.
     #[arg(
         long,

@@ -73,16 +73,41 @@ pub fn derive_path(cases: &Path, name: &str) -> Option<PathBuf> {
     Some(path)
 }
 
+/// Folders deeper than this under the cases folder are not walked.
+pub const MAX_DEPTH: usize = 32;
+/// More case files than this end the walk with an error.
+pub const MAX_FILES: usize = 100_000;
+
 /// Every `*.json` under `cases`, sorted by name. An empty folder is an error:
 /// a run that finds nothing must not pass silently.
+///
+/// A symbolic link to a folder is followed once: a folder already walked
+/// (a link to `.`, a loop, a second link to one folder) is not walked
+/// again but reported, as a trial of its own that fails with what it is.
+/// Only the status of each entry is read, so a FIFO or a device among the
+/// case files is reported, never opened.
 pub fn discover(cases: &Path) -> Result<Vec<CaseFile>, String> {
     // Self-tests set this to prove `--exact` never walks the folder.
     if std::env::var_os("CONFORMANCE_FORBID_SCAN").is_some() {
         return Err("scanning the cases folder is forbidden (CONFORMANCE_FORBID_SCAN)".to_owned());
     }
-    let mut found = Vec::new();
-    walk(cases, cases, &mut found)
-        .map_err(|e| format!("failed to read the cases folder {}: {e}", cases.display()))?;
+    let mut walk = Walk {
+        root: cases,
+        found: Vec::new(),
+        walked: std::collections::HashSet::new(),
+    };
+    let read =
+        |e: std::io::Error| format!("failed to read the cases folder {}: {e}", cases.display());
+    let root = cases.canonicalize().map_err(read)?;
+    walk.walked.insert(root);
+    walk.dir(cases, 0).map_err(read)?;
+    if walk.found.len() > MAX_FILES {
+        return Err(format!(
+            "more than {MAX_FILES} case files under {} (the limit of a walk)",
+            cases.display()
+        ));
+    }
+    let mut found = walk.found;
     if found.is_empty() {
         return Err(format!("no case files (*.json) under {}", cases.display()));
     }
@@ -90,33 +115,84 @@ pub fn discover(cases: &Path) -> Result<Vec<CaseFile>, String> {
     Ok(found)
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<CaseFile>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            walk(root, &path, out)?;
-        } else if path.extension().and_then(|e| e.to_str()) == Some("json")
-            && !path.to_string_lossy().ends_with(".actual.json")
-        {
-            let relative = path.strip_prefix(root).unwrap_or(&path);
-            let (name, problem) = derive_name(relative);
-            out.push(CaseFile {
-                name,
-                path,
-                problem,
-            });
+struct Walk<'a> {
+    root: &'a Path,
+    found: Vec<CaseFile>,
+    /// Every folder walked, by its canonical path.
+    walked: std::collections::HashSet<PathBuf>,
+}
+
+impl Walk<'_> {
+    fn dir(&mut self, dir: &Path, depth: usize) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            if self.found.len() > MAX_FILES {
+                return Ok(());
+            }
+            let entry = entry?;
+            let path = entry.path();
+            let is_json = path.extension().and_then(|e| e.to_str()) == Some("json")
+                && !path.to_string_lossy().ends_with(".actual.json");
+            // The link's own type first: a link is judged by what it points to.
+            let link = entry.file_type()?.is_symlink();
+            let is_dir = std::fs::metadata(&path).is_ok_and(|m| m.is_dir());
+            if is_dir {
+                let problem = if depth + 1 > MAX_DEPTH {
+                    Some(format!(
+                        "not walked: deeper than {MAX_DEPTH} folders (the limit of a walk)"
+                    ))
+                } else {
+                    match path.canonicalize() {
+                        Ok(real) if !self.walked.insert(real.clone()) => Some(format!(
+                            "not walked: {} is {} (a loop, or a second way to one folder); a linked folder is walked once",
+                            if link { "a symbolic link to a folder already walked" } else { "a folder already walked" },
+                            real.display()
+                        )),
+                        Ok(_) => None,
+                        Err(e) => Some(format!("not walked: {e}")),
+                    }
+                };
+                match problem {
+                    Some(problem) => self.report(&path, problem),
+                    None => self.dir(&path, depth + 1)?,
+                }
+            } else if is_json {
+                let relative = path.strip_prefix(self.root).unwrap_or(&path);
+                let (name, bad_name) = derive_name(relative);
+                let problem = bad_name
+                    .or_else(|| crate::case_file::problem(&path).map(|e| crate::error::chain(&e)));
+                self.found.push(CaseFile {
+                    name,
+                    path,
+                    problem,
+                });
+            }
         }
+        Ok(())
     }
-    Ok(())
+
+    /// A folder that is not walked, as a trial that fails saying why.
+    fn report(&mut self, path: &Path, why: String) {
+        let relative = path.strip_prefix(self.root).unwrap_or(path);
+        let (name, _) = derive_name(relative);
+        self.found.push(CaseFile {
+            name,
+            path: path.to_owned(),
+            problem: Some(format!("{}: {why}", path.display())),
+        });
+    }
 }
 
 /// `--exact case::…`: the one file, if it exists.
 pub fn exact(cases: &Path, name: &str) -> Option<CaseFile> {
     let path = derive_path(cases, name)?;
-    path.is_file().then(|| CaseFile {
+    // What is there but cannot be a case file (a FIFO, a device) is the
+    // trial's to report; its status is read, the file is not opened.
+    std::fs::metadata(&path).ok().filter(|m| !m.is_dir())?;
+    let problem = crate::case_file::problem(&path).map(|e| crate::error::chain(&e));
+    Some(CaseFile {
         name: name.to_owned(),
         path,
-        problem: None,
+        problem,
     })
 }
 
@@ -133,6 +209,41 @@ mod tests {
             derive_path(Path::new("cases"), &name),
             Some(PathBuf::from("cases/invite/group/invite_one_user.json"))
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_folder_is_walked_once_and_a_loop_is_reported() {
+        let root =
+            std::env::temp_dir().join(format!("discover-loops-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(root.join("inner")).expect("folders");
+        std::fs::write(root.join("a.json"), "{}").expect("a case");
+        std::fs::write(root.join("inner/b.json"), "{}").expect("a case");
+        // Two links to the folder itself: walked blindly, each level of the
+        // walk doubles (the names grow until the path is too long).
+        std::os::unix::fs::symlink(".", root.join("loop")).expect("linked");
+        std::os::unix::fs::symlink(".", root.join("again")).expect("linked");
+        std::os::unix::fs::symlink("..", root.join("inner/up")).expect("linked");
+        let found = discover(&root).expect("discovered");
+        let names: Vec<&str> = found.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "case::a",
+                "case::again",
+                "case::inner::b",
+                "case::inner::up",
+                "case::loop"
+            ]
+        );
+        for f in found
+            .iter()
+            .filter(|f| !f.name.ends_with("::a") && !f.name.ends_with("::b"))
+        {
+            let problem = f.problem.as_deref().expect("a loop is a problem");
+            assert!(problem.contains("already walked"), "{problem}");
+        }
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

@@ -79,6 +79,11 @@ impl RerunArgs {
                 cli.no_notifications,
             ),
             ("--strict", "CONFORMANCE_STRICT", cli.strict),
+            (
+                "--follow-redirects",
+                "CONFORMANCE_FOLLOW_REDIRECTS",
+                cli.follow_redirects,
+            ),
         ] {
             if on {
                 add(flag, var, String::new());
@@ -90,6 +95,18 @@ impl RerunArgs {
             add("--listen", "CONFORMANCE_LISTEN", shell(&cli.listen));
         }
         for (id, flag, var, value) in [
+            (
+                "listener_max_connections",
+                "--listener-max-connections",
+                "CONFORMANCE_LISTENER_MAX_CONNECTIONS",
+                u64::from(cli.listener_max_connections),
+            ),
+            (
+                "listener_max_per_address",
+                "--listener-max-per-address",
+                "CONFORMANCE_LISTENER_MAX_PER_ADDRESS",
+                u64::from(cli.listener_max_per_address),
+            ),
             (
                 "response_timeout_ms",
                 "--response-timeout-ms",
@@ -298,6 +315,8 @@ impl Env {
                 )))
             }
         };
+        // Every excerpt, wherever it is cut, redacts it first.
+        crate::sanitize::register_secrets(token.as_slice());
         let (base, embedded) = match &cli.target {
             Some(url) => {
                 validate_target(url)?;
@@ -322,6 +341,7 @@ impl Env {
             timeout: Duration::from_millis(cli.response_timeout_ms),
             max_body: 8 << 20,
             retry_budget_secs: cli.retry_budget_secs,
+            follow_redirects: cli.follow_redirects,
         };
         let http =
             Http::new(&base, token.clone(), limits).map_err(|message| SetupError::Target {
@@ -335,10 +355,14 @@ impl Env {
             }
         }
         let listener = runtime
-            .block_on(Listener::start(
+            .block_on(Listener::start_with(
                 &cli.listen,
                 cli.callback_url.clone(),
                 contract.envelope(),
+                crate::listener::Caps {
+                    max_connections: cli.listener_max_connections as usize,
+                    max_per_address: cli.listener_max_per_address as usize,
+                },
             ))
             .map_err(|source| SetupError::Listen {
                 addr: cli.listen.clone(),
@@ -451,10 +475,11 @@ impl Env {
 
     /// Notes a fixture the suite could not end.
     pub fn unreleased(&self, fixture: &Fixture, answer: String) {
+        // The target's answer, kept for the report: an excerpt.
         lock(&self.unreleased).push(Unreleased {
             kind: fixture.kind.clone(),
-            id: fixture.id.clone(),
-            answer,
+            id: crate::sanitize::excerpt(&fixture.id, crate::sanitize::QUOTE_MAX).into_owned(),
+            answer: crate::sanitize::bound_text(answer),
         });
     }
 
@@ -463,7 +488,8 @@ impl Env {
         lock(&self.unreleased).clone()
     }
 
-    pub fn record(&self, verdict: Verdict) {
+    pub fn record(&self, mut verdict: Verdict) {
+        crate::sanitize::bound_for_keeping(&mut verdict);
         crate::lock(&self.verdicts).push(verdict);
     }
 }

@@ -32,6 +32,14 @@ pub enum CaseError {
         #[source]
         source: std::io::Error,
     },
+    #[error("failed to read {path}: it is {kind}; a case file must be a regular file")]
+    NotRegular { path: PathBuf, kind: &'static str },
+    #[error("failed to read {path}: {} over the limit of {limit} bytes for a case file", size.map_or_else(|| "it is".to_owned(), |s| format!("its {s} bytes are")))]
+    TooLarge {
+        path: PathBuf,
+        size: Option<u64>,
+        limit: u64,
+    },
     #[error("failed to parse {path}: {json_path}: {message}")]
     Parse {
         path: PathBuf,
@@ -61,6 +69,10 @@ pub enum TransportError {
     Closed { url: String, message: String },
     #[error("failed to read the response body from {url}: {message}")]
     Body { url: String, message: String },
+    /// The request was not sent: where it would have gone is not the
+    /// target's (its path leaves the base path the user gave).
+    #[error("refused to send to {url}: {message}; nothing was sent")]
+    Refused { url: String, message: String },
 }
 
 /// The run could not be set up at all.

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::error::{causes, chain, io_kind, TransportError};
+use crate::route::{self, Base};
 
 #[derive(Debug, Clone)]
 pub struct HttpRequest {
@@ -61,7 +62,11 @@ impl HttpRequest {
 pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// The body's bytes when it is not JSON (a JSON body is kept parsed,
+    /// in `json`, only).
     pub body: Vec<u8>,
+    /// The body's length in bytes, JSON or not.
+    pub body_len: usize,
     /// The body parsed as JSON, or why not (`None` when empty).
     pub json: Option<Result<Value, String>>,
     pub elapsed: Duration,
@@ -70,6 +75,15 @@ pub struct HttpResponse {
     /// The first attempt met a connection that closed before answering and
     /// this (idempotent) request went again on a new connection.
     pub retried_on_new_connection: bool,
+    /// Where the request went, resolved, under the target's URL (`/a/../b`
+    /// went to `/b`): what a request line shows.
+    pub sent_to: String,
+    /// The redirects followed before this answer (`--follow-redirects`),
+    /// each as `307 Temporary Redirect -> POST /there`.
+    pub hops: Vec<String>,
+    /// Why this answer, a redirect, was not followed (`--follow-redirects`
+    /// follows none off the target's origin).
+    pub not_followed: Option<String>,
 }
 
 impl HttpResponse {
@@ -78,9 +92,21 @@ impl HttpResponse {
         header(&self.headers, name)
     }
 
-    /// The body's first `max` bytes as text, for a message.
+    /// The body's first `max` bytes as a quoted, escaped excerpt that says
+    /// the body's length when it is cut, for a message.
     pub fn body_excerpt(&self, max: usize) -> String {
-        String::from_utf8_lossy(&self.body[..self.body.len().min(max)]).into_owned()
+        match self.json_value() {
+            Some(json) => {
+                let shown = crate::render::one_line(json);
+                let shown = crate::render::truncate(&shown, max);
+                if self.body_len > max {
+                    format!("{shown} ({} bytes)", self.body_len)
+                } else {
+                    shown
+                }
+            }
+            None => crate::sanitize::quote_bytes(&self.body, max),
+        }
     }
 
     pub fn json_value(&self) -> Option<&Value> {
@@ -115,6 +141,9 @@ pub struct Limits {
     pub max_body: usize,
     /// Total seconds of `Retry-After` the run may spend on one request.
     pub retry_budget_secs: u64,
+    /// Follow redirects on the target's origin (`--follow-redirects`); by
+    /// default a redirect is the target's answer, judged as any other.
+    pub follow_redirects: bool,
 }
 
 /// Longest idle time after which a pooled connection is still reused;
@@ -125,6 +154,7 @@ const IDLE_REUSE: Duration = Duration::from_secs(4);
 pub struct Http {
     client: reqwest::Client,
     base: String,
+    route: Base,
     token: Option<String>,
     pub limits: Limits,
 }
@@ -149,8 +179,11 @@ impl Http {
                     .to_owned(),
             );
         }
+        let route = Base::parse(base)?;
         let client = reqwest::Client::builder()
-            .redirect(redirect_policy())
+            // Redirects are the target's answer unless the user says
+            // otherwise, and are then followed here, hop by hop (see `send`).
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(limits.timeout)
             .pool_max_idle_per_host(64)
             // A trial thread's connections are driven only while it sends
@@ -162,6 +195,7 @@ impl Http {
         Ok(Self {
             client,
             base: base.trim_end_matches('/').to_owned(),
+            route,
             token,
             limits,
         })
@@ -179,7 +213,7 @@ impl Http {
         let mut retried_after = Vec::new();
         let mut budget = self.limits.retry_budget_secs;
         loop {
-            let mut response = self.send_or_resend(request).await?;
+            let mut response = self.send_following(request).await?;
             let wait = match response.status {
                 429 | 503 => response.header("retry-after").and_then(retry_after_secs),
                 _ => None,
@@ -199,18 +233,99 @@ impl Http {
         }
     }
 
+    /// Sends to the resolved path (refused before anything is sent when it
+    /// leaves the target's base path); under `--follow-redirects`, follows
+    /// each redirect on the target's origin, a few at most and never in a
+    /// loop. A redirect elsewhere is the answer, with why it was not followed.
+    async fn send_following(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        let mut url =
+            self.route
+                .resolve(&request.path)
+                .map_err(|message| TransportError::Refused {
+                    url: crate::sanitize::excerpt(&self.url(&request.path), 200).into_owned(),
+                    message,
+                })?;
+        let sent_to = self.route.shown(&url);
+        let mut current = std::borrow::Cow::Borrowed(request);
+        let mut visited = vec![url.clone()];
+        let mut hops = Vec::new();
+        loop {
+            let mut response = self.send_or_resend(&current, &url).await?;
+            let location = response
+                .header("location")
+                .filter(|_| self.limits.follow_redirects && route::is_redirect(response.status));
+            let next = location.map(|l| url.join(l).map_err(|e| (l.to_owned(), e)));
+            let hop = match next {
+                None => None,
+                Some(Err((location, e))) => {
+                    response.not_followed = Some(format!(
+                        "its Location {} is not a URL: {e}",
+                        crate::sanitize::quote(&location)
+                    ));
+                    None
+                }
+                Some(Ok(next)) if next.origin() != url.origin() => {
+                    response.not_followed = Some(format!(
+                        "{} is on another origin",
+                        crate::sanitize::quote(next.as_str())
+                    ));
+                    None
+                }
+                Some(Ok(next)) => Some(next),
+            };
+            let Some(next) = hop else {
+                response.sent_to = sent_to;
+                response.hops = hops;
+                return Ok(response);
+            };
+            let (method, keep_body) = route::redirected_method(response.status, &current.method);
+            hops.push(format!(
+                "{} -> {method} {}",
+                response.status_line(),
+                self.route.shown(&next)
+            ));
+            let looped = visited.contains(&next);
+            if looped || hops.len() > route::MAX_REDIRECTS {
+                let what = if looped {
+                    "redirect loop".to_owned()
+                } else {
+                    format!("more than {} redirects", route::MAX_REDIRECTS)
+                };
+                return Err(TransportError::Other {
+                    url: crate::sanitize::excerpt(&self.url(&request.path), 200).into_owned(),
+                    message: format!("{what}: {}", hops.join(" -> ")),
+                });
+            }
+            visited.push(next.clone());
+            let mut redirected = current.into_owned();
+            redirected.method = method;
+            if !keep_body {
+                redirected.body = None;
+                redirected
+                    .headers
+                    .retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+            }
+            current = std::borrow::Cow::Owned(redirected);
+            url = next;
+        }
+    }
+
     /// Sends once; an idempotent request (GET, HEAD, DELETE, PUT, OPTIONS)
     /// whose connection closed before any response byte goes once more, on a
     /// new connection. Any other request is never sent twice: the target may
     /// have acted on it.
-    async fn send_or_resend(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
-        match self.send_once(request).await {
+    async fn send_or_resend(
+        &self,
+        request: &HttpRequest,
+        url: &reqwest::Url,
+    ) -> Result<HttpResponse, TransportError> {
+        match self.send_once(request, url).await {
             Err(TransportError::Closed { .. }) if is_idempotent(&request.method) => {
                 let fresh = self.fresh().map_err(|message| TransportError::Other {
-                    url: self.url(&request.path),
+                    url: url.to_string(),
                     message,
                 })?;
-                let mut response = fresh.send_once(request).await?;
+                let mut response = fresh.send_once(request, url).await?;
                 response.retried_on_new_connection = true;
                 Ok(response)
             }
@@ -218,15 +333,20 @@ impl Http {
         }
     }
 
-    async fn send_once(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
-        let url = self.url(&request.path);
+    async fn send_once(
+        &self,
+        request: &HttpRequest,
+        target: &reqwest::Url,
+    ) -> Result<HttpResponse, TransportError> {
+        // Shown in errors: an excerpt (a path may carry a target's huge id).
+        let url = crate::sanitize::excerpt(target.as_str(), 200).into_owned();
         let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|e| {
             TransportError::Other {
                 url: url.clone(),
                 message: format!("bad method {:?}: {e}", request.method),
             }
         })?;
-        let mut builder = self.client.request(method, &url);
+        let mut builder = self.client.request(method, target.clone());
         if request.auth {
             if let Some(token) = &self.token {
                 builder = builder.header("authorization", format!("Bearer {token}"));
@@ -270,7 +390,13 @@ impl Http {
                 });
             }
             progress = Some((status_line, 0));
-            let mut body = Vec::new();
+            // Room for what is declared, once: growing by doubling copies a
+            // large body over and over, each copy resident for a while.
+            let declared = response
+                .content_length()
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(0);
+            let mut body = Vec::with_capacity(declared.min(max_body));
             loop {
                 let chunk = match response.chunk().await {
                     Ok(Some(chunk)) => chunk,
@@ -317,18 +443,31 @@ impl Http {
             None
         } else {
             Some(serde_json::from_slice(&body).map_err(|e| {
-                let preview = String::from_utf8_lossy(&body[..body.len().min(120)]).into_owned();
-                format!("not JSON ({e}); the body starts {preview:?}")
+                let preview = crate::sanitize::quote_bytes(&body, 120);
+                format!("not JSON ({e}); the body starts {preview}")
             }))
+        };
+        let body_len = body.len();
+        // A body that parsed is kept parsed only: a trial holds its
+        // responses to its end, and a target's megabytes held twice over,
+        // in every trial at once, are what a run's memory is made of.
+        let body = if matches!(json, Some(Ok(_))) {
+            Vec::new()
+        } else {
+            body
         };
         Ok(HttpResponse {
             status,
             headers,
             body,
+            body_len,
             json,
             elapsed: started.elapsed(),
             retried_after: Vec::new(),
             retried_on_new_connection: false,
+            sent_to: String::new(),
+            hops: Vec::new(),
+            not_followed: None,
         })
     }
 }
@@ -345,30 +484,6 @@ pub fn retry_after_secs(value: &str) -> Option<u64> {
         .duration_since(std::time::SystemTime::now())
         .unwrap_or_default();
     Some(left.as_secs() + u64::from(left.subsec_nanos() > 0))
-}
-
-/// Redirects a target may send before the suite gives up on a request.
-const MAX_REDIRECTS: usize = 5;
-
-/// Follows a few redirects, but never back to a URL already visited: a loop
-/// is reported as a loop, with its hops, instead of as a count running out.
-fn redirect_policy() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        let looped = attempt.previous().contains(attempt.url());
-        if looped || attempt.previous().len() > MAX_REDIRECTS {
-            let mut hops: Vec<String> =
-                attempt.previous().iter().map(ToString::to_string).collect();
-            hops.push(attempt.url().to_string());
-            let what = if looped {
-                "redirect loop".to_owned()
-            } else {
-                format!("more than {MAX_REDIRECTS} redirects")
-            };
-            attempt.error(format!("{what}: {}", hops.join(" -> ")))
-        } else {
-            attempt.follow()
-        }
-    })
 }
 
 /// Why reading a body failed, naming a reset or an early close, which

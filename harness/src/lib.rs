@@ -20,6 +20,7 @@
 #![warn(clippy::print_stdout)]
 
 mod case;
+mod case_file;
 mod cli;
 mod connlimit;
 mod contract;
@@ -36,7 +37,9 @@ mod profile;
 mod prop;
 pub mod render;
 mod report;
+mod route;
 mod runner;
+pub mod sanitize;
 mod schema;
 mod template;
 mod undeclared;
@@ -464,7 +467,7 @@ fn note_undeclared(verdicts: &[verdict::Verdict], side: &[verdict::Verdict]) {
 /// does not look for one.
 fn junit_message(text: &str) {
     if std::env::var_os("NEXTEST").is_some() {
-        eprintln!("Error: {text}");
+        eprintln!("Error: {}", sanitize::line(text));
     }
 }
 
@@ -483,7 +486,12 @@ fn release_leftovers(contract: &dyn Contract, env: &Env) {
             left.len()
         );
         for u in &left {
-            eprintln!("  {} {}: {}", u.kind, u.id, u.answer);
+            eprintln!(
+                "  {} {}: {}",
+                u.kind,
+                sanitize::line(&u.id),
+                sanitize::line(&u.answer)
+            );
         }
     }
 }
@@ -623,6 +631,7 @@ fn build_trials(shared: &Arc<Shared>) -> Result<Vec<Trial>, String> {
         trials.push(trial.with_ignored_flag(reason.is_some()));
     }
     if !ignored.is_empty() && !cli.libtest.list {
+        let ignored: Vec<_> = ignored.iter().map(|l| sanitize::line(l)).collect();
         eprintln!("ignored cases:\n  {}", ignored.join("\n  "));
     }
 
@@ -697,12 +706,14 @@ fn offline_notifications(shared: &Shared, file: &std::path::Path) -> Result<(), 
     }
 }
 
-/// A case's `ignore` reason, read cheaply; a broken file is not ignored (its trial reports it).
+/// A case's `ignore` reason, read cheaply; a broken file is not ignored (its
+/// trial reports it), nor one that cannot be a case file (a FIFO, a device,
+/// one too large: read as any other case file is, never opened as they are).
 fn ignore_reason(path: &std::path::Path) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct OnlyIgnore {
         ignore: Option<String>,
     }
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = case_file::read(path).ok()?;
     serde_json::from_str::<OnlyIgnore>(&text).ok()?.ignore
 }

@@ -7,7 +7,6 @@ use serde_json::Value;
 use crate::case::parse_case;
 use crate::contract::Contract;
 use crate::discover::discover;
-use crate::error::CaseError;
 use crate::schema::Schemas;
 
 /// Every case file parses, satisfies `case.schema.json`, and names only
@@ -23,11 +22,7 @@ pub fn case_files(cases: &Path, schemas: &Schemas, contract: &dyn Contract) -> R
         }
         // Read once: the case as the harness reads it, and as JSON for the
         // case schema and the contract's lint.
-        let read = std::fs::read_to_string(&file.path)
-            .map_err(|source| CaseError::Read {
-                path: file.path.clone(),
-                source,
-            })
+        let read = crate::case_file::read(&file.path)
             .and_then(|text| Ok((parse_case(&file.path, &text)?, text)));
         let (loaded, raw) = match read {
             Ok((loaded, text)) => match serde_json::from_str::<Value>(&text) {
@@ -53,6 +48,11 @@ pub fn case_files(cases: &Path, schemas: &Schemas, contract: &dyn Contract) -> R
                 schemas.dir().display()
             )),
         }
+        problems.extend(
+            crate::template::repeat_problems(&raw, &crate::json_path::JsonPath::root())
+                .into_iter()
+                .map(|p| format!("{shown}: {p}")),
+        );
         problems.extend(
             contract
                 .lint_case(&raw)

@@ -253,17 +253,28 @@ impl Boxes {
 #[derive(Debug, Clone)]
 pub struct Listener {
     boxes: Arc<Boxes>,
+    refusals: Arc<crate::connlimit::Refusals>,
     /// The URL notifications are addressed to, without the mailbox segment.
     public_base: String,
     shutdown: Arc<Notify>,
 }
 
 impl Listener {
-    /// Binds `addr` and serves on the current runtime.
+    /// Binds `addr` and serves on the current runtime, with the default caps.
     pub async fn start(
         addr: &str,
         public_base: Option<String>,
         envelope: Envelope,
+    ) -> std::io::Result<Self> {
+        Self::start_with(addr, public_base, envelope, Caps::default()).await
+    }
+
+    /// [`Listener::start`] with the caps on connections `caps` gives.
+    pub async fn start_with(
+        addr: &str,
+        public_base: Option<String>,
+        envelope: Envelope,
+        caps: Caps,
     ) -> std::io::Result<Self> {
         let socket = bind(addr).await?;
         let local_addr = socket.local_addr()?;
@@ -278,11 +289,18 @@ impl Listener {
             .with_state(boxes.clone());
         let shutdown = Arc::new(Notify::new());
         let (state, stop) = (Arc::clone(&boxes), Arc::clone(&shutdown));
+        let refusals = Arc::new(crate::connlimit::Refusals::default());
+        let caps = crate::connlimit::Caps {
+            max: caps.max_connections,
+            per_address: caps.max_per_address,
+            idle: IDLE,
+            request: REQUEST,
+        };
+        let limited = crate::connlimit::Limited::new(socket, caps, Arc::clone(&refusals));
         tokio::spawn(async move {
             // The listener lives as long as the run. If it ends, every mailbox
             // says so: a trial waiting on one then errs instead of reading
             // the silence as a target that sent nothing.
-            let limited = crate::connlimit::Limited::new(socket, MAX_CONNECTIONS, IDLE);
             let why = tokio::select! {
                 served = axum::serve(limited, app) => match served {
                     Ok(()) => "the callback listener stopped serving".to_owned(),
@@ -300,6 +318,26 @@ impl Listener {
             boxes,
             public_base,
             shutdown,
+            refusals,
+        })
+    }
+
+    /// Connections refused so far because a cap was reached: a trial reads
+    /// it as it begins, to ask [`Listener::saturation`] when it ends.
+    pub fn refusals(&self) -> u64 {
+        self.refusals.count()
+    }
+
+    /// Whether connections were refused since the count `before` was read,
+    /// in words: a notification the target sent meanwhile may have been
+    /// among them, so its absence is no finding about the target.
+    pub fn saturation(&self, before: u64) -> Option<String> {
+        let refused = self.refusals.count().saturating_sub(before);
+        (refused > 0).then(|| {
+            format!(
+                "the callback listener was saturated: {refused} connection(s) refused meanwhile (the last: {}; see --listener-max-connections and --listener-max-per-address)",
+                self.refusals.last().unwrap_or_default()
+            )
         })
     }
 
@@ -325,11 +363,33 @@ impl Listener {
     }
 }
 
-/// Connections served at once; more wait in the kernel's queue.
-const MAX_CONNECTIONS: usize = 1024;
+/// The caps on the listener's connections (`--listener-max-connections`,
+/// `--listener-max-per-address`): past them a connection is refused, and
+/// counted.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    pub max_connections: usize,
+    pub max_per_address: usize,
+}
+
+impl Default for Caps {
+    /// Half the places for one address: Graph's callbacks come from a few,
+    /// and a flood from any one of them leaves room for the rest.
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            max_per_address: 512,
+        }
+    }
+}
+
 /// A connection that sends nothing for this long is closed, so idle ones
 /// cannot keep the places the target's notifications need.
 const IDLE: Duration = Duration::from_secs(15);
+/// A request must arrive whole (head and body) this long after its first
+/// byte: one sent a byte a second is never idle, and would otherwise keep
+/// its place for ever.
+const REQUEST: Duration = BODY_TIMEOUT;
 
 /// Connections the kernel queues while the accept loop catches up. The
 /// default (128) overflowed under a burst of connections, and a connection
@@ -410,8 +470,8 @@ async fn receive(
 
 fn parse(bytes: &Bytes) -> Result<Value, String> {
     serde_json::from_slice(bytes).map_err(|e| {
-        let preview: String = String::from_utf8_lossy(&bytes[..bytes.len().min(80)]).into_owned();
-        format!("not JSON ({e}): {preview:?}")
+        let preview = crate::sanitize::quote_bytes(bytes, 80);
+        format!("not JSON ({e}): {preview}")
     })
 }
 

@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 use serde_json::Value;
 use similar::TextDiff;
 
+pub use crate::sanitize::split_at_most;
+use crate::sanitize::{line as shown, quote, shrink_json};
 use crate::verdict::{Check, Detail, Difference, Level, Outcome, SchemaViolation, Verdict};
 
 /// Colour in one place: plain by default.
@@ -41,9 +43,8 @@ impl Styles {
     }
 }
 
-const MAX_STRING: usize = 120;
-
-/// A value with its type, so `"1"` and `1` never read alike.
+/// A value with its type, so `"1"` and `1` never read alike; a string is
+/// an excerpt with its length said (see [`crate::sanitize::quote`]).
 pub fn describe(value: Option<&Value>) -> String {
     match value {
         None => "(absent)".to_owned(),
@@ -51,7 +52,7 @@ pub fn describe(value: Option<&Value>) -> String {
         Some(Value::Bool(b)) => format!("boolean {b}"),
         Some(Value::Number(n)) if n.is_i64() || n.is_u64() => format!("integer {n}"),
         Some(Value::Number(n)) => format!("number {n}"),
-        Some(Value::String(s)) => format!("string {}", quote_truncated(s)),
+        Some(Value::String(s)) => format!("string {}", quote(s)),
         Some(Value::Array(a)) => format!("array [{} item{}]", a.len(), plural(a.len())),
         Some(Value::Object(o)) => format!("object {{{} key{}}}", o.len(), plural(o.len())),
     }
@@ -65,25 +66,6 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-fn quote_truncated(s: &str) -> String {
-    let (head, rest) = split_at_most(s, MAX_STRING);
-    if rest == 0 {
-        format!("{s:?}")
-    } else {
-        format!("{head:?}… (+{rest} bytes)")
-    }
-}
-
-/// The longest prefix of `s` of at most `max` bytes that ends on a character
-/// boundary, and how many bytes are left after it.
-pub fn split_at_most(s: &str, max: usize) -> (&str, usize) {
-    let cut = (0..=s.len().min(max))
-        .rev()
-        .find(|&i| s.is_char_boundary(i))
-        .unwrap_or(0);
-    (&s[..cut], s.len() - cut)
-}
-
 /// `s` cut to at most `max` bytes, with `…` when something was cut.
 pub fn truncate(s: &str, max: usize) -> String {
     match split_at_most(s, max) {
@@ -92,9 +74,10 @@ pub fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-/// A JSON value on one line, keys sorted, cut to a readable length.
+/// A JSON value on one line, keys sorted, its long strings and arrays cut
+/// (each saying its length), the whole cut to a readable length.
 pub fn one_line(value: &Value) -> String {
-    truncate(&canonicalize(value).to_string(), 240)
+    truncate(&canonicalize(&shrink_json(value)).to_string(), 240)
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -125,9 +108,11 @@ pub fn canonicalize(value: &Value) -> Value {
     }
 }
 
+/// A document for a diff: a target's megabyte string or ten-thousand-item
+/// array is shown cut, with its size, not whole.
 fn pretty(value: &Value) -> String {
-    let mut text =
-        serde_json::to_string_pretty(&canonicalize(value)).unwrap_or_else(|e| format!("<{e}>"));
+    let mut text = serde_json::to_string_pretty(&canonicalize(&shrink_json(value)))
+        .unwrap_or_else(|e| format!("<{e}>"));
     text.push('\n');
     text
 }
@@ -142,7 +127,7 @@ fn blank_line(out: &mut String) {
 pub fn render_differences(out: &mut String, diffs: &[Difference], indent: &str) {
     for d in diffs {
         blank_line(out);
-        let _ = writeln!(out, "{indent}{}", d.path);
+        let _ = writeln!(out, "{indent}{}", shown(&d.path.to_string()));
         let _ = writeln!(
             out,
             "{indent}    expected  {}",
@@ -165,9 +150,9 @@ pub fn render_differences(out: &mut String, diffs: &[Difference], indent: &str) 
 fn render_schema(out: &mut String, violations: &[SchemaViolation], indent: &str) {
     for v in violations {
         blank_line(out);
-        let _ = writeln!(out, "{indent}{}", v.instance_path);
-        let _ = writeln!(out, "{indent}    {}", v.message);
-        let _ = writeln!(out, "{indent}    schema: {}", v.schema_path);
+        let _ = writeln!(out, "{indent}{}", shown(&v.instance_path.to_string()));
+        let _ = writeln!(out, "{indent}    {}", shown(&v.message));
+        let _ = writeln!(out, "{indent}    schema: {}", shown(&v.schema_path));
     }
 }
 
@@ -188,17 +173,17 @@ pub fn render_diff(
         .context_radius(3)
         .header(expected_label, actual_label)
         .to_string();
-    for line in text.lines() {
+    for line in text.lines().map(shown) {
         let painted = if line.starts_with("+++") || line.starts_with("---") {
-            line.to_owned()
+            line.into_owned()
         } else if line.starts_with('+') {
-            styles.added(line)
+            styles.added(&line)
         } else if line.starts_with('-') {
-            styles.removed(line)
+            styles.removed(&line)
         } else if line.starts_with("@@") {
-            styles.dim(line)
+            styles.dim(&line)
         } else {
-            line.to_owned()
+            line.into_owned()
         };
         let _ = writeln!(out, "{indent}{painted}");
     }
@@ -231,7 +216,7 @@ pub fn render_verdict(
         (Some(_), _) if verdict.known.is_some() => format!(
             "{} (known failure: {})",
             styles.warn("ERROR"),
-            verdict.known.as_deref().unwrap_or_default()
+            shown(verdict.known.as_deref().unwrap_or_default())
         ),
         (Some(_), _) => styles.fail("ERROR"),
         (None, 0) if warned > 0 => format!(
@@ -242,7 +227,7 @@ pub fn render_verdict(
         (None, 0) => format!("all {total} checks passed"),
         (None, n) => format!("{n} of {total} checks failed"),
     };
-    let _ = writeln!(out, "{}: {headline}", p.test);
+    let _ = writeln!(out, "{}: {headline}", shown(&p.test));
     for (label, value) in [
         ("case", &p.file),
         ("about", &p.about),
@@ -250,16 +235,16 @@ pub fn render_verdict(
         ("request", &p.request),
     ] {
         if let Some(v) = value {
-            let _ = writeln!(out, "  {label:<8} {v}");
+            let _ = writeln!(out, "  {label:<8} {}", shown(v));
         }
     }
     for (label, value) in &p.extra {
-        let _ = writeln!(out, "  {label:<8} {value}");
+        let _ = writeln!(out, "  {label:<8} {}", shown(value));
     }
     if let Some(error) = &verdict.error {
         let _ = writeln!(out);
         for line in error.lines() {
-            let _ = writeln!(out, "  {} {line}", styles.fail("ERROR"));
+            let _ = writeln!(out, "  {} {}", styles.fail("ERROR"), shown(line));
         }
     }
     if !verdict.checks.is_empty() {
@@ -273,22 +258,27 @@ pub fn render_verdict(
             Level::Should => " (SHOULD)".to_owned(),
         };
         let skip = match &check.outcome {
-            Outcome::NotRun(reason) => format!("  (not run: {reason})"),
-            Outcome::Known(reason) => format!("  (known failure: {reason})"),
+            Outcome::NotRun(reason) => format!("  (not run: {})", shown(reason)),
+            Outcome::Known(reason) => format!("  (known failure: {})", shown(reason)),
             _ => String::new(),
         };
-        let _ = writeln!(out, "  {word}  {}: {}{level}{skip}", check.id, check.label);
+        let _ = writeln!(
+            out,
+            "  {word}  {}: {}{level}{skip}",
+            shown(&check.id),
+            shown(&check.label)
+        );
         if check.outcome == Outcome::Pass {
             continue;
         }
         if let (Some(spec), Outcome::Fail) = (&check.spec, &check.outcome) {
-            let _ = writeln!(out, "        spec: {spec}");
+            let _ = writeln!(out, "        spec: {}", shown(spec));
         }
         for detail in &check.details {
             match detail {
                 Detail::Text(t) => {
                     for line in t.lines() {
-                        let _ = writeln!(out, "        {line}");
+                        let _ = writeln!(out, "        {}", shown(line));
                     }
                 }
                 Detail::Differences(d) => {
@@ -342,14 +332,14 @@ pub fn render_verdict(
             "  --- the input as a case file (save it under cases/ to reproduce it as a case)"
         );
         for line in input.lines() {
-            let _ = writeln!(out, "  {line}");
+            let _ = writeln!(out, "  {}", shown(line));
         }
     }
     if !p.rerun.is_empty() {
         blank_line(&mut out);
         for (i, cmd) in p.rerun.iter().enumerate() {
             let lead = if i == 0 { "rerun:" } else { "   or:" };
-            let _ = writeln!(out, "  {lead} {cmd}");
+            let _ = writeln!(out, "  {lead} {}", shown(cmd));
         }
     }
     redact_secrets(&out, secrets)
@@ -379,11 +369,8 @@ pub fn one_line_summary(verdict: &Verdict, strict: bool) -> String {
     )
 }
 
-/// Replaces each secret, by value, wherever it appears.
+/// Replaces each secret, by value, wherever it appears, and the forms a
+/// target may echo it in (base64, URL-encoded): see [`crate::sanitize`].
 pub fn redact_secrets(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_owned();
-    for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        out = out.replace(secret.as_str(), "<redacted>");
-    }
-    out
+    crate::sanitize::redact(text, secrets)
 }

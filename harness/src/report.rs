@@ -326,8 +326,15 @@ fn merge(parts: &[Value]) -> Value {
     })
 }
 
+/// A value as a Markdown table cell: one line, bounded, control
+/// characters escaped (a viewer or a `cat` of the file must not run a
+/// target's terminal escapes), pipes escaped.
 fn cell(v: &Value) -> String {
-    v.as_str().unwrap_or_default().replace('|', "\\|")
+    md_text(v.as_str().unwrap_or_default())
+}
+
+fn md_text(text: &str) -> String {
+    crate::sanitize::line(text).replace('|', "\\|")
 }
 
 fn write_reports(dir: &Path, report: &Value, secrets: &[String]) -> std::io::Result<()> {
@@ -456,7 +463,7 @@ fn markdown(r: &Value) -> String {
     for t in r["tests"].as_array().into_iter().flatten() {
         let mut failed = ids(t, "failed_checks");
         if let Some(e) = t["error"].as_str() {
-            let first = e.lines().next().unwrap_or_default().replace('|', "\\|");
+            let first = md_text(e.lines().next().unwrap_or_default());
             failed = if failed.is_empty() {
                 format!("ERROR: {first}")
             } else {

@@ -99,7 +99,7 @@ impl Check {
     #[must_use]
     pub fn fail(mut self, detail: Detail) -> Self {
         self.outcome = Outcome::Fail;
-        self.details.push(detail);
+        self.details.push(crate::sanitize::bound_detail(detail));
         self
     }
 
@@ -116,7 +116,8 @@ impl Check {
 
     #[must_use]
     pub fn note(mut self, text: impl Into<String>) -> Self {
-        self.details.push(Detail::Text(text.into()));
+        self.details
+            .push(crate::sanitize::bound_detail(Detail::Text(text.into())));
         self
     }
 
@@ -141,7 +142,8 @@ impl Check {
     pub fn fail_if(mut self, details: Vec<Detail>) -> Self {
         if !details.is_empty() {
             self.outcome = Outcome::Fail;
-            self.details.extend(details);
+            self.details
+                .extend(details.into_iter().map(crate::sanitize::bound_detail));
         }
         self
     }

@@ -5,6 +5,7 @@ pub mod capture;
 pub mod glob;
 pub mod page_text;
 pub mod stubs;
+pub mod watch;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

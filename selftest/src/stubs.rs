@@ -168,6 +168,8 @@ pub enum Transport {
     ResetMidBody,
     /// `307` to `/v1.0/loop/a`, which answers `307` to `/v1.0/loop/b`, and back.
     RedirectLoop,
+    /// `status` to `location` (another stub, say), for every request.
+    Redirect { status: u16, location: String },
 }
 
 /// Starts a stub that answers every request as `how` says.
@@ -244,6 +246,12 @@ async fn misbehave(mut stream: TcpStream, how: Arc<Transport>, log: Arc<Log>) {
                     "/v1.0/loop/a"
                 };
                 let head = head(307, "text/plain", Some(0), &[("Location", next)]);
+                if !write(&mut stream, head.as_bytes()).await {
+                    return;
+                }
+            }
+            Transport::Redirect { status, location } => {
+                let head = head(*status, "text/plain", Some(0), &[("Location", location)]);
                 if !write(&mut stream, head.as_bytes()).await {
                     return;
                 }
@@ -331,6 +339,7 @@ fn reason(status: u16) -> &'static str {
         201 => "Created",
         202 => "Accepted",
         204 => "No Content",
+        302 => "Found",
         307 => "Temporary Redirect",
         400 => "Bad Request",
         404 => "Not Found",
@@ -455,6 +464,11 @@ pub enum Notifications {
     /// `/callbacks/<32 hex>` paths, then a few other paths near the real one;
     /// each answer is logged.
     GuessedPaths { guesses: usize, stalled: usize },
+    /// Correct, but once a call is created `count` connections to the
+    /// suite's listener from the loopback address `from` (127.0.0.2 is
+    /// another peer than the stub's own 127.0.0.1) that send a request head
+    /// one byte every 200 ms, never ending it, and hold on.
+    SlowHeads { count: usize, from: [u8; 4] },
 }
 
 /// How the Graph stub answers an invite it accepts.
@@ -477,6 +491,15 @@ pub struct GraphConfig {
     pub close_after_answer: bool,
     /// Answer every `DELETE` of a call `403`: the target will not end calls.
     pub refuse_delete: bool,
+    /// Make every JSON answer this many bytes: the invite's operation by
+    /// its `id` (so an id of megabytes, while its `Location`, its `GET` and
+    /// its notifications name a short one) and with its status already
+    /// `completed` (so no trial waits for a notification that cannot
+    /// match); every other answer by a `padding` member.
+    pub answer_size: Option<usize>,
+    /// Answer an invite `307` to the same path under `/v1.0/moved`, where
+    /// it is served: a redirect on the target's own origin.
+    pub redirect_invites: bool,
 }
 
 impl GraphConfig {
@@ -486,6 +509,8 @@ impl GraphConfig {
             invite: InviteAnswer::Correct,
             close_after_answer: false,
             refuse_delete: false,
+            answer_size: None,
+            redirect_invites: false,
         }
     }
 }
@@ -519,7 +544,12 @@ async fn converse(mut stream: TcpStream, graph: Arc<Graph>, log: Arc<Log>) {
     let mut buffer = Vec::new();
     while let Ok(Some(request)) = read_request(&mut stream, &mut buffer).await {
         log.request(&request);
-        let answer = with_request_ids(graph.answer(&request, &log), &request);
+        let answer = graph.answer(&request, &log);
+        let answer = match graph.config.answer_size {
+            Some(size) => padded(answer, size),
+            None => answer,
+        };
+        let answer = with_request_ids(answer, &request);
         if !write(&mut stream, &answer).await || graph.config.close_after_answer {
             return;
         }
@@ -537,6 +567,36 @@ fn with_request_ids(answer: Vec<u8>, request: &Request) -> Vec<u8> {
         ids.push_str(&format!("\r\nclient-request-id: {sent}"));
     }
     [&answer[..line_end], ids.as_bytes(), &answer[line_end..]].concat()
+}
+
+/// A JSON answer made `size` bytes long by a `padding` member (one already
+/// that long, or not a JSON object, is left as it is).
+fn padded(answer: Vec<u8>, size: usize) -> Vec<u8> {
+    let Some(at) = find(&answer, b"\r\n\r\n") else {
+        return answer;
+    };
+    let (head_part, body) = (&answer[..at], &answer[at + 4..]);
+    let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(body) else {
+        return answer;
+    };
+    let Some(room) = size.checked_sub(body.len() + r#","padding":"""#.len()) else {
+        return answer;
+    };
+    object.insert("padding".to_owned(), "x".repeat(room).into());
+    let body = Value::Object(object).to_string();
+    let head_text = String::from_utf8_lossy(head_part);
+    let head: String = head_text
+        .split("\r\n")
+        .map(|line| {
+            if line.to_ascii_lowercase().starts_with("content-length:") {
+                format!("Content-Length: {}", body.len())
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    [head.as_bytes(), b"\r\n\r\n", body.as_bytes()].concat()
 }
 
 fn new_id() -> String {
@@ -565,6 +625,16 @@ fn graph_error(status: u16, code: &str, message: &str, request: &Request) -> Vec
 impl Graph {
     fn answer(&self, request: &Request, log: &Arc<Log>) -> Vec<u8> {
         let path = request.path.strip_prefix("/v1.0").unwrap_or(&request.path);
+        let moved = path.strip_prefix("/moved");
+        if self.config.redirect_invites
+            && moved.is_none()
+            && request.method == "POST"
+            && path.ends_with("/participants/invite")
+        {
+            let to = format!("/v1.0/moved{path}");
+            return head(307, "text/plain", Some(0), &[("Location", &to)]).into_bytes();
+        }
+        let path = moved.unwrap_or(path);
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
         let body: Option<Value> = serde_json::from_slice(&request.body).ok();
         match (request.method.as_str(), parts.as_slice()) {
@@ -632,7 +702,15 @@ impl Graph {
             // The suite invites once the call is established: the hogs are
             // all in place by then.
             Notifications::GuessedPaths { stalled, .. } => {
-                hog(log, &callback, stalled, established);
+                hog(log, &callback, Hogs::half_heads(stalled), established);
+            }
+            Notifications::SlowHeads { count, from } => {
+                let hogs = Hogs {
+                    count,
+                    from,
+                    drip: true,
+                };
+                hog(log, &callback, hogs, established);
             }
             _ => deliver(log, &callback, established),
         }
@@ -685,9 +763,18 @@ impl Graph {
         done["status"] = "completed".into();
         call.operations.insert(op.clone(), done.clone());
         let location = format!("/communications/calls/{call_id}/operations/{op}");
-        let answer = match &self.config.invite {
-            InviteAnswer::Correct => json_response(200, &operation, &[("Location", &location)]),
-            InviteAnswer::ContentType(content_type) => {
+        let answer = match (&self.config.invite, self.config.answer_size) {
+            (InviteAnswer::Correct, Some(size)) => {
+                // The operation's id grown to fill the answer; ended already.
+                let mut huge = done.clone();
+                let room = size.saturating_sub(huge.to_string().len());
+                huge["id"] = format!("{op}{}", "7".repeat(room)).into();
+                json_response(200, &huge, &[("Location", &location)])
+            }
+            (InviteAnswer::Correct, None) => {
+                json_response(200, &operation, &[("Location", &location)])
+            }
+            (InviteAnswer::ContentType(content_type), _) => {
                 let body = operation.to_string();
                 let head = head(
                     200,
@@ -697,7 +784,7 @@ impl Graph {
                 );
                 [head.as_bytes(), body.as_bytes()].concat()
             }
-            InviteAnswer::Body(bytes) => {
+            (InviteAnswer::Body(bytes), _) => {
                 let head = head(
                     200,
                     "application/json",
@@ -770,6 +857,7 @@ impl Graph {
                 guess(log, callback, guesses, correct);
                 return;
             }
+            Notifications::SlowHeads { .. } => correct,
         };
         deliver(log, callback, bodies);
     }
@@ -960,9 +1048,34 @@ fn guess(log: &Arc<Log>, callback: &str, guesses: usize, then: Vec<(&'static str
     });
 }
 
-/// Opens `count` connections to the listener that send half a request head,
-/// delivers `then`, and holds the connections until the stub ends.
-fn hog(log: &Arc<Log>, callback: &str, count: usize, then: Vec<(&'static str, String)>) {
+/// Connections that hog the suite's listener.
+#[derive(Debug, Clone, Copy)]
+struct Hogs {
+    count: usize,
+    /// The loopback address they come from.
+    from: [u8; 4],
+    /// Each sends its head a byte every [`DRIP_EVERY`], never ending it;
+    /// otherwise half a head at once, then nothing.
+    drip: bool,
+}
+
+impl Hogs {
+    fn half_heads(count: usize) -> Self {
+        Self {
+            count,
+            from: [127, 0, 0, 1],
+            drip: false,
+        }
+    }
+}
+
+/// How often a dripping hog sends its next byte, and for how many rounds.
+const DRIP_EVERY: Duration = Duration::from_millis(200);
+const DRIP_ROUNDS: usize = 600;
+
+/// Opens the hogs' connections to the listener, delivers `then`, and holds
+/// the connections (dripping, if they do) until the stub ends.
+fn hog(log: &Arc<Log>, callback: &str, hogs: Hogs, then: Vec<(&'static str, String)>) {
     let Some((addr, _)) = loopback(callback) else {
         log.sent_one(off_loopback(callback));
         return;
@@ -970,27 +1083,46 @@ fn hog(log: &Arc<Log>, callback: &str, count: usize, then: Vec<(&'static str, St
     let log = log.clone();
     let callback = callback.to_owned();
     tokio::spawn(async move {
-        let mut hogs = Vec::new();
-        for _ in 0..count {
-            let Ok(mut conn) = Connection::open(addr).await else {
+        let mut held = Vec::new();
+        for _ in 0..hogs.count {
+            let Ok(mut conn) = Connection::open_from(addr, hogs.from).await else {
                 break;
             };
             let random = uuid::Uuid::new_v4().simple().to_string();
             let half =
                 format!("POST /callbacks/{random} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le");
-            if conn.stream.write_all(half.as_bytes()).await.is_ok() {
-                hogs.push(conn);
+            let first = if hogs.drip { &half[..1] } else { &half };
+            if conn.stream.write_all(first.as_bytes()).await.is_ok() {
+                held.push(conn);
             }
         }
+        let how = if hogs.drip {
+            "dripping heads"
+        } else {
+            "half a head"
+        };
         log.sent_one(Sent {
             what: "stalled",
             method: "POST",
-            path: format!("{} connections with half a head", hogs.len()),
+            path: format!("{} connections with {how}", held.len()),
             outcome: Ok(0),
         });
         deliver(&log, &callback, then);
+        if hogs.drip {
+            // A head that never ends: a header line longer than any round.
+            for _ in 0..DRIP_ROUNDS {
+                tokio::time::sleep(DRIP_EVERY).await;
+                let mut still = Vec::with_capacity(held.len());
+                for mut conn in held {
+                    if conn.stream.write_all(b"x").await.is_ok() {
+                        still.push(conn);
+                    }
+                }
+                held = still;
+            }
+        }
         std::future::pending::<()>().await;
-        drop(hogs);
+        drop(held);
     });
 }
 
@@ -1008,7 +1140,22 @@ struct Connection {
 
 impl Connection {
     async fn open(addr: SocketAddr) -> io::Result<Connection> {
-        let stream = tokio::time::timeout(POST_TIMEOUT, TcpStream::connect(addr))
+        Self::connected(TcpStream::connect(addr)).await
+    }
+
+    /// A connection from the loopback address `from`: the listener sees
+    /// another peer for each.
+    async fn open_from(addr: SocketAddr, from: [u8; 4]) -> io::Result<Connection> {
+        let socket = TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from((from, 0)))?;
+        Self::connected(socket.connect(addr)).await
+    }
+
+    /// The connection `connect` makes, within [`POST_TIMEOUT`].
+    async fn connected(
+        connect: impl std::future::Future<Output = io::Result<TcpStream>>,
+    ) -> io::Result<Connection> {
+        let stream = tokio::time::timeout(POST_TIMEOUT, connect)
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
         let _ = stream.set_nodelay(true);

@@ -10,31 +10,11 @@
 //! is killed and fails.
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::process::Stdio;
-use std::sync::mpsc;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use conformance_selftest::stubs::{
     self, GraphConfig, InviteAnswer, Notifications, Stub, Transport,
 };
-use conformance_selftest::{parse_failures, run_suite, suite_command, workspace_root, Run};
-
-/// A token the suite must never print.
-const TOKEN: &str = "hostile-secret-token-5c4b3a";
-const RESPONSE_MS: u64 = 1000;
-const NOTIFICATION_MS: u64 = 1000;
-/// Past this a run is killed and its test fails: a hang, not slowness.
-const KILL_AFTER: Duration = Duration::from_secs(45);
-/// The suite's peak resident memory must stay under this. Against a correct
-/// target it peaks near 32 MiB; each response it reads is capped at 8 MiB
-/// and each callback mailbox at a few MiB. A 100 MB body, or a flood of
-/// notifications, kept whole would exceed this bound (the flood test peaked
-/// at 438 MiB before the listener bounded its mailboxes by bytes).
-const MEMORY_BOUND_KIB: u64 = 160 * 1024;
-/// How often the suite's memory is sampled while it runs.
-const SAMPLE_EVERY: Duration = Duration::from_millis(5);
+use conformance_selftest::watch::{case_names, watch, watch_all, Trials, Watch};
 
 /// The case with a group call, an invite and notifications to await.
 const INVITE_CASE: &str = "case::invite::examples::example_3_invite_to_existing_call";
@@ -42,291 +22,6 @@ const INVITE_CASE: &str = "case::invite::examples::example_3_invite_to_existing_
 const UNKNOWN_CALL_CASE: &str = "case::rejections::unknown_call";
 /// A case that first creates a group call (through the fixture).
 const GROUP_CASE: &str = "case::invite::without_client_context";
-
-/// One run of the suite, watched.
-#[derive(Debug)]
-struct Watched {
-    what: String,
-    run: Run,
-    /// The highest `VmHWM` read while the suite ran, in KiB.
-    peak_kib: Option<u64>,
-    killed: bool,
-}
-
-/// What selects the trials of a run.
-#[derive(Debug, Clone, Copy)]
-enum Trials {
-    /// Every case of `cases/`.
-    AllCases,
-    Exact(&'static str),
-}
-
-/// Runs the suite against `stub` as `run_suite` does, but spawned rather than
-/// awaited: killed past [`KILL_AFTER`], its peak memory read from
-/// `/proc/<pid>/status` while it runs.
-///
-/// `VmHWM` is the kernel's high-water mark of the process's resident memory:
-/// it never decreases, so a sample misses no spike that came before it. What
-/// it can miss is growth in the last [`SAMPLE_EVERY`] before the process
-/// exits, since a process that has exited no longer reports it; the growth a
-/// hostile target causes (reading a body, storing notifications) happens
-/// while trials run, long before that. The end of the run is noticed as
-/// its output pipes closing, not by polling.
-fn watch(what: &str, stub: &Stub, trials: Trials) -> Watched {
-    let target = stub.target();
-    let response = RESPONSE_MS.to_string();
-    let notification = NOTIFICATION_MS.to_string();
-    let mut args = vec![
-        "--target",
-        &target,
-        "--response-timeout-ms",
-        &response,
-        "--notification-timeout-ms",
-        &notification,
-        "--retry-budget-secs",
-        "0",
-        "--test-threads",
-        "64",
-        // What a hostile target breaks is often only a SHOULD (an error body
-        // that is not Graph's): strict makes every finding a failure to see.
-        "--strict",
-    ];
-    match trials {
-        Trials::AllCases => args.push("case::"),
-        Trials::Exact(name) => args.extend(["--exact", name]),
-    }
-    let mut cmd = suite_command(&workspace_root()).expect("the suite binary is built");
-    cmd.args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("CONFORMANCE_TOKEN", TOKEN);
-    let started = Instant::now();
-    let mut child = cmd.spawn().expect("the suite binary starts");
-    let pid = child.id();
-    let (closed, pipes_closed) = mpsc::channel();
-    let readers: Vec<_> = [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .map(|pipe| {
-        let closed = closed.clone();
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            let _ = closed.send(());
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    })
-    .collect();
-    drop(closed);
-    let mut peak_kib = None;
-    let mut open = readers.len();
-    let mut killed = false;
-    while open > 0 {
-        if let Some(kib) = vm_hwm_kib(pid) {
-            peak_kib = peak_kib.max(Some(kib));
-        }
-        match pipes_closed.recv_timeout(SAMPLE_EVERY) {
-            Ok(()) => open -= 1,
-            Err(mpsc::RecvTimeoutError::Timeout) if started.elapsed() > KILL_AFTER => {
-                let _ = child.kill();
-                killed = true;
-                break;
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
-    let status = child.wait().expect("the suite process can be waited for");
-    let wall = started.elapsed();
-    let mut output = readers
-        .into_iter()
-        .map(|r| r.join().expect("a pipe reader ends"));
-    let stdout = output.next().unwrap_or_default();
-    let stderr = output.next().unwrap_or_default();
-    eprintln!(
-        "hostile: {what}: exit {:?} in {} ms, peak {} KiB",
-        status.code(),
-        wall.as_millis(),
-        peak_kib.unwrap_or(0)
-    );
-    if std::env::var_os("HOSTILE_SHOW_OUTPUT").is_some() {
-        eprintln!("{stdout}\n{stderr}");
-    }
-    Watched {
-        what: what.to_owned(),
-        run: Run {
-            code: status.code(),
-            failures: parse_failures(&stdout),
-            stdout,
-            stderr,
-        },
-        peak_kib,
-        killed,
-    }
-}
-
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// Runs several watched runs at once, each against its own stub.
-fn watch_all(runs: &[(&str, &Stub, Trials)]) -> Vec<Watched> {
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = runs
-            .iter()
-            .map(|(what, stub, trials)| scope.spawn(move || watch(what, stub, *trials)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a watched run ends"))
-            .collect()
-    })
-}
-
-impl Watched {
-    /// What every hostile run must show: it ended by itself (every wait is
-    /// bounded by a deadline; a run still going at [`KILL_AFTER`] hangs),
-    /// failed (101) or passed as `code` says, panicked nowhere, kept the
-    /// token secret and its memory bounded. How long it took is not judged:
-    /// a loaded machine makes any run slow.
-    fn assert_sane(&self, code: i32) {
-        let all = self.run.all_output();
-        assert!(
-            !self.killed,
-            "{}: the run did not end within {} s and was killed\n{all}",
-            self.what,
-            KILL_AFTER.as_secs()
-        );
-        assert_eq!(self.run.code, Some(code), "{}: exit code\n{all}", self.what);
-        assert!(
-            !all.contains("panicked"),
-            "{}: something panicked\n{all}",
-            self.what
-        );
-        assert!(!all.contains(TOKEN), "{}: the token was printed", self.what);
-        let peak = self.peak_kib.expect("the suite's memory could be read");
-        assert!(
-            peak <= MEMORY_BOUND_KIB,
-            "{}: the suite's resident memory peaked at {peak} KiB, over {MEMORY_BOUND_KIB} KiB",
-            self.what
-        );
-    }
-
-    fn failure(&self, test: &str) -> &str {
-        self.run.failures.get(test).map_or_else(
-            || {
-                panic!(
-                    "{}: {test} did not fail; failures: {:?}\n{}",
-                    self.what,
-                    self.run.failures.keys().collect::<Vec<_>>(),
-                    self.run.all_output()
-                )
-            },
-            String::as_str,
-        )
-    }
-
-    /// `test` ended in an `ERROR` whose message holds every one of `phrases`.
-    fn assert_error(&self, test: &str, phrases: &[&str]) {
-        let text = self.failure(test);
-        let errors: Vec<&str> = text
-            .lines()
-            .map(str::trim_start)
-            .filter(|l| l.starts_with("ERROR "))
-            .collect();
-        let message = errors.join("\n");
-        for phrase in phrases {
-            assert!(
-                message.contains(phrase),
-                "{}: {test}: the ERROR does not say {phrase:?}:\n{text}",
-                self.what
-            );
-        }
-    }
-
-    /// Check `id` of `test` failed, and what it printed holds every one of `phrases`.
-    fn assert_fail(&self, test: &str, id: &str, phrases: &[&str]) {
-        let text = self.failure(test);
-        let block = check_block(text, id)
-            .unwrap_or_else(|| panic!("{}: {test}: check {id} did not FAIL:\n{text}", self.what));
-        for phrase in phrases {
-            assert!(
-                block.contains(phrase),
-                "{}: {test}: FAIL {id} does not say {phrase:?}:\n{text}",
-                self.what
-            );
-        }
-    }
-
-    /// Every case trial ended in an `ERROR` holding every one of `phrases`.
-    fn assert_every_case_errors(&self, phrases: &[&str]) {
-        let cases = case_names();
-        assert!(!cases.is_empty());
-        for case in cases {
-            // libtest pads names into a column: `test NAME   ... ignored`.
-            let ignored = self.run.stdout.lines().any(|l| {
-                l.strip_prefix("test ")
-                    .and_then(|l| l.strip_prefix(case.as_str()))
-                    .is_some_and(|rest| {
-                        rest.starts_with(' ') && rest.trim_end().ends_with("... ignored")
-                    })
-            });
-            if ignored {
-                continue;
-            }
-            self.assert_error(case, phrases);
-        }
-    }
-}
-
-/// The lines a failed check printed: its `FAIL` line and the details under it.
-fn check_block(text: &str, id: &str) -> Option<String> {
-    let start = format!("FAIL  {id}:");
-    let mut lines = text
-        .lines()
-        .skip_while(|l| !l.trim_start().starts_with(&start));
-    let first = lines.next()?;
-    let mut block = vec![first];
-    for line in lines {
-        let trimmed = line.trim_start();
-        let next_check = ["ok    ", "FAIL  ", "WARN  ", "skip  ", "rerun:"]
-            .iter()
-            .any(|w| trimmed.starts_with(w));
-        if next_check {
-            break;
-        }
-        block.push(line);
-    }
-    Some(block.join("\n"))
-}
-
-/// Every case trial the suite lists.
-fn case_names() -> &'static [String] {
-    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
-    NAMES.get_or_init(|| {
-        let run = run_suite(&["--list", "--format", "terse"], &[]).expect("the suite lists");
-        run.stdout
-            .lines()
-            .filter_map(|l| l.strip_suffix(": test"))
-            .filter(|n| n.starts_with("case::"))
-            .map(str::to_owned)
-            .collect()
-    })
-}
 
 fn transport(how: Transport) -> Stub {
     stubs::transport(how).expect("the stub starts")
@@ -517,11 +212,33 @@ fn connection_reset_mid_body() {
 #[test]
 fn a_redirect_loop() {
     let stub = transport(Transport::RedirectLoop);
-    let w = watch("redirect loop", &stub, Trials::AllCases);
+    // By default a redirect is the target's answer, judged as one: nothing
+    // is followed.
+    let judged = watch(
+        "redirect loop, judged",
+        &stub,
+        Trials::Exact(UNKNOWN_CALL_CASE),
+    );
+    judged.assert_sane(101);
+    judged.assert_fail(
+        UNKNOWN_CALL_CASE,
+        "status.preferred",
+        &["got 307 Temporary Redirect"],
+    );
+    let sent = stub.log().requests();
+    assert!(
+        sent.iter().all(|r| !r.contains("/loop/")),
+        "a redirect was followed: {sent:?}"
+    );
+    // Followed when asked, the loop is noticed, not followed for ever: a
+    // few hops per request.
+    let w = Watch::hostile("redirect loop, followed", &stub.target())
+        .args(&["--follow-redirects"])
+        .trials(Trials::AllCases)
+        .run();
     w.assert_sane(101);
     w.assert_every_case_errors(&["redirect loop"]);
-    // The loop was noticed, not followed for ever: a few hops per request.
-    let requests = stub.log().requests().len();
+    let requests = stub.log().requests().len() - sent.len();
     assert!(
         requests <= case_names().len() * 4,
         "{requests} requests for {} trials",
@@ -728,12 +445,7 @@ fn notifications_to_guessed_callback_paths() {
     let w = watch("guessed paths", &stub, Trials::Exact(INVITE_CASE));
     // Nothing the guesses sent reached the trial: it passes, every check.
     w.assert_sane(0);
-    assert!(w.run.failures.is_empty(), "{}", w.run.all_output());
-    assert!(
-        w.run.stdout.contains(" 1 passed;"),
-        "{}",
-        w.run.all_output()
-    );
+    w.assert_one_passed();
     let sent = stub.log().sent();
     let mut answers: BTreeMap<String, usize> = BTreeMap::new();
     let hogged = sent

@@ -218,11 +218,11 @@ fn resource_problem(item: &Value, call: &str, tail: &str) -> Option<String> {
     match resource.as_str() {
         Some(text) if forms.iter().any(|f| text.ends_with(f.as_str())) => None,
         _ => Some(format!(
-            "resource is {}, where resourceUrl names {:?}: expected {} or {}",
+            "resource is {}, where resourceUrl names {}: expected {} or {}",
             describe(Some(resource)),
-            resource_url(item),
-            forms[0],
-            forms[1]
+            quote(resource_url(item)),
+            short(&forms[0]),
+            short(&forms[1])
         )),
     }
 }
@@ -236,7 +236,10 @@ pub(super) fn terminal_notification_consistent(ex: &Exchange<'_>, check: Check) 
     let ends = operation_deleted_items(&all[..], call, op);
     if ends.is_empty() {
         // invite.terminal-once and invite.terminal-notification-matches say so.
-        return check.not_run(format!("no `deleted` notification names operation {op}"));
+        return check.not_run(format!(
+            "no `deleted` notification names operation {}",
+            short(op)
+        ));
     }
     let mut check = check;
     for (n, item) in ends.iter().enumerate() {
@@ -300,7 +303,7 @@ pub(super) fn roster_notification_consistent(ex: &Exchange<'_>, check: Check) ->
     let rosters: Vec<&Value> = all.iter().copied().filter(|i| names(i, &tail)).collect();
     if rosters.is_empty() {
         // invite.roster-update says so.
-        return check.not_run(format!("no notification names {tail}"));
+        return check.not_run(format!("no notification names {}", short(&tail)));
     }
     let mut check = check;
     for (n, item) in rosters.iter().enumerate() {

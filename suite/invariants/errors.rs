@@ -13,7 +13,10 @@ pub(super) fn graph_error_body(ex: &Exchange<'_>, check: Check) -> Check {
     let ct = ex.response.header("content-type").unwrap_or("");
     let mut check = check;
     if !ct.to_ascii_lowercase().starts_with("application/json") {
-        check = check.fail_text(format!("Content-Type is {ct:?}, expected application/json"));
+        check = check.fail_text(format!(
+            "Content-Type is {}, expected application/json",
+            quote(ct)
+        ));
     }
     match &ex.response.json {
         None => check.fail_text("the error response has no body"),
@@ -52,8 +55,9 @@ pub(super) fn inner_error(ex: &Exchange<'_>, check: Check) -> Check {
         let echoed = inner.get("client-request-id");
         if echoed.and_then(Value::as_str) != Some(sent) {
             problems.push(format!(
-                "innerError['client-request-id'] is {}, sent {sent:?}",
-                describe(echoed)
+                "innerError['client-request-id'] is {}, sent {}",
+                describe(echoed),
+                quote(sent)
             ));
         }
     }

@@ -23,6 +23,15 @@ pub(crate) use crate::notifications::{
 };
 pub use notification::{notification_violations, Validation};
 
+/// A value from the target, quoted in a message: an excerpt, its length said.
+pub(crate) use conformance_harness::sanitize::quote;
+
+/// An id from the target, named in a message: an excerpt, its length said
+/// when it is cut (an 8 MiB operation id costs its excerpt, not 8 MiB).
+pub(crate) fn short(id: &str) -> std::borrow::Cow<'_, str> {
+    conformance_harness::sanitize::excerpt(id, conformance_harness::sanitize::QUOTE_MAX)
+}
+
 const SUCCESS: &str = "If successful, this method returns a `200 OK` response code and a location header with a URI to the inviteParticipantsOperation created for this request.";
 const BODY: &str = "The body of the response contains the created inviteParticipantsOperation.";
 const OPERATIONS: &str = "For more information about how to handle operations, see commsOperation.";

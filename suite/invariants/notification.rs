@@ -111,7 +111,10 @@ pub(super) fn notification_schema(ex: &Exchange<'_>, check: Check) -> Check {
             seen += 1;
             let ct = delivery.content_type.as_deref().unwrap_or("");
             if !ct.to_ascii_lowercase().starts_with("application/json") {
-                check = check.fail_text(format!("{var}: delivery {i} has Content-Type {ct:?}"));
+                check = check.fail_text(format!(
+                    "{var}: delivery {i} has Content-Type {}",
+                    quote(ct)
+                ));
             }
             let body = match delivery.body() {
                 Err(e) => {

@@ -40,7 +40,8 @@ pub(super) fn terminal_once(ex: &Exchange<'_>, check: Check) -> Check {
                 check
             } else {
                 check.fail_text(format!(
-                    "the terminal notification has changeType {changed:?}, expected \"deleted\""
+                    "the terminal notification has changeType {}, expected \"deleted\"",
+                    quote(&changed)
                 ))
             }
         }
@@ -56,13 +57,16 @@ pub(super) fn terminal_once(ex: &Exchange<'_>, check: Check) -> Check {
                 })
                 .collect();
             check.fail_text(format!(
-                "no terminal notification for operation {op} within {} ms (response status {response_status:?}); about this operation: [{}]",
+                "no terminal notification for operation {} within {} ms (response status {}); about this operation: [{}]",
+                short(op),
                 ex.env.options.notification_timeout.as_millis(),
+                quote(response_status),
                 seen.join(", ")
             ))
         }
         n => check.fail_text(format!(
-            "operation {op} was {}",
+            "operation {} was {}",
+            short(op),
             end_problem(n, EndDue::Once).unwrap_or_default()
         )),
     }
@@ -79,11 +83,13 @@ pub(super) fn poll_terminal(ex: &Exchange<'_>, check: Check, call: &str, op: &st
         status_of(o).is_some_and(is_terminal)
     }) {
         Ok(o) => check.note(format!(
-            "notifications cannot reach the suite; polling GET {path} saw {}",
+            "notifications cannot reach the suite; polling GET {} saw {}",
+            short(&path),
             describe(o.get("status"))
         )),
         Err(last) => check.fail_text(format!(
-            "notifications cannot reach the suite, and polling GET {path} saw no terminal status within {} ms (last: {last})",
+            "notifications cannot reach the suite, and polling GET {} saw no terminal status within {} ms (last: {last})",
+            short(&path),
             ex.env.options.notification_timeout.as_millis()
         )),
     }
@@ -96,16 +102,20 @@ pub(super) fn terminal_matches(ex: &Exchange<'_>, check: Check) -> Check {
     };
     let all = settled.items();
     let Some(&item) = operation_deleted_items(&all[..], call, op).first() else {
-        let urls: Vec<&str> = all.iter().map(|i| resource_url(i)).collect();
+        let urls: Vec<String> = all.iter().map(|i| quote(resource_url(i))).collect();
         return check.fail_text(format!(
-            "no `deleted` notification names /communications/calls/{call}/operations/{op}; resourceUrls received: {urls:?}"
+            "no `deleted` notification names /communications/calls/{}/operations/{}; resourceUrls received: [{}]",
+            short(call),
+            short(op),
+            urls.join(", ")
         ));
     };
     let mut problems = Vec::new();
     if let Some(resource) = item.get("resource").and_then(Value::as_str) {
         if !resource.ends_with(&format!("/calls/{call}/operations/{op}")) {
             problems.push(format!(
-                "resource {resource:?} names another call or operation"
+                "resource {} names another call or operation",
+                quote(resource)
             ));
         }
     }
@@ -116,16 +126,18 @@ pub(super) fn terminal_matches(ex: &Exchange<'_>, check: Check) -> Check {
         .is_some_and(|id| crate::notifications::same_id(id, op))
     {
         problems.push(format!(
-            "resourceData.id is {}, expected {op:?}",
-            describe(data_id)
+            "resourceData.id is {}, expected {}",
+            describe(data_id),
+            quote(op)
         ));
     }
     if let Some(sent) = requested_context(ex) {
         let echoed = data.and_then(|d| d.get("clientContext"));
         if echoed.and_then(Value::as_str) != Some(sent) {
             problems.push(format!(
-                "resourceData.clientContext is {}, sent {sent:?}",
-                describe(echoed)
+                "resourceData.clientContext is {}, sent {}",
+                describe(echoed),
+                quote(sent)
             ));
         }
     }

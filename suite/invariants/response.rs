@@ -17,7 +17,8 @@ pub(super) fn location(ex: &Exchange<'_>, check: Check) -> Check {
     };
     let (Some(call), Some(op)) = (call_id(ex), op_id(ex)) else {
         return check.fail_text(format!(
-            "Location {location:?}, but the body has no string `id` to compare it with"
+            "Location {}, but the body has no string `id` to compare it with",
+            quote(location)
         ));
     };
     let tail = format!("/communications/calls/{call}/operations/{op}");
@@ -25,7 +26,11 @@ pub(super) fn location(ex: &Exchange<'_>, check: Check) -> Check {
         check
     } else {
         check.fail_text(format!(
-            "Location {location:?} does not end in {tail:?} (call {call}, body id {op})"
+            "Location {} does not end in {} (call {}, body id {})",
+            quote(location),
+            quote(&tail),
+            short(call),
+            short(op)
         ))
     }
 }
@@ -40,7 +45,11 @@ pub(super) fn request_ids(ex: &Exchange<'_>, check: Check) -> Check {
         match ex.response.header("client-request-id") {
             Some(echoed) if echoed == sent => {}
             other => {
-                check = check.fail_text(format!("client-request-id is {other:?}, sent {sent:?}"));
+                check = check.fail_text(format!(
+                    "client-request-id is {}, sent {}",
+                    other.map_or_else(|| "absent".to_owned(), quote),
+                    quote(sent)
+                ));
             }
         }
     }
@@ -53,7 +62,10 @@ pub(super) fn content_type(ex: &Exchange<'_>, check: Check) -> Check {
     }
     match ex.response.header("content-type") {
         Some(ct) if ct.to_ascii_lowercase().starts_with("application/json") => check,
-        other => check.fail_text(format!("Content-Type is {other:?}")),
+        other => check.fail_text(format!(
+            "Content-Type is {}",
+            other.map_or_else(|| "absent".to_owned(), quote)
+        )),
     }
 }
 
@@ -65,9 +77,9 @@ pub(super) fn status_value(ex: &Exchange<'_>, check: Check) -> Check {
         Some(Value::String(s)) => {
             let known = ["notstarted", "running", "completed", "failed"];
             if known.contains(&s.to_ascii_lowercase().as_str()) {
-                check.note(format!("spelling seen: {s:?}"))
+                check.note(format!("spelling seen: {}", quote(s)))
             } else {
-                check.fail_text(format!("status {s:?} is not an operationStatus"))
+                check.fail_text(format!("status {} is not an operationStatus", quote(s)))
             }
         }
         other => check.fail_text(format!("status is {}", describe(other))),
@@ -82,7 +94,8 @@ pub(super) fn client_context_echo(ex: &Exchange<'_>, check: Check) -> Check {
     match requested_context(ex) {
         Some(sent) if actual.and_then(Value::as_str) == Some(sent) => check,
         Some(sent) => check.fail_text(format!(
-            "sent clientContext {sent:?}, the operation has {}",
+            "sent clientContext {}, the operation has {}",
+            quote(sent),
             describe(actual)
         )),
         None => check.not_run("the request has no clientContext"),
@@ -206,7 +219,8 @@ pub(super) fn operation_get(ex: &Exchange<'_>, check: Check) -> Check {
     };
     let Some(start) = location.find("/communications/") else {
         return check.fail_text(format!(
-            "Location {location:?} has no /communications/ path"
+            "Location {} has no /communications/ path",
+            quote(location)
         ));
     };
     // Read once the operation has settled, so that what the GET says can be
@@ -215,11 +229,12 @@ pub(super) fn operation_get(ex: &Exchange<'_>, check: Check) -> Check {
     let get = HttpRequest::get(&location[start..]);
     let response = match ex.env.send(&get) {
         Ok(r) => r,
-        Err(e) => return check.fail_text(format!("GET {location}: {e}")),
+        Err(e) => return check.fail_text(format!("GET {}: {e}", short(location))),
     };
     if response.status != 200 {
         return check.fail_text(format!(
-            "GET {location} answered {}",
+            "GET {} answered {}",
+            short(location),
             response.status_line()
         ));
     }
@@ -236,13 +251,18 @@ pub(super) fn operation_get(ex: &Exchange<'_>, check: Check) -> Check {
     if let Some(sent) = requested_context(ex) {
         let cc = got.and_then(|g| g.get("clientContext"));
         if cc.and_then(Value::as_str) != Some(sent) {
-            problems.push(format!("clientContext is {}, sent {sent:?}", describe(cc)));
+            problems.push(format!(
+                "clientContext is {}, sent {}",
+                describe(cc),
+                quote(sent)
+            ));
         }
     }
     let check = problems.into_iter().fold(check, Check::fail_text);
     let Some(got) = got else {
         return check.fail_text(format!(
-            "GET {location} answered 200 without a JSON body ({})",
+            "GET {} answered 200 without a JSON body ({})",
+            short(location),
             match &response.json {
                 Some(Err(e)) => e.clone(),
                 _ => "empty".to_owned(),
@@ -275,8 +295,9 @@ pub(super) fn operation_get(ex: &Exchange<'_>, check: Check) -> Check {
     if let Some((ended, by)) = announced {
         if !status_of(got).is_some_and(|s| s.eq_ignore_ascii_case(&ended)) {
             problems.push(format!(
-                "status is {}, after {by} said {ended:?}",
-                describe(got.get("status"))
+                "status is {}, after {by} said {}",
+                describe(got.get("status")),
+                quote(&ended)
             ));
         }
     }

@@ -33,8 +33,9 @@ pub(super) fn roster_update(ex: &Exchange<'_>, check: Check) -> Check {
         check
     } else {
         check.fail_text(format!(
-            "{} roster update(s) for call {call} within {} ms; none lists: {}",
+            "{} roster update(s) for call {} within {} ms; none lists: {}",
             rosters.len(),
+            short(call),
             ex.env.options.notification_timeout.as_millis(),
             missing.join("; ")
         ))
@@ -62,7 +63,8 @@ pub(super) fn move_first_only(ex: &Exchange<'_>, check: Check) -> Check {
         check
     } else {
         check.fail_text(format!(
-            "besides the first participant, the roster of call {call} also gained: {}",
+            "besides the first participant, the roster of call {} also gained: {}",
+            short(call),
             moved_too.join("; ")
         ))
     }

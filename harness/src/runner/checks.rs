@@ -7,6 +7,7 @@ use crate::case::{Case, LoadedCase, MatchMode};
 use crate::env::Env;
 use crate::exchange::HttpResponse;
 use crate::matching::{compare, project};
+use crate::sanitize::quote;
 use crate::template::{fill_str, fill_value, Vars};
 use crate::verdict::{Check, Detail, Level, Outcome};
 
@@ -31,7 +32,10 @@ pub(super) fn status(
                 Some(Ok(body)) => {
                     status = status.note(format!(
                         "body: {}",
-                        crate::render::truncate(&body.to_string(), 200)
+                        crate::render::truncate(
+                            &crate::sanitize::shrink_json(body).to_string(),
+                            200
+                        )
                     ));
                 }
                 None => {}
@@ -260,7 +264,10 @@ fn check_header(
             problems.push(if present {
                 "expected the header, it is absent".to_owned()
             } else {
-                format!("expected no such header, got {actual:?}")
+                format!(
+                    "expected no such header, got {}",
+                    actual.map_or_else(|| "none".to_owned(), quote)
+                )
             });
         }
     }
@@ -282,8 +289,15 @@ fn check_header(
         };
         match actual {
             Some(a) if test(a, &wanted) => {}
-            Some(a) => problems.push(format!("expected it to {verb} {wanted:?}, got {a:?}")),
-            None => problems.push(format!("expected it to {verb} {wanted:?}, it is absent")),
+            Some(a) => problems.push(format!(
+                "expected it to {verb} {}, got {}",
+                quote(&wanted),
+                quote(a)
+            )),
+            None => problems.push(format!(
+                "expected it to {verb} {}, it is absent",
+                quote(&wanted)
+            )),
         }
     }
     for p in problems {

@@ -6,6 +6,7 @@ mod checks;
 mod notifications;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
@@ -62,6 +63,7 @@ fn run_loaded(
     loaded: &LoadedCase,
     mut verdict: Verdict,
 ) -> Verdict {
+    let refused_before = env.listener.refusals();
     verdict.place.about = Some(loaded.case.description.clone());
     verdict.place.spec = Some(loaded.case.spec.clone());
     let mut fixtures = BTreeMap::new();
@@ -82,6 +84,20 @@ fn run_loaded(
         verdict.error = Some(format!(
             "{why}: the target's notifications could no longer be received, so no verdict"
         ));
+    }
+    // A listener that refused connections meanwhile may have refused the
+    // target's notifications: what failed is no finding about the target.
+    if !verdict.passed(env.options.strict) {
+        if let Some(why) = env.listener.saturation(refused_before) {
+            let before = verdict
+                .error
+                .take()
+                .map(|e| format!("\n(what the trial saw: {e})"))
+                .unwrap_or_default();
+            verdict.error = Some(format!(
+                "{why}: a notification the target sent may have been refused, so no verdict{before}"
+            ));
+        }
     }
     // What the case created goes, whatever happened: a target is not left
     // holding one fixture per case (real services bill and limit them).
@@ -146,7 +162,7 @@ fn execute(
     };
     let (request, request_json) = build_request(loaded, &vars)?;
     let sent_at = Instant::now();
-    let response = send(env, &request, &case.request.path, verdict)?;
+    let response = send(env, &request, verdict)?;
     let checks = &mut verdict.checks;
     let status_ok = checks::status(loaded, &response, checks);
     let uncaptured = checks::capture(loaded, &response, status_ok, &mut vars, checks);
@@ -211,17 +227,14 @@ fn prepare_fixtures(
 
 /// Sends the case's request and writes its request line; a throttled answer
 /// is no verdict.
-fn send(
-    env: &Env,
-    request: &HttpRequest,
-    path_template: &str,
-    verdict: &mut Verdict,
-) -> Result<HttpResponse, Stop> {
+fn send(env: &Env, request: &HttpRequest, verdict: &mut Verdict) -> Result<HttpResponse, Stop> {
     let response = env.send(request).map_err(|e| Stop::Error(e.to_string()))?;
+    // The path as it was resolved and sent, and each redirect followed.
+    let hops: String = response.hops.iter().map(|h| format!(" -> {h}")).collect();
     verdict.place.request = Some(format!(
-        "{} {} -> {} in {} ms{}",
+        "{} {}{hops} -> {} in {} ms{}",
         request.method,
-        path_template,
+        response.sent_to,
         response.status_line(),
         response.elapsed.as_millis(),
         retry_note(&response),
@@ -299,13 +312,16 @@ fn throttled(response: &HttpResponse, budget_secs: u64) -> Option<String> {
 }
 
 fn retry_note(response: &HttpResponse) -> String {
-    let resent = if response.retried_on_new_connection {
-        " (sent again on a new connection: the first closed before answering)"
+    let mut resent = if response.retried_on_new_connection {
+        " (sent again on a new connection: the first closed before answering)".to_owned()
     } else {
-        ""
+        String::new()
     };
+    if let Some(why) = &response.not_followed {
+        let _ = write!(resent, " (redirect not followed: {why})");
+    }
     if response.retried_after.is_empty() {
-        resent.to_owned()
+        resent
     } else {
         let secs: u64 = response.retried_after.iter().sum();
         format!(

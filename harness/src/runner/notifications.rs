@@ -38,8 +38,9 @@ pub(super) fn expected(
         .and_then(|c| c.met_by(exchange.response.json_value()).map(|v| (c, v)));
     if let Some((condition, value)) = met {
         return Ok(check.note(format!(
-            "none is due: the response already has {} = {value:?}",
-            condition.path
+            "none is due: the response already has {} = {}",
+            condition.path,
+            crate::sanitize::quote(value)
         )));
     }
     check_notification(exchange, default_fixture, index, expect, check)
