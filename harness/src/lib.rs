@@ -456,7 +456,7 @@ fn note_undeclared(verdicts: &[verdict::Verdict], side: &[verdict::Verdict]) {
             .collect();
         eprintln!(
             "note: members beyond the metadata (accepted, never failed; see report.md): {}",
-            list.join(", ")
+            render::list_at_most(&list, 30)
         );
     }
 }

@@ -302,7 +302,7 @@ pub fn render_verdict(
             "  note  {} member{} beyond the metadata (accepted, never failed): {}",
             undeclared.len(),
             plural(undeclared.len()),
-            undeclared.join(", ")
+            list_at_most(&undeclared, 20)
         );
     }
     for detail in diffs {
@@ -373,4 +373,18 @@ pub fn one_line_summary(verdict: &Verdict, strict: bool) -> String {
 /// target may echo it in (base64, URL-encoded): see [`crate::sanitize`].
 pub fn redact_secrets(text: &str, secrets: &[String]) -> String {
     crate::sanitize::redact(text, secrets)
+}
+
+/// `items` joined with commas, at most `max` of them, and how many more.
+pub(crate) fn list_at_most(items: &[String], max: usize) -> String {
+    let shown = items
+        .iter()
+        .take(max)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    match items.len().saturating_sub(max) {
+        0 => shown,
+        more => format!("{shown}, and {more} more"),
+    }
 }

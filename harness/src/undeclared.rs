@@ -48,16 +48,24 @@ pub struct Undeclared {
 
 impl Undeclared {
     /// `participant.meetingRole`; `call.state = "Terminated" (metadata:
-    /// terminated)`; `commsOperation as recordOperation (a type beyond the schemas)`.
+    /// terminated)`; `commsOperation as recordOperation (a type beyond the
+    /// schemas)`. What came from the target is cut and escaped: a member's
+    /// name is the target's to choose.
     pub fn qualified(&self) -> String {
+        let member = shown(&self.member);
         match &self.kind {
-            Beyond::Member => format!("{}.{}", self.type_name, self.member),
+            Beyond::Member => format!("{}.{member}", self.type_name),
             Beyond::Spelling { seen, listed } => format!(
-                "{}.{} = {seen:?} (metadata: {listed})",
-                self.type_name, self.member
+                "{}.{member} = {} (metadata: {listed})",
+                self.type_name,
+                crate::sanitize::quote(seen)
             ),
             Beyond::Type { named } => {
-                format!("{} as {named} (a type beyond the schemas)", self.type_name)
+                format!(
+                    "{} as {} (a type beyond the schemas)",
+                    self.type_name,
+                    shown(named)
+                )
             }
         }
     }
@@ -82,6 +90,18 @@ impl<'a> At<'a> {
     }
 }
 
+/// A name from the target as it is shown: cut, and escaped.
+fn shown(name: &str) -> String {
+    let cut = crate::sanitize::excerpt(name, MAX_NAME);
+    crate::sanitize::escape_controls(&cut).into_owned()
+}
+
+/// How long a member or type name is shown.
+const MAX_NAME: usize = 80;
+/// At most this many findings are kept per document: a target that sends
+/// a million undeclared members is told once, not a million times.
+pub const MAX_FINDINGS: usize = 200;
+
 pub(crate) fn find(
     documents: &BTreeMap<String, Value>,
     file: &str,
@@ -101,6 +121,7 @@ pub(crate) fn find(
     // Several schemas of one object may each declare none of a member.
     out.sort_by_cached_key(|u| (u.path.to_string(), u.qualified()));
     out.dedup();
+    out.truncate(MAX_FINDINGS);
     out
 }
 
@@ -121,7 +142,7 @@ impl<'a> Walk<'a> {
         depth: usize,
         out: &mut Vec<Undeclared>,
     ) {
-        if depth > MAX_INSTANCE_DEPTH {
+        if depth > MAX_INSTANCE_DEPTH || out.len() >= 4 * MAX_FINDINGS {
             return;
         }
         let mut branches = Vec::new();

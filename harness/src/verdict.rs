@@ -224,6 +224,7 @@ impl Verdict {
             .collect();
         members.sort();
         members.dedup();
+        members.truncate(crate::undeclared::MAX_FINDINGS);
         members
     }
 
