@@ -37,6 +37,7 @@ pub mod render;
 mod report;
 mod runner;
 mod schema;
+mod suggest;
 mod template;
 mod verdict;
 
@@ -272,6 +273,14 @@ where
             return ExitCode::from(EXIT_COULD_NOT_RUN);
         }
     }
+    // `--exact NAME` that names no test: said before any trial runs (libtest
+    // would print `test result: ok.` first), with what was probably meant.
+    if let Some(name) = args.filter.as_deref().filter(|_| args.exact && !args.list) {
+        if !trials.iter().any(|t| t.name() == name) {
+            eprintln!("{}", no_such_test(&shared.cli.cases, &trials, name));
+            return ExitCode::from(EXIT_RAN_NOTHING);
+        }
+    }
     // Set the run up before any trial when one needs it: an unreachable
     // target, a refused token or a missing TLS stack is one message and
     // exit 2, not the same error once per trial.
@@ -305,6 +314,35 @@ fn needs_target(trials: &[Trial], args: &Arguments) -> bool {
             && args.filter.as_deref().is_none_or(|f| matches(name, f))
             && !args.skip.iter().any(|s| matches(name, s))
     })
+}
+
+/// The error for `--exact NAME` when no test has that name: the names it
+/// is closest to, from every trial (the case files read from the folder).
+fn no_such_test(cases: &std::path::Path, trials: &[Trial], name: &str) -> String {
+    // `--exact` built no case trials but the one named: read the folder
+    // now, for names (an unreadable folder only means fewer suggestions).
+    let files = discover::discover(cases).unwrap_or_default();
+    let names: Vec<&str> = trials
+        .iter()
+        .map(Trial::name)
+        .chain(files.iter().map(|f| f.name.as_str()))
+        .collect();
+    let mut text = format!(
+        "error: no test is named {name} (--exact takes a whole name; --list names every test)"
+    );
+    let meant = suggest::did_you_mean(name, &names);
+    if !meant.is_empty() {
+        text.push_str("\n  did you mean:");
+        for m in meant {
+            text.push_str(&format!("\n    {m}"));
+        }
+        if names.iter().any(|n| n.starts_with(&format!("{name}::"))) {
+            text.push_str(&format!(
+                "\n  (every test under {name}:: runs with the filter {name}:: and no --exact)"
+            ));
+        }
+    }
+    text
 }
 
 /// Every check id a verdict or the register may name.

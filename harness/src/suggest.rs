@@ -1,0 +1,86 @@
+//! What a user probably meant by a test name that names no test: the
+//! closest names by edit distance, or the tests under a name that is a
+//! folder's.
+
+/// Up to three names close to `wanted` (a typo's worth of edits away),
+/// closest first; or, when `wanted` is a prefix of names (a folder), the
+/// first few of those.
+pub fn did_you_mean<'a>(wanted: &str, names: &[&'a str]) -> Vec<&'a str> {
+    let folder = format!("{wanted}::");
+    let under: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| n.starts_with(&folder))
+        .take(3)
+        .collect();
+    if !under.is_empty() {
+        return under;
+    }
+    // A third of the name may be wrong: a dropped segment, a misspelling.
+    let most = (wanted.chars().count() / 3).max(2);
+    let mut close: Vec<(usize, &str)> = names
+        .iter()
+        .map(|n| (distance(wanted, n), *n))
+        .filter(|(d, _)| *d <= most)
+        .collect();
+    close.sort();
+    // Only the closest: one letter off hides what is six letters off.
+    let best = close.first().map_or(0, |(d, _)| *d);
+    close
+        .into_iter()
+        .take_while(|(d, _)| *d <= best + 1)
+        .take(3)
+        .map(|(_, n)| n)
+        .collect()
+}
+
+/// Levenshtein distance, over characters.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(above + 1)
+                .min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAMES: &[&str] = &[
+        "case::rejections::unknown_call",
+        "case::rejections::ended_call",
+        "case::invite::examples::example_1_invite_one_participant",
+        "lint::schemas",
+    ];
+
+    #[test]
+    fn a_typo_finds_the_name_meant() {
+        assert_eq!(
+            did_you_mean("case::rejections::unknown_cal", NAMES),
+            ["case::rejections::unknown_call"]
+        );
+        assert_eq!(distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn a_folder_finds_its_tests_and_nonsense_finds_nothing() {
+        assert_eq!(
+            did_you_mean("case::rejections", NAMES),
+            [
+                "case::rejections::unknown_call",
+                "case::rejections::ended_call"
+            ]
+        );
+        assert!(did_you_mean("case::nope", NAMES).is_empty());
+    }
+}
