@@ -25,7 +25,8 @@ pub struct Cli {
     #[arg(long, env = "CONFORMANCE_NO_NOTIFICATIONS", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_notifications: bool,
 
-    /// Check notifications captured elsewhere (one JSON document per line), offline.
+    /// Check notifications captured elsewhere, offline: one JSON document per
+    /// line, a JSON array of them, or pretty-printed ones one after another.
     #[arg(long, env = "CONFORMANCE_NOTIFICATIONS_FILE", value_name = "FILE")]
     pub notifications_file: Option<PathBuf>,
 

@@ -19,6 +19,7 @@
 
 #![warn(clippy::print_stdout)]
 
+mod captured;
 mod case;
 mod cli;
 mod connlimit;
@@ -238,6 +239,21 @@ where
         },
         None => known::KnownFailures::default(),
     };
+    // A notifications file that cannot be read is a mistake in the command,
+    // said before any trial (not one ERROR inside its trial).
+    if let Some(file) = cli
+        .notifications_file
+        .as_ref()
+        .filter(|_| !cli.libtest.list)
+    {
+        if let Err(e) = std::fs::File::open(file) {
+            eprintln!(
+                "error: failed to read the notifications file {} (--notifications-file): {e}",
+                file.display()
+            );
+            return ExitCode::from(EXIT_COULD_NOT_RUN);
+        }
+    }
     let args = cli.libtest.clone();
     let shared = Arc::new(Shared {
         cli,
@@ -613,17 +629,7 @@ fn offline_notifications(shared: &Shared, file: &std::path::Path) -> Result<(), 
     let schemas = shared.schemas().map_err(|e| Failed::from(e.to_string()))?;
     let text = std::fs::read_to_string(file)
         .map_err(|e| Failed::from(format!("ERROR failed to read {}: {e}", file.display())))?;
-    let documents: Vec<(usize, Result<serde_json::Value, String>)> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(i, line)| {
-            (
-                i + 1,
-                serde_json::from_str(line).map_err(|e| format!("not JSON ({e})")),
-            )
-        })
-        .collect();
+    let documents = captured::documents(&text);
     let mut verdict = verdict::Verdict {
         place: verdict::Where {
             test: "offline::notifications_file".into(),
@@ -639,6 +645,11 @@ fn offline_notifications(shared: &Shared, file: &std::path::Path) -> Result<(), 
     };
     if documents.is_empty() {
         verdict.error = Some(format!("{} holds no notification", file.display()));
+    } else if documents.iter().all(|(_, d)| d.is_err()) {
+        verdict.error = Some(format!(
+            "{} holds no JSON document: it should hold commsNotifications documents, one per line, as a JSON array, or one after another (pretty-printed)",
+            file.display()
+        ));
     }
     if verdict.checks.is_empty() {
         verdict.error = Some(

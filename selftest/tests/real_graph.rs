@@ -161,6 +161,56 @@ fn captured_notifications_are_checked_offline() {
     assert!(failure.contains("line 6: not JSON"), "{failure}");
 }
 
+#[test]
+fn captured_notifications_may_be_pretty_printed_or_an_array() {
+    let spec = workspace_root().join("selftest/tests/data/spec_notifications.jsonl");
+    let documents: Vec<Value> = std::fs::read_to_string(&spec)
+        .expect("spec notifications")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let dir = temp("offline-layouts");
+    let pretty: String = documents
+        .iter()
+        .map(|d| serde_json::to_string_pretty(d).expect("JSON") + "\n")
+        .collect();
+    let array = serde_json::to_string_pretty(&documents).expect("JSON");
+    for (name, text) in [("pretty.json", pretty), ("array.json", array)] {
+        let file = dir.join(name);
+        std::fs::write(&file, text).expect("write");
+        let file = file.to_string_lossy().into_owned();
+        let run = run_suite(
+            &[
+                "--notifications-file",
+                &file,
+                "--exact",
+                "offline::notifications_file",
+            ],
+            &[],
+        )
+        .expect("runs");
+        assert_eq!(run.code, Some(0), "{name}:\n{}", run.all_output());
+    }
+}
+
+#[test]
+fn a_missing_notifications_file_stops_the_run_before_any_trial() {
+    let missing = temp("offline-missing").join("captured.jsonl");
+    let missing = missing.to_string_lossy().into_owned();
+    let run = run_suite(&["--notifications-file", &missing], &[]).expect("runs");
+    assert_eq!(run.code, Some(2), "{}", run.all_output());
+    assert!(
+        run.stderr.contains("failed to read the notifications file"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stdout.contains("test "),
+        "no trial ran:\n{}",
+        run.stdout
+    );
+}
+
 /// A target that echoes the request's headers back in every answer.
 fn echo_stub() -> (String, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
