@@ -135,8 +135,9 @@ impl RerunArgs {
     pub fn lines(&self, name: &str, extra: &[(&str, String)]) -> Vec<String> {
         let mut vars: Vec<String> = extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
         if let Some(var) = &self.token_env {
-            // The variable, never its value: the shell fills it in.
-            vars.push(format!("{var}=\"${var}\""));
+            // The variable, never its value: the shell fills it in, or (in a
+            // new shell, when the run had it inline) stops and says to set it.
+            vars.push(format!("{var}=\"${{{var}:?{TOKEN_UNSET}}}\""));
         }
         let prefix = |vars: &[String]| {
             if vars.is_empty() {
@@ -186,6 +187,11 @@ impl RerunArgs {
         ]
     }
 }
+
+/// What the shell says when a rerun line's token variable is not set: the
+/// line runs as it is where the variable is exported, and stops with this
+/// where it is not (the first run had it inline, say).
+const TOKEN_UNSET: &str = "set it to the bearer token the target accepts";
 
 /// A value as one shell word; a switch's empty value stays empty.
 fn shell_word(s: &str) -> String {
