@@ -117,6 +117,26 @@ pub struct Cli {
     #[arg(long, env = "CONFORMANCE_REPORT", value_name = "DIR")]
     pub report: Option<PathBuf>,
 
+    /// Judge only the checks whose id (or family) matches GLOB (`*`, `?`;
+    /// several, comma-separated or repeated): cases and properties alike.
+    #[arg(long, env = "CONFORMANCE_CHECKS", value_name = "GLOB")]
+    pub checks: Vec<String>,
+
+    /// Judge only the checks of this level (MUST or SHOULD).
+    #[arg(long, env = "CONFORMANCE_LEVEL", value_name = "LEVEL", value_parser = crate::selection::parse_level)]
+    pub level: Option<crate::verdict::Level>,
+
+    /// Seeds of generated inputs: fixed by default (derived from the suite's
+    /// version and each property's name: the same inputs every run),
+    /// `random` to explore, or a number. PROPTEST_RNG_SEED, when set, wins.
+    #[arg(long, env = "CONFORMANCE_SEED", value_name = "SEED", value_parser = crate::seed::Seeding::parse)]
+    pub seed: Option<crate::seed::Seeding>,
+
+    /// Where the seeds of failing inputs are kept, one folder per target
+    /// (default: conformance-regressions/ in cargo's target folder).
+    #[arg(long, env = "CONFORMANCE_REGRESSIONS", value_name = "DIR")]
+    pub regressions: Option<PathBuf>,
+
     /// Print every check the suite can run (id, level, what it enforces) and exit.
     #[arg(long)]
     pub list_checks: bool,
@@ -181,6 +201,11 @@ impl Cli {
         about: &str,
     ) -> Result<(Self, O), clap::Error> {
         Self::parse_from_iter(about, std::env::args_os())
+    }
+
+    /// The checks the run judges.
+    pub fn selection(&self) -> crate::selection::Selection {
+        crate::selection::Selection::new(&self.checks, self.level)
     }
 
     /// Whether the option `id` (its field's name) was given, by flag or by

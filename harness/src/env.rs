@@ -26,6 +26,12 @@ pub struct RunOptions {
     pub notifications: bool,
     /// Threads a property runs its generated inputs on (`--test-threads`).
     pub workers: usize,
+    /// The checks the run judges (`--checks`, `--level`).
+    pub selection: crate::selection::Selection,
+    /// How the properties' seeds are chosen (`--seed`).
+    pub seeding: crate::seed::Seeding,
+    /// Where failing inputs' seeds are kept for this target (`None`: not kept).
+    pub regressions: Option<crate::regressions::Keeping>,
     /// How to run the same thing again: what every rerun line carries.
     pub rerun: RerunArgs,
 }
@@ -115,6 +121,16 @@ impl RerunArgs {
             if cli.given(id) {
                 add(flag, var, shell(&value.display().to_string()));
             }
+        }
+        if !cli.checks.is_empty() {
+            add(
+                "--checks",
+                "CONFORMANCE_CHECKS",
+                shell(&cli.checks.join(",")),
+            );
+        }
+        if let Some(level) = cli.level {
+            add("--level", "CONFORMANCE_LEVEL", level.as_str().to_owned());
         }
         if let Some(k) = &cli.known_failures {
             add(
@@ -238,6 +254,11 @@ pub struct Env {
     pub options: RunOptions,
     /// Values never printed: the bearer token.
     pub secrets: Vec<String>,
+    /// The known-failures register, which properties apply input by input.
+    pub(crate) known: Arc<crate::known::KnownFailures>,
+    /// Requests the trials sent to the target: a run whose trials sent none
+    /// checked nothing, whatever libtest counts as passed.
+    sent: std::sync::atomic::AtomicUsize,
     /// Every finished trial's verdict, for reports.
     pub verdicts: Mutex<Vec<Verdict>>,
     /// What the suite created on the target and has not ended yet: ended as
@@ -260,10 +281,11 @@ impl std::fmt::Debug for Env {
 }
 
 impl Env {
-    pub fn build(
+    pub(crate) fn build(
         cli: &Cli,
         contract: &dyn Contract,
         schemas: Arc<Schemas>,
+        known: Arc<crate::known::KnownFailures>,
     ) -> Result<Self, SetupError> {
         // One thread serves the listener and the embedded server; trials drive
         // their own requests (see `Env::send`). A second worker cost more in
@@ -358,6 +380,12 @@ impl Env {
                 save_failures: cli.save_failures.clone(),
                 notifications: !cli.no_notifications,
                 workers: cli.libtest.test_threads.unwrap_or(crate::prop::MAX_WORKERS),
+                selection: cli.selection(),
+                seeding: cli.seed.unwrap_or_default(),
+                regressions: crate::regressions::Keeping::for_target(
+                    cli.regressions.as_deref(),
+                    cli.target.as_deref(),
+                ),
                 rerun: RerunArgs::from_cli(
                     cli,
                     token.is_some() && embedded.is_none(),
@@ -365,6 +393,8 @@ impl Env {
                 ),
             },
             secrets: token.into_iter().collect(),
+            known,
+            sent: std::sync::atomic::AtomicUsize::new(0),
             verdicts: Mutex::new(Vec::new()),
             owned: Mutex::default(),
             unreleased: Mutex::default(),
@@ -383,7 +413,13 @@ impl Env {
     /// response across threads to the shared runtime's workers (two thread
     /// wake-ups an exchange, a fifth of the CPU of a generated input).
     pub fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.on_this_thread(|runtime, http| runtime.block_on(http.send(request)))
+    }
+
+    /// How many requests went to the target through [`Env::send`].
+    pub fn requests_sent(&self) -> usize {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn on_this_thread<R>(&self, f: impl FnOnce(&tokio::runtime::Runtime, &Http) -> R) -> R {
@@ -512,8 +548,16 @@ async fn preflight(
     let request = HttpRequest::get(path);
     let response = match http.send(&request).await {
         Ok(r) => r,
+        // No answer at all, or no connection (a TLS handshake with a
+        // plain-HTTP server): every trial would meet the same, once each.
+        Err(e @ (TransportError::Timeout { .. } | TransportError::Connect { .. })) => {
+            return Err(SetupError::Target {
+                url: http.base().to_owned(),
+                message: no_answer(&e, http.base()),
+            })
+        }
         // A slow or broken answer is for the trials to report, each with
-        // its request; only a refusal of the token stops the run here.
+        // its request.
         Err(_) => return Ok(()),
     };
     if !matches!(response.status, 401 | 403) {
@@ -530,6 +574,29 @@ async fn preflight(
             response.status_line()
         ),
     })
+}
+
+/// What to say of a target that gave the preflight no answer at all.
+fn no_answer(e: &TransportError, base: &str) -> String {
+    let text = e.to_string();
+    let tls = [
+        "corrupt message",
+        "InvalidContentType",
+        "tls",
+        "TLS",
+        "handshake",
+    ]
+    .iter()
+    .any(|w| text.contains(w));
+    if base.starts_with("https://") && tls {
+        format!("{text}: is the target plain HTTP? Then its URL starts with http://")
+    } else if matches!(e, TransportError::Timeout { .. }) {
+        format!(
+            "{text}: it accepted the connection and said nothing (is --target the server you meant? --response-timeout-ms gives a slow one longer)"
+        )
+    } else {
+        format!("unreachable: {text}")
+    }
 }
 
 /// A cheap check that the target is an http(s) URL, so a typo fails once,

@@ -11,33 +11,97 @@ use invite_reference::Fault;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "selftest-graph-token-5e6f";
+/// A seed whose first invalid body goes to a group call.
+const SKIPPED_SEED: &str = "1";
 
 #[test]
-fn without_call_creation_cases_needing_fresh_calls_are_skipped_with_the_reason() {
+fn without_call_creation_what_needs_a_fresh_call_is_ignored_with_the_reason_never_passed() {
     let reference = server(Vec::new());
+    let target = reference.base_url();
     let run = run_suite(
-        &[
-            "--target",
-            &reference.base_url(),
-            "--no-create-calls",
-            "case::",
-        ],
+        &["--target", &target, "--no-create-calls"],
         &[("CONFORMANCE_TOKEN", TOKEN)],
     )
     .expect("runs");
     assert_eq!(run.code, Some(0), "{}", run.all_output());
     assert!(
-        run.stdout.contains("ignored (fixture call: the target cannot provide fixture group: the case needs a fresh call and --no-create-calls is set; pass --group-call-id"),
+        run.stderr.contains("ignored, for want of what the target can give")
+            && run.stderr.contains(
+                "fixture call: the target cannot provide fixture group: --no-create-calls is set and no --group-call-id lends a group call"
+            ),
         "{}",
-        run.stdout
+        run.stderr
     );
-    assert!(
+    let line = |name: &str| {
         run.stdout
             .lines()
-            .any(|l| l.starts_with("test case::rejections::unknown_call ") && l.ends_with("... ok")),
+            .find(|l| l.starts_with(&format!("test {name} ")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        line("case::rejections::unknown_call").ends_with("... ok"),
         "{}",
         run.stdout
     );
+    // No property can invite anywhere: none passes on nothing.
+    for property in [
+        "prop::invite::accepts_valid_bodies",
+        "prop::invite::rejects_invalid_bodies",
+        "prop::invite::never_5xx_or_hangs",
+        "prop::invite::stateful_model",
+    ] {
+        assert!(line(property).ends_with("... ignored"), "{}", run.stdout);
+    }
+
+    // A selection in which no trial can reach the target checked nothing:
+    // not a pass, and it says what to give the run.
+    let nothing = run_suite(
+        &["--target", &target, "--no-create-calls", "prop::"],
+        &[("CONFORMANCE_TOKEN", TOKEN)],
+    )
+    .expect("runs");
+    assert_eq!(nothing.code, Some(2), "{}", nothing.all_output());
+    assert!(
+        nothing.stderr.contains("no trial reached the target")
+            && nothing.stderr.contains("--group-call-id"),
+        "{}",
+        nothing.stderr
+    );
+}
+
+#[test]
+fn a_property_whose_every_input_is_skipped_is_ignored_not_passed() {
+    let reference = server(Vec::new());
+    let p2p = create_call(reference.addr(), false);
+    // Lent: a peer-to-peer call only. The one input run needs a group call
+    // (seed 1's first input does), so it is skipped, and so is the property.
+    let run = run_suite(
+        &[
+            "--target",
+            &reference.base_url(),
+            "--no-create-calls",
+            "--p2p-call-id",
+            &p2p,
+            "--exact",
+            "prop::invite::rejects_invalid_bodies",
+        ],
+        &[
+            ("CONFORMANCE_TOKEN", TOKEN),
+            ("PROPTEST_CASES", "1"),
+            ("PROPTEST_RNG_SEED", SKIPPED_SEED),
+        ],
+    )
+    .expect("runs");
+    assert!(
+        run.stdout.contains(
+            "prop::invite::rejects_invalid_bodies ... ignored (every generated input was skipped: fixture call: the target cannot provide fixture group"
+        ),
+        "{}",
+        run.all_output()
+    );
+    // The only trial reached nothing: the run says so.
+    assert_eq!(run.code, Some(2), "{}", run.all_output());
 }
 
 #[test]

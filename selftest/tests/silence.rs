@@ -160,8 +160,8 @@ fn a_refused_token_stops_the_run_once_with_what_to_do() {
 }
 
 #[test]
-fn a_target_that_cannot_set_an_input_up_stops_the_property_unshrunk() {
-    // It answers everything 404: calls cannot be created.
+fn a_target_that_cannot_create_calls_stops_the_run_once_with_what_to_change() {
+    // It answers everything 404, as a target URL without `/v1.0` does.
     let stub = transport(Transport::Fixed {
         status: 404,
         content_type: "application/json",
@@ -169,57 +169,79 @@ fn a_target_that_cannot_set_an_input_up_stops_the_property_unshrunk() {
     })
     .expect("stub");
     let dir = temp("setup-error");
-    let property = "prop::invite::accepts_valid_bodies";
-    let run = run_property_in(
+    let run = run_suite_in(
         &dir,
-        &stub.target(),
-        property,
+        &[
+            "--target",
+            &stub.target(),
+            "--cases",
+            &arg(&workspace_root().join("cases")),
+            "--schemas",
+            &arg(&workspace_root().join("schemas")),
+        ],
         // Persistence on, as in a user's run: nothing may be kept.
         &[
             ("CONFORMANCE_TOKEN", TOKEN),
             ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", ""),
+            ("CONFORMANCE_REGRESSIONS", &arg(&dir.join("kept"))),
         ],
+    )
+    .expect("runs");
+    assert_eq!(run.code, Some(2), "{}", run.all_output());
+    // One message, before any trial, that says what to change.
+    assert_eq!(
+        run.stderr
+            .matches("does the target URL end with the API version")
+            .count(),
+        1,
+        "{}",
+        run.stderr
     );
-    assert_eq!(run.code, Some(101), "{}", run.all_output());
-    let text = &run.failures[property];
-    assert!(text.contains("could not be set up"), "{text}");
-    // A 404 on creating a call is most often a target URL without `/v1.0`.
+    assert!(run.stderr.contains("--no-create-calls"), "{}", run.stderr);
     assert!(
-        text.contains("does the target URL end with the API version"),
-        "{text}"
+        !run.stdout.contains("test "),
+        "no trial ran:\n{}",
+        run.stdout
     );
-    assert!(
-        !text.contains("shrunk"),
-        "a setup error is not shrunk:\n{text}"
-    );
-    assert!(
-        !dir.join("proptest-regressions").exists(),
-        "a setup error is not kept"
-    );
+    assert!(!dir.join("kept").exists(), "a setup error is not kept");
 }
 
 #[test]
-fn a_failing_input_is_kept_and_replayed_first() {
-    let server = server(vec![Fault::ServerErrorOnPhone]);
+fn a_failing_input_is_kept_per_target_and_replayed_first_against_it_alone() {
+    let faulty = server(vec![Fault::ServerErrorOnPhone]);
     let dir = temp("kept");
+    let kept_dir = dir.join("kept");
+    let kept_arg = arg(&kept_dir);
     let property = "prop::invite::never_5xx_or_hangs";
-    let target = server.base_url();
-    let keep = ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", "");
+    let target = faulty.base_url();
+    let keep = [
+        ("CONFORMANCE_TOKEN", TOKEN),
+        ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", ""),
+        ("CONFORMANCE_REGRESSIONS", kept_arg.as_str()),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut env = keep.to_vec();
+        env.extend_from_slice(extra);
+        env
+    };
     // Many inputs on eight workers: whichever finds the failure keeps it.
     let first = run_property_in(
         &dir,
         &target,
         property,
-        &[
-            ("CONFORMANCE_TOKEN", TOKEN),
-            keep,
-            ("PROPTEST_RNG_SEED", "99"),
-            ("PROPTEST_CASES", "300"),
-        ],
+        &with(&[("PROPTEST_RNG_SEED", "99"), ("PROPTEST_CASES", "300")]),
     );
     assert_eq!(first.code, Some(101), "{}", first.all_output());
-    let file = dir.join("proptest-regressions/invite__never_5xx_or_hangs.txt");
+    // Kept under the target's origin, never in the working directory.
+    let origin = target
+        .trim_end_matches("/v1.0")
+        .replace("://", "_")
+        .replace(':', "_");
+    let file = kept_dir.join(origin).join("invite__never_5xx_or_hangs.txt");
     let kept = std::fs::read_to_string(&file).expect("the failing input's seed is kept");
+    assert!(kept.contains(&target.replace("/v1.0", "")), "{kept}");
+    assert!(!kept.contains("Commit"), "{kept}");
+    assert!(!dir.join("proptest-regressions").exists());
     let seed = kept
         .lines()
         .find_map(|l| l.strip_prefix("seed "))
@@ -234,33 +256,48 @@ fn a_failing_input_is_kept_and_replayed_first() {
         &dir,
         &target,
         property,
-        &[
-            ("CONFORMANCE_TOKEN", TOKEN),
-            keep,
-            ("PROPTEST_RNG_SEED", "1"),
-            ("PROPTEST_CASES", "1"),
-        ],
+        &with(&[("PROPTEST_RNG_SEED", "1"), ("PROPTEST_CASES", "1")]),
     );
     assert_eq!(next.code, Some(101), "{}", next.all_output());
     let text = &next.failures[property];
     assert!(text.contains(&format!("has seed {seed}")), "{text}");
     assert!(text.contains("after 1 kept"), "{text}");
+    // Another target (the same faults, another origin) is not given them.
+    let other = server(vec![Fault::ServerErrorOnPhone]);
+    let elsewhere = run_property_in(
+        &dir,
+        &other.base_url(),
+        property,
+        &with(&[("PROPTEST_RNG_SEED", "1"), ("PROPTEST_CASES", "1")]),
+    );
+    assert!(
+        !elsewhere
+            .all_output()
+            .contains("kept from earlier failures"),
+        "{}",
+        elsewhere.all_output()
+    );
 }
 
 #[test]
 fn kept_failures_that_cannot_be_read_are_said_not_skipped_silently() {
     let server = server(Vec::new());
     let dir = temp("unreadable-kept");
+    let target = server.base_url();
+    let origin = target
+        .trim_end_matches("/v1.0")
+        .replace("://", "_")
+        .replace(':', "_");
     // A folder where the file of kept seeds should be: it cannot be read.
-    std::fs::create_dir_all(dir.join("proptest-regressions/invite__never_5xx_or_hangs.txt"))
-        .expect("dir");
+    std::fs::create_dir_all(dir.join(origin).join("invite__never_5xx_or_hangs.txt")).expect("dir");
     let run = run_property_in(
         &dir,
-        &server.base_url(),
+        &target,
         "prop::invite::never_5xx_or_hangs",
         &[
             ("CONFORMANCE_TOKEN", TOKEN),
             ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", ""),
+            ("CONFORMANCE_REGRESSIONS", &arg(&dir)),
             ("PROPTEST_CASES", "2"),
         ],
     );

@@ -67,9 +67,9 @@ fn run_loaded(
     let mut fixtures = BTreeMap::new();
     match execute(env, contract, loaded, &mut verdict, &mut fixtures) {
         Ok(()) => {}
-        Err(Stop::Setup(e)) => {
-            verdict.error = Some(e);
-            verdict.setup = true;
+        Err(Stop::Setup { kind, error }) => {
+            verdict.error = Some(error);
+            verdict.setup = Some(kind);
         }
         Err(Stop::Error(e)) => verdict.error = Some(e),
     }
@@ -78,6 +78,9 @@ fn run_loaded(
             check.level = check.level.max(level);
         }
     }
+    // Only the checks the run judges (`--checks`, `--level`), at the
+    // levels they have in this case.
+    env.options.selection.retain(&mut verdict.checks);
     // Without the listener, missing notifications say nothing of the target.
     if let Some(why) = fixtures
         .values()
@@ -106,8 +109,9 @@ fn run_loaded(
 
 /// Why a case stopped before its verdict.
 enum Stop {
-    /// Its fixtures could not be set up: nothing about the exchange is known.
-    Setup(String),
+    /// A fixture of `kind` could not be set up: nothing about the exchange
+    /// is known.
+    Setup { kind: String, error: String },
     /// The exchange or a check could not be carried out.
     Error(String),
 }
@@ -183,7 +187,12 @@ fn prepare_fixtures(
                 verdict.skipped = Some(format!("fixture {var}: {e}"));
                 return Ok(None);
             }
-            Err(e) => return Err(Stop::Setup(format!("fixture {var} ({kind}): {e}"))),
+            Err(e) => {
+                return Err(Stop::Setup {
+                    kind: kind.clone(),
+                    error: format!("fixture {var} ({kind}): {e}"),
+                })
+            }
         };
         vars.insert(var.clone(), fixture.id.clone());
         for (k, v) in &fixture.extra {
