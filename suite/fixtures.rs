@@ -488,21 +488,38 @@ fn poll_established(env: &Env, id: &str, started: Instant) -> Result<(), String>
 }
 
 /// Reads `path` until `done` holds of its JSON body or the deadline passes.
-/// The target offers no event to wait on here, so the reads back off: 20 ms
-/// doubling to 500 ms. Returns the last body, or a description of the last answer.
+/// Returns the last body, or a description of the last answer.
 pub fn poll(
     env: &Env,
     path: &str,
     deadline: Instant,
     done: impl Fn(&Value) -> bool,
 ) -> Result<Value, String> {
+    poll_until(env, path, deadline, |status, body| {
+        status == 200 && body.is_some_and(&done)
+    })
+    .map(|(_, body)| body.unwrap_or_default())
+}
+
+/// Reads `path` until `done` holds of its answer (the status, and the body
+/// when it is JSON) or the deadline passes. The target offers no event to
+/// wait on here, so the reads back off: 20 ms doubling to 500 ms. Returns
+/// the answer `done` took, or a description of the last one.
+pub fn poll_until(
+    env: &Env,
+    path: &str,
+    deadline: Instant,
+    done: impl Fn(u16, Option<&Value>) -> bool,
+) -> Result<(u16, Option<Value>), String> {
     let request = HttpRequest::get(path);
     let mut pause = std::time::Duration::from_millis(20);
     let mut last: String;
     loop {
         match env.send(&request) {
+            Ok(r) if done(r.status, r.json_value()) => {
+                return Ok((r.status, r.json_value().cloned()))
+            }
             Ok(r) => match r.json_value() {
-                Some(body) if r.status == 200 && done(body) => return Ok(body.clone()),
                 Some(body) => {
                     last = format!(
                         "{} {}",

@@ -171,15 +171,6 @@ impl Shared {
 
     fn finish(&self, env: &Env, mut verdict: verdict::Verdict) -> Result<Completion, Failed> {
         let strict = env.options.strict;
-        let selection = &env.options.selection;
-        if selection.is_partial()
-            && verdict.checks.is_empty()
-            && verdict.error.is_none()
-            && verdict.skipped.is_none()
-        {
-            // A trial with nothing to judge did not pass: nothing was checked.
-            verdict.skipped = Some(selection.nothing_selected());
-        }
         if let Some(reason) = verdict.skipped.clone() {
             env.record(verdict);
             return Ok(Completion::ignored_with(reason));
@@ -500,7 +491,7 @@ fn conclude(
         );
         ExitCode::from(EXIT_RAN_NOTHING)
     } else {
-        if conclusion.num_passed == 0 {
+        if conclusion.num_passed == 0 && conclusion.num_ignored == 0 {
             // A filter matching none of this binary's tests is libtest's
             // success: `cargo test FILTER` runs every test binary with it.
             eprintln!(

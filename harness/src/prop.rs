@@ -195,6 +195,10 @@ where
     let decided = results
         .iter()
         .position(|r| r.as_ref().is_some_and(Judged::decides));
+    // The inputs up to the one that decided: those after it may or may
+    // not have run, as the workers raced.
+    let considered = &results[..decided.map_or(results.len(), |i| i + 1)];
+    let skipped = Skipped::of(considered);
     match decided.and_then(|i| results[i].as_ref().map(|r| (i, r))) {
         Some((i, Judged::Failed(first))) => {
             let found = Found {
@@ -212,9 +216,56 @@ where
             ));
             verdict.setup.clone_from(&f.setup);
         }
-        _ => settled(env, name, &results, &seeds, &mut verdict),
+        _ => {
+            if skipped.count > 0 && skipped.count == results.len() {
+                verdict.skipped = Some(format!(
+                    "every generated input was skipped: {}",
+                    skipped.reasons.join("; ")
+                ));
+                return verdict;
+            }
+            // Every input ran: an entry of the register that none of them
+            // failed is fixed.
+            env.known.property_ran(name);
+            settled(env, name, &results, &seeds, &mut verdict);
+        }
+    }
+    if skipped.count > 0 {
+        let ran = considered.len();
+        verdict.place.extra.push((
+            "skipped".to_owned(),
+            format!(
+                "{} of the first {ran} generated inputs: {}",
+                skipped.count,
+                skipped.reasons.join("; ")
+            ),
+        ));
     }
     verdict
+}
+
+/// The inputs skipped, and why (each reason once).
+struct Skipped<'a> {
+    count: usize,
+    reasons: Vec<&'a str>,
+}
+
+impl<'a> Skipped<'a> {
+    fn of(results: &'a [Option<Judged>]) -> Self {
+        let mut skipped = Self {
+            count: 0,
+            reasons: Vec::new(),
+        };
+        for r in results.iter().flatten() {
+            if let Judged::Skipped(reason) = r {
+                skipped.count += 1;
+                if !skipped.reasons.contains(&reason.as_str()) {
+                    skipped.reasons.push(reason);
+                }
+            }
+        }
+        skipped
+    }
 }
 
 /// A run's seed, its number of inputs, how many kept seeds came first, and
@@ -226,40 +277,9 @@ struct Run {
     config: Config,
 }
 
-/// The verdict of a property no input failed: passed, noted (the first
-/// input with a warning or a known failure), or ignored when every input
-/// was skipped; the inputs skipped are counted.
+/// The verdict of a property no input failed: passed, or noted (the first
+/// input with a warning or a known failure).
 fn settled(env: &Env, name: &str, results: &Results, seeds: &[u64], verdict: &mut Verdict) {
-    let mut reasons: Vec<&str> = Vec::new();
-    let mut skipped = 0;
-    for r in results.iter().flatten() {
-        if let Judged::Skipped(reason) = r {
-            skipped += 1;
-            if !reasons.contains(&reason.as_str()) {
-                reasons.push(reason);
-            }
-        }
-    }
-    if skipped > 0 && skipped == results.len() {
-        verdict.skipped = Some(format!(
-            "every generated input was skipped: {}",
-            reasons.join("; ")
-        ));
-        return;
-    }
-    // Every input ran: an entry of the register that none of them failed
-    // is fixed.
-    env.known.property_ran(name);
-    if skipped > 0 {
-        verdict.place.extra.push((
-            "skipped".to_owned(),
-            format!(
-                "{skipped} of {} generated inputs: {}",
-                results.len(),
-                reasons.join("; ")
-            ),
-        ));
-    }
     let noted = results.iter().enumerate().find_map(|(i, r)| match r {
         Some(Judged::Noted(f)) => Some((seeds[i], f.clone())),
         _ => None,

@@ -151,8 +151,10 @@ fn existing_calls_without_notifications_are_followed_by_polling() {
     );
     assert!(check("notification")["not_run"].as_u64().unwrap_or(0) > 0);
 
-    // The polling path can fail too: an operation that cannot be read never ends.
-    let broken = server(vec![Fault::OperationGet404]);
+    // The polling path can fail too: an operation read as running after it
+    // ended never ends. (One that answers 404 may be gone because it ended:
+    // a correct target may do that, so polling cannot judge it.)
+    let broken = server(vec![Fault::OperationGetStale]);
     let group = create_call(broken.addr(), true);
     let run = run_suite(
         &[

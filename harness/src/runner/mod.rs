@@ -35,13 +35,23 @@ pub fn run_case(env: &Env, contract: &dyn Contract, name: &str, file: &Path) -> 
         place: place(env, name, file),
         ..Verdict::default()
     };
-    match load_case(file) {
+    let mut verdict = match load_case(file) {
         Ok(loaded) => run_loaded(env, contract, &loaded, verdict),
         Err(e) => {
             verdict.error = Some(format!("the case file is broken: {e}"));
-            verdict
+            return verdict;
         }
+    };
+    let selection = &env.options.selection;
+    if selection.is_partial()
+        && verdict.checks.is_empty()
+        && verdict.error.is_none()
+        && verdict.skipped.is_none()
+    {
+        // A case with nothing to judge did not pass: nothing was checked.
+        verdict.skipped = Some(selection.nothing_selected());
     }
+    verdict
 }
 
 /// Runs a case held as JSON (a generated one) as its file would run;
