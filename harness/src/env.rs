@@ -628,6 +628,83 @@ mod tests {
         RerunArgs::from_cli(&cli, false, Vec::new()).lines("case::x", &[])
     }
 
+    /// A plain-HTTP server on loopback that answers every request 404,
+    /// read in full first; its address.
+    async fn plain_http() -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        addr
+    }
+
+    fn limits() -> Limits {
+        Limits {
+            timeout: Duration::from_millis(2000),
+            max_body: 1 << 20,
+            retry_budget_secs: 0,
+        }
+    }
+
+    #[test]
+    fn a_target_that_gives_no_answer_stops_the_run_at_the_preflight() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let said = runtime.block_on(async {
+            // Accepts and says nothing.
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let held = tokio::spawn(async move {
+                let mut open = Vec::new();
+                while let Ok((stream, _)) = listener.accept().await {
+                    open.push(stream);
+                }
+            });
+            let mut limits = limits();
+            limits.timeout = Duration::from_millis(300);
+            let http = Http::new(&format!("http://{addr}/v1.0"), None, limits).unwrap();
+            let said = preflight(&http, "/x", "T", false).await;
+            held.abort();
+            said
+        });
+        let message = said.expect_err("no answer stops the run").to_string();
+        assert!(message.contains("said nothing"), "{message}");
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn an_https_target_that_speaks_plain_http_stops_the_run_at_the_preflight() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let said = runtime.block_on(async {
+            let addr = plain_http().await;
+            let http = Http::new(&format!("https://{addr}/v1.0"), None, limits()).unwrap();
+            preflight(&http, "/x", "T", false).await
+        });
+        let message = said.expect_err("a TLS failure stops the run").to_string();
+        assert!(
+            message.contains("is the target plain HTTP? Then its URL starts with http://"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_plain_http_target_that_answers_is_no_setup_error() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let said = runtime.block_on(async {
+            let addr = plain_http().await;
+            let http = Http::new(&format!("http://{addr}/v1.0"), None, limits()).unwrap();
+            preflight(&http, "/x", "T", false).await
+        });
+        assert!(said.is_ok(), "{said:?}");
+    }
+
     #[test]
     fn a_rerun_repeats_every_option_given_and_no_default() {
         let [test, nextest] = &rerun(&[
