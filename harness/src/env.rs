@@ -678,15 +678,20 @@ mod tests {
         assert!(message.contains("said nothing"), "{message}");
     }
 
+    /// The preflight against the plain-HTTP server, as `scheme` names it.
+    fn preflight_plain_http(scheme: &str) -> Result<(), SetupError> {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let addr = plain_http().await;
+            let http = Http::new(&format!("{scheme}://{addr}/v1.0"), None, limits()).unwrap();
+            preflight(&http, "/x", "T", false).await
+        })
+    }
+
     #[cfg(feature = "tls")]
     #[test]
     fn an_https_target_that_speaks_plain_http_stops_the_run_at_the_preflight() {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let said = runtime.block_on(async {
-            let addr = plain_http().await;
-            let http = Http::new(&format!("https://{addr}/v1.0"), None, limits()).unwrap();
-            preflight(&http, "/x", "T", false).await
-        });
+        let said = preflight_plain_http("https");
         let message = said.expect_err("a TLS failure stops the run").to_string();
         assert!(
             message.contains("is the target plain HTTP? Then its URL starts with http://"),
@@ -696,12 +701,7 @@ mod tests {
 
     #[test]
     fn a_plain_http_target_that_answers_is_no_setup_error() {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let said = runtime.block_on(async {
-            let addr = plain_http().await;
-            let http = Http::new(&format!("http://{addr}/v1.0"), None, limits()).unwrap();
-            preflight(&http, "/x", "T", false).await
-        });
+        let said = preflight_plain_http("http");
         assert!(said.is_ok(), "{said:?}");
     }
 

@@ -2,6 +2,8 @@
 //! closest names by edit distance, or the tests under a name that is a
 //! folder's.
 
+use crate::matching::edit_distance;
+
 /// Up to three names close to `wanted` (a typo's worth of edits away),
 /// closest first; or, when `wanted` is a prefix of names (a folder), the
 /// first few of those.
@@ -20,7 +22,7 @@ pub fn did_you_mean<'a>(wanted: &str, names: &[&'a str]) -> Vec<&'a str> {
     let most = (wanted.chars().count() / 3).max(2);
     let mut close: Vec<(usize, &str)> = names
         .iter()
-        .map(|n| (distance(wanted, n), *n))
+        .map(|n| (edit_distance(wanted, n), *n))
         .filter(|(d, _)| *d <= most)
         .collect();
     close.sort();
@@ -32,24 +34,6 @@ pub fn did_you_mean<'a>(wanted: &str, names: &[&'a str]) -> Vec<&'a str> {
         .take(3)
         .map(|(_, n)| n)
         .collect()
-}
-
-/// Levenshtein distance, over characters.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != *cb))
-                .min(above + 1)
-                .min(row[j] + 1);
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
@@ -69,7 +53,6 @@ mod tests {
             did_you_mean("case::rejections::unknown_cal", NAMES),
             ["case::rejections::unknown_call"]
         );
-        assert_eq!(distance("kitten", "sitting"), 3);
     }
 
     #[test]
