@@ -339,7 +339,8 @@ where
     // would print `test result: ok.` first), with what was probably meant.
     if let Some(name) = args.filter.as_deref().filter(|_| args.exact && !args.list) {
         if !trials.iter().any(|t| t.name() == name) {
-            eprintln!("{}", no_such_test(&shared.cli.cases, &trials, name));
+            let names: Vec<&str> = trials.iter().map(Trial::name).collect();
+            eprintln!("{}", suggest::no_such_test(&shared.cli.cases, &names, name));
             return ExitCode::from(EXIT_RAN_NOTHING);
         }
     }
@@ -359,35 +360,6 @@ where
         return conclusion.exit_code();
     }
     conclude(&shared, &conclusion, selected, &plan)
-}
-
-/// The error for `--exact NAME` when no test has that name: the names it
-/// is closest to, from every trial (the case files read from the folder).
-fn no_such_test(cases: &std::path::Path, trials: &[Trial], name: &str) -> String {
-    // `--exact` built no case trials but the one named: read the folder
-    // now, for names (an unreadable folder only means fewer suggestions).
-    let files = discover::discover(cases).unwrap_or_default();
-    let names: Vec<&str> = trials
-        .iter()
-        .map(Trial::name)
-        .chain(files.iter().map(|f| f.name.as_str()))
-        .collect();
-    let mut text = format!(
-        "error: no test is named {name} (--exact takes a whole name; --list names every test)"
-    );
-    let meant = suggest::did_you_mean(name, &names);
-    if !meant.is_empty() {
-        text.push_str("\n  did you mean:");
-        for m in meant {
-            text.push_str(&format!("\n    {m}"));
-        }
-        if names.iter().any(|n| n.starts_with(&format!("{name}::"))) {
-            text.push_str(&format!(
-                "\n  (every test under {name}:: runs with the filter {name}:: and no --exact)"
-            ));
-        }
-    }
-    text
 }
 
 /// Every check id a verdict or the register may name.
@@ -412,7 +384,9 @@ fn conclude(
     let env = shared.env.get();
     if let Some(Ok(env)) = env {
         release_leftovers(&*shared.contract, env);
-        print_seeds(env);
+        if let Some(seeds) = seed::summary(&lock(&env.verdicts), env.options.seeding) {
+            eprintln!("{seeds}");
+        }
     }
     // A process that set up no run (under nextest, one that ran only a
     // lint) still writes its part: the report counts every test that ran.
@@ -503,44 +477,14 @@ fn conclude(
     }
 }
 
-/// Why the trials that talk to the target all went without reaching it
-/// (ignored before they ran, or skipped as they ran, for want of what the
-/// target cannot give), when they did; `None` when one reached it, or when
-/// none wanted anything (nothing was selected that talks to it).
+/// Why the trials that talk to the target all went without reaching it,
+/// when they did (see [`Plan::wanting_when_nothing_reached`]).
 fn checked_nothing(shared: &Shared, plan: &Plan) -> Option<Vec<String>> {
-    if shared.requests_by_trials().unwrap_or(0) > 0 {
-        return None;
+    let reached = shared.requests_by_trials().unwrap_or(0) > 0;
+    match shared.env.get() {
+        Some(Ok(env)) => plan.wanting_when_nothing_reached(reached, &lock(&env.verdicts)),
+        _ => plan.wanting_when_nothing_reached(reached, &[]),
     }
-    let mut wanting = plan.wanting.clone();
-    if let Some(Ok(env)) = shared.env.get() {
-        for v in lock(&env.verdicts).iter() {
-            if let Some(reason) = v.skipped.as_ref().filter(|r| !wanting.contains(r)) {
-                wanting.push(format!("{}: {reason}", v.place.test));
-            }
-        }
-    }
-    (!wanting.is_empty()).then_some(wanting)
-}
-
-/// The seeds the properties ran with, on stderr after the run: with
-/// `--seed random` the only record of what was explored.
-fn print_seeds(env: &Env) {
-    let verdicts = lock(&env.verdicts);
-    let mut seeds: Vec<String> = verdicts
-        .iter()
-        .filter_map(|v| {
-            Some(format!(
-                "  {} PROPTEST_RNG_SEED={}",
-                v.place.test, v.place.seed?
-            ))
-        })
-        .collect();
-    seeds.sort();
-    if seeds.is_empty() {
-        return;
-    }
-    let from = seed::run_seed(&prop::config(), env.options.seeding, "").from;
-    eprintln!("seeds, {}:\n{}", from.describe(), seeds.join("\n"));
 }
 
 /// Under nextest, the last line of stderr: `Error: <one line>`, which nextest

@@ -72,6 +72,30 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// Why the selected trials that talk to the target all went without
+    /// reaching it (ignored before they ran, or skipped as they ran, for
+    /// want of what the target cannot give), when none `reached` it and
+    /// one wanted something; `None` otherwise (one reached it, or nothing
+    /// selected talks to it).
+    pub fn wanting_when_nothing_reached(
+        &self,
+        reached: bool,
+        verdicts: &[crate::verdict::Verdict],
+    ) -> Option<Vec<String>> {
+        if reached {
+            return None;
+        }
+        let mut wanting = self.wanting.clone();
+        for v in verdicts {
+            if let Some(reason) = &v.skipped {
+                wanting.push(format!("{}: {reason}", v.place.test));
+            }
+        }
+        (!wanting.is_empty()).then_some(wanting)
+    }
+}
+
 /// What discovery reads of a case file: its `ignore` reason and its
 /// fixtures (a broken file reads as neither: its trial reports it).
 #[derive(Debug, Default, serde::Deserialize)]

@@ -91,6 +91,27 @@ pub fn run_seed(config: &Config, seeding: Seeding, name: &str) -> RunSeed {
     RunSeed { seed, from }
 }
 
+/// The seeds the properties of `verdicts` ran with, for stderr after the
+/// run (with `--seed random`, the only record of what was explored); `None`
+/// when no property ran.
+pub fn summary(verdicts: &[crate::verdict::Verdict], seeding: Seeding) -> Option<String> {
+    let mut seeds: Vec<String> = verdicts
+        .iter()
+        .filter_map(|v| {
+            Some(format!(
+                "  {} PROPTEST_RNG_SEED={}",
+                v.place.test, v.place.seed?
+            ))
+        })
+        .collect();
+    if seeds.is_empty() {
+        return None;
+    }
+    seeds.sort();
+    let from = run_seed(&crate::prop::config(), seeding, "").from;
+    Some(format!("seeds, {}:\n{}", from.describe(), seeds.join("\n")))
+}
+
 /// FNV-1a over the version and the name: the same on every machine and
 /// every build of the same version (std's hashers promise neither).
 fn derived(version: &str, name: &str) -> u64 {

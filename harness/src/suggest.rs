@@ -4,6 +4,35 @@
 
 use crate::matching::edit_distance;
 
+/// The error for `--exact NAME` when no test has that name: the names it
+/// is closest to, among `names` (the trials built) and the case files read
+/// from `cases` (`--exact` built no case trial but the one named; a folder
+/// that cannot be read only means fewer suggestions).
+pub fn no_such_test(cases: &std::path::Path, names: &[&str], name: &str) -> String {
+    let files = crate::discover::discover(cases).unwrap_or_default();
+    let names: Vec<&str> = names
+        .iter()
+        .copied()
+        .chain(files.iter().map(|f| f.name.as_str()))
+        .collect();
+    let mut text = format!(
+        "error: no test is named {name} (--exact takes a whole name; --list names every test)"
+    );
+    let meant = did_you_mean(name, &names);
+    if !meant.is_empty() {
+        text.push_str("\n  did you mean:");
+        for m in meant {
+            text.push_str(&format!("\n    {m}"));
+        }
+        if names.iter().any(|n| n.starts_with(&format!("{name}::"))) {
+            text.push_str(&format!(
+                "\n  (every test under {name}:: runs with the filter {name}:: and no --exact)"
+            ));
+        }
+    }
+    text
+}
+
 /// Up to three names close to `wanted` (a typo's worth of edits away),
 /// closest first; or, when `wanted` is a prefix of names (a folder), the
 /// first few of those.
