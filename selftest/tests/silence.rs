@@ -207,6 +207,55 @@ fn a_target_that_cannot_create_calls_stops_the_run_once_with_what_to_change() {
 }
 
 #[test]
+fn notifications_that_never_reach_the_listener_stop_the_run_once_and_polling_runs_it() {
+    use conformance_selftest::stubs::{graph, GraphConfig, Notifications};
+    // It answers every request as Graph would, and never notifies anyone:
+    // the commonest first mock.
+    let stub = graph(GraphConfig::notifications(Notifications::NeverEstablished)).expect("stub");
+    let args = [
+        "--target",
+        &stub.target(),
+        "--notification-timeout-ms",
+        "500",
+    ];
+    let env = [("CONFORMANCE_TOKEN", TOKEN)];
+    let stopped = run_suite(&args, &env).expect("runs");
+    assert_eq!(stopped.code, Some(2), "{}", stopped.all_output());
+    assert_eq!(
+        stopped.stderr.matches("error: ").count(),
+        1,
+        "{}",
+        stopped.stderr
+    );
+    assert!(
+        stopped
+            .stderr
+            .contains("is that URL reachable from the target?")
+            && stopped.stderr.contains("--no-notifications"),
+        "{}",
+        stopped.stderr
+    );
+    assert!(!stopped.stdout.contains("test "), "{}", stopped.stdout);
+    // As it advises: polling instead, the invites themselves are judged.
+    let mut polled_args = args.to_vec();
+    polled_args.push("--no-notifications");
+    let polled = run_suite(&polled_args, &env).expect("runs");
+    assert_ne!(polled.code, Some(2), "{}", polled.all_output());
+    assert!(
+        polled.stdout.lines().any(|l| l
+            .starts_with("test case::invite::examples::example_1_invite_one_participant ")
+            && l.ends_with("... ok")),
+        "{}",
+        polled.all_output()
+    );
+    assert!(
+        !polled.all_output().contains("not notified as established"),
+        "{}",
+        polled.all_output()
+    );
+}
+
+#[test]
 fn a_failing_input_is_kept_per_target_and_replayed_first_against_it_alone() {
     let faulty = server(vec![Fault::ServerErrorOnPhone]);
     let dir = temp("kept");
