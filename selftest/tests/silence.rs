@@ -15,6 +15,15 @@ fn arg(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// The folder a target's kept seeds go to: `http://127.0.0.1:8080/v1.0`
+/// -> `http_127.0.0.1_8080`.
+fn origin_folder(target: &str) -> String {
+    target
+        .trim_end_matches("/v1.0")
+        .replace("://", "_")
+        .replace(':', "_")
+}
+
 /// Runs `property` alone against `target` from `dir` (where its kept
 /// failures land), with the repository's cases and schemas.
 fn run_property_in(dir: &Path, target: &str, property: &str, env: &[(&str, &str)]) -> Run {
@@ -282,11 +291,9 @@ fn a_failing_input_is_kept_per_target_and_replayed_first_against_it_alone() {
     );
     assert_eq!(first.code, Some(101), "{}", first.all_output());
     // Kept under the target's origin, never in the working directory.
-    let origin = target
-        .trim_end_matches("/v1.0")
-        .replace("://", "_")
-        .replace(':', "_");
-    let file = kept_dir.join(origin).join("invite__never_5xx_or_hangs.txt");
+    let file = kept_dir
+        .join(origin_folder(&target))
+        .join("invite__never_5xx_or_hangs.txt");
     let kept = std::fs::read_to_string(&file).expect("the failing input's seed is kept");
     assert!(kept.contains(&target.replace("/v1.0", "")), "{kept}");
     assert!(!kept.contains("Commit"), "{kept}");
@@ -333,12 +340,12 @@ fn kept_failures_that_cannot_be_read_are_said_not_skipped_silently() {
     let server = server(Vec::new());
     let dir = temp("unreadable-kept");
     let target = server.base_url();
-    let origin = target
-        .trim_end_matches("/v1.0")
-        .replace("://", "_")
-        .replace(':', "_");
     // A folder where the file of kept seeds should be: it cannot be read.
-    std::fs::create_dir_all(dir.join(origin).join("invite__never_5xx_or_hangs.txt")).expect("dir");
+    std::fs::create_dir_all(
+        dir.join(origin_folder(&target))
+            .join("invite__never_5xx_or_hangs.txt"),
+    )
+    .expect("dir");
     let run = run_property_in(
         &dir,
         &target,
