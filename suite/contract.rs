@@ -50,6 +50,14 @@ impl Contract for InviteContract {
         fixtures::prepare(env, &self.options, kind)
     }
 
+    fn unavailable(&self, kind: &str) -> Option<String> {
+        fixtures::unavailable(&self.options, kind)
+    }
+
+    fn probe(&self, env: &Env, kinds: &[String]) -> Result<(), String> {
+        fixtures::probe(env, &self.options, kinds)
+    }
+
     fn release(&self, env: &Env, fixture: &Fixture) -> Result<(), String> {
         fixtures::release(env, fixture)
     }

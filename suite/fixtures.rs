@@ -69,10 +69,6 @@ pub const MOVED_USER: &str = "682b6c37-0729-4fab-ace6-d730d5d9137e";
 /// invite's roster update lists the whole roster, so calls stay small.
 const POOL_USES: usize = 4;
 
-/// How many moves share one source call: its roster does not grow (the user
-/// is seated again before each move and leaves with it), so it can serve longer.
-const SOURCE_USES: usize = 8;
-
 /// Calls shared by consecutive generated invites: (pool, thread, kind) ->
 /// the call and how often it was handed out.
 type Pools = HashMap<(&'static str, ThreadId, Kind), (Fixture, usize)>;
@@ -109,11 +105,13 @@ pub fn release_pool(env: &Env, pool: &'static str) {
 
 fn from_pool(env: &Env, opts: &CallOptions, kind: Kind) -> Option<Result<Fixture, FixtureError>> {
     let pool = POOL.with(Cell::get)?;
-    let most = match kind {
-        Kind::Group | Kind::P2p => POOL_USES,
-        Kind::MoveSource => SOURCE_USES,
-        _ => return None,
-    };
+    // A call moved from is never shared: a move the target refused leaves
+    // the user seated, and the next move from the same call would find two
+    // seats (and fail or pass by which inputs shared it).
+    if !matches!(kind, Kind::Group | Kind::P2p) {
+        return None;
+    }
+    let most = POOL_USES;
     let key = (pool, std::thread::current().id(), kind);
     let taken = POOLS
         .lock()
@@ -122,13 +120,6 @@ fn from_pool(env: &Env, opts: &CallOptions, kind: Kind) -> Option<Result<Fixture
     match taken {
         Some((mut fixture, uses)) if uses < most => {
             fixture.since = Instant::now();
-            // A source call lost its user to the last move: seat it again.
-            if kind == Kind::MoveSource {
-                if let Err(e) = seat_moved_user(env, &mut fixture) {
-                    end_or_report(env, &fixture);
-                    return Some(Err(e));
-                }
-            }
             POOLS
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -178,25 +169,46 @@ pub fn create_owned(env: &Env, group: bool) -> Result<Fixture, FixtureError> {
     }
 }
 
-fn prepare_fresh(env: &Env, opts: &CallOptions, kind: Kind) -> Result<Fixture, FixtureError> {
-    let name = kind.name();
-    let lent = match kind {
+/// The id of the call the user lent for `kind`, if any.
+fn lent(opts: &CallOptions, kind: Kind) -> Option<&str> {
+    match kind {
         Kind::Group => opts.group_call_id.as_deref(),
         Kind::P2p => opts.p2p_call_id.as_deref(),
         _ => None,
-    };
-    if let Some(id) = lent {
+    }
+}
+
+/// Whether a fixture of `kind` is a call the suite creates.
+fn creates_call(opts: &CallOptions, kind: Kind) -> bool {
+    kind != Kind::Unknown && lent(opts, kind).is_none()
+}
+
+/// Why the target cannot give a fixture named `name` under these options
+/// (a fresh call, with --no-create-calls and none lent); `None` when it may.
+pub fn unavailable(opts: &CallOptions, name: &str) -> Option<String> {
+    let kind = Kind::parse(name)?;
+    if opts.create_calls() || !creates_call(opts, kind) {
+        return None;
+    }
+    Some(
+        match kind {
+            Kind::Group => "--no-create-calls is set and no --group-call-id lends a group call",
+            Kind::P2p => "--no-create-calls is set and no --p2p-call-id lends a peer-to-peer call",
+            _ => "--no-create-calls is set, and this call must be the suite's own (it is ended, replaced or moved from)",
+        }
+        .to_owned(),
+    )
+}
+
+fn prepare_fresh(env: &Env, opts: &CallOptions, kind: Kind) -> Result<Fixture, FixtureError> {
+    let name = kind.name();
+    if let Some(id) = lent(opts, kind) {
         return Ok(existing(name, id));
     }
-    if kind != Kind::Unknown && !opts.create_calls() {
-        let hint = match kind {
-            Kind::Group => "; pass --group-call-id to use an existing group call",
-            Kind::P2p => "; pass --p2p-call-id to use an existing peer-to-peer call",
-            _ => "",
-        };
+    if let Some(reason) = unavailable(opts, name) {
         return Err(FixtureError::Unavailable {
             kind: name.to_owned(),
-            reason: format!("the case needs a fresh call and --no-create-calls is set{hint}"),
+            reason,
         });
     }
     match kind {
@@ -292,36 +304,81 @@ fn post_json(
     Ok(env.send(&HttpRequest::post_json(path, body))?)
 }
 
+/// Graph's paths start after the version: a target URL without it meets
+/// 404 on every path.
+const VERSION_HINT: &str =
+    "does the target URL end with the API version, as in https://graph.microsoft.com/v1.0?";
+
+/// Why a call could not be created, told apart for the probe before the run.
+enum CreateFailure {
+    /// The POST got no answer.
+    Transport(conformance_harness::TransportError),
+    /// It was answered, but not with 201.
+    Refused { status: u16, message: String },
+    /// It was created, but never established; `heard`: whether anything at
+    /// all reached its callback (or the suite polled instead).
+    NotEstablished { message: String, heard: bool },
+    /// The created call's body is unusable.
+    Body(String),
+}
+
+impl CreateFailure {
+    fn into_fixture_error(self, kind: &str) -> FixtureError {
+        let message = match self {
+            Self::Transport(e) => return FixtureError::Transport(e),
+            Self::Refused { message, .. }
+            | Self::NotEstablished { message, .. }
+            | Self::Body(message) => message,
+        };
+        FixtureError::Create {
+            kind: kind.to_owned(),
+            message,
+        }
+    }
+}
+
 fn create(env: &Env, kind: &str, body: &dyn Fn(&str) -> Value) -> Result<Fixture, FixtureError> {
+    create_call(env, kind, body).map_err(|f| f.into_fixture_error(kind))
+}
+
+fn create_call(
+    env: &Env,
+    kind: &str,
+    body: &dyn Fn(&str) -> Value,
+) -> Result<Fixture, CreateFailure> {
     let (callback, mailbox) = env.listener.mailbox();
     let started = Instant::now();
-    let response = post_json(env, "/communications/calls", &body(&callback))?;
-    let fail = |message: String| FixtureError::Create {
-        kind: kind.to_owned(),
-        message,
-    };
+    let response = env
+        .send(&HttpRequest::post_json(
+            "/communications/calls",
+            &body(&callback),
+        ))
+        .map_err(CreateFailure::Transport)?;
     if response.status != 201 {
-        // Graph's paths start after the version: a target URL without it
-        // meets 404 on every path.
         let hint = if response.status == 404 {
-            " (does the target URL end with the API version, as in https://graph.microsoft.com/v1.0?)"
+            format!(" ({VERSION_HINT})")
         } else {
-            ""
+            String::new()
         };
-        return Err(fail(format!(
-            "POST /communications/calls answered {} (expected 201){hint}: {}",
-            response.status_line(),
-            response.body_excerpt(300)
-        )));
+        return Err(CreateFailure::Refused {
+            status: response.status,
+            message: format!(
+                "POST /communications/calls answered {} (expected 201){hint}: {}",
+                response.status_line(),
+                response.body_excerpt(300)
+            ),
+        });
     }
     if let Some(Err(e)) = &response.json {
-        return Err(fail(format!("the created call's body is {e}")));
+        return Err(CreateFailure::Body(format!(
+            "the created call's body is {e}"
+        )));
     }
     let id = response
         .json_value()
         .and_then(|b| b.get("id"))
         .and_then(Value::as_str)
-        .ok_or_else(|| fail("the created call has no string `id`".into()))?
+        .ok_or_else(|| CreateFailure::Body("the created call has no string `id`".into()))?
         .to_owned();
     let fixture = Fixture {
         kind: kind.to_owned(),
@@ -343,9 +400,75 @@ fn create(env: &Env, kind: &str, body: &dyn Fn(&str) -> Value) -> Result<Fixture
         Ok(()) => Ok(fixture),
         Err(message) => {
             end_or_report(env, &fixture);
-            Err(fail(message))
+            let heard = fixture
+                .mailbox
+                .as_ref()
+                .is_none_or(|m| !m.snapshot().is_empty());
+            Err(CreateFailure::NotEstablished { message, heard })
         }
     }
+}
+
+/// Before the run, when the selected trials need calls the suite creates:
+/// one call created, awaited and ended. A set-up that is wrong for every
+/// trial is said once, with what to change: a target URL every creation
+/// meets with 404, a target that does not create calls, one that never
+/// answers, notifications that never reach the listener. Anything else is
+/// left for the trials to report, each with its request.
+pub fn probe(env: &Env, opts: &CallOptions, kinds: &[String]) -> Result<(), String> {
+    let Some(kind) = kinds
+        .iter()
+        .filter_map(|k| Kind::parse(k))
+        .find(|k| creates_call(opts, *k) && opts.create_calls())
+    else {
+        return Ok(());
+    };
+    let group = !matches!(kind, Kind::P2p | Kind::DisposableP2p);
+    let body: &dyn Fn(&str) -> Value = if group { &group_body } else { &p2p_body };
+    let (callback, _) = env.listener.mailbox();
+    let refused_before = env.listener.refusals();
+    let failure = match create_call(env, kind.name(), body) {
+        Ok(fixture) => {
+            end_or_report(env, &fixture);
+            return Ok(());
+        }
+        Err(failure) => failure,
+    };
+    let wait = env.options.notification_timeout.as_millis();
+    match failure {
+        CreateFailure::Transport(e @ conformance_harness::TransportError::Timeout { .. }) => Err(format!(
+            "the target accepted the connection but did not answer POST /communications/calls ({e}): is --target the server you meant? (--response-timeout-ms gives a slow one longer)"
+        )),
+        CreateFailure::Refused { status: 404, message } => Err(format!(
+            "the selected trials create calls, and {message}; a target that cannot create calls is run with --no-create-calls (and --group-call-id, --p2p-call-id to lend calls)"
+        )),
+        CreateFailure::Refused { status: 405 | 501, message } => Err(format!(
+            "the target does not create calls: {message}; pass --no-create-calls, with --group-call-id and --p2p-call-id to lend calls"
+        )),
+        // Silence while the listener refused connections says nothing of
+        // the target or of the callback URL: the listener is the problem.
+        CreateFailure::NotEstablished { heard: false, .. } if env.listener.saturation(refused_before).is_some() => Err(format!(
+            "{}: the target's notifications may have been among the refused, so nothing can be judged; is another process flooding the listener? (it listens at {}/…)",
+            env.listener.saturation(refused_before).unwrap_or_default(),
+            origin_of(&callback)
+        )),
+        CreateFailure::NotEstablished { heard: false, .. } => Err(format!(
+            "the target created a call, but no notification reached the suite's listener within {wait} ms (it was to come to {}/…): is that URL reachable from the target? --callback-url names one that is (a tunnel to --listen); --no-notifications follows calls by polling instead",
+            origin_of(&callback)
+        )),
+        // Notifications that came but did not say so are findings about
+        // them: each trial reports its own.
+        _ => Ok(()),
+    }
+}
+
+/// `http://host:port/a/b` -> `http://host:port`: where the listener is,
+/// without the (secret) path of one callback.
+fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    url[after_scheme..]
+        .find('/')
+        .map_or(url, |i| &url[..after_scheme + i])
 }
 
 /// Without notifications, the call's state is read until it is established.
@@ -371,21 +494,38 @@ fn poll_established(env: &Env, id: &str, started: Instant) -> Result<(), String>
 }
 
 /// Reads `path` until `done` holds of its JSON body or the deadline passes.
-/// The target offers no event to wait on here, so the reads back off: 20 ms
-/// doubling to 500 ms. Returns the last body, or a description of the last answer.
+/// Returns the last body, or a description of the last answer.
 pub fn poll(
     env: &Env,
     path: &str,
     deadline: Instant,
     done: impl Fn(&Value) -> bool,
 ) -> Result<Value, String> {
+    poll_until(env, path, deadline, |status, body| {
+        status == 200 && body.is_some_and(&done)
+    })
+    .map(|(_, body)| body.unwrap_or_default())
+}
+
+/// Reads `path` until `done` holds of its answer (the status, and the body
+/// when it is JSON) or the deadline passes. The target offers no event to
+/// wait on here, so the reads back off: 20 ms doubling to 500 ms. Returns
+/// the answer `done` took, or a description of the last one.
+pub fn poll_until(
+    env: &Env,
+    path: &str,
+    deadline: Instant,
+    done: impl Fn(u16, Option<&Value>) -> bool,
+) -> Result<(u16, Option<Value>), String> {
     let request = HttpRequest::get(path);
     let mut pause = std::time::Duration::from_millis(20);
     let mut last: String;
     loop {
         match env.send(&request) {
+            Ok(r) if done(r.status, r.json_value()) => {
+                return Ok((r.status, r.json_value().cloned()))
+            }
             Ok(r) => match r.json_value() {
-                Some(body) if r.status == 200 && done(body) => return Ok(body.clone()),
                 Some(body) => {
                     last = format!(
                         "{} {}",
@@ -489,19 +629,14 @@ pub fn end(env: &Env, fixture: &Fixture) -> Result<(), String> {
 /// after `since` names them: read from `GET …/participants` (the roster as the
 /// target holds it), or from the roster update when that list is not served.
 /// The spec's own roster examples give participants `"id": null`, so a
-/// notification alone may not say. `earlier` is an id not to take (a seat
-/// from before, still in the call on a target that kept a moved user).
+/// notification alone may not say.
 pub fn participant_id(
     env: &Env,
     call: &str,
     mailbox: &Mailbox,
     user: &str,
     since: Instant,
-    earlier: Option<&str>,
 ) -> Result<String, String> {
-    fn user_of(p: &Value) -> Option<&str> {
-        p.pointer("/info/identity/user/id").and_then(Value::as_str)
-    }
     let named = |all: &[&Value]| {
         roster_items(all, call).iter().any(|item| {
             item.get("resourceData")
@@ -520,12 +655,7 @@ pub fn participant_id(
     if !named(&all) {
         return Err(format!("no roster update of call {call} named user {user}"));
     }
-    let pick = |list: &[Value]| -> Option<String> {
-        list.iter().rev().find_map(|p| {
-            let id = p.get("id")?.as_str()?;
-            (user_of(p) == Some(user) && earlier != Some(id)).then(|| id.to_owned())
-        })
-    };
+    let pick = |list: &[Value]| seat_of(list, user);
     let listed = env.send(&HttpRequest::get(format!(
         "/communications/calls/{call}/participants"
     )));
@@ -554,6 +684,44 @@ pub fn participant_id(
     })
 }
 
+/// The user id of a participant.
+fn user_of(p: &Value) -> Option<&str> {
+    p.pointer("/info/identity/user/id").and_then(Value::as_str)
+}
+
+/// The participant id `user` has in `list` (the latest seat).
+fn seat_of(list: &[Value], user: &str) -> Option<String> {
+    list.iter().rev().find_map(|p| {
+        let id = p.get("id")?.as_str()?;
+        (user_of(p) == Some(user)).then(|| id.to_owned())
+    })
+}
+
+/// The participant id `user` has in call `call`, read from `GET
+/// …/participants` until it lists them (no notification can say when):
+/// bounded by the notification deadline from `since`.
+fn polled_participant_id(
+    env: &Env,
+    call: &str,
+    user: &str,
+    since: Instant,
+) -> Result<String, String> {
+    let seat = |body: &Value| {
+        body.get("value")
+            .and_then(Value::as_array)
+            .and_then(|list| seat_of(list, user))
+    };
+    let deadline = since + env.options.notification_timeout;
+    let path = format!("/communications/calls/{call}/participants");
+    match poll(env, &path, deadline, |body| seat(body).is_some()) {
+        Ok(body) => seat(&body).ok_or_else(|| format!("GET {path} stopped listing user {user}")),
+        Err(last) => Err(format!(
+            "GET {path} did not list user {user} within {} ms (polled; last answer {last})",
+            env.options.notification_timeout.as_millis()
+        )),
+    }
+}
+
 /// A group call holding one invited user, whose participant id a move names.
 fn move_source(env: &Env) -> Result<Fixture, FixtureError> {
     let mut fixture = create(env, "move_source", &group_body)?;
@@ -562,8 +730,7 @@ fn move_source(env: &Env) -> Result<Fixture, FixtureError> {
 }
 
 /// Invites the user to move into the source call and records the participant
-/// id the call gave it (a new one each time: an earlier seat's id, still in
-/// the call on a target that kept a moved user, is not taken for it).
+/// id the call gave it.
 fn seat_moved_user(env: &Env, fixture: &mut Fixture) -> Result<(), FixtureError> {
     let started = Instant::now();
     let body = json!({
@@ -588,18 +755,12 @@ fn seat_moved_user(env: &Env, fixture: &mut Fixture) -> Result<(), FixtureError>
             response.status_line()
         )));
     }
-    let Some(mailbox) = fixture.mailbox.clone() else {
-        return Err(fail("no callback".into()));
-    };
-    let earlier = fixture.extra.get("participant").cloned();
-    let participant = participant_id(
-        env,
-        &fixture.id,
-        &mailbox,
-        MOVED_USER,
-        started,
-        earlier.as_deref(),
-    )
+    let participant = match fixture.mailbox.clone() {
+        Some(mailbox) => participant_id(env, &fixture.id, &mailbox, MOVED_USER, started),
+        // No notification will say when the user has joined: the roster
+        // as the target holds it is read until it lists them.
+        None => polled_participant_id(env, &fixture.id, MOVED_USER, started),
+    }
     .map_err(fail)?;
     fixture.extra.insert("participant".into(), participant);
     fixture.extra.insert("user".into(), MOVED_USER.into());

@@ -1,4 +1,4 @@
-//! Notifications a bot captured elsewhere (one JSON document per line),
+//! Notifications a bot captured elsewhere (as `harness/src/captured.rs` reads them),
 //! checked against the same schemas and the invariants that need no request:
 //! every body is a commsNotifications, every operation ends exactly once and
 //! its terminal notification names it.

@@ -14,8 +14,9 @@ pub struct CallOptions {
     #[arg(long, env = "CONFORMANCE_P2P_CALL_ID", value_name = "ID")]
     pub p2p_call_id: Option<String>,
 
-    /// The target cannot create calls: cases needing a fresh call are skipped
-    /// (with the reason) unless --group-call-id / --p2p-call-id provide one.
+    /// The target cannot create calls: cases and properties needing a fresh
+    /// call are ignored before they run (with the reason) unless
+    /// --group-call-id / --p2p-call-id lend one.
     #[arg(long, env = "CONFORMANCE_NO_CREATE_CALLS", value_parser = FalseyValueParser::new())]
     pub no_create_calls: bool,
 }

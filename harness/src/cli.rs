@@ -25,7 +25,8 @@ pub struct Cli {
     #[arg(long, env = "CONFORMANCE_NO_NOTIFICATIONS", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_notifications: bool,
 
-    /// Check notifications captured elsewhere (one JSON document per line), offline.
+    /// Check notifications captured elsewhere, offline: one JSON document per
+    /// line, a JSON array of them, or pretty-printed ones one after another.
     #[arg(long, env = "CONFORMANCE_NOTIFICATIONS_FILE", value_name = "FILE")]
     pub notifications_file: Option<PathBuf>,
 
@@ -149,6 +150,26 @@ pub struct Cli {
     #[arg(long, env = "CONFORMANCE_REPORT", value_name = "DIR")]
     pub report: Option<PathBuf>,
 
+    /// Judge only the checks whose id (or family) matches GLOB (`*`, `?`;
+    /// several, comma-separated or repeated): cases and properties alike.
+    #[arg(long, env = "CONFORMANCE_CHECKS", value_name = "GLOB")]
+    pub checks: Vec<String>,
+
+    /// Judge only the checks of this level (MUST or SHOULD).
+    #[arg(long, env = "CONFORMANCE_LEVEL", value_name = "LEVEL", value_parser = crate::selection::parse_level)]
+    pub level: Option<crate::verdict::Level>,
+
+    /// Seeds of generated inputs: fixed by default (derived from the suite's
+    /// version and each property's name: the same inputs every run),
+    /// `random` to explore, or a number. PROPTEST_RNG_SEED, when set, wins.
+    #[arg(long, env = "CONFORMANCE_SEED", value_name = "SEED", value_parser = crate::seed::Seeding::parse)]
+    pub seed: Option<crate::seed::Seeding>,
+
+    /// Where the seeds of failing inputs are kept, one folder per target
+    /// (default: conformance-regressions/ in cargo's target folder).
+    #[arg(long, env = "CONFORMANCE_REGRESSIONS", value_name = "DIR")]
+    pub regressions: Option<PathBuf>,
+
     /// Print every check the suite can run (id, level, what it enforces) and exit.
     #[arg(long)]
     pub list_checks: bool,
@@ -168,15 +189,37 @@ pub struct NoOptions {}
 
 /// How `--help` lays itself out. libtest-mimic's own template (flattened in
 /// with its options) names no program.
+/// The heading of libtest's own flags in `--help`.
+const LIBTEST_HEADING: &str = "libtest's options";
+
 const HELP_TEMPLATE: &str = "{about}\n\n{usage-heading} {usage}\n\n{all-args}{after-help}";
 
 impl Cli {
     /// The command line as `--help` shows it: the harness's options and the
     /// contract's (`O`), under `about`.
     pub fn command<O: clap::Args>(about: &str) -> clap::Command {
+        // libtest's own flags under a heading of their own, after the
+        // harness's and the contract's options (the ones a user came for).
+        let libtest: Vec<clap::Id> = <libtest_mimic::Arguments as clap::CommandFactory>::command()
+            .get_arguments()
+            .filter(|a| !a.is_positional())
+            .map(|a| a.get_id().clone())
+            .collect();
         // The contract's options first: their doc comment would otherwise
         // become the command's description.
         O::augment_args(<Self as clap::CommandFactory>::command())
+            .mut_args(|arg| {
+                if libtest.contains(arg.get_id()) {
+                    arg.help_heading(LIBTEST_HEADING)
+                } else {
+                    arg
+                }
+            })
+            // libtest-mimic gives both the same text.
+            .mut_arg("ignored", |a| a.help("Run only the ignored tests"))
+            .mut_arg("include_ignored", |a| {
+                a.help("Run the ignored tests as well as the others")
+            })
             .about(about.to_owned())
             .long_about(None)
             .help_template(HELP_TEMPLATE)
@@ -191,6 +234,11 @@ impl Cli {
         about: &str,
     ) -> Result<(Self, O), clap::Error> {
         Self::parse_from_iter(about, std::env::args_os())
+    }
+
+    /// The checks the run judges.
+    pub fn selection(&self) -> crate::selection::Selection {
+        crate::selection::Selection::new(&self.checks, self.level)
     }
 
     /// Whether the option `id` (its field's name) was given, by flag or by
@@ -259,6 +307,42 @@ mod tests {
         ] {
             assert!(help.contains(option), "{option} in:\n{help}");
         }
+    }
+
+    #[test]
+    fn help_shows_the_contracts_options_before_libtests_and_tells_ignored_apart() {
+        let help = Cli::command::<Own>("A suite").render_help().to_string();
+        let at = |flag: &str| {
+            help.find(&format!("--{flag} "))
+                .or_else(|| help.find(&format!("--{flag}\n")))
+                .unwrap_or_else(|| panic!("{flag} in:\n{help}"))
+        };
+        for libtest in [
+            "exact",
+            "ignored",
+            "include-ignored",
+            "test-threads",
+            "format",
+        ] {
+            assert!(
+                at("room") < at(libtest) && at("target") < at(libtest),
+                "the suite's options come before --{libtest}:\n{help}"
+            );
+        }
+        let line_after = |flag: &str| {
+            help[at(flag)..]
+                .lines()
+                .nth(1)
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        };
+        assert_ne!(
+            line_after("ignored"),
+            line_after("include-ignored"),
+            "{help}"
+        );
+        assert!(help.contains(LIBTEST_HEADING), "{help}");
     }
 
     #[test]

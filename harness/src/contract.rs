@@ -124,6 +124,13 @@ pub struct Property {
     /// `rooms::accepts_any_text` (the trial is `prop::` + this).
     pub name: String,
     pub run: PropertyRun,
+    /// The fixture kinds its inputs may ask for: when the target can give
+    /// none of them, the property is ignored before it runs (with the
+    /// reasons); inputs needing one it cannot give are skipped.
+    pub fixtures: Vec<&'static str>,
+    /// Why it cannot run on this target at all, known before it runs (it
+    /// needs what the options say the target cannot give).
+    pub ignore: Option<String>,
 }
 
 /// How a contract's notifications carry their items: the items of one
@@ -159,6 +166,23 @@ pub trait Contract: Send + Sync + 'static {
     fn default_fixture(&self) -> &'static str;
     /// Prepares a fixture of `kind` on the target.
     fn fixture(&self, env: &Env, kind: &str) -> Result<Fixture, FixtureError>;
+    /// Why the target cannot give a fixture of `kind` under this run's
+    /// options, known before any trial (the same reason
+    /// [`FixtureError::Unavailable`] gives); `None` when it may. Cases and
+    /// properties that need only what it cannot give are ignored before
+    /// they run, so a runner that runs each test alone (nextest) skips them.
+    fn unavailable(&self, _kind: &str) -> Option<String> {
+        None
+    }
+    /// Before any trial, against a target given by the user: a first use of
+    /// fixtures of `kinds` (what the selected trials need), to find a set-up
+    /// that is wrong for every trial (a base URL every creation meets with
+    /// 404, a target that never answers, notifications that never reach the
+    /// listener). An error says what to change; the run stops with it once,
+    /// instead of once per trial. Anything else is left to the trials.
+    fn probe(&self, _env: &Env, _kinds: &[String]) -> Result<(), String> {
+        Ok(())
+    }
     /// Ends a fixture after its case (one the suite created, taken off
     /// [`Env::own`]'s register); does nothing to one it does not own. An
     /// error says why it could not be ended, with the target's answer.

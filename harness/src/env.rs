@@ -28,6 +28,12 @@ pub struct RunOptions {
     pub notifications: bool,
     /// Threads a property runs its generated inputs on (`--test-threads`).
     pub workers: usize,
+    /// The checks the run judges (`--checks`, `--level`).
+    pub selection: crate::selection::Selection,
+    /// How the properties' seeds are chosen (`--seed`).
+    pub seeding: crate::seed::Seeding,
+    /// Where failing inputs' seeds are kept for this target (`None`: not kept).
+    pub regressions: Option<crate::regressions::Keeping>,
     /// How to run the same thing again: what every rerun line carries.
     pub rerun: RerunArgs,
 }
@@ -138,6 +144,16 @@ impl RerunArgs {
                 add(flag, var, shell(&value.display().to_string()));
             }
         }
+        if !cli.checks.is_empty() {
+            add(
+                "--checks",
+                "CONFORMANCE_CHECKS",
+                shell(&cli.checks.join(",")),
+            );
+        }
+        if let Some(level) = cli.level {
+            add("--level", "CONFORMANCE_LEVEL", level.as_str().to_owned());
+        }
         if let Some(k) = &cli.known_failures {
             add(
                 "--known-failures",
@@ -157,8 +173,9 @@ impl RerunArgs {
     pub fn lines(&self, name: &str, extra: &[(&str, String)]) -> Vec<String> {
         let mut vars: Vec<String> = extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
         if let Some(var) = &self.token_env {
-            // The variable, never its value: the shell fills it in.
-            vars.push(format!("{var}=\"${var}\""));
+            // The variable, never its value: the shell fills it in, or (in a
+            // new shell, when the run had it inline) stops and says to set it.
+            vars.push(format!("{var}=\"${{{var}:?{TOKEN_UNSET}}}\""));
         }
         let prefix = |vars: &[String]| {
             if vars.is_empty() {
@@ -209,6 +226,11 @@ impl RerunArgs {
     }
 }
 
+/// What the shell says when a rerun line's token variable is not set: the
+/// line runs as it is where the variable is exported, and stops with this
+/// where it is not (the first run had it inline, say).
+const TOKEN_UNSET: &str = "set it to the bearer token the target accepts";
+
 /// A value as one shell word; a switch's empty value stays empty.
 fn shell_word(s: &str) -> String {
     if s.is_empty() {
@@ -254,6 +276,11 @@ pub struct Env {
     pub options: RunOptions,
     /// Values never printed: the bearer token.
     pub secrets: Vec<String>,
+    /// The known-failures register, which properties apply input by input.
+    pub(crate) known: Arc<crate::known::KnownFailures>,
+    /// Requests the trials sent to the target: a run whose trials sent none
+    /// checked nothing, whatever libtest counts as passed.
+    sent: std::sync::atomic::AtomicUsize,
     /// Every finished trial's verdict, for reports.
     pub verdicts: Mutex<Vec<Verdict>>,
     /// What the suite created on the target and has not ended yet: ended as
@@ -276,10 +303,11 @@ impl std::fmt::Debug for Env {
 }
 
 impl Env {
-    pub fn build(
+    pub(crate) fn build(
         cli: &Cli,
         contract: &dyn Contract,
         schemas: Arc<Schemas>,
+        known: Arc<crate::known::KnownFailures>,
     ) -> Result<Self, SetupError> {
         // One thread serves the listener and the embedded server; trials drive
         // their own requests (see `Env::send`). A second worker cost more in
@@ -383,6 +411,12 @@ impl Env {
                 save_failures: cli.save_failures.clone(),
                 notifications: !cli.no_notifications,
                 workers: cli.libtest.test_threads.unwrap_or(crate::prop::MAX_WORKERS),
+                selection: cli.selection(),
+                seeding: cli.seed.unwrap_or_default(),
+                regressions: crate::regressions::Keeping::for_target(
+                    cli.regressions.as_deref(),
+                    cli.target.as_deref(),
+                ),
                 rerun: RerunArgs::from_cli(
                     cli,
                     token.is_some() && embedded.is_none(),
@@ -390,6 +424,8 @@ impl Env {
                 ),
             },
             secrets: token.into_iter().collect(),
+            known,
+            sent: std::sync::atomic::AtomicUsize::new(0),
             verdicts: Mutex::new(Vec::new()),
             owned: Mutex::default(),
             unreleased: Mutex::default(),
@@ -408,7 +444,13 @@ impl Env {
     /// response across threads to the shared runtime's workers (two thread
     /// wake-ups an exchange, a fifth of the CPU of a generated input).
     pub fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.on_this_thread(|runtime, http| runtime.block_on(http.send(request)))
+    }
+
+    /// How many requests went to the target through [`Env::send`].
+    pub fn requests_sent(&self) -> usize {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn on_this_thread<R>(&self, f: impl FnOnce(&tokio::runtime::Runtime, &Http) -> R) -> R {
@@ -539,8 +581,16 @@ async fn preflight(
     let request = HttpRequest::get(path);
     let response = match http.send(&request).await {
         Ok(r) => r,
+        // No answer at all, or no connection (a TLS handshake with a
+        // plain-HTTP server): every trial would meet the same, once each.
+        Err(e @ (TransportError::Timeout { .. } | TransportError::Connect { .. })) => {
+            return Err(SetupError::Target {
+                url: http.base().to_owned(),
+                message: no_answer(&e, http.base()),
+            })
+        }
         // A slow or broken answer is for the trials to report, each with
-        // its request; only a refusal of the token stops the run here.
+        // its request.
         Err(_) => return Ok(()),
     };
     if !matches!(response.status, 401 | 403) {
@@ -557,6 +607,29 @@ async fn preflight(
             response.status_line()
         ),
     })
+}
+
+/// What to say of a target that gave the preflight no answer at all.
+fn no_answer(e: &TransportError, base: &str) -> String {
+    let text = e.to_string();
+    let tls = [
+        "corrupt message",
+        "InvalidContentType",
+        "tls",
+        "TLS",
+        "handshake",
+    ]
+    .iter()
+    .any(|w| text.contains(w));
+    if base.starts_with("https://") && tls {
+        format!("{text}: is the target plain HTTP? Then its URL starts with http://")
+    } else if matches!(e, TransportError::Timeout { .. }) {
+        format!(
+            "{text}: it accepted the connection and said nothing (is --target the server you meant? --response-timeout-ms gives a slow one longer)"
+        )
+    } else {
+        format!("unreachable: {text}")
+    }
 }
 
 /// A cheap check that the target is an http(s) URL, so a typo fails once,
@@ -586,6 +659,84 @@ mod tests {
         let (cli, _) =
             Cli::parse_from_iter::<crate::cli::NoOptions, _, _>("", args.iter().copied()).unwrap();
         RerunArgs::from_cli(&cli, false, Vec::new()).lines("case::x", &[])
+    }
+
+    /// A plain-HTTP server on loopback that answers every request 404,
+    /// read in full first; its address.
+    async fn plain_http() -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        addr
+    }
+
+    fn limits() -> Limits {
+        Limits {
+            timeout: Duration::from_millis(2000),
+            max_body: 1 << 20,
+            retry_budget_secs: 0,
+            follow_redirects: false,
+        }
+    }
+
+    #[test]
+    fn a_target_that_gives_no_answer_stops_the_run_at_the_preflight() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let said = runtime.block_on(async {
+            // Accepts and says nothing.
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let held = tokio::spawn(async move {
+                let mut open = Vec::new();
+                while let Ok((stream, _)) = listener.accept().await {
+                    open.push(stream);
+                }
+            });
+            let mut limits = limits();
+            limits.timeout = Duration::from_millis(300);
+            let http = Http::new(&format!("http://{addr}/v1.0"), None, limits).unwrap();
+            let said = preflight(&http, "/x", "T", false).await;
+            held.abort();
+            said
+        });
+        let message = said.expect_err("no answer stops the run").to_string();
+        assert!(message.contains("said nothing"), "{message}");
+    }
+
+    /// The preflight against the plain-HTTP server, as `scheme` names it.
+    fn preflight_plain_http(scheme: &str) -> Result<(), SetupError> {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let addr = plain_http().await;
+            let http = Http::new(&format!("{scheme}://{addr}/v1.0"), None, limits()).unwrap();
+            preflight(&http, "/x", "T", false).await
+        })
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn an_https_target_that_speaks_plain_http_stops_the_run_at_the_preflight() {
+        let said = preflight_plain_http("https");
+        let message = said.expect_err("a TLS failure stops the run").to_string();
+        assert!(
+            message.contains("is the target plain HTTP? Then its URL starts with http://"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_plain_http_target_that_answers_is_no_setup_error() {
+        let said = preflight_plain_http("http");
+        assert!(said.is_ok(), "{said:?}");
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! The known-failures register: tests or check ids that fail for a stated
-//! reason, reported as known instead of failing the run, and reported as
-//! fixed once they pass so the entry can go.
+//! The known-failures register: tests, check ids within them, or fixture
+//! kinds that fail for a stated reason, reported as known instead of failing
+//! the run, and reported as fixed once they pass so the entry can go. Inside
+//! a property every generated input is judged with it: one known problem
+//! does not silence the property's other checks.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +29,10 @@ pub struct Entry {
     /// A check id (`message.location`) or family (`header`), or absent for the whole test.
     #[serde(default)]
     pub check: Option<String>,
+    /// A fixture kind whose set-up fails (an error before the exchange
+    /// under test), or absent.
+    #[serde(default)]
+    pub fixture: Option<String>,
     pub reason: String,
     #[serde(skip)]
     matched_failure: AtomicBool,
@@ -36,10 +42,15 @@ pub struct Entry {
 
 impl Entry {
     pub fn describe(&self) -> String {
-        match (&self.test, &self.check) {
-            (Some(t), Some(c)) => format!("{t} / {c}"),
+        let what = match (&self.check, &self.fixture) {
+            (Some(c), _) => Some(format!("check {c}")),
+            (None, Some(f)) => Some(format!("fixture {f}")),
+            (None, None) => None,
+        };
+        match (&self.test, what) {
+            (Some(t), Some(w)) => format!("{t} / {w}"),
             (Some(t), None) => t.clone(),
-            (None, Some(c)) => format!("check {c}"),
+            (None, Some(w)) => w,
             (None, None) => "(everything)".into(),
         }
     }
@@ -49,9 +60,19 @@ impl Entry {
     }
 
     fn covers_check(&self, id: &str) -> bool {
-        self.check
-            .as_deref()
-            .is_none_or(|c| c == id || c == check_family(id))
+        self.fixture.is_none()
+            && self
+                .check
+                .as_deref()
+                .is_none_or(|c| c == id || c == check_family(id))
+    }
+
+    /// Covers a failed set-up of fixture `kind` in `test`: an entry naming
+    /// that kind, or the whole test.
+    fn covers_setup(&self, test: &str, kind: &str) -> bool {
+        self.covers_test(test)
+            && self.check.is_none()
+            && self.fixture.as_deref().is_none_or(|f| f == kind)
     }
 }
 
@@ -72,10 +93,18 @@ impl KnownFailures {
             message: format!("$.{}: {}", e.path(), e.inner()),
         })?;
         for (i, entry) in file.known.iter().enumerate() {
-            if entry.test.is_none() && entry.check.is_none() {
+            if entry.test.is_none() && entry.check.is_none() && entry.fixture.is_none() {
                 return Err(SetupError::File {
                     path: path.to_owned(),
-                    message: format!("$.known[{i}]: name a test, a check, or both"),
+                    message: format!("$.known[{i}]: name a test, a check or a fixture kind"),
+                });
+            }
+            if entry.check.is_some() && entry.fixture.is_some() {
+                return Err(SetupError::File {
+                    path: path.to_owned(),
+                    message: format!(
+                        "$.known[{i}]: a check or a fixture kind, not both (a fixture that fails runs no check)"
+                    ),
                 });
             }
             if entry.reason.trim().is_empty() {
@@ -92,7 +121,12 @@ impl KnownFailures {
 
     /// Every entry must name a test and a check that exist: a register entry
     /// that matches nothing is a mistake, not a pass.
-    pub fn validate(&self, tests: &[String], checks: &[String]) -> Result<(), String> {
+    pub fn validate(
+        &self,
+        tests: &[String],
+        checks: &[String],
+        fixtures: &[&str],
+    ) -> Result<(), String> {
         let mut problems = Vec::new();
         for entry in &self.entries {
             if let Some(t) = &entry.test {
@@ -111,6 +145,15 @@ impl KnownFailures {
                     ));
                 }
             }
+            if let Some(f) = &entry.fixture {
+                if !fixtures.contains(&f.as_str()) {
+                    problems.push(format!(
+                        "known failure {}: no fixture kind is named {f:?} (the kinds: {})",
+                        entry.describe(),
+                        fixtures.join(", ")
+                    ));
+                }
+            }
         }
         if problems.is_empty() {
             Ok(())
@@ -119,25 +162,31 @@ impl KnownFailures {
         }
     }
 
-    /// Marks failing checks (or an errored test) covered by an entry as known.
+    /// Marks failing checks (or an errored test, or a fixture that could
+    /// not be set up) covered by an entry as known.
     pub fn apply(&self, verdict: &mut Verdict) {
         let test = verdict.place.test.clone();
         if verdict.error.is_some() {
-            if let Some(e) = self
-                .entries
-                .iter()
-                .find(|e| e.covers_test(&test) && e.check.is_none())
-            {
+            let covering = |e: &&Entry| match &verdict.setup {
+                Some(kind) => e.covers_setup(&test, kind),
+                None => e.covers_test(&test) && e.check.is_none() && e.fixture.is_none(),
+            };
+            if let Some(e) = self.entries.iter().find(covering) {
                 e.matched_failure.store(true, Ordering::Relaxed);
                 verdict.known = Some(e.reason.clone());
             }
             return;
         }
-        for check in &mut verdict.checks {
+        self.apply_checks(&test, &mut verdict.checks);
+    }
+
+    /// Marks the failing checks of `test` that an entry covers as known.
+    pub fn apply_checks(&self, test: &str, checks: &mut [crate::verdict::Check]) {
+        for check in checks {
             let Some(e) = self
                 .entries
                 .iter()
-                .find(|e| e.covers_test(&test) && e.covers_check(&check.id))
+                .find(|e| e.covers_test(test) && e.covers_check(&check.id))
             else {
                 continue;
             };
@@ -149,6 +198,27 @@ impl KnownFailures {
                 Outcome::Pass => e.matched_pass.store(true, Ordering::Relaxed),
                 _ => {}
             }
+        }
+    }
+
+    /// The reason a failed set-up of fixture `kind` in `test` is known, if
+    /// it is (the entry is then marked as still failing).
+    pub fn knows_setup(&self, test: &str, kind: &str) -> Option<String> {
+        let e = self.entries.iter().find(|e| e.covers_setup(test, kind))?;
+        e.matched_failure.store(true, Ordering::Relaxed);
+        Some(e.reason.clone())
+    }
+
+    /// Property `test` ran every input: each entry naming it that no input
+    /// failed is fixed (a property shows only what failed, so a passing
+    /// check cannot mark it as a case's does).
+    pub fn property_ran(&self, test: &str) {
+        for e in self
+            .entries
+            .iter()
+            .filter(|e| e.test.as_deref() == Some(test))
+        {
+            e.matched_pass.store(true, Ordering::Relaxed);
         }
     }
 

@@ -19,6 +19,7 @@
 
 #![warn(clippy::print_stdout)]
 
+mod captured;
 mod case;
 mod case_file;
 mod cli;
@@ -33,14 +34,19 @@ mod known;
 mod lint;
 mod listener;
 mod matching;
+mod plan;
 mod profile;
 mod prop;
+mod regressions;
 pub mod render;
 mod report;
 mod route;
 mod runner;
 pub mod sanitize;
 mod schema;
+mod seed;
+mod selection;
+mod suggest;
 mod template;
 mod undeclared;
 mod verdict;
@@ -63,6 +69,7 @@ pub use exchange::{HttpRequest, HttpResponse};
 pub use json_path::JsonPath;
 pub use listener::Listener;
 pub use listener::{notification_items, Delivery, Mailbox};
+use plan::{Needs, Plan};
 pub use profile::Profile;
 pub use prop::{run as run_property, run_case as run_generated_case, Failure};
 pub use schema::Schemas;
@@ -95,10 +102,16 @@ struct Shared {
     /// The schemas, compiled once for the lints, the offline checks and the run.
     schemas: OnceLock<Result<Arc<schema::Schemas>, Arc<error::SetupError>>>,
     styles: render::Styles,
-    known: known::KnownFailures,
+    known: Arc<known::KnownFailures>,
     /// Verdicts of trials that need no run (lints, captured notifications),
     /// for the report.
     side_verdicts: std::sync::Mutex<Vec<verdict::Verdict>>,
+    /// The fixture kinds the trials that will run need: what the probe
+    /// before the run tries.
+    probe_kinds: OnceLock<Vec<String>>,
+    /// Requests sent before any trial (the probe's): what the trials sent
+    /// is counted from there.
+    requests_before_trials: OnceLock<usize>,
 }
 
 impl Shared {
@@ -124,15 +137,32 @@ impl Shared {
             .map_err(|e| Failed::from(format!("ERROR could not set up the run: {e}")))
     }
 
-    /// The run's environment, built on first use, or why it could not be.
+    /// The run's environment, built on first use (and, against a target
+    /// the user gave, probed), or why it could not be.
     fn setup(&self) -> Result<&Env, &str> {
         self.env
             .get_or_init(|| {
                 let schemas = self.schemas().map_err(|e| error::chain(&*e))?;
-                Env::build(&self.cli, &*self.contract, schemas).map_err(|e| error::chain(&e))
+                let env = Env::build(&self.cli, &*self.contract, schemas, self.known.clone())
+                    .map_err(|e| error::chain(&e))?;
+                if self.cli.target.is_some() {
+                    let kinds = self.probe_kinds.get().map_or(&[][..], Vec::as_slice);
+                    self.contract.probe(&env, kinds).map_err(|e| {
+                        format!("the set-up is wrong for every trial, so none ran: {e}")
+                    })?;
+                }
+                let _ = self.requests_before_trials.set(env.requests_sent());
+                Ok(env)
             })
             .as_ref()
             .map_err(String::as_str)
+    }
+
+    /// Requests the trials sent to the target, if the run was set up.
+    fn requests_by_trials(&self) -> Option<usize> {
+        let env = self.env.get()?.as_ref().ok()?;
+        let before = self.requests_before_trials.get().copied().unwrap_or(0);
+        Some(env.requests_sent().saturating_sub(before))
     }
 
     /// The schemas, loaded on first use, or why they could not be.
@@ -243,14 +273,38 @@ where
     };
     let known = match &cli.known_failures {
         Some(path) => match known::KnownFailures::load(path) {
-            Ok(k) => k,
+            Ok(k) => Arc::new(k),
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(EXIT_COULD_NOT_RUN);
             }
         },
-        None => known::KnownFailures::default(),
+        None => Arc::default(),
     };
+    let selection = cli.selection();
+    let unmatched = selection.unmatched_patterns(&check_ids(&contract, &profile));
+    if !unmatched.is_empty() {
+        eprintln!(
+            "error: --checks {} selects no check (--list-checks names them all)",
+            unmatched.join(",")
+        );
+        return ExitCode::from(EXIT_COULD_NOT_RUN);
+    }
+    // A notifications file that cannot be read is a mistake in the command,
+    // said before any trial (not one ERROR inside its trial).
+    if let Some(file) = cli
+        .notifications_file
+        .as_ref()
+        .filter(|_| !cli.libtest.list)
+    {
+        if let Err(e) = std::fs::File::open(file) {
+            eprintln!(
+                "error: failed to read the notifications file {} (--notifications-file): {e}",
+                file.display()
+            );
+            return ExitCode::from(EXIT_COULD_NOT_RUN);
+        }
+    }
     let args = cli.libtest.clone();
     let shared = Arc::new(Shared {
         cli,
@@ -260,14 +314,18 @@ where
         styles,
         known,
         side_verdicts: std::sync::Mutex::default(),
+        probe_kinds: OnceLock::new(),
+        requests_before_trials: OnceLock::new(),
     });
-    let trials = match build_trials(&shared) {
-        Ok(trials) => trials,
+    let (trials, needs) = match build_trials(&shared) {
+        Ok(built) => built,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(EXIT_COULD_NOT_RUN);
         }
     };
+    let plan = Plan::new(&needs, &args);
+    let _ = shared.probe_kinds.set(plan.kinds.clone());
     if !shared.known.entries.is_empty() {
         // A filter leaves trials out; a case the register names is looked
         // up by its path (no walk of the folder, which may be unreadable).
@@ -281,18 +339,29 @@ where
                 .filter_map(|t| discover::exact(&shared.cli.cases, t))
                 .map(|f| f.name),
         );
-        if let Err(e) = shared
-            .known
-            .validate(&names, &check_ids(&*shared.contract, &profile))
-        {
+        let validated = shared.known.validate(
+            &names,
+            &check_ids(&*shared.contract, &profile),
+            shared.contract.fixture_kinds(),
+        );
+        if let Err(e) = validated {
             eprintln!("error: the known-failures register does not match the suite:\n{e}");
             return ExitCode::from(EXIT_COULD_NOT_RUN);
+        }
+    }
+    // `--exact NAME` that names no test: said before any trial runs (libtest
+    // would print `test result: ok.` first), with what was probably meant.
+    if let Some(name) = args.filter.as_deref().filter(|_| args.exact && !args.list) {
+        if !trials.iter().any(|t| t.name() == name) {
+            let names: Vec<&str> = trials.iter().map(Trial::name).collect();
+            eprintln!("{}", suggest::no_such_test(&shared.cli.cases, &names, name));
+            return ExitCode::from(EXIT_RAN_NOTHING);
         }
     }
     // Set the run up before any trial when one needs it: an unreachable
     // target, a refused token or a missing TLS stack is one message and
     // exit 2, not the same error once per trial.
-    if !args.list && needs_target(&trials, &args) {
+    if !args.list && plan.runs_any {
         if let Err(e) = shared.setup() {
             eprintln!("error: could not set up the run: {e}");
             junit_message(&format!("could not set up the run: {e}"));
@@ -304,24 +373,7 @@ where
     if args.list {
         return conclusion.exit_code();
     }
-    conclude(&shared, &conclusion, selected)
-}
-
-/// Whether the selection (libtest's filter, `--exact`, `--skip`) holds a
-/// trial that talks to the target.
-fn needs_target(trials: &[Trial], args: &Arguments) -> bool {
-    let matches = |name: &str, pattern: &str| {
-        if args.exact {
-            name == pattern
-        } else {
-            name.contains(pattern)
-        }
-    };
-    trials.iter().map(Trial::name).any(|name| {
-        (name.starts_with("case::") || name.starts_with("prop::"))
-            && args.filter.as_deref().is_none_or(|f| matches(name, f))
-            && !args.skip.iter().any(|s| matches(name, s))
-    })
+    conclude(&shared, &conclusion, selected, &plan)
 }
 
 /// Every check id a verdict or the register may name.
@@ -332,8 +384,13 @@ fn check_ids(contract: &dyn Contract, profile: &Profile) -> Vec<String> {
         .collect()
 }
 
-/// After the run: fixed register entries, the report, and the exit code.
-fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u64) -> ExitCode {
+/// After the run: fixed register entries, the seeds, the report, and the exit code.
+fn conclude(
+    shared: &Shared,
+    conclusion: &libtest_mimic::Conclusion,
+    selected: u64,
+    plan: &Plan,
+) -> ExitCode {
     for entry in shared.known.fixed() {
         eprintln!(
             "known failure fixed: {} now passes; remove its entry from the register ({})",
@@ -344,6 +401,9 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
     let env = shared.env.get();
     if let Some(Ok(env)) = env {
         release_leftovers(&*shared.contract, env);
+        if let Some(seeds) = seed::summary(&lock(&env.verdicts), env.options.seeding) {
+            eprintln!("{seeds}");
+        }
     }
     match env {
         Some(Ok(env)) => note_undeclared(&lock(&env.verdicts), &lock(&shared.side_verdicts)),
@@ -412,6 +472,14 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
             }
         }
         ExitCode::from(EXIT_FAILED)
+    } else if let Some(wanting) = checked_nothing(shared, plan) {
+        // Green on nothing is no pass: say what the target must be given.
+        eprintln!(
+            "error: no trial reached the target, so nothing was checked; each needs what this run cannot give it:\n  {}",
+            wanting.join("\n  ")
+        );
+        junit_message("no trial reached the target");
+        ExitCode::from(EXIT_COULD_NOT_RUN)
     } else if conclusion.num_passed == 0 && shared.cli.libtest.exact {
         // `--exact NAME` asks for one test: running none is an error (a rerun
         // line or a nextest process naming a test that is not there).
@@ -421,7 +489,7 @@ fn conclude(shared: &Shared, conclusion: &libtest_mimic::Conclusion, selected: u
         );
         ExitCode::from(EXIT_RAN_NOTHING)
     } else {
-        if conclusion.num_passed == 0 {
+        if conclusion.num_passed == 0 && conclusion.num_ignored == 0 {
             // A filter matching none of this binary's tests is libtest's
             // success: `cargo test FILTER` runs every test binary with it.
             eprintln!(
@@ -458,6 +526,16 @@ fn note_undeclared(verdicts: &[verdict::Verdict], side: &[verdict::Verdict]) {
             "note: members beyond the metadata (accepted, never failed; see report.md): {}",
             render::list_at_most(&list, 30)
         );
+    }
+}
+
+/// Why the trials that talk to the target all went without reaching it,
+/// when they did (see [`Plan::wanting_when_nothing_reached`]).
+fn checked_nothing(shared: &Shared, plan: &Plan) -> Option<Vec<String>> {
+    let reached = shared.requests_by_trials().unwrap_or(0) > 0;
+    match shared.env.get() {
+        Some(Ok(env)) => plan.wanting_when_nothing_reached(reached, &lock(&env.verdicts)),
+        _ => plan.wanting_when_nothing_reached(reached, &[]),
     }
 }
 
@@ -567,8 +645,9 @@ fn use_color(args: &Arguments) -> bool {
     }
 }
 
-fn build_trials(shared: &Arc<Shared>) -> Result<Vec<Trial>, String> {
+fn build_trials(shared: &Arc<Shared>) -> Result<(Vec<Trial>, Vec<Needs>), String> {
     let mut trials = Vec::new();
+    let mut needs = Vec::new();
     let cli = &shared.cli;
 
     let s = shared.clone();
@@ -612,12 +691,18 @@ fn build_trials(shared: &Arc<Shared>) -> Result<Vec<Trial>, String> {
             Err(e) => return Err(format!("{e} (--cases DIR names the folder)")),
         },
     };
-    let mut ignored = Vec::new();
+    let mut ignored = plan::Ignored::default();
     for file in files {
-        let reason = ignore_reason(&file.path);
-        if let Some(r) = &reason {
-            ignored.push(format!("{}: {r}", file.name));
-        }
+        let head = plan::CaseHead::read(&file.path);
+        let wanting = head.wanting(&*shared.contract);
+        let reason = head.ignore.clone().or_else(|| wanting.clone());
+        ignored.note(&file.name, head.ignore.as_deref(), wanting.as_deref());
+        needs.push(Needs {
+            name: file.name.clone(),
+            kinds: head.fixtures.values().cloned().collect(),
+            ignored: reason.is_some(),
+            wanting,
+        });
         let s = shared.clone();
         let name = file.name.clone();
         let trial = Trial::ignorable_test(file.name.clone(), move || {
@@ -630,21 +715,29 @@ fn build_trials(shared: &Arc<Shared>) -> Result<Vec<Trial>, String> {
         });
         trials.push(trial.with_ignored_flag(reason.is_some()));
     }
-    if !ignored.is_empty() && !cli.libtest.list {
-        let ignored: Vec<_> = ignored.iter().map(|l| sanitize::line(l)).collect();
-        eprintln!("ignored cases:\n  {}", ignored.join("\n  "));
-    }
 
     for property in shared.contract.properties() {
-        let s = shared.clone();
         let name = format!("prop::{}", property.name);
-        trials.push(Trial::ignorable_test(name, move || {
+        let wanting = plan::property_wanting(&property, &*shared.contract);
+        ignored.note(&name, None, wanting.as_deref());
+        needs.push(Needs {
+            name: name.clone(),
+            kinds: property.fixtures.iter().map(|k| (*k).to_owned()).collect(),
+            ignored: wanting.is_some(),
+            wanting: wanting.clone(),
+        });
+        let s = shared.clone();
+        let trial = Trial::ignorable_test(name, move || {
             let env = s.env()?;
             let verdict = (property.run)(env, &*s.contract);
             s.finish(env, verdict)
-        }));
+        });
+        trials.push(trial.with_ignored_flag(wanting.is_some()));
     }
-    Ok(trials)
+    if !cli.libtest.list {
+        ignored.print();
+    }
+    Ok((trials, needs))
 }
 
 /// `--notifications-file`: the same schemas and invariants, on captured notifications.
@@ -652,17 +745,7 @@ fn offline_notifications(shared: &Shared, file: &std::path::Path) -> Result<(), 
     let schemas = shared.schemas().map_err(|e| Failed::from(e.to_string()))?;
     let text = std::fs::read_to_string(file)
         .map_err(|e| Failed::from(format!("ERROR failed to read {}: {e}", file.display())))?;
-    let documents: Vec<(usize, Result<serde_json::Value, String>)> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(i, line)| {
-            (
-                i + 1,
-                serde_json::from_str(line).map_err(|e| format!("not JSON ({e})")),
-            )
-        })
-        .collect();
+    let documents = captured::documents(&text);
     let mut verdict = verdict::Verdict {
         place: verdict::Where {
             test: "offline::notifications_file".into(),
@@ -688,6 +771,11 @@ fn offline_notifications(shared: &Shared, file: &std::path::Path) -> Result<(), 
     };
     if documents.is_empty() {
         verdict.error = Some(format!("{} holds no notification", file.display()));
+    } else if documents.iter().all(|(_, d)| d.is_err()) {
+        verdict.error = Some(format!(
+            "{} holds no JSON document: it should hold commsNotifications documents, one per line, as a JSON array, or one after another (pretty-printed)",
+            file.display()
+        ));
     }
     if verdict.checks.is_empty() {
         verdict.error = Some(
@@ -704,16 +792,4 @@ fn offline_notifications(shared: &Shared, file: &std::path::Path) -> Result<(), 
     } else {
         Err(Failed::from(text))
     }
-}
-
-/// A case's `ignore` reason, read cheaply; a broken file is not ignored (its
-/// trial reports it), nor one that cannot be a case file (a FIFO, a device,
-/// one too large: read as any other case file is, never opened as they are).
-fn ignore_reason(path: &std::path::Path) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct OnlyIgnore {
-        ignore: Option<String>,
-    }
-    let text = case_file::read(path).ok()?;
-    serde_json::from_str::<OnlyIgnore>(&text).ok()?.ignore
 }

@@ -3,23 +3,26 @@
 //! seed that replays it alone and as a ready-to-save case file.
 //!
 //! Every input has a seed of its own, derived from the run's seed and the
-//! input's index, whatever the number of worker threads: the same seed and
-//! case count name the same inputs on any machine, and the failing input's
-//! own seed replays just that input (`PROPTEST_CASES=1`).
+//! input's index (`seed.rs`), whatever the number of worker threads: the same
+//! seed and case count name the same inputs on any machine, and the failing
+//! input's own seed replays just that input (`PROPTEST_CASES=1`). The verdict
+//! is that of the first input, by index, that fails or cannot be set up,
+//! however the workers raced: the same target gets the same verdict.
 
-use std::fmt::Write as _;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
 
-use proptest::strategy::Strategy;
-use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngSeed, TestRunner};
 use serde_json::Value;
 
 use crate::env::Env;
 use crate::lock;
+use crate::regressions::{file_stem, Regressions};
 use crate::render::redact_secrets;
-use crate::verdict::{Check, Verdict, Where};
+use crate::seed::{input_seed, run_seed, RunSeed};
+use crate::verdict::{Check, Outcome, Verdict, Where};
 
 /// Cases per property unless `PROPTEST_CASES` says otherwise.
 pub const DEFAULT_CASES: u32 = 32;
@@ -28,11 +31,8 @@ pub const DEFAULT_SHRINK_ITERS: u32 = 256;
 /// Shrinking stops after this long (`PROPTEST_MAX_SHRINK_TIME`): against a
 /// target that withholds a notification, every step costs a deadline.
 pub const DEFAULT_SHRINK_MILLIS: u32 = 30_000;
-/// Where failing inputs' seeds are kept, one file per property, and replayed
-/// first on the next run.
-pub const REGRESSIONS_DIR: &str = "proptest-regressions";
 
-/// What one generated input came to, when it failed.
+/// What one generated input came to, when it did not simply pass.
 #[derive(Debug, Clone, Default)]
 pub struct Failure {
     /// `POST /… -> 500 Internal Server Error in 2 ms`
@@ -42,8 +42,12 @@ pub struct Failure {
     pub error: Option<String>,
     /// The error is about setting the input up (its fixtures: a resource
     /// the target would not create), not about the exchange under test: the
-    /// property stops at once, nothing is shrunk or kept.
-    pub setup: bool,
+    /// fixture kind. The property stops at once, nothing is shrunk or kept.
+    pub setup: Option<String>,
+    /// The input could not run on this target (it needs a fixture the
+    /// target cannot give, or none of its checks is selected): why. It
+    /// counts as no input at all.
+    pub skipped: Option<String>,
     /// The input as a case file that reproduces the failure.
     pub case_file: Option<Value>,
 }
@@ -55,8 +59,8 @@ impl Failure {
 }
 
 /// The run's proptest configuration: our bounded defaults, proptest's
-/// environment variables on top, and the run's seed.
-pub fn config() -> (Config, u64) {
+/// environment variables on top (`PROPTEST_RNG_SEED` stays in `rng_seed`).
+pub fn config() -> Config {
     let mut config = Config::default();
     if std::env::var_os("PROPTEST_CASES").is_none() {
         config.cases = DEFAULT_CASES;
@@ -67,33 +71,10 @@ pub fn config() -> (Config, u64) {
     if std::env::var_os("PROPTEST_MAX_SHRINK_TIME").is_none() {
         config.max_shrink_time = DEFAULT_SHRINK_MILLIS;
     }
-    // Seeds are kept by this module, per input (proptest's own file keeps
-    // the state of one runner, which the inputs here do not share).
+    // Seeds are kept by `regressions.rs`, per input and per target
+    // (proptest's own file keeps the state of one runner, in the checkout).
     config.failure_persistence = None;
-    let seed = match config.rng_seed {
-        RngSeed::Fixed(seed) => seed,
-        RngSeed::Random => {
-            let bytes = uuid::Uuid::new_v4().into_bytes();
-            u64::from_le_bytes([
-                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-            ])
-        }
-    };
-    (config, seed)
-}
-
-/// The seed of input `index` of a run seeded `seed`: the run's own seed for
-/// the first, so `PROPTEST_RNG_SEED=<an input's seed> PROPTEST_CASES=1` runs
-/// exactly that input.
-pub fn input_seed(seed: u64, index: usize) -> u64 {
-    if index == 0 {
-        return seed;
-    }
-    // splitmix64 of the pair: neighbouring indices get unrelated seeds.
-    let mut z = seed.wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    config
 }
 
 /// Generated inputs run on this many threads at most: each input waits on
@@ -102,29 +83,83 @@ pub fn input_seed(seed: u64, index: usize) -> u64 {
 /// `--test-threads` lowers it (a throttled target wants fewer at once).
 pub const MAX_WORKERS: usize = 8;
 
-/// The input that failed: its seed, proptest's verdict, the last failure seen.
-struct Found<V> {
-    seed: u64,
-    error: TestError<V>,
-    last: Option<Failure>,
+/// What one input came to, judged under the run's selection of checks and
+/// its known-failures register.
+enum Judged {
+    Passed,
+    /// It could not run here; why.
+    Skipped(String),
+    /// Only SHOULD findings, or failures the register knows: no failure.
+    Noted(Failure),
+    Failed(Failure),
+    /// It could not be set up, and the register does not know why.
+    Setup(Failure),
 }
 
-/// What searching the inputs came to.
-struct Search<V> {
-    /// The first input that failed, shrunk.
-    found: Option<Found<V>>,
-    /// The first input with only SHOULD-level findings (not shrunk: a
-    /// warning does not fail the property), with its seed.
-    warned: Option<(u64, Failure)>,
-    /// An input that could not be set up: no input can be judged.
-    setup: Option<Failure>,
+impl Judged {
+    /// Whether it decides the property: a failure, or an input that could
+    /// not be set up (no later input needs to run).
+    fn decides(&self) -> bool {
+        matches!(self, Self::Failed(_) | Self::Setup(_))
+    }
 }
+
+/// An input's outcome, judged: the run's selection of checks and the
+/// known-failures register applied.
+fn judge(env: &Env, name: &str, outcome: Option<Failure>) -> Judged {
+    let Some(mut f) = outcome else {
+        return Judged::Passed;
+    };
+    if let Some(reason) = f.skipped.take() {
+        return Judged::Skipped(reason);
+    }
+    if let Some(kind) = &f.setup {
+        return match env.known.knows_setup(name, kind) {
+            Some(reason) => Judged::Skipped(format!(
+                "fixture {kind} could not be set up (known failure: {reason})"
+            )),
+            None => Judged::Setup(f),
+        };
+    }
+    let selection = &env.options.selection;
+    selection.retain(&mut f.checks);
+    env.known.apply_checks(name, &mut f.checks);
+    let strict = env.options.strict;
+    if f.failed(strict) {
+        Judged::Failed(f)
+    } else if f
+        .checks
+        .iter()
+        .any(|c| c.failed() || matches!(c.outcome, Outcome::Known(_)))
+    {
+        Judged::Noted(f)
+    } else if selection.is_partial() && f.checks.is_empty() {
+        Judged::Skipped(selection.nothing_selected())
+    } else {
+        Judged::Passed
+    }
+}
+
+/// The value tree of the input seeded `seed`: the same input on any
+/// machine, for the search, for shrinking and for a rerun alike.
+fn tree<S: Strategy>(strategy: &S, config: &Config, seed: u64) -> Result<S::Tree, String> {
+    let mut config = config.clone();
+    config.rng_seed = RngSeed::Fixed(seed);
+    let mut runner = TestRunner::new(config);
+    strategy
+        .new_tree(&mut runner)
+        .map_err(|reason| format!("the generator could not make an input: {reason}"))
+}
+
+/// What the inputs came to, by index; an input after the first that
+/// decided the property may not have run.
+type Results = Vec<Option<Judged>>;
 
 /// Runs `test` over the strategy `make` builds: first the seeds kept from
-/// earlier failures, then `PROPTEST_CASES` inputs, on up to 8 threads
-/// (following `--test-threads`). The first failure is shrunk and becomes a
-/// verdict whose checks are those of the shrunk input, with the seed that
-/// replays it and the case file printed.
+/// earlier failures against this target, then `PROPTEST_CASES` inputs, on
+/// up to 8 threads (following `--test-threads`). The first input by index
+/// that fails is shrunk and becomes a verdict whose checks are those of the
+/// shrunk input, with the seed that replays it and the case file printed.
 pub fn run<S>(
     env: &Env,
     name: &str,
@@ -135,35 +170,123 @@ where
     S: Strategy,
     S::Value: Send,
 {
-    let (config, seed) = config();
+    let config = config();
+    let run = run_seed(&config, env.options.seeding, name);
     let cases = usize::try_from(config.cases).unwrap_or(usize::MAX);
-    let kept = Regressions::for_property(name);
+    let kept = Regressions::for_property(env.options.regressions.as_ref(), name);
     let replayed = kept.seeds();
     // Inputs in order: kept seeds, then the run's.
     let seeds: Vec<u64> = replayed
         .iter()
         .copied()
-        .chain((0..cases).map(|i| input_seed(seed, i)))
+        .chain((0..cases).map(|i| input_seed(run.seed, i)))
         .collect();
-    let search = search(env, &config, &seeds, &make, &test);
+    let results = search(env, name, &config, &seeds, &make, &test);
+    let shape = Run {
+        seed: run,
+        cases,
+        replayed: replayed.len(),
+        config,
+    };
     let mut verdict = Verdict {
-        place: place(env, name, seed, cases, replayed.len()),
+        place: place(env, name, &shape),
         ..Verdict::default()
     };
-    // A failure found stands even when another input (or a shrinking
-    // step) could not be set up afterwards: that input was judged.
-    if let Some(found) = search.found {
-        let run = (seed, cases, replayed.len());
-        failed(env, name, run, &kept, found, &test, &mut verdict);
-    } else if let Some(f) = search.setup {
-        verdict.error = Some(format!(
-            "a generated input could not be set up, so no input was judged: {}",
-            f.error.unwrap_or_default()
+    let decided = results
+        .iter()
+        .position(|r| r.as_ref().is_some_and(Judged::decides));
+    // The inputs up to the one that decided: those after it may or may
+    // not have run, as the workers raced.
+    let considered = &results[..decided.map_or(results.len(), |i| i + 1)];
+    let skipped = Skipped::of(considered);
+    match decided.and_then(|i| results[i].as_ref().map(|r| (i, r))) {
+        Some((i, Judged::Failed(first))) => {
+            let found = Found {
+                seed: seeds[i],
+                first: first.clone(),
+            };
+            failed(env, name, &shape, &kept, found, &make, &test, &mut verdict);
+        }
+        Some((i, Judged::Setup(f))) => {
+            verdict.error = Some(format!(
+                "generated input {} (seed {}) could not be set up, so the property is undecided (the inputs after it were not run): {}",
+                i + 1,
+                seeds[i],
+                f.error.clone().unwrap_or_default()
+            ));
+            verdict.setup.clone_from(&f.setup);
+        }
+        _ => {
+            if skipped.count > 0 && skipped.count == results.len() {
+                verdict.skipped = Some(format!(
+                    "every generated input was skipped: {}",
+                    skipped.reasons.join("; ")
+                ));
+                return verdict;
+            }
+            // Every input ran: an entry of the register that none of them
+            // failed is fixed.
+            env.known.property_ran(name);
+            settled(env, name, &results, &seeds, &mut verdict);
+        }
+    }
+    if skipped.count > 0 {
+        let ran = considered.len();
+        verdict.place.extra.push((
+            "skipped".to_owned(),
+            format!(
+                "{} of the first {ran} generated inputs: {}",
+                skipped.count,
+                skipped.reasons.join("; ")
+            ),
         ));
-    } else if let Some((warning_seed, w)) = search.warned {
-        warned(env, name, warning_seed, w, &mut verdict);
     }
     verdict
+}
+
+/// The inputs skipped, and why (each reason once).
+struct Skipped<'a> {
+    count: usize,
+    reasons: Vec<&'a str>,
+}
+
+impl<'a> Skipped<'a> {
+    fn of(results: &'a [Option<Judged>]) -> Self {
+        let mut skipped = Self {
+            count: 0,
+            reasons: Vec::new(),
+        };
+        for r in results.iter().flatten() {
+            if let Judged::Skipped(reason) = r {
+                skipped.count += 1;
+                if !skipped.reasons.contains(&reason.as_str()) {
+                    skipped.reasons.push(reason);
+                }
+            }
+        }
+        skipped
+    }
+}
+
+/// A run's seed, its number of inputs, how many kept seeds came first, and
+/// its proptest configuration.
+struct Run {
+    seed: RunSeed,
+    cases: usize,
+    replayed: usize,
+    config: Config,
+}
+
+/// The verdict of a property no input failed: passed, or noted (the first
+/// input with a warning or a known failure).
+fn settled(env: &Env, name: &str, results: &Results, seeds: &[u64], verdict: &mut Verdict) {
+    let noted = results.iter().enumerate().find_map(|(i, r)| match r {
+        Some(Judged::Noted(f)) => Some((seeds[i], f.clone())),
+        _ => None,
+    });
+    if let Some((seed, f)) = noted {
+        warned(env, name, seed, f, verdict);
+    }
 }
 
 /// A generated case, run as its file would run, as a property judges it:
@@ -183,36 +306,46 @@ pub fn run_case(env: &Env, contract: &dyn crate::Contract, case: &Value) -> Opti
         }
     };
     let strict = env.options.strict;
-    if verdict.passed(strict) && verdict.warnings(strict) == 0 {
+    let selection = &env.options.selection;
+    let nothing_selected = selection.is_partial() && verdict.checks.is_empty();
+    if verdict.skipped.is_none()
+        && !nothing_selected
+        && verdict.passed(strict)
+        && verdict.warnings(strict) == 0
+    {
         return None;
     }
     Some(Failure {
         request: verdict.place.request,
         checks: verdict.checks,
+        skipped: verdict.skipped.or_else(|| {
+            (nothing_selected && verdict.error.is_none()).then(|| selection.nothing_selected())
+        }),
         error: verdict.error,
         setup: verdict.setup,
         case_file: Some(case.clone()),
     })
 }
 
-/// Tries the inputs of `seeds`, each with a runner of its own, on worker
-/// threads, until one fails (it alone is then shrunk) or cannot be set up.
+/// Tries the inputs of `seeds`, each from a value tree of its own, on
+/// worker threads that take them in order; an input after one that decided
+/// the property is not started, so every input before the first decisive
+/// one has run when the search ends.
 fn search<S>(
     env: &Env,
+    name: &str,
     config: &Config,
     seeds: &[u64],
     make: &(impl Fn() -> S + Sync),
     test: &(impl Fn(&Env, &S::Value) -> Option<Failure> + Sync),
-) -> Search<S::Value>
+) -> Results
 where
     S: Strategy,
     S::Value: Send,
 {
     let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let found: Mutex<Option<Found<S::Value>>> = Mutex::new(None);
-    let warned: Mutex<Option<(u64, Failure)>> = Mutex::new(None);
-    let setup: Mutex<Option<Failure>> = Mutex::new(None);
+    let decided = AtomicUsize::new(usize::MAX);
+    let results: Mutex<Results> = Mutex::new((0..seeds.len()).map(|_| None).collect());
     let workers = env
         .options
         .workers
@@ -224,113 +357,104 @@ where
                 let strategy = make();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&input_seed) = seeds.get(i) else {
+                    if i >= seeds.len() || decided.load(Ordering::Relaxed) < i {
                         return;
+                    }
+                    let judged = match tree(&strategy, config, seeds[i]) {
+                        Ok(tree) => judge(env, name, test(env, &tree.current())),
+                        Err(error) => Judged::Failed(Failure {
+                            error: Some(error),
+                            ..Failure::default()
+                        }),
                     };
-                    if stop.load(Ordering::Relaxed) {
-                        return;
+                    if judged.decides() {
+                        decided.fetch_min(i, Ordering::Relaxed);
                     }
-                    let mut config = config.clone();
-                    config.cases = 1;
-                    config.rng_seed = RngSeed::Fixed(input_seed);
-                    let judged = judge(env, config, &strategy, test, &stop, |f| {
-                        if f.setup {
-                            lock(&setup).get_or_insert(f);
-                        } else {
-                            lock(&warned).get_or_insert((input_seed, f));
-                        }
-                    });
-                    if let Some((error, last)) = judged {
-                        lock(&found).get_or_insert(Found {
-                            seed: input_seed,
-                            error,
-                            last,
-                        });
-                    }
+                    lock(&results)[i] = Some(judged);
                 }
             });
         }
     });
-    Search {
-        found: found.into_inner().unwrap_or_else(PoisonError::into_inner),
-        warned: warned.into_inner().unwrap_or_else(PoisonError::into_inner),
-        setup: setup.into_inner().unwrap_or_else(PoisonError::into_inner),
-    }
+    results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Runs one input (and, when it fails first, its shrinking). `aside`
-/// takes what is no failure of the property: a setup error (which also
-/// stops the search) or a warning. Returns proptest's verdict and the last
-/// failure seen when this input failed first.
-fn judge<S: Strategy>(
-    env: &Env,
-    config: Config,
-    strategy: &S,
-    test: &(impl Fn(&Env, &S::Value) -> Option<Failure> + Sync),
-    stop: &AtomicBool,
-    aside: impl Fn(Failure),
-) -> Option<(TestError<S::Value>, Option<Failure>)> {
-    let strict = env.options.strict;
-    let mut runner = TestRunner::new(config);
-    // The last failure seen: shrinking ends on the minimal one.
-    let last: std::cell::RefCell<Option<Failure>> = std::cell::RefCell::new(None);
-    // This input found the run's failure: it alone is shrunk.
-    let winner = std::cell::Cell::new(false);
-    let outcome = runner.run(strategy, |value| match test(env, &value) {
-        Some(f) if f.setup => {
-            stop.store(true, Ordering::Relaxed);
-            // Not a finding: nothing to shrink.
-            aside(f);
-            Ok(())
-        }
-        Some(f) if f.failed(strict) => {
-            if !winner.get() {
-                if stop.swap(true, Ordering::Relaxed) {
-                    // Another input failed first and is being shrunk;
-                    // shrinking this one too would double the requests.
-                    return Ok(());
-                }
-                winner.set(true);
-            }
-            let reason = f
-                .error
-                .clone()
-                .unwrap_or_else(|| "a check failed".to_owned());
-            *last.borrow_mut() = Some(f);
-            Err(TestCaseError::fail(reason))
-        }
-        Some(f) => {
-            aside(f);
-            Ok(())
-        }
-        None => Ok(()),
-    });
-    outcome.err().map(|error| (error, last.take()))
+/// The input that decided the property by failing.
+struct Found {
+    seed: u64,
+    first: Failure,
 }
 
-/// The verdict of a property whose input failed: that input's checks once
-/// more, its seed kept, its rerun line and case file.
-fn failed<V>(
+/// Shrinks the failing input seeded `seed` (as proptest does: simplify
+/// while it fails, complicate while it passes), bounded in steps and time;
+/// returns the smallest input that failed and its failure.
+fn shrink<S: Strategy>(
     env: &Env,
     name: &str,
-    run: (u64, usize, usize),
+    config: &Config,
+    strategy: &S,
+    found: Found,
+    test: &impl Fn(&Env, &S::Value) -> Option<Failure>,
+) -> Option<(S::Value, Failure)> {
+    let mut tree = tree(strategy, config, found.seed).ok()?;
+    let mut minimal = (tree.current(), found.first);
+    let started = Instant::now();
+    let time_limit = std::time::Duration::from_millis(u64::from(config.max_shrink_time));
+    let mut steps = 0;
+    if config.max_shrink_iters == 0 || !tree.simplify() {
+        return Some(minimal);
+    }
+    loop {
+        let timed_out = config.max_shrink_time > 0 && started.elapsed() > time_limit;
+        if steps >= config.max_shrink_iters() || timed_out {
+            break;
+        }
+        steps += 1;
+        let value = tree.current();
+        match judge(env, name, test(env, &value)) {
+            Judged::Failed(f) => {
+                minimal = (value, f);
+                if !tree.simplify() {
+                    break;
+                }
+            }
+            // An input that passes, or cannot be judged, is no smaller failure.
+            _ => {
+                if !tree.complicate() {
+                    break;
+                }
+            }
+        }
+    }
+    Some(minimal)
+}
+
+/// The verdict of a property whose input failed: shrunk, its checks once
+/// more, its seed kept, its rerun line and case file.
+#[expect(clippy::too_many_arguments, reason = "the run's parts, each used once")]
+fn failed<S: Strategy>(
+    env: &Env,
+    name: &str,
+    run: &Run,
     kept: &Regressions,
-    found: Found<V>,
-    test: &impl Fn(&Env, &V) -> Option<Failure>,
+    found: Found,
+    make: &impl Fn() -> S,
+    test: &impl Fn(&Env, &S::Value) -> Option<Failure>,
     verdict: &mut Verdict,
 ) {
-    let minimal = match found.error {
-        TestError::Abort(reason) => {
-            verdict.error = Some(format!("the property was aborted: {reason}"));
-            return;
-        }
-        TestError::Fail(_, minimal) => minimal,
+    let failing = found.seed;
+    let first = found.first.clone();
+    let Some((minimal, last)) = shrink(env, name, &run.config, &make(), found, test) else {
+        // The generator made no input at all: its error is the verdict.
+        verdict.error = first.error;
+        return;
     };
     // Once more on the minimal input, to show all its checks as they stand.
-    let failure = match test(env, &minimal).filter(|f| f.failed(env.options.strict)) {
-        Some(f) => f,
-        None => {
-            let mut f = found.last.unwrap_or_default();
+    let failure = match judge(env, name, test(env, &minimal)) {
+        Judged::Failed(f) => f,
+        _ => {
+            let mut f = last;
             f.checks.push(
                 Check::new("flaky", crate::Level::Must, "the minimal input fails every time").fail_text(
                     "it failed as shown above, then passed when run once more: the target (or the suite) is not deterministic here",
@@ -339,7 +463,6 @@ fn failed<V>(
             f
         }
     };
-    let failing = found.seed;
     let kept_note = kept.keep(failing, &failure);
     verdict.place = place_of_failure(env, name, run, failing, kept_note);
     verdict.place.request = failure.request.clone();
@@ -356,12 +479,13 @@ fn failed<V>(
     }
 }
 
-/// The verdict of a property that only warned: the first such input, unshrunk.
+/// The verdict of a property that only warned (or failed only as its
+/// register knows): the first such input, unshrunk.
 fn warned(env: &Env, name: &str, seed: u64, warning: Failure, verdict: &mut Verdict) {
     verdict.place.extra.push((
         "warning".to_owned(),
         format!(
-            "the first generated input with a SHOULD-level finding (not shrunk: a warning does not fail the property); PROPTEST_RNG_SEED={seed} PROPTEST_CASES=1 replays it"
+            "the first generated input with a SHOULD-level or known finding (not shrunk: it does not fail the property); PROPTEST_RNG_SEED={seed} PROPTEST_CASES=1 replays it"
         ),
     ));
     verdict.place.request = warning.request;
@@ -375,7 +499,7 @@ fn replayed_note(replayed: usize) -> String {
     if replayed == 0 {
         String::new()
     } else {
-        format!(", after {replayed} kept from earlier failures")
+        format!(", after {replayed} kept from earlier failures against this target")
     }
 }
 
@@ -388,32 +512,32 @@ fn inputs(cases: usize) -> String {
 }
 
 /// How a passing (or warning) property is named and rerun.
-fn place(env: &Env, name: &str, seed: u64, cases: usize, replayed: usize) -> Where {
-    let replayed = replayed_note(replayed);
+fn place(env: &Env, name: &str, run: &Run) -> Where {
+    let replayed = replayed_note(run.replayed);
+    let seed = run.seed.seed;
     Where {
         test: name.to_owned(),
-        about: Some(format!("{} (PROPTEST_CASES){replayed}", inputs(cases))),
+        about: Some(format!("{} (PROPTEST_CASES){replayed}", inputs(run.cases))),
         rerun: env.rerun(
             name,
             &[
                 ("PROPTEST_RNG_SEED", seed.to_string()),
-                ("PROPTEST_CASES", cases.to_string()),
+                ("PROPTEST_CASES", run.cases.to_string()),
             ],
         ),
-        extra: vec![("seed".to_owned(), format!("PROPTEST_RNG_SEED={seed}"))],
+        extra: vec![(
+            "seed".to_owned(),
+            format!("PROPTEST_RNG_SEED={seed} ({})", run.seed.from.word()),
+        )],
+        seed: Some(seed),
         ..Where::default()
     }
 }
 
 /// How a failing property is named and rerun: the failing input alone.
-fn place_of_failure(
-    env: &Env,
-    name: &str,
-    (seed, cases, replayed): (u64, usize, usize),
-    failing: u64,
-    kept: String,
-) -> Where {
-    let replayed = replayed_note(replayed);
+fn place_of_failure(env: &Env, name: &str, run: &Run, failing: u64, kept: String) -> Where {
+    let replayed = replayed_note(run.replayed);
+    let (seed, cases) = (run.seed.seed, run.cases);
     Where {
         test: name.to_owned(),
         about: Some(format!(
@@ -429,108 +553,11 @@ fn place_of_failure(
         ),
         extra: vec![(
             "seed".to_owned(),
-            format!("PROPTEST_RNG_SEED={failing} PROPTEST_CASES=1 (the run: PROPTEST_RNG_SEED={seed} PROPTEST_CASES={cases})"),
+            format!("PROPTEST_RNG_SEED={failing} PROPTEST_CASES=1 (the run: PROPTEST_RNG_SEED={seed} PROPTEST_CASES={cases}, {})", run.seed.from.word()),
         )],
+        seed: Some(seed),
         ..Where::default()
     }
-}
-
-/// The seeds of a property's earlier failures, in `proptest-regressions/`.
-struct Regressions {
-    path: PathBuf,
-    enabled: bool,
-}
-
-impl Regressions {
-    fn for_property(name: &str) -> Self {
-        Self {
-            path: PathBuf::from(REGRESSIONS_DIR).join(format!("{}.txt", file_stem(name))),
-            // proptest's own switch, which the self-tests set.
-            enabled: std::env::var_os("PROPTEST_DISABLE_FAILURE_PERSISTENCE").is_none(),
-        }
-    }
-
-    /// The file's text; `None` when there is none (or keeping is off).
-    fn text(&self) -> std::io::Result<Option<String>> {
-        if !self.enabled {
-            return Ok(None);
-        }
-        match std::fs::read_to_string(&self.path) {
-            Ok(text) => Ok(Some(text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// `seed <u64>` lines; anything else is a comment.
-    fn seeds(&self) -> Vec<u64> {
-        match self.text() {
-            Ok(text) => seeds_in(text.as_deref().unwrap_or_default()),
-            Err(e) => {
-                // Kept failures that cannot be replayed would pass unseen.
-                eprintln!(
-                    "warning: failed to read {} ({e}): its kept failures are not replayed",
-                    self.path.display()
-                );
-                Vec::new()
-            }
-        }
-    }
-
-    /// Keeps a failing input's seed, once; what to say about it.
-    fn keep(&self, seed: u64, failure: &Failure) -> String {
-        if !self.enabled {
-            return String::new();
-        }
-        let mut text = match self.text() {
-            Ok(Some(text)) => text,
-            Ok(None) => "# Seeds of generated inputs that failed, replayed first by the next run.\n# Commit this file; remove a line once its failure is fixed.\n".to_owned(),
-            // Rewriting a file that could not be read would lose its seeds.
-            Err(e) => return format!(" (could not keep it in {}: {e})", self.path.display()),
-        };
-        if seeds_in(&text).contains(&seed) {
-            return format!(" (kept in {})", self.path.display());
-        }
-        let what = failure
-            .checks
-            .iter()
-            .filter(|c| c.failed())
-            .map(|c| c.id.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let _ = writeln!(text, "seed {seed} # failed: {what}");
-        let written = self
-            .path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&self.path, text));
-        match written {
-            Ok(()) => format!(" (kept in {})", self.path.display()),
-            Err(e) => format!(" (could not keep it in {}: {e})", self.path.display()),
-        }
-    }
-}
-
-/// The seeds of a regressions file's `seed <u64>` lines.
-fn seeds_in(text: &str) -> Vec<u64> {
-    text.lines()
-        .filter_map(|l| {
-            l.strip_prefix("seed ")?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .collect()
-}
-
-/// `prop::rooms::accepts_any_text` -> `rooms__accepts_any_text`.
-fn file_stem(name: &str) -> String {
-    name.strip_prefix("prop::")
-        .unwrap_or(name)
-        .chars()
-        .map(|c| if c == ':' { '_' } else { c })
-        .collect()
 }
 
 /// A generated input as the text of a case file, saying where it came from,
@@ -583,57 +610,4 @@ fn relative_path(from: &std::path::Path, to: &std::path::Path) -> Option<String>
         )
         .collect();
     Some(parts.join("/"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_inputs_seed_replays_it_as_the_first_of_a_run() {
-        assert_eq!(input_seed(42, 0), 42);
-        let seeds: Vec<u64> = (0..1000).map(|i| input_seed(42, i)).collect();
-        let mut unique = seeds.clone();
-        unique.sort_unstable();
-        unique.dedup();
-        assert_eq!(unique.len(), seeds.len(), "every input has its own seed");
-    }
-
-    #[test]
-    fn file_stems_keep_the_property_apart() {
-        assert_eq!(
-            file_stem("prop::invite::accepts_valid_bodies"),
-            "invite__accepts_valid_bodies"
-        );
-    }
-
-    #[test]
-    fn a_regressions_file_that_cannot_be_read_is_left_as_it_is() {
-        let dir = std::env::temp_dir().join(format!("regressions-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("p.txt");
-        // Not UTF-8: unreadable as text, yet it may hold seeds.
-        let bytes = b"seed 7 # failed: x\n\xff\n".to_vec();
-        std::fs::write(&path, &bytes).unwrap();
-        let kept = Regressions {
-            path: path.clone(),
-            enabled: true,
-        };
-        let said = kept.keep(9, &Failure::default());
-        assert!(said.contains("could not keep it"), "{said}");
-        assert_eq!(
-            std::fs::read(&path).unwrap(),
-            bytes,
-            "the file is untouched"
-        );
-
-        std::fs::write(&path, "# x\nseed 7 # failed: x\n").unwrap();
-        assert!(kept.keep(9, &Failure::default()).contains("kept in"));
-        assert!(
-            kept.keep(9, &Failure::default()).contains("kept in"),
-            "once"
-        );
-        assert_eq!(kept.seeds(), vec![7, 9]);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 }

@@ -172,6 +172,8 @@ fn part_json(part: &Part<'_>) -> Value {
             "error": v.error,
             "skipped": v.skipped,
             "known": v.known,
+            // A string: a u64 past 2^53 would not survive a JSON reader's f64.
+            "seed": v.place.seed.map(|seed| seed.to_string()),
             "failed_checks": v.checks.iter()
                 .filter(|c| outcome_word(&c.outcome, c.level, strict) == "fail")
                 .map(|c| c.id.clone()).collect::<Vec<_>>(),
@@ -470,9 +472,13 @@ fn markdown(r: &Value) -> String {
                 format!("{failed}; ERROR: {first}")
             };
         }
+        let seed = t["seed"]
+            .as_str()
+            .map(|seed| format!(" (PROPTEST_RNG_SEED={seed})"))
+            .unwrap_or_default();
         let _ = writeln!(
             md,
-            "| `{}` | {} | {} | {} |",
+            "| `{}`{seed} | {} | {} | {} |",
             cell(&t["name"]),
             cell(&t["status"]),
             failed,

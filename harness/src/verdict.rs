@@ -172,6 +172,9 @@ pub struct Where {
     pub extra: Vec<(String, String)>,
     /// A generated input as a case file, shown after the checks.
     pub input: Option<String>,
+    /// A property's run seed (`PROPTEST_RNG_SEED`), for the report and the
+    /// run's summary.
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -181,8 +184,8 @@ pub struct Verdict {
     /// Set when no verdict could be reached (transport failure, broken case).
     pub error: Option<String>,
     /// The error came from setting the case up (a fixture the target would
-    /// not give), not from the exchange under test.
-    pub setup: bool,
+    /// not give), not from the exchange under test: that fixture's kind.
+    pub setup: Option<String>,
     /// Set when the register knows this test fails as a whole: the reason.
     pub known: Option<String>,
     /// Set when the case needs what the target cannot give: the reason.
@@ -250,7 +253,7 @@ pub const BUILTIN_CHECKS: &[(&str, Level, &str)] = &[
     (
         "status.preferred",
         Level::Should,
-        "the response status is the one the case recommends (`{\"must\": …, \"should\": …}`); MUST under a profile the case names in `profiles`",
+        "the response status is the one the case recommends (`{\"must\": …, \"should\": …}`), and required under a profile the case names in `profiles`",
     ),
     (
         "header",

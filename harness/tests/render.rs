@@ -18,6 +18,7 @@ fn place() -> Where {
         rerun: vec!["cargo test -- --exact case::invite::example".into()],
         extra: Vec::new(),
         input: None,
+        seed: None,
     }
 }
 

@@ -438,6 +438,28 @@ fn shell_words(line: &str, shell: &[(&str, &str)]) -> Result<Vec<String>, String
                 loop {
                     match chars.next() {
                         Some('"') => break,
+                        Some('$') if chars.peek() == Some(&'{') => {
+                            // `${NAME}`, or `${NAME:?message}`: the shell
+                            // stops with the message when NAME is empty.
+                            chars.next();
+                            let mut inside = String::new();
+                            loop {
+                                match chars.next() {
+                                    Some('}') => break,
+                                    Some(c) => inside.push(c),
+                                    None => return Err(format!("unclosed ${{ in {line:?}")),
+                                }
+                            }
+                            let (name, message) = match inside.split_once(":?") {
+                                Some((name, message)) => (name.to_owned(), Some(message)),
+                                None => (inside.clone(), None),
+                            };
+                            let value = lookup(&name);
+                            if let (true, Some(message)) = (value.is_empty(), message) {
+                                return Err(format!("{name}: {message}"));
+                            }
+                            w.push_str(&value);
+                        }
                         Some('$') => {
                             let mut name = String::new();
                             while let Some(c) = chars
@@ -682,6 +704,13 @@ mod tests {
                 "it's"
             ]
         );
+    }
+
+    #[test]
+    fn a_variable_that_must_be_set_stops_the_line_when_it_is_not() {
+        let line = r#"T="${T:?set it}" cargo test -- --exact x"#;
+        assert_eq!(shell_words(line, &[("T", "v")]).expect("parses")[0], "T=v");
+        assert_eq!(shell_words(line, &[]), Err("T: set it".to_owned()));
     }
 
     #[test]

@@ -84,7 +84,16 @@ fn a_failing_run_exits_non_zero_under_nextest_and_a_passing_one_zero() {
     let faulty = server(vec![Fault::NoLocation]);
     let failed = nextest(&faulty.base_url(), filter, "ci");
     let text = String::from_utf8_lossy(&failed.stderr);
-    assert!(!failed.status.success(), "{text}");
+    // nextest's own code for failed tests (each test's process exits 101),
+    // which the README's table of exit codes must give a CI author.
+    assert_eq!(failed.status.code(), Some(100), "{text}");
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README");
+    assert!(
+        readme
+            .lines()
+            .any(|l| l.starts_with("| 100 |") && l.contains("nextest")),
+        "the README's exit codes say what 100 is"
+    );
     assert!(text.contains("1 passed, 1 failed"), "{text}");
     assert!(
         text.contains("case::invite::examples::example_4_invite_pstn_participant"),

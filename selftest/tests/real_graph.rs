@@ -11,33 +11,97 @@ use invite_reference::Fault;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "selftest-graph-token-5e6f";
+/// A seed whose first invalid body goes to a group call.
+const SKIPPED_SEED: &str = "1";
 
 #[test]
-fn without_call_creation_cases_needing_fresh_calls_are_skipped_with_the_reason() {
+fn without_call_creation_what_needs_a_fresh_call_is_ignored_with_the_reason_never_passed() {
     let reference = server(Vec::new());
+    let target = reference.base_url();
     let run = run_suite(
-        &[
-            "--target",
-            &reference.base_url(),
-            "--no-create-calls",
-            "case::",
-        ],
+        &["--target", &target, "--no-create-calls"],
         &[("CONFORMANCE_TOKEN", TOKEN)],
     )
     .expect("runs");
     assert_eq!(run.code, Some(0), "{}", run.all_output());
     assert!(
-        run.stdout.contains("ignored (fixture call: the target cannot provide fixture group: the case needs a fresh call and --no-create-calls is set; pass --group-call-id"),
+        run.stderr.contains("ignored, for want of what the target can give")
+            && run.stderr.contains(
+                "fixture call: the target cannot provide fixture group: --no-create-calls is set and no --group-call-id lends a group call"
+            ),
         "{}",
-        run.stdout
+        run.stderr
     );
-    assert!(
+    let line = |name: &str| {
         run.stdout
             .lines()
-            .any(|l| l.starts_with("test case::rejections::unknown_call ") && l.ends_with("... ok")),
+            .find(|l| l.starts_with(&format!("test {name} ")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        line("case::rejections::unknown_call").ends_with("... ok"),
         "{}",
         run.stdout
     );
+    // No property can invite anywhere: none passes on nothing.
+    for property in [
+        "prop::invite::accepts_valid_bodies",
+        "prop::invite::rejects_invalid_bodies",
+        "prop::invite::never_5xx_or_hangs",
+        "prop::invite::stateful_model",
+    ] {
+        assert!(line(property).ends_with("... ignored"), "{}", run.stdout);
+    }
+
+    // A selection in which no trial can reach the target checked nothing:
+    // not a pass, and it says what to give the run.
+    let nothing = run_suite(
+        &["--target", &target, "--no-create-calls", "prop::"],
+        &[("CONFORMANCE_TOKEN", TOKEN)],
+    )
+    .expect("runs");
+    assert_eq!(nothing.code, Some(2), "{}", nothing.all_output());
+    assert!(
+        nothing.stderr.contains("no trial reached the target")
+            && nothing.stderr.contains("--group-call-id"),
+        "{}",
+        nothing.stderr
+    );
+}
+
+#[test]
+fn a_property_whose_every_input_is_skipped_is_ignored_not_passed() {
+    let reference = server(Vec::new());
+    let p2p = create_call(reference.addr(), false);
+    // Lent: a peer-to-peer call only. The one input run needs a group call
+    // (seed 1's first input does), so it is skipped, and so is the property.
+    let run = run_suite(
+        &[
+            "--target",
+            &reference.base_url(),
+            "--no-create-calls",
+            "--p2p-call-id",
+            &p2p,
+            "--exact",
+            "prop::invite::rejects_invalid_bodies",
+        ],
+        &[
+            ("CONFORMANCE_TOKEN", TOKEN),
+            ("PROPTEST_CASES", "1"),
+            ("PROPTEST_RNG_SEED", SKIPPED_SEED),
+        ],
+    )
+    .expect("runs");
+    assert!(
+        run.stdout.contains(
+            "prop::invite::rejects_invalid_bodies ... ignored (every generated input was skipped: fixture call: the target cannot provide fixture group"
+        ),
+        "{}",
+        run.all_output()
+    );
+    // The only trial reached nothing: the run says so.
+    assert_eq!(run.code, Some(2), "{}", run.all_output());
 }
 
 #[test]
@@ -87,8 +151,10 @@ fn existing_calls_without_notifications_are_followed_by_polling() {
     );
     assert!(check("notification")["not_run"].as_u64().unwrap_or(0) > 0);
 
-    // The polling path can fail too: an operation that cannot be read never ends.
-    let broken = server(vec![Fault::OperationGet404]);
+    // The polling path can fail too: an operation read as running after it
+    // ended never ends. (One that answers 404 may be gone because it ended:
+    // a correct target may do that, so polling cannot judge it.)
+    let broken = server(vec![Fault::OperationGetStale]);
     let group = create_call(broken.addr(), true);
     let run = run_suite(
         &[
@@ -159,6 +225,56 @@ fn captured_notifications_are_checked_offline() {
         "{failure}"
     );
     assert!(failure.contains("line 6: not JSON"), "{failure}");
+}
+
+#[test]
+fn captured_notifications_may_be_pretty_printed_or_an_array() {
+    let spec = workspace_root().join("selftest/tests/data/spec_notifications.jsonl");
+    let documents: Vec<Value> = std::fs::read_to_string(&spec)
+        .expect("spec notifications")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let dir = temp("offline-layouts");
+    let pretty: String = documents
+        .iter()
+        .map(|d| serde_json::to_string_pretty(d).expect("JSON") + "\n")
+        .collect();
+    let array = serde_json::to_string_pretty(&documents).expect("JSON");
+    for (name, text) in [("pretty.json", pretty), ("array.json", array)] {
+        let file = dir.join(name);
+        std::fs::write(&file, text).expect("write");
+        let file = file.to_string_lossy().into_owned();
+        let run = run_suite(
+            &[
+                "--notifications-file",
+                &file,
+                "--exact",
+                "offline::notifications_file",
+            ],
+            &[],
+        )
+        .expect("runs");
+        assert_eq!(run.code, Some(0), "{name}:\n{}", run.all_output());
+    }
+}
+
+#[test]
+fn a_missing_notifications_file_stops_the_run_before_any_trial() {
+    let missing = temp("offline-missing").join("captured.jsonl");
+    let missing = missing.to_string_lossy().into_owned();
+    let run = run_suite(&["--notifications-file", &missing], &[]).expect("runs");
+    assert_eq!(run.code, Some(2), "{}", run.all_output());
+    assert!(
+        run.stderr.contains("failed to read the notifications file"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stdout.contains("test "),
+        "no trial ran:\n{}",
+        run.stdout
+    );
 }
 
 /// A target that echoes the request's headers back in every answer.

@@ -231,7 +231,28 @@ fn exit_codes_tell_failed_could_not_run_and_ran_nothing_apart() {
 
     let nothing = run_suite(&["--exact", "case::no::such_test"], &[]).expect("runs");
     assert_eq!(nothing.code, Some(4), "{}", nothing.all_output());
-    assert!(nothing.stderr.contains("ran no test"), "{}", nothing.stderr);
+    assert!(
+        nothing
+            .stderr
+            .contains("no test is named case::no::such_test"),
+        "{}",
+        nothing.stderr
+    );
+    // Said before any trial: libtest's summary would read as a pass.
+    assert!(
+        !nothing.stdout.contains("test result: ok."),
+        "{}",
+        nothing.stdout
+    );
+    let typo = run_suite(&["--exact", "case::rejections::unknown_cal"], &[]).expect("runs");
+    assert_eq!(typo.code, Some(4), "{}", typo.all_output());
+    assert!(
+        typo.stderr
+            .contains("did you mean:\n    case::rejections::unknown_call"),
+        "{}",
+        typo.stderr
+    );
+    assert!(!typo.stdout.contains("test result"), "{}", typo.stdout);
     // A plain filter is libtest's: matching nothing here is no failure
     // (`cargo test --workspace FILTER` hands it to every test binary).
     let elsewhere = run_suite(&["no_test_has_this_name"], &[]).expect("runs");

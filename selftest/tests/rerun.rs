@@ -66,6 +66,33 @@ fn a_case_rerun_line_reaches_the_same_target_with_the_same_options() {
 }
 
 #[test]
+fn a_rerun_line_in_a_new_shell_says_which_variable_to_set() {
+    let server = server(vec![Fault::NoLocation]);
+    let test = "case::invite::examples::example_4_invite_pstn_participant";
+    // The token given inline, as the README shows it: a new shell has none.
+    let run = run_suite(
+        &["--target", &server.base_url(), "--exact", test],
+        &[("CONFORMANCE_TOKEN", TOKEN)],
+    )
+    .expect("runs");
+    assert_eq!(run.code, Some(101), "{}", run.all_output());
+    for line in rerun_lines(&run.failures[test]) {
+        match run_rerun_line(&line, &[]) {
+            Err(said) => assert!(
+                said.starts_with("CONFORMANCE_TOKEN: set it to the bearer token"),
+                "{line}: {said}"
+            ),
+            Ok(again) => panic!(
+                "{line} ran without the token, exit {:?}:\n{}",
+                again.code,
+                again.all_output()
+            ),
+        }
+    }
+    reruns_agree(&run, test);
+}
+
+#[test]
 fn a_property_rerun_line_replays_the_failing_input_alone() {
     let server = server(vec![Fault::ServerErrorOnPhone]);
     let base = server.base_url();

@@ -15,6 +15,15 @@ fn arg(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// The folder a target's kept seeds go to: `http://127.0.0.1:8080/v1.0`
+/// -> `http_127.0.0.1_8080`.
+fn origin_folder(target: &str) -> String {
+    target
+        .trim_end_matches("/v1.0")
+        .replace("://", "_")
+        .replace(':', "_")
+}
+
 /// Runs `property` alone against `target` from `dir` (where its kept
 /// failures land), with the repository's cases and schemas.
 fn run_property_in(dir: &Path, target: &str, property: &str, env: &[(&str, &str)]) -> Run {
@@ -160,8 +169,8 @@ fn a_refused_token_stops_the_run_once_with_what_to_do() {
 }
 
 #[test]
-fn a_target_that_cannot_set_an_input_up_stops_the_property_unshrunk() {
-    // It answers everything 404: calls cannot be created.
+fn a_target_that_cannot_create_calls_stops_the_run_once_with_what_to_change() {
+    // It answers everything 404, as a target URL without `/v1.0` does.
     let stub = transport(Transport::Fixed {
         status: 404,
         content_type: "application/json",
@@ -169,57 +178,126 @@ fn a_target_that_cannot_set_an_input_up_stops_the_property_unshrunk() {
     })
     .expect("stub");
     let dir = temp("setup-error");
-    let property = "prop::invite::accepts_valid_bodies";
-    let run = run_property_in(
+    let run = run_suite_in(
         &dir,
-        &stub.target(),
-        property,
+        &[
+            "--target",
+            &stub.target(),
+            "--cases",
+            &arg(&workspace_root().join("cases")),
+            "--schemas",
+            &arg(&workspace_root().join("schemas")),
+        ],
         // Persistence on, as in a user's run: nothing may be kept.
         &[
             ("CONFORMANCE_TOKEN", TOKEN),
             ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", ""),
+            ("CONFORMANCE_REGRESSIONS", &arg(&dir.join("kept"))),
         ],
+    )
+    .expect("runs");
+    assert_eq!(run.code, Some(2), "{}", run.all_output());
+    // One message, before any trial, that says what to change.
+    assert_eq!(
+        run.stderr
+            .matches("does the target URL end with the API version")
+            .count(),
+        1,
+        "{}",
+        run.stderr
     );
-    assert_eq!(run.code, Some(101), "{}", run.all_output());
-    let text = &run.failures[property];
-    assert!(text.contains("could not be set up"), "{text}");
-    // A 404 on creating a call is most often a target URL without `/v1.0`.
+    assert!(run.stderr.contains("--no-create-calls"), "{}", run.stderr);
     assert!(
-        text.contains("does the target URL end with the API version"),
-        "{text}"
+        !run.stdout.contains("test "),
+        "no trial ran:\n{}",
+        run.stdout
+    );
+    assert!(!dir.join("kept").exists(), "a setup error is not kept");
+}
+
+#[test]
+fn notifications_that_never_reach_the_listener_stop_the_run_once_and_polling_runs_it() {
+    use conformance_selftest::stubs::{graph, GraphConfig, Notifications};
+    // It answers every request as Graph would, and never notifies anyone:
+    // the commonest first mock.
+    let stub = graph(GraphConfig::notifications(Notifications::NeverEstablished)).expect("stub");
+    let args = [
+        "--target",
+        &stub.target(),
+        "--notification-timeout-ms",
+        "500",
+    ];
+    let env = [("CONFORMANCE_TOKEN", TOKEN)];
+    let stopped = run_suite(&args, &env).expect("runs");
+    assert_eq!(stopped.code, Some(2), "{}", stopped.all_output());
+    assert_eq!(
+        stopped.stderr.matches("error: ").count(),
+        1,
+        "{}",
+        stopped.stderr
     );
     assert!(
-        !text.contains("shrunk"),
-        "a setup error is not shrunk:\n{text}"
+        stopped
+            .stderr
+            .contains("is that URL reachable from the target?")
+            && stopped.stderr.contains("--no-notifications"),
+        "{}",
+        stopped.stderr
+    );
+    assert!(!stopped.stdout.contains("test "), "{}", stopped.stdout);
+    // As it advises: polling instead, the invites themselves are judged.
+    let mut polled_args = args.to_vec();
+    polled_args.push("--no-notifications");
+    let polled = run_suite(&polled_args, &env).expect("runs");
+    assert_ne!(polled.code, Some(2), "{}", polled.all_output());
+    assert!(
+        polled.stdout.lines().any(|l| l
+            .starts_with("test case::invite::examples::example_1_invite_one_participant ")
+            && l.ends_with("... ok")),
+        "{}",
+        polled.all_output()
     );
     assert!(
-        !dir.join("proptest-regressions").exists(),
-        "a setup error is not kept"
+        !polled.all_output().contains("not notified as established"),
+        "{}",
+        polled.all_output()
     );
 }
 
 #[test]
-fn a_failing_input_is_kept_and_replayed_first() {
-    let server = server(vec![Fault::ServerErrorOnPhone]);
+fn a_failing_input_is_kept_per_target_and_replayed_first_against_it_alone() {
+    let faulty = server(vec![Fault::ServerErrorOnPhone]);
     let dir = temp("kept");
+    let kept_dir = dir.join("kept");
+    let kept_arg = arg(&kept_dir);
     let property = "prop::invite::never_5xx_or_hangs";
-    let target = server.base_url();
-    let keep = ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", "");
+    let target = faulty.base_url();
+    let keep = [
+        ("CONFORMANCE_TOKEN", TOKEN),
+        ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", ""),
+        ("CONFORMANCE_REGRESSIONS", kept_arg.as_str()),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut env = keep.to_vec();
+        env.extend_from_slice(extra);
+        env
+    };
     // Many inputs on eight workers: whichever finds the failure keeps it.
     let first = run_property_in(
         &dir,
         &target,
         property,
-        &[
-            ("CONFORMANCE_TOKEN", TOKEN),
-            keep,
-            ("PROPTEST_RNG_SEED", "99"),
-            ("PROPTEST_CASES", "300"),
-        ],
+        &with(&[("PROPTEST_RNG_SEED", "99"), ("PROPTEST_CASES", "300")]),
     );
     assert_eq!(first.code, Some(101), "{}", first.all_output());
-    let file = dir.join("proptest-regressions/invite__never_5xx_or_hangs.txt");
+    // Kept under the target's origin, never in the working directory.
+    let file = kept_dir
+        .join(origin_folder(&target))
+        .join("invite__never_5xx_or_hangs.txt");
     let kept = std::fs::read_to_string(&file).expect("the failing input's seed is kept");
+    assert!(kept.contains(&target.replace("/v1.0", "")), "{kept}");
+    assert!(!kept.contains("Commit"), "{kept}");
+    assert!(!dir.join("proptest-regressions").exists());
     let seed = kept
         .lines()
         .find_map(|l| l.strip_prefix("seed "))
@@ -234,33 +312,48 @@ fn a_failing_input_is_kept_and_replayed_first() {
         &dir,
         &target,
         property,
-        &[
-            ("CONFORMANCE_TOKEN", TOKEN),
-            keep,
-            ("PROPTEST_RNG_SEED", "1"),
-            ("PROPTEST_CASES", "1"),
-        ],
+        &with(&[("PROPTEST_RNG_SEED", "1"), ("PROPTEST_CASES", "1")]),
     );
     assert_eq!(next.code, Some(101), "{}", next.all_output());
     let text = &next.failures[property];
     assert!(text.contains(&format!("has seed {seed}")), "{text}");
     assert!(text.contains("after 1 kept"), "{text}");
+    // Another target (the same faults, another origin) is not given them.
+    let other = server(vec![Fault::ServerErrorOnPhone]);
+    let elsewhere = run_property_in(
+        &dir,
+        &other.base_url(),
+        property,
+        &with(&[("PROPTEST_RNG_SEED", "1"), ("PROPTEST_CASES", "1")]),
+    );
+    assert!(
+        !elsewhere
+            .all_output()
+            .contains("kept from earlier failures"),
+        "{}",
+        elsewhere.all_output()
+    );
 }
 
 #[test]
 fn kept_failures_that_cannot_be_read_are_said_not_skipped_silently() {
     let server = server(Vec::new());
     let dir = temp("unreadable-kept");
+    let target = server.base_url();
     // A folder where the file of kept seeds should be: it cannot be read.
-    std::fs::create_dir_all(dir.join("proptest-regressions/invite__never_5xx_or_hangs.txt"))
-        .expect("dir");
+    std::fs::create_dir_all(
+        dir.join(origin_folder(&target))
+            .join("invite__never_5xx_or_hangs.txt"),
+    )
+    .expect("dir");
     let run = run_property_in(
         &dir,
-        &server.base_url(),
+        &target,
         "prop::invite::never_5xx_or_hangs",
         &[
             ("CONFORMANCE_TOKEN", TOKEN),
             ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", ""),
+            ("CONFORMANCE_REGRESSIONS", &arg(&dir)),
             ("PROPTEST_CASES", "2"),
         ],
     );

@@ -88,6 +88,36 @@ fn a_should_case_warns_by_default_and_fails_under_strict() {
 }
 
 #[test]
+fn a_check_names_its_level_once() {
+    // The rendering adds "(SHOULD)" to a check that weighs less: its words
+    // must not say a level too.
+    let worded: Vec<String> = listed_checks()
+        .into_iter()
+        .filter(|c| c.summary.contains("SHOULD") || c.summary.contains("MUST"))
+        .map(|c| format!("{}: {}", c.id, c.summary))
+        .collect();
+    assert!(worded.is_empty(), "{worded:#?}");
+    // The SHOULD case on clientContext, against a server that accepts it.
+    let server = invite_reference::start(Config {
+        faults: vec![invite_reference::Fault::LongClientContextAccepted],
+        ..Config::default()
+    })
+    .expect("the reference server starts");
+    let test = "case::invite::client_context::astral_257_utf16_units_rejected";
+    let run = run_suite(
+        &["--target", &server.base_url(), "--exact", test],
+        &[("CONFORMANCE_TOKEN", "t")],
+    )
+    .expect("runs");
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("WARN  invite.client-context-limit"))
+        .unwrap_or_else(|| panic!("the check warns:\n{}", run.all_output()));
+    assert_eq!(line.matches("SHOULD").count(), 1, "{line}");
+}
+
+#[test]
 fn the_case_lint_refuses_what_a_correct_target_may_do_otherwise() {
     let dir = temp("unfair-cases");
     std::fs::create_dir_all(dir.join("invite")).expect("temp dir");

@@ -157,7 +157,9 @@ pub fn all() -> Vec<Invariant> {
         Invariant {
             id: "invite.client-context-limit",
             level: Level::Must,
-            summary: "a clientContext over 256 characters is rejected with 400 (over 256 UTF-16 code units within 256 characters: SHOULD)",
+            // No level in the words: the rendering adds "(SHOULD)" where the
+            // check weighs less (in a SHOULD case, or over 256 UTF-16 units).
+            summary: "a clientContext over 256 characters is rejected with 400, one within 256 accepted; over 256 UTF-16 code units (as Graph counts), a 400 is only recommended",
             source: "spec page: Request body (the 400: DESIGN.md; UTF-16 counting: Graph's .NET services)",
             spec: "Unique Client Context string. Max limit is 256 chars.",
             check: response::client_context_limit,

@@ -18,7 +18,19 @@ use bodies::{any_input, invalid_invite, valid_invite, AnyInput, InvalidInvite, V
 
 const INVITE_PATH: &str = "/communications/calls/{{call}}/participants/invite";
 
+/// The fixture kinds a generated invite may ask for: its call, a call it
+/// replaces, a call it moves from.
+const ALL_KINDS: &[&str] = &["group", "p2p", "disposable_p2p", "move_source"];
+/// The calls an invalid body is sent to, and the model's calls.
+const CALL_KINDS: &[&str] = &["group", "p2p"];
+
 pub fn all(options: Arc<CallOptions>) -> Vec<Property> {
+    // Known before it runs: the model ends its calls, so it needs calls of
+    // its own.
+    let model_ignore = (!options.create_calls()).then(|| {
+        "the model ends the calls it uses, so it needs calls of its own, and --no-create-calls is set".to_owned()
+    });
+    let ignore_reason = model_ignore.clone();
     vec![
         Property {
             name: "invite::accepts_valid_bodies".into(),
@@ -36,6 +48,8 @@ pub fn all(options: Arc<CallOptions>) -> Vec<Property> {
                 crate::fixtures::release_pool(env, "accepts_valid_bodies");
                 verdict
             }),
+            fixtures: ALL_KINDS.to_vec(),
+            ignore: None,
         },
         Property {
             name: "invite::rejects_invalid_bodies".into(),
@@ -55,6 +69,8 @@ pub fn all(options: Arc<CallOptions>) -> Vec<Property> {
                 crate::fixtures::release_pool(env, "rejects_invalid_bodies");
                 verdict
             }),
+            fixtures: CALL_KINDS.to_vec(),
+            ignore: None,
         },
         Property {
             name: "invite::never_5xx_or_hangs".into(),
@@ -77,15 +93,16 @@ pub fn all(options: Arc<CallOptions>) -> Vec<Property> {
                 crate::fixtures::release_pool(env, "never_5xx_or_hangs");
                 verdict
             }),
+            fixtures: ALL_KINDS.to_vec(),
+            ignore: None,
         },
         Property {
             name: "invite::stateful_model".into(),
             run: Box::new(move |env, _contract| {
-                if !options.create_calls() {
+                // Run anyway (`--ignored`): still nothing it can do.
+                if let Some(reason) = &ignore_reason {
                     return Verdict {
-                        skipped: Some(
-                            "the model ends the calls it uses, so it needs calls of its own, and --no-create-calls is set".to_owned(),
-                        ),
+                        skipped: Some(reason.clone()),
                         ..Verdict::default()
                     };
                 }
@@ -96,6 +113,8 @@ pub fn all(options: Arc<CallOptions>) -> Vec<Property> {
                     |env, steps: &Vec<model::Step>| model::check(env, steps),
                 )
             }),
+            fixtures: CALL_KINDS.to_vec(),
+            ignore: model_ignore,
         },
     ]
 }

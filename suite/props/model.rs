@@ -68,8 +68,9 @@ enum Finding {
     Must(String),
     /// The sequence could not go on for want of what the suite sets up
     /// (a call created or deleted, a participant's id): no finding about
-    /// the contract, and nothing to shrink.
-    Setup(String),
+    /// the contract, and nothing to shrink. The fixture kind it stands for
+    /// (the known-failures register names it), and why.
+    Setup(&'static str, String),
 }
 
 struct Model<'a> {
@@ -128,7 +129,7 @@ impl Model<'_> {
                 // Always a call of its own, never one the user lent: the
                 // model deletes calls.
                 let fixture = fixtures::create_owned(self.env, *kind == CallKind::Group)
-                    .map_err(|e| Finding::Setup(e.to_string()))?;
+                    .map_err(|e| Finding::Setup(kind.fixture(), e.to_string()))?;
                 let _ = write!(self.log, " -> call {}", self.calls.len());
                 self.calls.push(Call {
                     fixture,
@@ -251,10 +252,13 @@ impl Model<'_> {
         // Ending a call is how the suite cleans up, not part of the invite
         // contract: a refusal stops the sequence as a setup error.
         if r.status / 100 != 2 {
-            return Err(Finding::Setup(format!(
-                "deleting call {i}, a live call the suite created, answered {}",
-                r.status_line()
-            )));
+            return Err(Finding::Setup(
+                self.calls[i].kind.fixture(),
+                format!(
+                    "deleting call {i}, a live call the suite created, answered {}",
+                    r.status_line()
+                ),
+            ));
         }
         self.recommend(&r, 204, "Graph answers a deleted call with 204");
         self.calls[i].alive = false;
@@ -312,9 +316,9 @@ impl Model<'_> {
             &mailbox,
             &user,
             self.calls[from].fixture.since,
-            None,
         )
-        .map_err(Finding::Setup)?;
+        // Finding the participant to move is what the move_source fixture does.
+        .map_err(|e| Finding::Setup("move_source", e))?;
         let body = json!({
             "participants": [{
                 "replacesCallId": from_id,
@@ -486,10 +490,10 @@ pub fn check(env: &Env, steps: &[Step]) -> Option<Failure> {
             Check::new("model", Level::Must, summary)
                 .fail_text(format!("steps:{}\n  <- {text}", model.log)),
         ),
-        Err(Finding::Setup(text)) => {
+        Err(Finding::Setup(kind, text)) => {
             return Some(Failure {
                 error: Some(format!("{text} (steps:{})", model.log)),
-                setup: true,
+                setup: Some(kind.to_owned()),
                 ..Failure::default()
             })
         }

@@ -36,13 +36,23 @@ pub fn run_case(env: &Env, contract: &dyn Contract, name: &str, file: &Path) -> 
         place: place(env, name, file),
         ..Verdict::default()
     };
-    match load_case(file) {
+    let mut verdict = match load_case(file) {
         Ok(loaded) => run_loaded(env, contract, &loaded, verdict),
         Err(e) => {
             verdict.error = Some(format!("the case file is broken: {e}"));
-            verdict
+            return verdict;
         }
+    };
+    let selection = &env.options.selection;
+    if selection.is_partial()
+        && verdict.checks.is_empty()
+        && verdict.error.is_none()
+        && verdict.skipped.is_none()
+    {
+        // A case with nothing to judge did not pass: nothing was checked.
+        verdict.skipped = Some(selection.nothing_selected());
     }
+    verdict
 }
 
 /// Runs a case held as JSON (a generated one) as its file would run;
@@ -69,13 +79,16 @@ fn run_loaded(
     let mut fixtures = BTreeMap::new();
     match execute(env, contract, loaded, &mut verdict, &mut fixtures) {
         Ok(()) => {}
-        Err(Stop::Setup(e)) => {
-            verdict.error = Some(e);
-            verdict.setup = true;
+        Err(Stop::Setup { kind, error }) => {
+            verdict.error = Some(error);
+            verdict.setup = Some(kind);
         }
         Err(Stop::Error(e)) => verdict.error = Some(e),
     }
     levels(&loaded.case, &env.options.profile, &mut verdict.checks);
+    // Only the checks the run judges (`--checks`, `--level`), at the
+    // levels they have in this case under the run's profile.
+    env.options.selection.retain(&mut verdict.checks);
     // Without the listener, missing notifications say nothing of the target.
     if let Some(why) = fixtures
         .values()
@@ -137,8 +150,9 @@ fn levels(case: &crate::case::Case, profile: &crate::profile::Profile, checks: &
 
 /// Why a case stopped before its verdict.
 enum Stop {
-    /// Its fixtures could not be set up: nothing about the exchange is known.
-    Setup(String),
+    /// A fixture of `kind` could not be set up: nothing about the exchange
+    /// is known.
+    Setup { kind: String, error: String },
     /// The exchange or a check could not be carried out.
     Error(String),
 }
@@ -214,7 +228,12 @@ fn prepare_fixtures(
                 verdict.skipped = Some(format!("fixture {var}: {e}"));
                 return Ok(None);
             }
-            Err(e) => return Err(Stop::Setup(format!("fixture {var} ({kind}): {e}"))),
+            Err(e) => {
+                return Err(Stop::Setup {
+                    kind: kind.clone(),
+                    error: format!("fixture {var} ({kind}): {e}"),
+                })
+            }
         };
         vars.insert(var.clone(), fixture.id.clone());
         for (k, v) in &fixture.extra {

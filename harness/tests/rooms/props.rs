@@ -17,6 +17,8 @@ pub fn all() -> Vec<Property> {
                 |env, text| check(env, contract, text),
             )
         }),
+        fixtures: vec!["room"],
+        ignore: None,
     }]
 }
 
