@@ -399,11 +399,12 @@ fn create_call(
     match established {
         Ok(()) => Ok(fixture),
         Err(message) => {
-            end_or_report(env, &fixture);
+            // Read before the call is ended: ending it is heard of too.
             let heard = fixture
                 .mailbox
                 .as_ref()
                 .is_none_or(|m| !m.snapshot().is_empty());
+            end_or_report(env, &fixture);
             Err(CreateFailure::NotEstablished { message, heard })
         }
     }
