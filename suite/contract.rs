@@ -1,10 +1,13 @@
-//! The invite contract as the harness sees it: fixtures, invariants, properties,
-//! and the embedded reference server as the default target.
+//! The invite contract as the harness sees it: its description (fixture
+//! kinds, invariants, profiles, schemas, the `commsNotifications`
+//! envelope), how a call is created and ended, its properties, and the
+//! embedded reference server as the default target.
 
 use std::sync::Arc;
 
 use conformance_harness::{
-    Contract, Env, Envelope, Fixture, FixtureError, Invariant, Property, RerunOption,
+    Check, Context, Contract, Description, Fixture, FixtureError, Guard, HttpRequest, Property,
+    Schemas,
 };
 use serde_json::Value;
 
@@ -12,14 +15,37 @@ use crate::options::CallOptions;
 use crate::{fixtures, invariants};
 
 pub struct InviteContract {
-    invariants: Vec<Invariant>,
+    description: Description,
     options: Arc<CallOptions>,
 }
 
 impl InviteContract {
     pub fn new(options: CallOptions) -> Self {
         Self {
-            invariants: invariants::all(),
+            description: Description {
+                name: "invite-conformance",
+                title: "participant: invite",
+                fixtures: fixtures::Kind::all(),
+                default_fixture: "call",
+                invariants: invariants::all(),
+                presets: invariants::PRESETS,
+                profiles: invariants::PROFILES.to_vec(),
+                schemas_used: &[
+                    "invite-request.json",
+                    "inviteParticipantsOperation.json",
+                    "commsOperation.json",
+                    "commsNotifications.json",
+                    "participant.json",
+                    "call.json",
+                    "graph-error.json",
+                ],
+                envelope: comms_notifications,
+                // A call nobody has: the answer says whether the token is taken.
+                preflight_path: Some(format!(
+                    "/communications/calls/{}",
+                    uuid::Uuid::new_v4().hyphenated()
+                )),
+            },
             options: Arc::new(options),
         }
     }
@@ -34,101 +60,19 @@ fn comms_notifications(body: &Value) -> Vec<&Value> {
 }
 
 impl Contract for InviteContract {
-    fn name(&self) -> &'static str {
-        "invite-conformance"
+    fn description(&self) -> &Description {
+        &self.description
     }
 
-    fn title(&self) -> &'static str {
-        "participant: invite"
+    fn create(&self, cx: &Context<'_>, kind: &str) -> Result<Fixture, FixtureError> {
+        fixtures::prepare(cx, &self.options, kind)
     }
 
-    fn default_fixture(&self) -> &'static str {
-        "call"
+    fn ending(&self, fixture: &Fixture) -> Option<HttpRequest> {
+        fixtures::ending(fixture)
     }
 
-    fn fixture(&self, env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
-        fixtures::prepare(env, &self.options, kind)
-    }
-
-    fn unavailable(&self, kind: &str) -> Option<String> {
-        fixtures::unavailable(&self.options, kind)
-    }
-
-    fn probe(&self, env: &Env, kinds: &[String]) -> Result<(), String> {
-        fixtures::probe(env, &self.options, kinds)
-    }
-
-    fn release(&self, env: &Env, fixture: &Fixture) -> Result<(), String> {
-        fixtures::release(env, fixture)
-    }
-
-    fn end(&self, env: &Env, fixture: &Fixture) -> Result<(), String> {
-        fixtures::end(env, fixture)
-    }
-
-    fn fixture_kinds(&self) -> &[&'static str] {
-        fixtures::Kind::NAMES
-    }
-
-    fn invariants(&self) -> &[Invariant] {
-        &self.invariants
-    }
-
-    fn schemas_used(&self) -> &[&'static str] {
-        &[
-            "invite-request.json",
-            "inviteParticipantsOperation.json",
-            "commsOperation.json",
-            "commsNotifications.json",
-            "participant.json",
-            "call.json",
-            "graph-error.json",
-        ]
-    }
-
-    fn lint_case(&self, case: &serde_json::Value) -> Vec<(String, String)> {
-        crate::lint::case(case)
-    }
-
-    fn invariant_presets(&self) -> &[(&'static str, &'static [&'static str])] {
-        invariants::PRESETS
-    }
-
-    fn profiles(&self) -> Vec<conformance_harness::Profile> {
-        crate::invariants::PROFILES.to_vec()
-    }
-
-    fn properties(&self) -> Vec<Property> {
-        crate::props::all(Arc::clone(&self.options))
-    }
-
-    fn envelope(&self) -> Envelope {
-        comms_notifications
-    }
-
-    fn preflight_path(&self) -> Option<String> {
-        Some(format!(
-            "/communications/calls/{}",
-            uuid::Uuid::new_v4().hyphenated()
-        ))
-    }
-
-    fn rerun_options(&self) -> Vec<RerunOption> {
-        self.options.rerun()
-    }
-
-    fn check_notifications(
-        &self,
-        schemas: &conformance_harness::Schemas,
-        documents: &[(usize, Result<serde_json::Value, String>)],
-    ) -> Vec<conformance_harness::Check> {
-        crate::offline::check(&self.invariants, schemas, documents)
-    }
-
-    fn start_embedded(
-        &self,
-        runtime: &tokio::runtime::Handle,
-    ) -> Result<(String, Box<dyn std::any::Any + Send + Sync>), String> {
+    fn start_embedded(&self, runtime: &tokio::runtime::Handle) -> Result<(String, Guard), String> {
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .map_err(|e| e.to_string())?;
@@ -139,9 +83,33 @@ impl Contract for InviteContract {
         ));
         Ok((format!("http://{addr}/v1.0"), Box::new(Embedded(server))))
     }
+
+    fn properties(&self) -> Vec<Property> {
+        crate::props::all(Arc::clone(&self.options))
+    }
+
+    fn unavailable(&self, kind: &str) -> Option<String> {
+        fixtures::unavailable(&self.options, kind)
+    }
+
+    fn probe(&self, cx: &Context<'_>, kinds: &[String]) -> Result<(), String> {
+        fixtures::probe(cx, &self.options, kinds)
+    }
+
+    fn lint_case(&self, case: &Value) -> Vec<(String, String)> {
+        crate::lint::case(case)
+    }
+
+    fn check_notifications(
+        &self,
+        schemas: &Schemas,
+        documents: &[(usize, Result<Value, String>)],
+    ) -> Vec<Check> {
+        crate::offline::check(&self.description.invariants, schemas, documents)
+    }
 }
 
-/// Stops the embedded server when the run's environment goes.
+/// Stops the embedded server when the run's target goes.
 struct Embedded(tokio::task::JoinHandle<std::io::Result<()>>);
 
 impl Drop for Embedded {

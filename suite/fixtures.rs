@@ -2,28 +2,21 @@
 //! create-call body and awaited until `established`, or taken from the
 //! options (`--group-call-id`, `--p2p-call-id`) on targets that cannot create calls.
 
-use std::cell::Cell;
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
-use std::thread::ThreadId;
+use std::sync::Arc;
 use std::time::Instant;
 
-use conformance_harness::FixtureError;
-use conformance_harness::HttpRequest;
-use conformance_harness::Mailbox;
-use conformance_harness::Vars;
-use conformance_harness::{Env, Fixture};
+use conformance_harness::{
+    notification_items, Context, Fixture, FixtureError, FixtureKind, HttpRequest, Mailbox, Vars,
+};
 use serde_json::{json, Value};
 
 use crate::notifications::{call_items, change_type, refs, roster_items, wait, wait_since};
 use crate::options::CallOptions;
-use conformance_harness::notification_items;
 
-/// Declares the fixture kinds once: the enum, its names, and the list the
-/// contract gives the harness (whose case lint holds `case.schema.json`'s
-/// list of kinds to it).
+/// Declares the fixture kinds once: the enum, and the kinds the contract
+/// describes to the harness (which writes them into the case schema).
 macro_rules! kinds {
-    ($($kind:ident => $name:literal: $doc:literal;)+) => {
+    ($($kind:ident => $name:literal, shared by $shared:literal: $doc:literal;)+) => {
         /// What a case may ask for as a fixture.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Kind {
@@ -31,8 +24,10 @@ macro_rules! kinds {
         }
 
         impl Kind {
-            /// Every kind, by name, in the order they are declared.
-            pub const NAMES: &'static [&'static str] = &[$($name,)+];
+            /// Every kind, as the contract describes it, in the order they are declared.
+            pub fn all() -> Vec<FixtureKind> {
+                vec![$(FixtureKind::new($name, $doc).shared_by($shared),)+]
+            }
 
             fn parse(name: &str) -> Option<Kind> {
                 match name {
@@ -51,13 +46,18 @@ macro_rules! kinds {
     };
 }
 
+// Generated invites share a group or peer-to-peer call four at a time:
+// each invite's roster update lists the whole roster, so calls stay small.
+// A call moved from is never shared: a move the target refused leaves the
+// user seated, and the next move from the same call would find two seats
+// (and fail or pass by which inputs shared it).
 kinds! {
-    Group => "group": "A group call (a meeting): created, or lent with --group-call-id.";
-    P2p => "p2p": "A peer-to-peer call: created, or lent with --p2p-call-id.";
-    DisposableP2p => "disposable_p2p": "A peer-to-peer call the case consumes (replaces or ends): always created, never lent.";
-    EndedGroup => "ended_group": "A group call created, then deleted.";
-    Unknown => "unknown": "An id no call has.";
-    MoveSource => "move_source": "A group call holding one invited user, ready to be moved.";
+    Group => "group", shared by 4: "A group call (a meeting): created, or lent with --group-call-id.";
+    P2p => "p2p", shared by 4: "A peer-to-peer call: created, or lent with --p2p-call-id.";
+    DisposableP2p => "disposable_p2p", shared by 1: "A peer-to-peer call the case consumes (replaces or ends): always created, never lent.";
+    EndedGroup => "ended_group", shared by 1: "A group call created, then deleted.";
+    Unknown => "unknown", shared by 1: "An id no call has.";
+    MoveSource => "move_source", shared by 1: "A group call holding one invited user, ready to be moved.";
 }
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -65,107 +65,33 @@ const BOT_APP: &str = "2891555a-92ff-42e6-80fa-6e1300c6b5c6";
 /// The user a `move_source` call holds, ready to be moved.
 pub const MOVED_USER: &str = "682b6c37-0729-4fab-ace6-d730d5d9137e";
 
-/// How many generated invites share one call before it is ended: each
-/// invite's roster update lists the whole roster, so calls stay small.
-const POOL_USES: usize = 4;
-
-/// Calls shared by consecutive generated invites: (pool, thread, kind) ->
-/// the call and how often it was handed out.
-type Pools = HashMap<(&'static str, ThreadId, Kind), (Fixture, usize)>;
-static POOLS: LazyLock<Mutex<Pools>> = LazyLock::new(Mutex::default);
-
-thread_local! {
-    /// The pool the current generated input draws calls from, if any.
-    static POOL: Cell<Option<&'static str>> = const { Cell::new(None) };
-}
-
-/// Runs one generated input with group and peer-to-peer calls drawn from
-/// `pool`: an input then costs an invite, not a call's life as well.
-pub fn pooled<R>(pool: &'static str, f: impl FnOnce() -> R) -> R {
-    POOL.with(|p| p.set(Some(pool)));
-    let result = f();
-    POOL.with(|p| p.set(None));
-    result
-}
-
-/// Ends every call of `pool`, once its property has run.
-pub fn release_pool(env: &Env, pool: &'static str) {
-    let mut pools = POOLS.lock().unwrap_or_else(PoisonError::into_inner);
-    let keys: Vec<_> = pools.keys().filter(|(p, ..)| *p == pool).cloned().collect();
-    let calls: Vec<Fixture> = keys
-        .iter()
-        .filter_map(|k| pools.remove(k))
-        .map(|(f, _)| f)
-        .collect();
-    drop(pools);
-    for fixture in &calls {
-        end_or_report(env, fixture);
-    }
-}
-
-fn from_pool(env: &Env, opts: &CallOptions, kind: Kind) -> Option<Result<Fixture, FixtureError>> {
-    let pool = POOL.with(Cell::get)?;
-    // A call moved from is never shared: a move the target refused leaves
-    // the user seated, and the next move from the same call would find two
-    // seats (and fail or pass by which inputs shared it).
-    if !matches!(kind, Kind::Group | Kind::P2p) {
-        return None;
-    }
-    let most = POOL_USES;
-    let key = (pool, std::thread::current().id(), kind);
-    let taken = POOLS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .remove(&key);
-    match taken {
-        Some((mut fixture, uses)) if uses < most => {
-            fixture.since = Instant::now();
-            POOLS
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(key, (fixture.clone(), uses + 1));
-            return Some(Ok(fixture));
-        }
-        Some((worn, _)) => end_or_report(env, &worn),
-        None => {}
-    }
-    let fresh = match prepare_fresh(env, opts, kind) {
-        Ok(f) => f,
-        Err(e) => return Some(Err(e)),
-    };
-    POOLS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(key, (fresh.clone(), 1));
-    Some(Ok(fresh))
-}
-
-fn is_pooled(fixture: &Fixture) -> bool {
-    POOLS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .values()
-        .any(|(f, _)| f.id == fixture.id)
-}
-
-pub fn prepare(env: &Env, opts: &CallOptions, name: &str) -> Result<Fixture, FixtureError> {
+/// A fixture of the kind named `name`: a call created (and awaited), one
+/// the user lent, or an id no call has.
+pub fn prepare(cx: &Context<'_>, opts: &CallOptions, name: &str) -> Result<Fixture, FixtureError> {
     let Some(kind) = Kind::parse(name) else {
         return Err(FixtureError::Unsupported {
             kind: name.to_owned(),
-            message: format!("unknown fixture kind (known: {})", Kind::NAMES.join(", ")),
+            message: format!(
+                "unknown fixture kind (known: {})",
+                Kind::all()
+                    .iter()
+                    .map(|k| k.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         });
     };
-    from_pool(env, opts, kind).unwrap_or_else(|| prepare_fresh(env, opts, kind))
+    prepare_fresh(cx, opts, kind)
 }
 
 /// A group call (or a peer-to-peer one) the suite creates for itself,
 /// never one the user lent: for trials that end or move from their calls.
 /// The caller has made sure that the target may be asked to create calls.
-pub fn create_owned(env: &Env, group: bool) -> Result<Fixture, FixtureError> {
+pub fn create_owned(cx: &Context<'_>, group: bool) -> Result<Fixture, FixtureError> {
     if group {
-        create(env, "group", &group_body)
+        create(cx, "group", &group_body)
     } else {
-        create(env, "p2p", &p2p_body)
+        create(cx, "p2p", &p2p_body)
     }
 }
 
@@ -200,10 +126,15 @@ pub fn unavailable(opts: &CallOptions, name: &str) -> Option<String> {
     )
 }
 
-fn prepare_fresh(env: &Env, opts: &CallOptions, kind: Kind) -> Result<Fixture, FixtureError> {
+fn prepare_fresh(
+    cx: &Context<'_>,
+    opts: &CallOptions,
+    kind: Kind,
+) -> Result<Fixture, FixtureError> {
     let name = kind.name();
     if let Some(id) = lent(opts, kind) {
-        return Ok(existing(name, id));
+        // Notifications of a call someone else created go to its own callback.
+        return Ok(Fixture::lent(name, id));
     }
     if let Some(reason) = unavailable(opts, name) {
         return Err(FixtureError::Unavailable {
@@ -212,43 +143,21 @@ fn prepare_fresh(env: &Env, opts: &CallOptions, kind: Kind) -> Result<Fixture, F
         });
     }
     match kind {
-        Kind::Group => create(env, name, &group_body),
-        Kind::P2p | Kind::DisposableP2p => create(env, name, &p2p_body),
+        Kind::Group => create(cx, name, &group_body),
+        Kind::P2p | Kind::DisposableP2p => create(cx, name, &p2p_body),
         Kind::EndedGroup => {
-            let mut fixture = create(env, name, &group_body)?;
-            end(env, &fixture).map_err(|message| FixtureError::Create {
-                kind: name.to_owned(),
-                message,
-            })?;
+            let mut fixture = create(cx, name, &group_body)?;
+            cx.fixtures
+                .end(&fixture)
+                .map_err(|message| FixtureError::Create {
+                    kind: name.to_owned(),
+                    message,
+                })?;
             fixture.owned = false;
             Ok(fixture)
         }
-        Kind::Unknown => Ok(Fixture {
-            kind: name.to_owned(),
-            id: uuid_v4(),
-            extra: Vars::new(),
-            mailbox: None,
-            owned: false,
-            since: Instant::now(),
-        }),
-        Kind::MoveSource => move_source(env),
-    }
-}
-
-fn uuid_v4() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-/// A call the user lent: invited into, never ended.
-fn existing(kind: &str, id: &str) -> Fixture {
-    Fixture {
-        kind: kind.to_owned(),
-        id: id.to_owned(),
-        extra: Vars::new(),
-        // Notifications of a call someone else created go to its own callback.
-        mailbox: None,
-        owned: false,
-        since: Instant::now(),
+        Kind::Unknown => Ok(Fixture::lent(name, &uuid::Uuid::new_v4().to_string())),
+        Kind::MoveSource => move_source(cx),
     }
 }
 
@@ -271,6 +180,16 @@ fn common(callback: &str) -> Value {
         },
         "tenantId": TENANT
     })
+}
+
+/// The body the suite creates a group call (or a peer-to-peer one) with,
+/// its notifications going to `callback`.
+pub fn create_call_body(group: bool, callback: &str) -> Value {
+    if group {
+        group_body(callback)
+    } else {
+        p2p_body(callback)
+    }
 }
 
 fn group_body(callback: &str) -> Value {
@@ -297,11 +216,11 @@ fn p2p_body(callback: &str) -> Value {
 }
 
 fn post_json(
-    env: &Env,
+    cx: &Context<'_>,
     path: &str,
     body: &Value,
 ) -> Result<conformance_harness::HttpResponse, FixtureError> {
-    Ok(env.send(&HttpRequest::post_json(path, body))?)
+    Ok(cx.send(&HttpRequest::post_json(path, body))?)
 }
 
 /// Graph's paths start after the version: a target URL without it meets
@@ -337,18 +256,22 @@ impl CreateFailure {
     }
 }
 
-fn create(env: &Env, kind: &str, body: &dyn Fn(&str) -> Value) -> Result<Fixture, FixtureError> {
-    create_call(env, kind, body).map_err(|f| f.into_fixture_error(kind))
+fn create(
+    cx: &Context<'_>,
+    kind: &str,
+    body: &dyn Fn(&str) -> Value,
+) -> Result<Fixture, FixtureError> {
+    create_call(cx, kind, body).map_err(|f| f.into_fixture_error(kind))
 }
 
 fn create_call(
-    env: &Env,
+    cx: &Context<'_>,
     kind: &str,
     body: &dyn Fn(&str) -> Value,
 ) -> Result<Fixture, CreateFailure> {
-    let (callback, mailbox) = env.listener.mailbox();
+    let (callback, mailbox) = cx.listener().mailbox();
     let started = Instant::now();
-    let response = env
+    let response = cx
         .send(&HttpRequest::post_json(
             "/communications/calls",
             &body(&callback),
@@ -384,27 +307,27 @@ fn create_call(
         kind: kind.to_owned(),
         id,
         extra: Vars::new(),
-        mailbox: env.options.notifications.then_some(mailbox),
+        mailbox: cx.options.notifications.then_some(mailbox),
         owned: true,
         since: started,
     };
     // Registered before it is awaited: a call that never becomes
     // established is still the suite's to end.
-    env.own(&fixture);
+    cx.fixtures.own(&fixture);
     // The mailbox is there exactly when notifications can reach the suite.
     let established = match &fixture.mailbox {
-        Some(mailbox) => await_established(env, mailbox, &fixture.id, started),
-        None => poll_established(env, &fixture.id, started),
+        Some(mailbox) => await_established(cx, mailbox, &fixture.id, started),
+        None => poll_established(cx, &fixture.id, started),
     };
     match established {
         Ok(()) => Ok(fixture),
         Err(message) => {
-            // Read before the call is ended: ending it is heard of too.
+            // Read now, before the call is ended (with the scope that owns
+            // it): ending it is heard of too.
             let heard = fixture
                 .mailbox
                 .as_ref()
                 .is_none_or(|m| !m.snapshot().is_empty());
-            end_or_report(env, &fixture);
             Err(CreateFailure::NotEstablished { message, heard })
         }
     }
@@ -416,7 +339,7 @@ fn create_call(
 /// meets with 404, a target that does not create calls, one that never
 /// answers, notifications that never reach the listener. Anything else is
 /// left for the trials to report, each with its request.
-pub fn probe(env: &Env, opts: &CallOptions, kinds: &[String]) -> Result<(), String> {
+pub fn probe(cx: &Context<'_>, opts: &CallOptions, kinds: &[String]) -> Result<(), String> {
     let Some(kind) = kinds
         .iter()
         .filter_map(|k| Kind::parse(k))
@@ -426,16 +349,16 @@ pub fn probe(env: &Env, opts: &CallOptions, kinds: &[String]) -> Result<(), Stri
     };
     let group = !matches!(kind, Kind::P2p | Kind::DisposableP2p);
     let body: &dyn Fn(&str) -> Value = if group { &group_body } else { &p2p_body };
-    let (callback, _) = env.listener.mailbox();
-    let refused_before = env.listener.refusals();
-    let failure = match create_call(env, kind.name(), body) {
+    let (callback, _) = cx.listener().mailbox();
+    let refused_before = cx.listener().refusals();
+    let failure = match create_call(cx, kind.name(), body) {
         Ok(fixture) => {
-            end_or_report(env, &fixture);
+            cx.fixtures.end_or_report(&fixture);
             return Ok(());
         }
         Err(failure) => failure,
     };
-    let wait = env.options.notification_timeout.as_millis();
+    let wait = cx.options.notification_timeout.as_millis();
     match failure {
         CreateFailure::Transport(e @ conformance_harness::TransportError::Timeout { .. }) => Err(format!(
             "the target accepted the connection but did not answer POST /communications/calls ({e}): is --target the server you meant? (--response-timeout-ms gives a slow one longer)"
@@ -448,9 +371,9 @@ pub fn probe(env: &Env, opts: &CallOptions, kinds: &[String]) -> Result<(), Stri
         )),
         // Silence while the listener refused connections says nothing of
         // the target or of the callback URL: the listener is the problem.
-        CreateFailure::NotEstablished { heard: false, .. } if env.listener.saturation(refused_before).is_some() => Err(format!(
+        CreateFailure::NotEstablished { heard: false, .. } if cx.listener().saturation(refused_before).is_some() => Err(format!(
             "{}: the target's notifications may have been among the refused, so nothing can be judged; is another process flooding the listener? (it listens at {}/…)",
-            env.listener.saturation(refused_before).unwrap_or_default(),
+            cx.listener().saturation(refused_before).unwrap_or_default(),
             origin_of(&callback)
         )),
         CreateFailure::NotEstablished { heard: false, .. } => Err(format!(
@@ -473,10 +396,10 @@ fn origin_of(url: &str) -> &str {
 }
 
 /// Without notifications, the call's state is read until it is established.
-fn poll_established(env: &Env, id: &str, started: Instant) -> Result<(), String> {
-    let deadline = started + env.options.notification_timeout;
+fn poll_established(cx: &Context<'_>, id: &str, started: Instant) -> Result<(), String> {
+    let deadline = started + cx.options.notification_timeout;
     let state = poll(
-        env,
+        cx,
         &format!("/communications/calls/{id}"),
         deadline,
         |call| {
@@ -489,7 +412,7 @@ fn poll_established(env: &Env, id: &str, started: Instant) -> Result<(), String>
         Ok(_) => Ok(()),
         Err(last) => Err(format!(
             "call {id} was not established within {} ms (polled GET; last state {last})",
-            env.options.notification_timeout.as_millis()
+            cx.options.notification_timeout.as_millis()
         )),
     }
 }
@@ -497,12 +420,12 @@ fn poll_established(env: &Env, id: &str, started: Instant) -> Result<(), String>
 /// Reads `path` until `done` holds of its JSON body or the deadline passes.
 /// Returns the last body, or a description of the last answer.
 pub fn poll(
-    env: &Env,
+    cx: &Context<'_>,
     path: &str,
     deadline: Instant,
     done: impl Fn(&Value) -> bool,
 ) -> Result<Value, String> {
-    poll_until(env, path, deadline, |status, body| {
+    poll_until(cx, path, deadline, |status, body| {
         status == 200 && body.is_some_and(&done)
     })
     .map(|(_, body)| body.unwrap_or_default())
@@ -513,7 +436,7 @@ pub fn poll(
 /// wait on here, so the reads back off: 20 ms doubling to 500 ms. Returns
 /// the answer `done` took, or a description of the last one.
 pub fn poll_until(
-    env: &Env,
+    cx: &Context<'_>,
     path: &str,
     deadline: Instant,
     done: impl Fn(u16, Option<&Value>) -> bool,
@@ -522,7 +445,7 @@ pub fn poll_until(
     let mut pause = std::time::Duration::from_millis(20);
     let mut last: String;
     loop {
-        match env.send(&request) {
+        match cx.send(&request) {
             Ok(r) if done(r.status, r.json_value()) => {
                 return Ok((r.status, r.json_value().cloned()))
             }
@@ -551,7 +474,7 @@ pub fn poll_until(
 }
 
 fn await_established(
-    env: &Env,
+    cx: &Context<'_>,
     mailbox: &Arc<Mailbox>,
     id: &str,
     started: Instant,
@@ -563,8 +486,8 @@ fn await_established(
                 .is_some_and(|s| s.eq_ignore_ascii_case("established"))
         })
     };
-    let deadline = started + env.options.notification_timeout;
-    let deliveries = wait(env, mailbox, deadline, established);
+    let deadline = started + cx.options.notification_timeout;
+    let deliveries = wait(cx, mailbox, deadline, established);
     let all = refs(&deliveries);
     if established(&all) {
         Ok(())
@@ -576,26 +499,9 @@ fn await_established(
             .count();
         Err(format!(
             "call {id} was not notified as established within {} ms ({} notification item(s) received, {not_json} delivery(ies) not JSON)",
-            env.options.notification_timeout.as_millis(),
+            cx.options.notification_timeout.as_millis(),
             all.len()
         ))
-    }
-}
-
-/// Ends a call the suite created ([`end`]); one it could not end is noted
-/// as unreleased, with the target's answer.
-pub(crate) fn end_or_report(env: &Env, fixture: &Fixture) {
-    if let Err(answer) = end(env, fixture) {
-        env.unreleased(fixture, answer);
-    }
-}
-
-/// Deletes a call the suite created, unless a pool still shares it.
-pub fn release(env: &Env, fixture: &Fixture) -> Result<(), String> {
-    if is_pooled(fixture) {
-        Ok(())
-    } else {
-        end(env, fixture)
     }
 }
 
@@ -608,22 +514,11 @@ fn announced_deleted(fixture: &Fixture) -> bool {
     })
 }
 
-/// Ends a call the suite created and has not ended yet (a call the user lent
-/// is never touched). A call the target announced deleted (a replaced one)
-/// is not deleted again. A failed DELETE is tried once more on a new
-/// connection; the error carries the target's last answer.
-pub fn end(env: &Env, fixture: &Fixture) -> Result<(), String> {
-    if !fixture.owned || !env.disown(&fixture.id) || announced_deleted(fixture) {
-        return Ok(());
-    }
-    let request = HttpRequest::delete(format!("/communications/calls/{}", fixture.id));
-    let answer = |sent: Result<conformance_harness::HttpResponse, _>| match sent {
-        // 404: it is gone already (the target ended it).
-        Ok(r) if matches!(r.status, 200 | 202 | 204 | 404) => Ok(()),
-        Ok(r) => Err(format!("DELETE answered {}", r.status_line())),
-        Err(e) => Err(format!("DELETE failed: {e}")),
-    };
-    answer(env.send(&request)).or_else(|_| answer(env.send_on_new_connection(&request)))
+/// How a call the suite created is ended: `DELETE` it, unless the target
+/// announced it deleted (a replaced call): then nothing is left to end.
+pub fn ending(fixture: &Fixture) -> Option<HttpRequest> {
+    (!announced_deleted(fixture))
+        .then(|| HttpRequest::delete(format!("/communications/calls/{}", fixture.id)))
 }
 
 /// The participant id user `user` has in call `call`, once a roster update
@@ -632,7 +527,7 @@ pub fn end(env: &Env, fixture: &Fixture) -> Result<(), String> {
 /// The spec's own roster examples give participants `"id": null`, so a
 /// notification alone may not say.
 pub fn participant_id(
-    env: &Env,
+    cx: &Context<'_>,
     call: &str,
     mailbox: &Mailbox,
     user: &str,
@@ -646,10 +541,10 @@ pub fn participant_id(
         })
     };
     let deliveries = wait_since(
-        env,
+        cx,
         mailbox,
         since,
-        since + env.options.notification_timeout,
+        since + cx.options.notification_timeout,
         named,
     );
     let all = refs(&deliveries);
@@ -657,7 +552,7 @@ pub fn participant_id(
         return Err(format!("no roster update of call {call} named user {user}"));
     }
     let pick = |list: &[Value]| seat_of(list, user);
-    let listed = env.send(&HttpRequest::get(format!(
+    let listed = cx.send(&HttpRequest::get(format!(
         "/communications/calls/{call}/participants"
     )));
     let from_list = match &listed {
@@ -702,7 +597,7 @@ fn seat_of(list: &[Value], user: &str) -> Option<String> {
 /// …/participants` until it lists them (no notification can say when):
 /// bounded by the notification deadline from `since`.
 fn polled_participant_id(
-    env: &Env,
+    cx: &Context<'_>,
     call: &str,
     user: &str,
     since: Instant,
@@ -712,27 +607,27 @@ fn polled_participant_id(
             .and_then(Value::as_array)
             .and_then(|list| seat_of(list, user))
     };
-    let deadline = since + env.options.notification_timeout;
+    let deadline = since + cx.options.notification_timeout;
     let path = format!("/communications/calls/{call}/participants");
-    match poll(env, &path, deadline, |body| seat(body).is_some()) {
+    match poll(cx, &path, deadline, |body| seat(body).is_some()) {
         Ok(body) => seat(&body).ok_or_else(|| format!("GET {path} stopped listing user {user}")),
         Err(last) => Err(format!(
             "GET {path} did not list user {user} within {} ms (polled; last answer {last})",
-            env.options.notification_timeout.as_millis()
+            cx.options.notification_timeout.as_millis()
         )),
     }
 }
 
 /// A group call holding one invited user, whose participant id a move names.
-fn move_source(env: &Env) -> Result<Fixture, FixtureError> {
-    let mut fixture = create(env, "move_source", &group_body)?;
-    seat_moved_user(env, &mut fixture)?;
+fn move_source(cx: &Context<'_>) -> Result<Fixture, FixtureError> {
+    let mut fixture = create(cx, "move_source", &group_body)?;
+    seat_moved_user(cx, &mut fixture)?;
     Ok(fixture)
 }
 
 /// Invites the user to move into the source call and records the participant
 /// id the call gave it.
-fn seat_moved_user(env: &Env, fixture: &mut Fixture) -> Result<(), FixtureError> {
+fn seat_moved_user(cx: &Context<'_>, fixture: &mut Fixture) -> Result<(), FixtureError> {
     let started = Instant::now();
     let body = json!({
         "participants": [{
@@ -742,7 +637,7 @@ fn seat_moved_user(env: &Env, fixture: &mut Fixture) -> Result<(), FixtureError>
         "clientContext": "conformance-move-source"
     });
     let response = post_json(
-        env,
+        cx,
         &format!("/communications/calls/{}/participants/invite", fixture.id),
         &body,
     )?;
@@ -757,10 +652,10 @@ fn seat_moved_user(env: &Env, fixture: &mut Fixture) -> Result<(), FixtureError>
         )));
     }
     let participant = match fixture.mailbox.clone() {
-        Some(mailbox) => participant_id(env, &fixture.id, &mailbox, MOVED_USER, started),
+        Some(mailbox) => participant_id(cx, &fixture.id, &mailbox, MOVED_USER, started),
         // No notification will say when the user has joined: the roster
         // as the target holds it is read until it lists them.
-        None => polled_participant_id(env, &fixture.id, MOVED_USER, started),
+        None => polled_participant_id(cx, &fixture.id, MOVED_USER, started),
     }
     .map_err(fail)?;
     fixture.extra.insert("participant".into(), participant);

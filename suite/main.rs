@@ -1,24 +1,9 @@
-//! The conformance suite for Microsoft Graph's `participant: invite`.
-//!
-//! `cargo test` runs every case against the embedded reference server;
-//! `cargo test -- --target URL` runs the same trials against any implementation.
-
-mod contract;
-mod fixtures;
-mod invariants;
-mod lint;
-mod notifications;
-mod offline;
-mod options;
-mod props;
+//! The conformance suite for Microsoft Graph's `participant: invite`, as
+//! the test `cargo test` runs: every case against the embedded reference
+//! server, or with `-- --target URL` against any implementation.
 
 fn main() -> std::process::ExitCode {
-    conformance_harness::main(
-        conformance_harness::Settings::new(
-            "Conformance suite for Microsoft Graph's participant: invite API",
-        ),
-        contract::InviteContract::new,
-    )
+    invite_conformance::main()
 }
 
 /// mimalloc rather than the system allocator: with glibc's, allocation took

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use conformance_harness::notification_items;
-use conformance_harness::Env;
+use conformance_harness::Context;
 use conformance_harness::{Delivery, Mailbox};
 use serde_json::Value;
 
@@ -143,13 +143,13 @@ pub fn end_problem(ends: usize, due: EndDue) -> Option<String> {
 /// Like [`wait`], over the items of deliveries that arrived at or after `since`
 /// (a roster sent before a move says nothing about the move).
 pub fn wait_since(
-    env: &Env,
+    cx: &Context<'_>,
     mailbox: &Mailbox,
     since: Instant,
     deadline: Instant,
     mut done: impl FnMut(&[&Value]) -> bool,
 ) -> Vec<Arc<Delivery>> {
-    env.block_on(mailbox.wait_since(since, deadline, |d| done(&notification_items(d))));
+    cx.block_on(mailbox.wait_since(since, deadline, |d| done(&notification_items(d))));
     mailbox.snapshot_since(since)
 }
 
@@ -157,12 +157,12 @@ pub fn wait_since(
 /// and returns the deliveries, shared with the mailbox rather than copied
 /// (their items are [`refs`]).
 pub fn wait(
-    env: &Env,
+    cx: &Context<'_>,
     mailbox: &Mailbox,
     deadline: Instant,
     mut done: impl FnMut(&[&Value]) -> bool,
 ) -> Vec<Arc<Delivery>> {
-    env.block_on(mailbox.wait_until(deadline, |d| done(&notification_items(d))));
+    cx.block_on(mailbox.wait_until(deadline, |d| done(&notification_items(d))));
     mailbox.snapshot()
 }
 

@@ -31,13 +31,6 @@ impl Profile {
             Profile::Dev => "dev",
         }
     }
-
-    fn folder(self) -> &'static str {
-        match self {
-            Profile::Release => "release",
-            Profile::Dev => "debug",
-        }
-    }
 }
 
 /// The conformance binary of one profile, and how it was obtained.
@@ -48,7 +41,7 @@ pub struct Suite {
     /// Time `cargo test --no-run` took (an incremental build: usually just
     /// the up-to-date check).
     pub build_time: Option<Duration>,
-    /// Set when the build failed and an older binary is used instead.
+    /// What to know of it (given with `--suite-bin`, say).
     pub warning: Option<String>,
 }
 
@@ -65,9 +58,8 @@ impl Suite {
 }
 
 /// `cargo test [--release] --test conformance --no-run --message-format=json`,
-/// the executable taken from cargo's JSON; when the build fails, the newest
-/// `conformance-*` in the target folder (as selftest's `suite_binary` does),
-/// with a warning that it may be stale.
+/// the executable taken from cargo's JSON. A build that fails is an error:
+/// `--suite-bin PATH` measures a binary built otherwise.
 pub fn build_suite(root: &Path, profile: Profile) -> Result<Suite, String> {
     let mut command = Command::new(cargo());
     command
@@ -104,24 +96,11 @@ pub fn build_suite(root: &Path, profile: Profile) -> Result<Suite, String> {
             build_time: Some(build_time),
             warning: None,
         }),
-        (success, _) => {
-            let why = if success {
-                "cargo built no `conformance` executable".to_owned()
-            } else {
-                format!("the {} build failed ({status})", profile.name())
-            };
-            let binary = conformance_selftest::newest_binary(profile.folder())
-                .map_err(|e| format!("{why}, and {e}"))?;
-            Ok(Suite {
-                profile,
-                warning: Some(format!(
-                    "{why}: measuring the newest existing binary {}, which may be older than the sources",
-                    binary.display()
-                )),
-                binary,
-                build_time: None,
-            })
-        }
+        (true, None) => Err("cargo built no `conformance` executable".to_owned()),
+        (false, _) => Err(format!(
+            "the {} build failed ({status}); --suite-bin PATH measures a binary built otherwise",
+            profile.name()
+        )),
     }
 }
 

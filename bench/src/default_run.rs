@@ -1,6 +1,7 @@
 //! Section 1: the wall time of plain `cargo test`'s run (every case and
 //! every property at its default count, against the embedded reference
-//! server), `runs` times for each binary.
+//! server), `runs` times for each binary, and as many times inside the
+//! bench's own process (`invite_conformance::run`, as the self-tests run it).
 
 use conformance_harness::render::truncate;
 use serde_json::{json, Value};
@@ -31,6 +32,9 @@ pub fn section(bench: &Bench, suites: &[Suite], runs: usize) -> Result<Value, St
         }
         rows.push(summary.to_json(suite, &measured));
     }
+    let inside = InProcess::measure(bench, runs);
+    inside.print();
+    rows.push(inside.to_json());
     let met = best.map(|m| m <= GOAL_DEFAULT_RUN_SECS);
     println!(
         "   goal: default run ≤ {GOAL_DEFAULT_RUN_SECS} s → {}",
@@ -123,6 +127,75 @@ impl RunsSummary {
             "tests": runs.first().and_then(|r| r.summary).map(child::Summary::to_json),
             "outcome": self.outcome,
             "logs": runs.iter().map(Measured::logs_json).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// The default run inside the bench's own process: the suite without a
+/// process of its own (no start-up, no exit), as the self-tests run it.
+/// Memory, CPU and threads are the bench's, so they are not reported.
+struct InProcess {
+    walls: Vec<f64>,
+    failed: usize,
+    outcome: String,
+}
+
+impl InProcess {
+    fn measure(bench: &Bench, runs: usize) -> Self {
+        let settings = invite_conformance::settings_in(&bench.root);
+        let mut walls = Vec::new();
+        let mut failed = 0;
+        let mut outcome = String::new();
+        for _ in 0..runs {
+            let started = std::time::Instant::now();
+            let ran = invite_conformance::run(&settings, &["conformance"], |options| {
+                options.generation.forget_failures = true;
+            });
+            walls.push(started.elapsed().as_secs_f64());
+            match ran {
+                Ok(run) if run.code() == 0 => {
+                    outcome = format!("ok ({} tests passed)", run.trials.len());
+                }
+                Ok(run) => {
+                    failed += 1;
+                    outcome = format!("exit {}: {}", run.code(), run.said());
+                }
+                Err(e) => {
+                    failed += 1;
+                    outcome = e.to_string();
+                }
+            }
+        }
+        Self {
+            walls,
+            failed,
+            outcome,
+        }
+    }
+
+    fn print(&self) {
+        let (min, median, max) = spread(&self.walls);
+        println!(
+            "   {:<8} {:>9} {:>9} {:>9} {:>10} {:>8} {:>8}  {}",
+            "in-proc",
+            secs(min),
+            secs(median),
+            secs(max),
+            "-",
+            "-",
+            "-",
+            truncate(&self.outcome, 150),
+        );
+    }
+
+    fn to_json(&self) -> Value {
+        let (min, median, max) = spread(&self.walls);
+        json!({
+            "profile": "in-process (release, the bench's own process)",
+            "runs": self.walls.len(),
+            "wall_seconds": {"min": min, "median": median, "max": max, "all": self.walls},
+            "passed": self.failed == 0,
+            "outcome": self.outcome,
         })
     }
 }

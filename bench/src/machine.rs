@@ -54,7 +54,7 @@ pub fn print(machine: &Value, quick: bool) {
 /// What `program args` prints, trimmed, run from the workspace root; empty
 /// if it fails.
 fn output(program: &str, args: &[&str]) -> String {
-    crate::child::stdout_of(program, args, &conformance_selftest::workspace_root())
+    crate::child::stdout_of(program, args, &crate::workspace_root())
         .map(|s| s.trim().to_owned())
         .unwrap_or_default()
 }

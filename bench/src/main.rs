@@ -53,20 +53,33 @@ pub struct Bench {
     pub ticks: u64,
 }
 
+/// The workspace root, where `cases/` and `schemas/` are.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from(".."), Path::to_path_buf)
+}
+
 impl Bench {
     fn new() -> Result<Self, String> {
-        let dir = conformance_selftest::target_dir().join("bench");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| workspace_root().join("target"), PathBuf::from);
+        let dir = target.join("bench");
         let logs = dir.join("logs");
         std::fs::create_dir_all(&logs)
             .map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
         Ok(Bench {
-            root: conformance_selftest::workspace_root(),
+            root: workspace_root(),
             dir,
             logs,
             ticks: child::clock_ticks(),
         })
     }
 }
+
+/// The suite's allocator (see suite/main.rs), for the runs in this process.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

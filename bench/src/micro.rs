@@ -1,7 +1,8 @@
 //! Section 3, in-process measurements of the schema registry the suite
 //! uses: compiling every schema, and validating one invite response and one
 //! notification the way the suite does (`Schemas::validate`, which collects
-//! violations).
+//! violations; a notification with the suite's own `notification_violations`,
+//! which also walks it for members beyond the metadata).
 
 use std::hint::black_box;
 use std::path::Path;
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use conformance_harness::Schemas;
 use serde_json::{json, Value};
 
-use crate::figures::{items, median_of};
+use crate::figures::median_of;
 
 /// Each figure is the median of this many batches…
 const BATCHES: usize = 7;
@@ -66,43 +67,11 @@ fn read_json(path: &Path) -> Result<Value, String> {
     serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))
 }
 
-/// The schema a notification item's `resourceData` is held to, as
-/// suite/invariants/notification.rs `resource_schema` picks it (`true`: one per element).
-fn resource_schema(item: &Value) -> Option<(&'static str, bool)> {
-    let url = item
-        .get("resourceUrl")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if url.ends_with("/participants") {
-        Some(("participant.json", true))
-    } else if url.contains("/operations/") {
-        Some(("commsOperation.json", false))
-    } else if url.contains("/communications/calls/") {
-        Some(("call.json", false))
-    } else {
-        None
-    }
-}
-
 /// Violations of a notification body, as the `notification.schema`
-/// invariant counts them: the envelope, then each item's resource.
+/// invariant finds them (the suite's own function): the envelope, then each
+/// item's resource, and the members beyond the metadata.
 fn notification_violations(schemas: &Schemas, body: &Value) -> Result<usize, String> {
-    let mut count = schemas.validate("commsNotifications.json", body)?.len();
-    for item in items(body.get("value")) {
-        let (Some((schema, many)), Some(data)) = (resource_schema(item), item.get("resourceData"))
-        else {
-            continue;
-        };
-        match (many, data) {
-            (true, Value::Array(list)) => {
-                for part in list {
-                    count += schemas.validate(schema, part)?.len();
-                }
-            }
-            _ => count += schemas.validate(schema, data)?.len(),
-        }
-    }
-    Ok(count)
+    invite_conformance::notification_violations(schemas, body).map(|v| v.violations.len())
 }
 
 /// Measures and prints the section; its part of the report.

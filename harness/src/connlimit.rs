@@ -47,11 +47,11 @@ impl Refusals {
 
     /// The last refusal, in words: the peer and the cap it met.
     pub fn last(&self) -> Option<String> {
-        crate::lock(&self.last).clone()
+        crate::sync::lock(&self.last).clone()
     }
 
     fn refuse(&self, why: String) {
-        *crate::lock(&self.last) = Some(why);
+        *crate::sync::lock(&self.last) = Some(why);
         self.count.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -84,7 +84,7 @@ impl Limited {
     /// A place for a connection from `addr`, or why there is none.
     fn take_place(&self, addr: SocketAddr) -> Result<Place, String> {
         let ip = addr.ip();
-        let mut places = crate::lock(&self.places);
+        let mut places = crate::sync::lock(&self.places);
         let from_peer = places.by_address.get(&ip).copied().unwrap_or(0);
         if from_peer >= self.caps.per_address {
             return Err(format!(
@@ -114,7 +114,7 @@ struct Place {
 
 impl Drop for Place {
     fn drop(&mut self) {
-        let mut places = crate::lock(&self.places);
+        let mut places = crate::sync::lock(&self.places);
         places.total = places.total.saturating_sub(1);
         if let Some(n) = places.by_address.get_mut(&self.ip) {
             *n -= 1;

@@ -1,39 +1,153 @@
-//! What a contract gives the machinery: its names, its fixtures, its
-//! invariants and their presets, its properties, its notification envelope,
-//! and the implementation it embeds. The harness knows nothing of any API
-//! beyond what a [`Contract`] tells it.
+//! What a contract gives the machinery, and what its code is given.
+//!
+//! A contract is mostly data ([`Description`]: its names, fixture kinds,
+//! invariants and their presets, profiles, schemas, notification envelope)
+//! and says how to create and end a fixture; the harness owns the rest of a
+//! fixture's life (registering it, sharing it, ending it, retrying, and
+//! reporting what it could not end). Its code runs with a [`Context`]: what
+//! talks to the target, the run's options and schemas, and the [`Scope`]
+//! of fixtures the trial (or generated input) owns.
 
 use std::any::Any;
-use std::collections::BTreeMap;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::env::Env;
-use crate::error::FixtureError;
+use crate::error::{FixtureError, TransportError};
 use crate::exchange::{HttpRequest, HttpResponse};
-use crate::listener::Mailbox;
+use crate::fixture::{Fixture, FixtureKind, Register};
+use crate::listener::{whole_body, Envelope, Listener};
+use crate::profile::Profile;
+use crate::run_options::RunOptions;
+use crate::schema::Schemas;
+use crate::sync::lock;
+use crate::target::{Guard, Target};
 use crate::template::Vars;
 use crate::verdict::{Check, Level, Verdict};
 
-/// Something a case needs on the target before its request (a resource the
-/// contract creates, or one the user lends).
+/// What a contract is, as data.
 #[derive(Debug, Clone)]
-pub struct Fixture {
-    pub kind: String,
-    /// The value of `{{name}}`.
-    pub id: String,
-    /// More values, as `{{name.key}}`.
-    pub extra: Vars,
-    /// Where the target's notifications about this fixture arrive, when they can.
-    pub mailbox: Option<Arc<Mailbox>>,
-    /// The suite created it, so the suite ends it after the case. A fixture
-    /// the user lent is never ended.
-    pub owned: bool,
-    /// Notifications before this belong to earlier cases (a reused fixture).
-    pub since: Instant,
+pub struct Description {
+    /// The suite's name, as reports give it (`rooms-conformance`).
+    pub name: &'static str,
+    /// What the suite checks, in a few words (`POST /rooms/{id}/messages`).
+    pub title: &'static str,
+    /// The fixture kinds a case may ask for (the case schema lists them).
+    pub fixtures: Vec<FixtureKind>,
+    /// The fixture a notification expectation listens on when it names none.
+    pub default_fixture: &'static str,
+    /// Every invariant a case may name.
+    pub invariants: Vec<Invariant>,
+    /// Named lists of invariants a case may name as `@name`.
+    pub presets: &'static [(&'static str, &'static [&'static str])],
+    /// The profiles a run may be judged under (`--profile`), the default
+    /// first; none means every check at its declared level.
+    pub profiles: Vec<Profile>,
+    /// The schema files the contract's own code validates with: checked
+    /// when the run starts, so a missing one stops the run instead of
+    /// switching a check off.
+    pub schemas_used: &'static [&'static str],
+    /// How delivered notification bodies hold their items.
+    pub envelope: Envelope,
+    /// A path under the target that needs the token and names nothing: a
+    /// request to it before any trial tells a refused token from a finding.
+    pub preflight_path: Option<String>,
+}
+
+impl Default for Description {
+    fn default() -> Self {
+        Self {
+            name: "conformance",
+            title: "",
+            fixtures: Vec::new(),
+            default_fixture: "",
+            invariants: Vec::new(),
+            presets: &[],
+            profiles: Vec::new(),
+            schemas_used: &[],
+            envelope: whole_body,
+            preflight_path: None,
+        }
+    }
+}
+
+impl Description {
+    /// The kind named `name`, if the contract has it.
+    pub fn kind(&self, name: &str) -> Option<&FixtureKind> {
+        self.fixtures.iter().find(|k| k.name == name)
+    }
+
+    /// The names of the fixture kinds.
+    pub fn kind_names(&self) -> Vec<&'static str> {
+        self.fixtures.iter().map(|k| k.name).collect()
+    }
+}
+
+/// The contract under test, as a suite describes it to the harness.
+pub trait Contract: Send + Sync + 'static {
+    /// What the contract is: see [`Description`].
+    fn description(&self) -> &Description;
+
+    /// Creates a fixture of `kind` on the target (or returns the one the
+    /// user lent). Whatever it creates is handed to
+    /// `cx.fixtures.own(&fixture)` as soon as it exists, before it is
+    /// awaited: the harness then ends it after its case, or at the end of
+    /// the run whatever happens, and a failed creation's remains with it.
+    fn create(&self, cx: &Context<'_>, kind: &str) -> Result<Fixture, FixtureError>;
+
+    /// The request that ends `fixture` (a `DELETE`), or `None` when there
+    /// is nothing left to end (the target announced it gone). Only fixtures
+    /// the suite created are ever ended; a 2xx or a 404 ends one.
+    fn ending(&self, fixture: &Fixture) -> Option<HttpRequest>;
+
+    /// Starts the embedded implementation, the target when none is given:
+    /// its base URL and a guard that stops it when dropped. It runs on
+    /// `runtime`, the harness's own, so it adds no threads of its own.
+    fn start_embedded(&self, _runtime: &tokio::runtime::Handle) -> Result<(String, Guard), String> {
+        Err("this suite embeds no implementation: give --target URL".to_owned())
+    }
+
+    /// The generated trials.
+    fn properties(&self) -> Vec<Property> {
+        Vec::new()
+    }
+
+    /// Why the target cannot give a fixture of `kind` under this run's
+    /// options, known before any trial (the same reason
+    /// [`FixtureError::Unavailable`] gives); `None` when it may. Cases and
+    /// properties that need only what it cannot give are ignored before
+    /// they run, so a runner that runs each test alone (nextest) skips them.
+    fn unavailable(&self, _kind: &str) -> Option<String> {
+        None
+    }
+
+    /// Before any trial, against a target given by the user: a first use of
+    /// fixtures of `kinds` (what the selected trials need), to find a set-up
+    /// that is wrong for every trial (a base URL every creation meets with
+    /// 404, a target that never answers, notifications that never reach the
+    /// listener). An error says what to change; the run stops with it once,
+    /// instead of once per trial. Anything else is left to the trials.
+    fn probe(&self, _cx: &Context<'_>, _kinds: &[String]) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Problems of a case file that only the contract can see (an expectation
+    /// the spec's freedoms make unfair), as `(JSON path, problem)`.
+    fn lint_case(&self, _case: &Value) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// Checks of notifications captured elsewhere (`--notifications-file`):
+    /// each document with its line number, parsed or not.
+    fn check_notifications(
+        &self,
+        _schemas: &Schemas,
+        _documents: &[(usize, Result<Value, String>)],
+    ) -> Vec<Check> {
+        Vec::new()
+    }
 }
 
 /// A documented invariant: an id, a level, and the sentence it enforces.
@@ -61,7 +175,7 @@ impl Invariant {
     /// The check, at its level under the run's profile.
     pub fn evaluate(&self, exchange: &Exchange<'_>) -> Check {
         exchange
-            .env
+            .cx
             .options
             .profile
             .apply((self.check)(exchange, self.skeleton()))
@@ -69,9 +183,9 @@ impl Invariant {
 }
 
 /// Everything an invariant may look at: the request, the response, the
-/// fixtures with their notifications, and the run's environment for follow-ups.
+/// fixtures with their notifications, and the run's context for follow-ups.
 pub struct Exchange<'a> {
-    pub env: &'a Env,
+    pub cx: &'a Context<'a>,
     pub request: &'a HttpRequest,
     /// The request body as JSON, when it was JSON.
     pub request_json: Option<&'a Value>,
@@ -116,8 +230,8 @@ impl Memo {
     }
 }
 
-/// How a property runs: against the run's environment and the contract.
-pub type PropertyRun = Box<dyn Fn(&Env, &dyn Contract) -> Verdict + Send + Sync>;
+/// How a property runs: with the context of its trial.
+pub type PropertyRun = Box<dyn Fn(&Context<'_>) -> Verdict + Send + Sync>;
 
 /// A generated check: one named trial that runs many inputs.
 pub struct Property {
@@ -133,117 +247,238 @@ pub struct Property {
     pub ignore: Option<String>,
 }
 
-/// How a contract's notifications carry their items: the items of one
-/// delivered body (`commsNotifications` has them in `value`, say).
-pub type Envelope = fn(&Value) -> Vec<&Value>;
-
-/// Every delivered body is one item: the envelope of a contract that does
-/// not say otherwise.
-pub fn whole_body(body: &Value) -> Vec<&Value> {
-    vec![body]
+/// What a contract's code works with while a trial runs.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// What talks to the target: HTTP, the callback listener.
+    pub target: &'a Target,
+    /// The run's options, as the trials read them.
+    pub options: &'a RunOptions,
+    pub schemas: &'a Schemas,
+    /// The fixtures this trial (or generated input) owns.
+    pub fixtures: &'a Scope<'a>,
 }
 
-/// An option of the contract's own that changes a verdict, as a rerun line
-/// must repeat it: the flag, the environment variable that sets it, and the
-/// value (empty for a switch).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RerunOption {
-    pub flag: &'static str,
-    pub var: &'static str,
-    pub value: String,
+impl Context<'_> {
+    /// Sends a request to the target (see [`Target::send`]).
+    pub fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        self.target.send(request)
+    }
+
+    /// Runs a future to completion from the trial's thread.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.target.block_on(future)
+    }
+
+    /// The callback listener.
+    pub fn listener(&self) -> &Listener {
+        self.target.listener()
+    }
 }
 
-/// The contract under test, as a suite describes it to the harness.
-pub trait Contract: Send + Sync + 'static {
-    /// The suite's name, as reports give it (`rooms-conformance`).
-    fn name(&self) -> &'static str;
-    /// What the suite checks, in a few words (`POST /rooms/{id}/messages`).
-    fn title(&self) -> &'static str;
+/// The fixtures one trial, or one generated input, owns: what it creates
+/// is ended when it ends (or, whatever happens, with the run). Inputs of a
+/// property draw the kinds their contract shares from a [`Pool`].
+pub struct Scope<'a> {
+    contract: &'a dyn Contract,
+    register: &'a Register,
+    target: &'a Target,
+    options: &'a RunOptions,
+    schemas: &'a Schemas,
+    pool: Option<&'a Pool>,
+    /// What this scope created and has not ended, in order.
+    owned: Mutex<Vec<Fixture>>,
+}
 
-    /// The fixture kinds a case may ask for (`case.schema.json` lists the same).
-    fn fixture_kinds(&self) -> &[&'static str];
-    /// The fixture a notification expectation listens on when it names none.
-    fn default_fixture(&self) -> &'static str;
-    /// Prepares a fixture of `kind` on the target.
-    fn fixture(&self, env: &Env, kind: &str) -> Result<Fixture, FixtureError>;
-    /// Why the target cannot give a fixture of `kind` under this run's
-    /// options, known before any trial (the same reason
-    /// [`FixtureError::Unavailable`] gives); `None` when it may. Cases and
-    /// properties that need only what it cannot give are ignored before
-    /// they run, so a runner that runs each test alone (nextest) skips them.
-    fn unavailable(&self, _kind: &str) -> Option<String> {
-        None
-    }
-    /// Before any trial, against a target given by the user: a first use of
-    /// fixtures of `kinds` (what the selected trials need), to find a set-up
-    /// that is wrong for every trial (a base URL every creation meets with
-    /// 404, a target that never answers, notifications that never reach the
-    /// listener). An error says what to change; the run stops with it once,
-    /// instead of once per trial. Anything else is left to the trials.
-    fn probe(&self, _env: &Env, _kinds: &[String]) -> Result<(), String> {
-        Ok(())
-    }
-    /// Ends a fixture after its case (one the suite created, taken off
-    /// [`Env::own`]'s register); does nothing to one it does not own. An
-    /// error says why it could not be ended, with the target's answer.
-    fn release(&self, env: &Env, fixture: &Fixture) -> Result<(), String>;
-    /// Ends a fixture the suite still owns when the run ends, whatever
-    /// shares it (a trial that panicked, a pool left behind).
-    fn end(&self, env: &Env, fixture: &Fixture) -> Result<(), String>;
-
-    /// Every invariant a case may name.
-    fn invariants(&self) -> &[Invariant];
-    /// Named lists of invariants a case may name as `@name`.
-    fn invariant_presets(&self) -> &[(&'static str, &'static [&'static str])] {
-        &[]
-    }
-    /// The schema files the contract's own code validates with: checked
-    /// when the run starts, so a missing one stops the run instead of
-    /// switching a check off.
-    fn schemas_used(&self) -> &[&'static str] {
-        &[]
-    }
-    /// Problems of a case file that only the contract can see (an expectation
-    /// the spec's freedoms make unfair), as `(JSON path, problem)`.
-    fn lint_case(&self, _case: &Value) -> Vec<(String, String)> {
-        Vec::new()
-    }
-    /// The profiles a run may be judged under (`--profile`), the default
-    /// first; none means every check at its declared level.
-    fn profiles(&self) -> Vec<crate::profile::Profile> {
-        Vec::new()
-    }
-    /// The generated trials.
-    fn properties(&self) -> Vec<Property>;
-    /// Checks of notifications captured elsewhere (`--notifications-file`):
-    /// each document with its line number, parsed or not.
-    fn check_notifications(
-        &self,
-        _schemas: &crate::schema::Schemas,
-        _documents: &[(usize, Result<Value, String>)],
-    ) -> Vec<Check> {
-        Vec::new()
+impl<'a> Scope<'a> {
+    pub(crate) fn new(
+        contract: &'a dyn Contract,
+        register: &'a Register,
+        target: &'a Target,
+        options: &'a RunOptions,
+        schemas: &'a Schemas,
+    ) -> Self {
+        Self {
+            contract,
+            register,
+            target,
+            options,
+            schemas,
+            pool: None,
+            owned: Mutex::default(),
+        }
     }
 
-    /// How delivered notification bodies hold their items.
-    fn envelope(&self) -> Envelope {
-        whole_body
+    /// A scope of its own beside this one (a generated input's), drawing the
+    /// kinds its contract shares from `pool`.
+    pub fn child(&self, pool: Option<&'a Pool>) -> Scope<'a> {
+        Scope {
+            pool,
+            owned: Mutex::default(),
+            ..*self
+        }
     }
-    /// A path under the target that needs the token and names nothing: a
-    /// request to it before any trial tells a refused token from a finding.
-    fn preflight_path(&self) -> Option<String> {
-        None
+
+    /// The context of a trial in this scope.
+    pub fn context<'s>(&'s self) -> Context<'s>
+    where
+        'a: 's,
+    {
+        Context {
+            target: self.target,
+            options: self.options,
+            schemas: self.schemas,
+            fixtures: self,
+        }
     }
-    /// The contract's own options that change a verdict, for rerun lines.
-    fn rerun_options(&self) -> Vec<RerunOption> {
-        Vec::new()
+
+    /// The contract the scope's fixtures are made by.
+    pub(crate) fn contract(&self) -> &'a dyn Contract {
+        self.contract
     }
-    /// Starts the embedded implementation when no target is given; returns its
-    /// base URL and a guard that stops it when dropped.
-    /// It runs on `runtime`, the harness's own, so the embedded target adds
-    /// no threads of its own to switch between.
-    fn start_embedded(
-        &self,
-        runtime: &tokio::runtime::Handle,
-    ) -> Result<(String, Box<dyn std::any::Any + Send + Sync>), String>;
+
+    /// A fixture of `kind` for this scope: one its pool shares, or one the
+    /// contract creates (what the creation left on the target when it
+    /// failed is ended at once).
+    pub fn fixture(&self, kind: &str) -> Result<Fixture, FixtureError> {
+        let description = self.contract.description();
+        let Some(declared) = description.kind(kind) else {
+            return Err(FixtureError::Unsupported {
+                kind: kind.to_owned(),
+                message: format!(
+                    "unknown fixture kind (known: {})",
+                    description.kind_names().join(", ")
+                ),
+            });
+        };
+        let shared = declared.shared;
+        if let (Some(pool), true) = (self.pool, shared > 1) {
+            return pool.take(self, kind, shared);
+        }
+        let before = lock(&self.owned).len();
+        let made = self.contract.create(&self.context(), kind);
+        if made.is_err() {
+            let remains: Vec<Fixture> = lock(&self.owned).split_off(before);
+            self.end_all(&remains);
+        }
+        made
+    }
+
+    /// Registers a fixture the contract just created: it is ended when this
+    /// scope is released, or with the run.
+    pub fn own(&self, fixture: &Fixture) {
+        if fixture.owned {
+            self.register.own(fixture);
+            lock(&self.owned).push(fixture.clone());
+        }
+    }
+
+    /// Ends a fixture now (an `ended_group` fixture, a call the trial is
+    /// done with); the error carries the target's answer.
+    pub fn end(&self, fixture: &Fixture) -> Result<(), String> {
+        lock(&self.owned).retain(|f| f.id != fixture.id);
+        self.register
+            .end(self.target, fixture, |f| self.contract.ending(f))
+    }
+
+    /// [`Scope::end`], and what could not be ended is reported with the run.
+    pub fn end_or_report(&self, fixture: &Fixture) {
+        if let Err(answer) = self.end(fixture) {
+            self.register.unreleased(fixture, answer);
+        }
+    }
+
+    /// Notes that the trial ended fixture `id` itself (its `DELETE` was
+    /// what the trial checks): nothing is left to end.
+    pub fn ended(&self, id: &str) {
+        lock(&self.owned).retain(|f| f.id != id);
+        self.register.disown(id);
+    }
+
+    /// Ends everything the scope still owns; what could not be ended, with
+    /// the target's answer, is reported with the run and returned.
+    pub fn release(&self) -> Vec<(Fixture, String)> {
+        let owned = std::mem::take(&mut *lock(&self.owned));
+        self.end_all(&owned)
+    }
+
+    fn end_all(&self, fixtures: &[Fixture]) -> Vec<(Fixture, String)> {
+        let mut left = Vec::new();
+        for fixture in fixtures {
+            if let Err(answer) = self
+                .register
+                .end(self.target, fixture, |f| self.contract.ending(f))
+            {
+                self.register.unreleased(fixture, answer.clone());
+                left.push((fixture.clone(), answer));
+            }
+        }
+        left
+    }
+}
+
+/// Fixtures generated inputs share, one after another: a worker's inputs
+/// draw from their own pool, so no fixture is in two inputs at once. What
+/// a pool holds is ended when it is released (and with the run, whatever
+/// happens).
+#[derive(Default)]
+pub struct Pool {
+    /// Kind -> the fixture the pool shares of it.
+    shared: Mutex<HashMap<String, Shared>>,
+}
+
+/// A fixture a pool shares: how many inputs had it, and what its creation
+/// registered (what ending it ends).
+struct Shared {
+    fixture: Fixture,
+    uses: usize,
+    made: Vec<Fixture>,
+}
+
+impl Pool {
+    /// The pooled fixture of `kind`, or a new one once it served `most` inputs.
+    fn take(&self, scope: &Scope<'_>, kind: &str, most: usize) -> Result<Fixture, FixtureError> {
+        let taken = lock(&self.shared).remove(kind);
+        match taken {
+            Some(mut shared) if shared.uses < most => {
+                shared.fixture.since = Instant::now();
+                shared.uses += 1;
+                let fixture = shared.fixture.clone();
+                lock(&self.shared).insert(kind.to_owned(), shared);
+                return Ok(fixture);
+            }
+            Some(worn) => {
+                scope.end_all(&worn.made);
+            }
+            None => {}
+        }
+        // Created in a scope of its own: what it registers belongs to the
+        // pool, not to the input that happened to ask first.
+        let creating = scope.child(None);
+        let made = scope.contract.create(&creating.context(), kind);
+        let registered = std::mem::take(&mut *lock(&creating.owned));
+        match made {
+            Ok(fixture) => {
+                let shared = Shared {
+                    fixture: fixture.clone(),
+                    uses: 1,
+                    made: registered,
+                };
+                lock(&self.shared).insert(kind.to_owned(), shared);
+                Ok(fixture)
+            }
+            Err(e) => {
+                scope.end_all(&registered);
+                Err(e)
+            }
+        }
+    }
+
+    /// Ends what the pool holds.
+    pub fn release(&self, scope: &Scope<'_>) {
+        let shared: Vec<Shared> = lock(&self.shared).drain().map(|(_, s)| s).collect();
+        for worn in shared {
+            scope.end_all(&worn.made);
+        }
+    }
 }

@@ -86,10 +86,10 @@ pub const MAX_FILES: usize = 100_000;
 /// again but reported, as a trial of its own that fails with what it is.
 /// Only the status of each entry is read, so a FIFO or a device among the
 /// case files is reported, never opened.
-pub fn discover(cases: &Path) -> Result<Vec<CaseFile>, String> {
-    // Self-tests set this to prove `--exact` never walks the folder.
-    if std::env::var_os("CONFORMANCE_FORBID_SCAN").is_some() {
-        return Err("scanning the cases folder is forbidden (CONFORMANCE_FORBID_SCAN)".to_owned());
+pub fn discover(cases: &Path, forbid_scan: bool) -> Result<Vec<CaseFile>, String> {
+    // Self-tests forbid it to prove `--exact` never walks the folder.
+    if forbid_scan {
+        return Err("scanning the cases folder is forbidden (FORBID_SCAN)".to_owned());
     }
     let mut walk = Walk {
         root: cases,
@@ -224,7 +224,7 @@ mod tests {
         std::os::unix::fs::symlink(".", root.join("loop")).expect("linked");
         std::os::unix::fs::symlink(".", root.join("again")).expect("linked");
         std::os::unix::fs::symlink("..", root.join("inner/up")).expect("linked");
-        let found = discover(&root).expect("discovered");
+        let found = discover(&root, false).expect("discovered");
         let names: Vec<&str> = found.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(
             names,

@@ -11,10 +11,15 @@ use crate::schema::Schemas;
 
 /// Every case file parses, satisfies `case.schema.json`, and names only
 /// schemas, invariants and fixtures that exist.
-pub fn case_files(cases: &Path, schemas: &Schemas, contract: &dyn Contract) -> Result<(), String> {
-    let files = discover(cases)?;
+pub fn case_files(
+    cases: &Path,
+    forbid_scan: bool,
+    schemas: &Schemas,
+    contract: &dyn Contract,
+) -> Result<(), String> {
+    let files = discover(cases, forbid_scan)?;
     let mut problems = Vec::new();
-    problems.extend(fixture_kinds(schemas, contract));
+    let description = contract.description();
     for file in &files {
         if let Some(p) = &file.problem {
             problems.push(p.clone());
@@ -43,10 +48,7 @@ pub fn case_files(cases: &Path, schemas: &Schemas, contract: &dyn Contract) -> R
                 v.iter()
                     .map(|v| format!("{shown}: {}: {}", v.instance_path, v.message)),
             ),
-            Err(e) => problems.push(format!(
-                "{e} (the case files cannot be checked without {}/case.schema.json)",
-                schemas.dir().display()
-            )),
+            Err(e) => problems.push(e),
         }
         problems.extend(
             crate::template::repeat_problems(&raw, &crate::json_path::JsonPath::root())
@@ -100,7 +102,7 @@ pub fn case_files(cases: &Path, schemas: &Schemas, contract: &dyn Contract) -> R
                 }
             }
         }
-        if let Err(e) = crate::runner::invariants(contract, &case.expect.invariants) {
+        if let Err(e) = crate::runner::invariants(description, &case.expect.invariants) {
             problems.push(format!("{shown}: $.expect.invariants: {e}"));
         }
         if case
@@ -108,14 +110,14 @@ pub fn case_files(cases: &Path, schemas: &Schemas, contract: &dyn Contract) -> R
             .notifications
             .iter()
             .any(|n| n.fixture.is_none())
-            && !case.fixtures.contains_key(contract.default_fixture())
+            && !case.fixtures.contains_key(description.default_fixture)
         {
             problems.push(format!(
                 "{shown}: $.expect.notifications: an expectation names no fixture, and there is no fixture {:?} (the default) in $.fixtures",
-                contract.default_fixture()
+                description.default_fixture
             ));
         }
-        let profiles = contract.profiles();
+        let profiles = &description.profiles;
         for name in case.profiles.keys() {
             if !profiles.iter().any(|p| p.name == name) {
                 problems.push(format!(
@@ -129,10 +131,10 @@ pub fn case_files(cases: &Path, schemas: &Schemas, contract: &dyn Contract) -> R
             }
         }
         for (var, kind) in &case.fixtures {
-            if !contract.fixture_kinds().contains(&kind.as_str()) {
+            if description.kind(kind).is_none() {
                 problems.push(format!(
                     "{shown}: fixture {var} has unknown kind {kind:?} (known: {})",
-                    contract.fixture_kinds().join(", ")
+                    description.kind_names().join(", ")
                 ));
             }
         }
@@ -149,31 +151,12 @@ pub fn case_files(cases: &Path, schemas: &Schemas, contract: &dyn Contract) -> R
     }
 }
 
-/// The case schema lists the fixture kinds the contract has, no more, no
-/// fewer: editors then complete and check what the contract accepts.
-fn fixture_kinds(schemas: &Schemas, contract: &dyn Contract) -> Option<String> {
-    let listed: Vec<&str> = schemas
-        .document("case.schema.json")?
-        .pointer("/properties/fixtures/additionalProperties/enum")?
-        .as_array()?
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    let known = contract.fixture_kinds();
-    let missing: Vec<&&str> = known.iter().filter(|k| !listed.contains(k)).collect();
-    let extra: Vec<&&str> = listed.iter().filter(|k| !known.contains(k)).collect();
-    (!missing.is_empty() || !extra.is_empty()).then(|| {
-        format!(
-            "case.schema.json: $.properties.fixtures.additionalProperties.enum lists the fixture kinds {listed:?}, the contract has {known:?} (missing: {missing:?}, unknown: {extra:?})"
-        )
-    })
-}
-
 /// Every schema compiles with its references resolved, and the examples kept
 /// beside them pass (`examples/valid/<stem>/`) or fail (`examples/invalid/<stem>/`).
 pub fn schemas(schemas: &Schemas) -> Result<(), String> {
     let dir = schemas.dir();
     let mut problems = Vec::new();
+    let generated = case_schema_file(schemas);
     let mut seen = 0;
     for (kind, want_valid) in [("valid", true), ("invalid", false)] {
         let root = dir.join("examples").join(kind);
@@ -235,15 +218,41 @@ pub fn schemas(schemas: &Schemas) -> Result<(), String> {
             }
         }
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
+    let mut said: Vec<String> = generated.into_iter().collect();
+    if !problems.is_empty() {
+        said.push(format!(
             "{} of {seen} schema example(s) disagree with their schema:\n{}",
             problems.len(),
             problems.join("\n")
-        ))
+        ));
     }
+    if said.is_empty() {
+        Ok(())
+    } else {
+        Err(said.join("\n"))
+    }
+}
+
+/// A `case.schema.json` in the schemas folder is what editors check case
+/// files with: it must be the case schema the lint checks them with (the
+/// harness's, with the contract's fixture kinds and profiles), generated.
+fn case_schema_file(schemas: &Schemas) -> Option<String> {
+    let name = crate::schema::CASE_SCHEMA;
+    let file = schemas.case_schema_file()?;
+    let used = schemas.document(name)?;
+    (file != used).then(|| {
+        let differences = crate::matching::compare(used, file, crate::case::MatchMode::Exact, &[]);
+        let first: Vec<String> = differences
+            .iter()
+            .take(5)
+            .map(|d| d.path.to_string())
+            .collect();
+        format!(
+            "{}/{name} is not the case schema the suite checks case files with (the harness's, with this suite's fixture kinds and profiles); it is generated, never edited: regenerate it (CONTRIBUTING.md says how). It differs at {}",
+            schemas.dir().display(),
+            first.join(", ")
+        )
+    })
 }
 
 /// The paths in a folder, or why they cannot be listed.

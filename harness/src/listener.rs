@@ -14,7 +14,15 @@ use axum::Router;
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use crate::contract::Envelope;
+/// How a contract's notifications carry their items: the items of one
+/// delivered body (`commsNotifications` has them in `value`, say).
+pub type Envelope = fn(&Value) -> Vec<&Value>;
+
+/// Every delivered body is one item: the envelope of a contract that does
+/// not say otherwise.
+pub fn whole_body(body: &Value) -> Vec<&Value> {
+    vec![body]
+}
 
 /// Bodies above this are refused without being kept.
 const MAX_BODY: usize = 1 << 20;
@@ -121,7 +129,7 @@ impl Mailbox {
     }
 
     fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
-        crate::lock(&self.kept)
+        crate::sync::lock(&self.kept)
     }
 
     /// Takes room for a body of `bytes` here and in the listener's pool;
@@ -239,7 +247,7 @@ impl Boxes {
     /// otherwise wait out its deadline for what can no longer come.
     fn stop(&self, why: String) {
         let _ = self.stopped.set(why);
-        let live: Vec<Arc<Mailbox>> = crate::lock(&self.by_path)
+        let live: Vec<Arc<Mailbox>> = crate::sync::lock(&self.by_path)
             .values()
             .filter_map(Weak::upgrade)
             .collect();
@@ -354,7 +362,7 @@ impl Listener {
             arrived: Notify::new(),
             boxes: Arc::clone(&self.boxes),
         });
-        let mut by_path = crate::lock(&self.boxes.by_path);
+        let mut by_path = crate::sync::lock(&self.boxes.by_path);
         // Paths of finished trials go, so the map grows with the live ones only.
         by_path.retain(|_, weak| weak.strong_count() > 0);
         by_path.insert(token.clone(), Arc::downgrade(&mailbox));
@@ -427,7 +435,7 @@ async fn receive(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> StatusCode {
-    let mailbox = crate::lock(&boxes.by_path)
+    let mailbox = crate::sync::lock(&boxes.by_path)
         .get(&token)
         .and_then(Weak::upgrade);
     // Unknown paths, and those of finished trials, are refused before a byte
@@ -501,7 +509,7 @@ mod tests {
     #[test]
     fn a_flood_past_the_mailbox_budget_is_refused_and_counted() {
         runtime().block_on(async {
-            let listener = Listener::start("127.0.0.1:0", None, crate::contract::whole_body)
+            let listener = Listener::start("127.0.0.1:0", None, whole_body)
                 .await
                 .expect("binds");
             let (url, mailbox) = listener.mailbox();
@@ -527,7 +535,7 @@ mod tests {
     #[test]
     fn a_listener_that_stops_wakes_its_waiters_and_says_why() {
         runtime().block_on(async {
-            let listener = Listener::start("127.0.0.1:0", None, crate::contract::whole_body)
+            let listener = Listener::start("127.0.0.1:0", None, whole_body)
                 .await
                 .expect("binds");
             let (_, mailbox) = listener.mailbox();
@@ -551,7 +559,7 @@ mod tests {
     #[test]
     fn a_finished_trials_path_is_refused_and_its_bytes_freed() {
         runtime().block_on(async {
-            let listener = Listener::start("127.0.0.1:0", None, crate::contract::whole_body)
+            let listener = Listener::start("127.0.0.1:0", None, whole_body)
                 .await
                 .expect("binds");
             let client = reqwest::Client::new();

@@ -172,14 +172,16 @@ impl Ignored {
         }
     }
 
-    pub fn print(&self) {
+    /// What the console says of them on stderr before the run.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
         if !self.by_file.is_empty() {
             let lines: Vec<_> = self
                 .by_file
                 .iter()
                 .map(|l| crate::sanitize::line(l))
                 .collect();
-            eprintln!("ignored cases:\n  {}", lines.join("\n  "));
+            notes.push(format!("ignored cases:\n  {}", lines.join("\n  ")));
         }
         if !self.wanting.is_empty() {
             let lines: Vec<String> = self
@@ -187,10 +189,11 @@ impl Ignored {
                 .iter()
                 .map(|(reason, n)| format!("{n} trial(s): {reason}"))
                 .collect();
-            eprintln!(
+            notes.push(format!(
                 "ignored, for want of what the target can give:\n  {}",
                 lines.join("\n  ")
-            );
+            ));
         }
+        notes
     }
 }

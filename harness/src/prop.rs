@@ -17,12 +17,14 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 use serde_json::Value;
 
-use crate::env::Env;
-use crate::lock;
+use crate::contract::{Context, Pool};
+use crate::options::Generation;
 use crate::regressions::{file_stem, Regressions};
 use crate::render::redact_secrets;
+use crate::run_options::RunOptions;
 use crate::seed::{input_seed, run_seed, RunSeed};
-use crate::verdict::{Check, Outcome, Verdict, Where};
+use crate::sync::lock;
+use crate::verdict::{Check, Failure, Outcome, Verdict, Where};
 
 /// Cases per property unless `PROPTEST_CASES` says otherwise.
 pub const DEFAULT_CASES: u32 = 32;
@@ -32,45 +34,21 @@ pub const DEFAULT_SHRINK_ITERS: u32 = 256;
 /// target that withholds a notification, every step costs a deadline.
 pub const DEFAULT_SHRINK_MILLIS: u32 = 30_000;
 
-/// What one generated input came to, when it did not simply pass.
-#[derive(Debug, Clone, Default)]
-pub struct Failure {
-    /// `POST /… -> 500 Internal Server Error in 2 ms`
-    pub request: Option<String>,
-    pub checks: Vec<Check>,
-    /// Set when no verdict could be reached.
-    pub error: Option<String>,
-    /// The error is about setting the input up (its fixtures: a resource
-    /// the target would not create), not about the exchange under test: the
-    /// fixture kind. The property stops at once, nothing is shrunk or kept.
-    pub setup: Option<String>,
-    /// The input could not run on this target (it needs a fixture the
-    /// target cannot give, or none of its checks is selected): why. It
-    /// counts as no input at all.
-    pub skipped: Option<String>,
-    /// The input as a case file that reproduces the failure.
-    pub case_file: Option<Value>,
-}
-
-impl Failure {
-    pub fn failed(&self, strict: bool) -> bool {
-        self.error.is_some() || self.checks.iter().any(|c| c.fails(strict))
-    }
-}
-
-/// The run's proptest configuration: our bounded defaults, proptest's
-/// environment variables on top (`PROPTEST_RNG_SEED` stays in `rng_seed`).
-pub fn config() -> Config {
-    let mut config = Config::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = DEFAULT_CASES;
-    }
-    if std::env::var_os("PROPTEST_MAX_SHRINK_ITERS").is_none() {
-        config.max_shrink_iters = DEFAULT_SHRINK_ITERS;
-    }
-    if std::env::var_os("PROPTEST_MAX_SHRINK_TIME").is_none() {
-        config.max_shrink_time = DEFAULT_SHRINK_MILLIS;
-    }
+/// The run's proptest configuration: our bounded defaults, under what the
+/// run's options set. The console reads proptest's variables into those
+/// options; each field they name is set here, so an in-process run with
+/// other options is not overridden by its process's environment.
+fn config(generation: &Generation) -> Config {
+    let mut config = Config {
+        cases: generation.cases.unwrap_or(DEFAULT_CASES),
+        max_shrink_iters: generation.max_shrink_iters.unwrap_or(DEFAULT_SHRINK_ITERS),
+        max_shrink_time: generation
+            .max_shrink_time_ms
+            .unwrap_or(DEFAULT_SHRINK_MILLIS),
+        ..Config::default()
+    };
+    // Each input's seed is set where its tree is made (`tree`).
+    config.rng_seed = RngSeed::Random;
     // Seeds are kept by `regressions.rs`, per input and per target
     // (proptest's own file keeps the state of one runner, in the checkout).
     config.failure_persistence = None;
@@ -106,7 +84,7 @@ impl Judged {
 
 /// An input's outcome, judged: the run's selection of checks and the
 /// known-failures register applied.
-fn judge(env: &Env, name: &str, outcome: Option<Failure>) -> Judged {
+fn judge(options: &RunOptions, name: &str, outcome: Option<Failure>) -> Judged {
     let Some(mut f) = outcome else {
         return Judged::Passed;
     };
@@ -114,17 +92,17 @@ fn judge(env: &Env, name: &str, outcome: Option<Failure>) -> Judged {
         return Judged::Skipped(reason);
     }
     if let Some(kind) = &f.setup {
-        return match env.known.knows_setup(name, kind) {
+        return match options.known.knows_setup(name, kind) {
             Some(reason) => Judged::Skipped(format!(
                 "fixture {kind} could not be set up (known failure: {reason})"
             )),
             None => Judged::Setup(f),
         };
     }
-    let selection = &env.options.selection;
+    let selection = &options.selection;
     selection.retain(&mut f.checks);
-    env.known.apply_checks(name, &mut f.checks);
-    let strict = env.options.strict;
+    options.known.apply_checks(name, &mut f.checks);
+    let strict = options.strict;
     if f.failed(strict) {
         Judged::Failed(f)
     } else if f
@@ -161,27 +139,31 @@ type Results = Vec<Option<Judged>>;
 /// that fails is shrunk and becomes a verdict whose checks are those of the
 /// shrunk input, with the seed that replays it and the case file printed.
 pub fn run<S>(
-    env: &Env,
+    cx: &Context<'_>,
     name: &str,
     make: impl Fn() -> S + Sync,
-    test: impl Fn(&Env, &S::Value) -> Option<Failure> + Sync,
+    test: impl Fn(&Context<'_>, &S::Value) -> Option<Failure> + Sync,
 ) -> Verdict
 where
     S: Strategy,
     S::Value: Send,
 {
-    let config = config();
-    let run = run_seed(&config, env.options.seeding, name);
+    let options = cx.options;
+    let config = config(&options.generation);
+    let run = run_seed(options.generation.rng_seed, options.seeding, name);
     let cases = usize::try_from(config.cases).unwrap_or(usize::MAX);
-    let kept = Regressions::for_property(env.options.regressions.as_ref(), name);
-    let replayed = kept.seeds();
+    let kept = Regressions::for_property(options.regressions.as_ref(), name);
+    let (replayed, unreadable) = match kept.seeds() {
+        Ok(seeds) => (seeds, None),
+        Err(why) => (Vec::new(), Some(why)),
+    };
     // Inputs in order: kept seeds, then the run's.
     let seeds: Vec<u64> = replayed
         .iter()
         .copied()
         .chain((0..cases).map(|i| input_seed(run.seed, i)))
         .collect();
-    let results = search(env, name, &config, &seeds, &make, &test);
+    let results = search(cx, name, &config, &seeds, &make, &test);
     let shape = Run {
         seed: run,
         cases,
@@ -189,9 +171,10 @@ where
         config,
     };
     let mut verdict = Verdict {
-        place: place(env, name, &shape),
+        place: place(options, name, &shape),
         ..Verdict::default()
     };
+    verdict.warnings.extend(unreadable);
     let decided = results
         .iter()
         .position(|r| r.as_ref().is_some_and(Judged::decides));
@@ -205,7 +188,7 @@ where
                 seed: seeds[i],
                 first: first.clone(),
             };
-            failed(env, name, &shape, &kept, found, &make, &test, &mut verdict);
+            failed(cx, name, &shape, &kept, found, &make, &test, &mut verdict);
         }
         Some((i, Judged::Setup(f))) => {
             verdict.error = Some(format!(
@@ -226,8 +209,8 @@ where
             }
             // Every input ran: an entry of the register that none of them
             // failed is fixed.
-            env.known.property_ran(name);
-            settled(env, name, &results, &seeds, &mut verdict);
+            options.known.property_ran(name);
+            settled(options, name, &results, &seeds, &mut verdict);
         }
     }
     if skipped.count > 0 {
@@ -279,21 +262,27 @@ struct Run {
 
 /// The verdict of a property no input failed: passed, or noted (the first
 /// input with a warning or a known failure).
-fn settled(env: &Env, name: &str, results: &Results, seeds: &[u64], verdict: &mut Verdict) {
+fn settled(
+    options: &RunOptions,
+    name: &str,
+    results: &Results,
+    seeds: &[u64],
+    verdict: &mut Verdict,
+) {
     let noted = results.iter().enumerate().find_map(|(i, r)| match r {
         Some(Judged::Noted(f)) => Some((seeds[i], f.clone())),
         _ => None,
     });
     if let Some((seed, f)) = noted {
-        warned(env, name, seed, f, verdict);
+        warned(options, name, seed, f, verdict);
     }
 }
 
 /// A generated case, run as its file would run, as a property judges it:
 /// `None` when it passed with no warning. Warnings come back too: the
 /// property reports the first, unshrunk.
-pub fn run_case(env: &Env, contract: &dyn crate::Contract, case: &Value) -> Option<Failure> {
-    let verdict = match crate::runner::run_generated(env, contract, case) {
+pub fn run_case(cx: &Context<'_>, case: &Value) -> Option<Failure> {
+    let verdict = match crate::runner::run_generated(cx, case) {
         Ok(v) => v,
         Err(e) => {
             return Some(Failure {
@@ -305,8 +294,8 @@ pub fn run_case(env: &Env, contract: &dyn crate::Contract, case: &Value) -> Opti
             })
         }
     };
-    let strict = env.options.strict;
-    let selection = &env.options.selection;
+    let strict = cx.options.strict;
+    let selection = &cx.options.selection;
     let nothing_selected = selection.is_partial() && verdict.checks.is_empty();
     if verdict.skipped.is_none()
         && !nothing_selected
@@ -332,12 +321,12 @@ pub fn run_case(env: &Env, contract: &dyn crate::Contract, case: &Value) -> Opti
 /// the property is not started, so every input before the first decisive
 /// one has run when the search ends.
 fn search<S>(
-    env: &Env,
+    cx: &Context<'_>,
     name: &str,
     config: &Config,
     seeds: &[u64],
     make: &(impl Fn() -> S + Sync),
-    test: &(impl Fn(&Env, &S::Value) -> Option<Failure> + Sync),
+    test: &(impl Fn(&Context<'_>, &S::Value) -> Option<Failure> + Sync),
 ) -> Results
 where
     S: Strategy,
@@ -346,7 +335,7 @@ where
     let next = AtomicUsize::new(0);
     let decided = AtomicUsize::new(usize::MAX);
     let results: Mutex<Results> = Mutex::new((0..seeds.len()).map(|_| None).collect());
-    let workers = env
+    let workers = cx
         .options
         .workers
         .clamp(1, MAX_WORKERS)
@@ -355,13 +344,15 @@ where
         for _ in 0..workers {
             threads.spawn(|| {
                 let strategy = make();
+                // A worker's inputs share fixtures in turn, never at once.
+                let pool = Pool::default();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= seeds.len() || decided.load(Ordering::Relaxed) < i {
-                        return;
+                        break;
                     }
                     let judged = match tree(&strategy, config, seeds[i]) {
-                        Ok(tree) => judge(env, name, test(env, &tree.current())),
+                        Ok(tree) => attempt(cx, &pool, name, test, &tree.current()),
                         Err(error) => Judged::Failed(Failure {
                             error: Some(error),
                             ..Failure::default()
@@ -372,12 +363,28 @@ where
                     }
                     lock(&results)[i] = Some(judged);
                 }
+                pool.release(cx.fixtures);
             });
         }
     });
     results
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One generated input, run in a scope of its own (what it creates is
+/// ended when it ends), drawing the fixtures its contract shares from `pool`.
+fn attempt<V>(
+    cx: &Context<'_>,
+    pool: &Pool,
+    name: &str,
+    test: &impl Fn(&Context<'_>, &V) -> Option<Failure>,
+    value: &V,
+) -> Judged {
+    let scope = cx.fixtures.child(Some(pool));
+    let outcome = test(&scope.context(), value);
+    scope.release();
+    judge(cx.options, name, outcome)
 }
 
 /// The input that decided the property by failing.
@@ -390,12 +397,12 @@ struct Found {
 /// while it fails, complicate while it passes), bounded in steps and time;
 /// returns the smallest input that failed and its failure.
 fn shrink<S: Strategy>(
-    env: &Env,
+    (cx, pool): (&Context<'_>, &Pool),
     name: &str,
     config: &Config,
     strategy: &S,
     found: Found,
-    test: &impl Fn(&Env, &S::Value) -> Option<Failure>,
+    test: &impl Fn(&Context<'_>, &S::Value) -> Option<Failure>,
 ) -> Option<(S::Value, Failure)> {
     let mut tree = tree(strategy, config, found.seed).ok()?;
     let mut minimal = (tree.current(), found.first);
@@ -412,7 +419,7 @@ fn shrink<S: Strategy>(
         }
         steps += 1;
         let value = tree.current();
-        match judge(env, name, test(env, &value)) {
+        match attempt(cx, pool, name, test, &value) {
             Judged::Failed(f) => {
                 minimal = (value, f);
                 if !tree.simplify() {
@@ -434,43 +441,49 @@ fn shrink<S: Strategy>(
 /// more, its seed kept, its rerun line and case file.
 #[expect(clippy::too_many_arguments, reason = "the run's parts, each used once")]
 fn failed<S: Strategy>(
-    env: &Env,
+    cx: &Context<'_>,
     name: &str,
     run: &Run,
     kept: &Regressions,
     found: Found,
     make: &impl Fn() -> S,
-    test: &impl Fn(&Env, &S::Value) -> Option<Failure>,
+    test: &impl Fn(&Context<'_>, &S::Value) -> Option<Failure>,
     verdict: &mut Verdict,
 ) {
     let failing = found.seed;
     let first = found.first.clone();
-    let Some((minimal, last)) = shrink(env, name, &run.config, &make(), found, test) else {
+    let pool = Pool::default();
+    let shrunk = shrink((cx, &pool), name, &run.config, &make(), found, test);
+    let Some((minimal, last)) = shrunk else {
+        pool.release(cx.fixtures);
         // The generator made no input at all: its error is the verdict.
         verdict.error = first.error;
         return;
     };
     // Once more on the minimal input, to show all its checks as they stand.
-    let failure = match judge(env, name, test(env, &minimal)) {
+    let again = attempt(cx, &pool, name, test, &minimal);
+    pool.release(cx.fixtures);
+    let failure = match again {
         Judged::Failed(f) => f,
         _ => {
             let mut f = last;
             f.checks.push(
-                Check::new("flaky", crate::Level::Must, "the minimal input fails every time").fail_text(
+                Check::new("flaky", crate::verdict::Level::Must, "the minimal input fails every time").fail_text(
                     "it failed as shown above, then passed when run once more: the target (or the suite) is not deterministic here",
                 ),
             );
             f
         }
     };
-    let kept_note = kept.keep(failing, &failure);
-    verdict.place = place_of_failure(env, name, run, failing, kept_note);
+    let kept_note = kept.keep(failing, &failure.checks);
+    let options = cx.options;
+    verdict.place = place_of_failure(options, name, run, failing, kept_note);
     verdict.place.request = failure.request.clone();
     verdict.checks = failure.checks;
     verdict.error = failure.error;
     if let Some(case) = failure.case_file {
-        let saved = save(env, name, failing, &case);
-        let text = case_text(env, case, name, failing);
+        let saved = save(cx, name, failing, &case);
+        let text = case_text(options, case, name, failing);
         verdict.place.extra.push((
             "shrunk".to_owned(),
             format!("to the case file below{saved}"),
@@ -481,7 +494,7 @@ fn failed<S: Strategy>(
 
 /// The verdict of a property that only warned (or failed only as its
 /// register knows): the first such input, unshrunk.
-fn warned(env: &Env, name: &str, seed: u64, warning: Failure, verdict: &mut Verdict) {
+fn warned(options: &RunOptions, name: &str, seed: u64, warning: Failure, verdict: &mut Verdict) {
     verdict.place.extra.push((
         "warning".to_owned(),
         format!(
@@ -491,7 +504,7 @@ fn warned(env: &Env, name: &str, seed: u64, warning: Failure, verdict: &mut Verd
     verdict.place.request = warning.request;
     verdict.checks = warning.checks;
     if let Some(case) = warning.case_file {
-        verdict.place.input = Some(case_text(env, case, name, seed));
+        verdict.place.input = Some(case_text(options, case, name, seed));
     }
 }
 
@@ -512,13 +525,13 @@ fn inputs(cases: usize) -> String {
 }
 
 /// How a passing (or warning) property is named and rerun.
-fn place(env: &Env, name: &str, run: &Run) -> Where {
+fn place(options: &RunOptions, name: &str, run: &Run) -> Where {
     let replayed = replayed_note(run.replayed);
     let seed = run.seed.seed;
     Where {
         test: name.to_owned(),
         about: Some(format!("{} (PROPTEST_CASES){replayed}", inputs(run.cases))),
-        rerun: env.rerun(
+        rerun: options.rerun(
             name,
             &[
                 ("PROPTEST_RNG_SEED", seed.to_string()),
@@ -535,7 +548,13 @@ fn place(env: &Env, name: &str, run: &Run) -> Where {
 }
 
 /// How a failing property is named and rerun: the failing input alone.
-fn place_of_failure(env: &Env, name: &str, run: &Run, failing: u64, kept: String) -> Where {
+fn place_of_failure(
+    options: &RunOptions,
+    name: &str,
+    run: &Run,
+    failing: u64,
+    kept: String,
+) -> Where {
     let replayed = replayed_note(run.replayed);
     let (seed, cases) = (run.seed.seed, run.cases);
     Where {
@@ -544,7 +563,7 @@ fn place_of_failure(env: &Env, name: &str, run: &Run, failing: u64, kept: String
             "{} from PROPTEST_RNG_SEED={seed}{replayed}; the input that failed has seed {failing}{kept}",
             inputs(cases)
         )),
-        rerun: env.rerun(
+        rerun: options.rerun(
             name,
             &[
                 ("PROPTEST_RNG_SEED", failing.to_string()),
@@ -562,28 +581,28 @@ fn place_of_failure(env: &Env, name: &str, run: &Run, failing: u64, kept: String
 
 /// A generated input as the text of a case file, saying where it came from,
 /// secrets redacted.
-fn case_text(env: &Env, mut case: Value, name: &str, seed: u64) -> String {
+fn case_text(options: &RunOptions, mut case: Value, name: &str, seed: u64) -> String {
     if let Some(Value::String(d)) = case.get_mut("description") {
         d.push_str(&format!(" (found by {name}, PROPTEST_RNG_SEED={seed})"));
     }
     let text = serde_json::to_string_pretty(&case).unwrap_or_default();
-    redact_secrets(&text, &env.secrets)
+    redact_secrets(&text, &options.secrets)
 }
 
 /// Writes the case file under `--save-failures DIR`, named after the
 /// property and the input's seed, its `$schema` pointing at the schemas
 /// from where it lies (so editors and the case lint find them).
-fn save(env: &Env, name: &str, seed: u64, case: &Value) -> String {
-    let Some(dir) = &env.options.save_failures else {
+fn save(cx: &Context<'_>, name: &str, seed: u64, case: &Value) -> String {
+    let Some(dir) = &cx.options.save_failures else {
         return " (--save-failures DIR writes it)".to_owned();
     };
     let path = dir.join(format!("{}_{seed}.json", file_stem(name)));
     let written = std::fs::create_dir_all(dir).and_then(|()| {
         let mut case = case.clone();
-        if let Some(schema) = relative_path(dir, &env.schemas.dir().join("case.schema.json")) {
+        if let Some(schema) = relative_path(dir, &cx.schemas.dir().join("case.schema.json")) {
             case["$schema"] = Value::String(schema);
         }
-        let text = case_text(env, case, name, seed);
+        let text = case_text(cx.options, case, name, seed);
         std::fs::write(&path, format!("{text}\n"))
     });
     match written {

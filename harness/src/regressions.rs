@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::prop::Failure;
+use crate::verdict::Check;
 
 /// Where a run keeps its failing seeds: the target's folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,10 +23,10 @@ pub struct Keeping {
 
 impl Keeping {
     /// The folder for `target` under `dir` (`None`: the default folder);
-    /// `None` when keeping is off (`PROPTEST_DISABLE_FAILURE_PERSISTENCE`,
-    /// proptest's own switch).
-    pub fn for_target(dir: Option<&Path>, target: Option<&str>) -> Option<Self> {
-        if std::env::var_os("PROPTEST_DISABLE_FAILURE_PERSISTENCE").is_some() {
+    /// `None` when keeping is `off` (`PROPTEST_DISABLE_FAILURE_PERSISTENCE`,
+    /// proptest's own switch, on the command line).
+    pub fn for_target(dir: Option<&Path>, target: Option<&str>, off: bool) -> Option<Self> {
+        if off {
             return None;
         }
         let origin = target.map_or_else(|| "embedded".to_owned(), origin);
@@ -109,18 +109,16 @@ impl Regressions {
         }
     }
 
-    /// `seed <u64>` lines; anything else is a comment.
-    pub fn seeds(&self) -> Vec<u64> {
+    /// `seed <u64>` lines (anything else is a comment), or why the file
+    /// could not be read: kept failures that cannot be replayed would pass
+    /// unseen, so the verdict says so.
+    pub fn seeds(&self) -> Result<Vec<u64>, String> {
         match self.text() {
-            Ok(text) => seeds_in(text.as_deref().unwrap_or_default()),
-            Err(e) => {
-                // Kept failures that cannot be replayed would pass unseen.
-                eprintln!(
-                    "warning: failed to read {} ({e}): its kept failures are not replayed",
-                    self.shown()
-                );
-                Vec::new()
-            }
+            Ok(text) => Ok(seeds_in(text.as_deref().unwrap_or_default())),
+            Err(e) => Err(format!(
+                "failed to read {} ({e}): its kept failures are not replayed",
+                self.shown()
+            )),
         }
     }
 
@@ -132,7 +130,7 @@ impl Regressions {
     }
 
     /// Keeps a failing input's seed, once; what to say about it.
-    pub fn keep(&self, seed: u64, failure: &Failure) -> String {
+    pub fn keep(&self, seed: u64, checks: &[Check]) -> String {
         let Some(path) = &self.path else {
             return String::new();
         };
@@ -148,8 +146,7 @@ impl Regressions {
         if seeds_in(&text).contains(&seed) {
             return format!(" (kept in {})", path.display());
         }
-        let what = failure
-            .checks
+        let what = checks
             .iter()
             .filter(|c| c.failed())
             .map(|c| c.id.as_str())
@@ -230,7 +227,7 @@ mod tests {
             path: Some(path.clone()),
             origin: "http://h:1".to_owned(),
         };
-        let said = kept.keep(9, &Failure::default());
+        let said = kept.keep(9, &[]);
         assert!(said.contains("could not keep it"), "{said}");
         assert_eq!(
             std::fs::read(&path).unwrap(),
@@ -239,12 +236,9 @@ mod tests {
         );
 
         std::fs::write(&path, "# x\nseed 7 # failed: x\n").unwrap();
-        assert!(kept.keep(9, &Failure::default()).contains("kept in"));
-        assert!(
-            kept.keep(9, &Failure::default()).contains("kept in"),
-            "once"
-        );
-        assert_eq!(kept.seeds(), vec![7, 9]);
+        assert!(kept.keep(9, &[]).contains("kept in"));
+        assert!(kept.keep(9, &[]).contains("kept in"), "once");
+        assert_eq!(kept.seeds(), Ok(vec![7, 9]));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

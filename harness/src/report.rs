@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::env::Unreleased;
+use crate::fixture::Unreleased;
 use crate::render::redact_secrets;
 use crate::verdict::{check_family, Level, Outcome, Verdict};
 
@@ -59,19 +59,21 @@ pub struct Part<'a> {
     pub verdicts: &'a [Verdict],
     pub unreleased: &'a [Unreleased],
     pub secrets: &'a [String],
+    /// The run this process is part of (nextest's `NEXTEST_RUN_ID`, which
+    /// the console reads); `None`: a run of its own.
+    pub run_id: Option<&'a str>,
 }
 
 /// The folder of this run's parts, and the run's id.
-fn run_id() -> String {
-    std::env::var("NEXTEST_RUN_ID")
-        .ok()
+fn run_id(given: Option<&str>) -> String {
+    given
         .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
 }
 
 /// Writes this process's part, then the report of every part of its run.
 pub fn write(dir: &Path, part: &Part<'_>) -> std::io::Result<()> {
-    let run = run_id();
+    let run = run_id(part.run_id);
     let parts = dir.join(".parts");
     let mine = parts.join(&run);
     std::fs::create_dir_all(&mine)?;

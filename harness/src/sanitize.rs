@@ -13,8 +13,6 @@ use std::sync::{Arc, LazyLock, RwLock};
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::verdict::{Detail, Outcome, SchemaViolation, Verdict};
-
 /// Bytes of a value quoted in a message; the rest is counted, not shown.
 pub const QUOTE_MAX: usize = 120;
 /// Bytes of one shown line; a longer one is cut, its length said.
@@ -361,47 +359,6 @@ pub fn shrink_json(value: &Value) -> Value {
 
 fn shrink_key(key: &str) -> String {
     excerpt(key, QUOTE_MAX).into_owned()
-}
-
-/// Evidence as a check keeps it: its text bounded as it is made, so a
-/// message quoting a target's megabytes costs its excerpt, not its size.
-pub(crate) fn bound_detail(detail: Detail) -> Detail {
-    match detail {
-        Detail::Text(text) => Detail::Text(bound_text(text)),
-        Detail::Schema(violations) => Detail::Schema(
-            violations
-                .into_iter()
-                .map(|v| SchemaViolation {
-                    message: bound_text(v.message),
-                    ..v
-                })
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
-/// A verdict as the run keeps it for the reports, once it has been shown:
-/// its free text bounded, and the evidence under its checks dropped (the
-/// reports read check ids and outcomes; the evidence was rendered already).
-pub(crate) fn bound_for_keeping(verdict: &mut Verdict) {
-    for text in [
-        &mut verdict.error,
-        &mut verdict.skipped,
-        &mut verdict.place.about,
-        &mut verdict.place.spec,
-        &mut verdict.place.request,
-    ] {
-        if let Some(t) = text.take() {
-            *text = Some(bound_text(t));
-        }
-    }
-    for check in &mut verdict.checks {
-        check.details = Vec::new();
-        if let Outcome::NotRun(reason) | Outcome::Known(reason) = &mut check.outcome {
-            *reason = bound_text(std::mem::take(reason));
-        }
-    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,9 @@ use crate::error::SetupError;
 use crate::json_path::JsonPath;
 use crate::verdict::SchemaViolation;
 
+/// The name the case schema has among the schemas.
+pub const CASE_SCHEMA: &str = "case.schema.json";
+
 /// At most this many violations are reported per document.
 const MAX_VIOLATIONS: usize = 20;
 
@@ -18,6 +21,9 @@ pub struct Schemas {
     validators: BTreeMap<String, jsonschema::Validator>,
     /// Each schema as written.
     documents: BTreeMap<String, Value>,
+    /// The folder's own `case.schema.json`, when the run's case schema
+    /// (composed by the harness) took its place.
+    case_schema_file: Option<Value>,
 }
 
 impl std::fmt::Debug for Schemas {
@@ -86,7 +92,27 @@ impl Schemas {
                 .into_iter()
                 .map(|(name, _, value)| (name, value))
                 .collect(),
+            case_schema_file: None,
         })
+    }
+
+    /// The same schemas, with `case_schema` (the harness's, with a
+    /// contract's kinds: see `case_schema.rs`) as the case schema; a file
+    /// of that name in the folder is kept apart, for the lint to compare.
+    pub fn with_case_schema(mut self, case_schema: Value) -> Result<Self, SetupError> {
+        let name = CASE_SCHEMA;
+        let validator = jsonschema::options()
+            .build(&case_schema)
+            .map_err(|e| schema_error(Path::new(name), e.to_string()))?;
+        self.validators.insert(name.to_owned(), validator);
+        self.case_schema_file = self.documents.insert(name.to_owned(), case_schema);
+        Ok(self)
+    }
+
+    /// The folder's own `case.schema.json`, if it has one (see
+    /// [`Schemas::with_case_schema`]).
+    pub fn case_schema_file(&self) -> Option<&Value> {
+        self.case_schema_file.as_ref()
     }
 
     /// Schema `name` as written.

@@ -7,8 +7,6 @@
 //! and the property's name. Input `i` of a run has a seed of its own derived
 //! from the run seed and `i` ([`input_seed`]).
 
-use proptest::test_runner::{Config, RngSeed};
-
 /// What `--seed` asks for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Seeding {
@@ -76,14 +74,14 @@ impl SeedSource {
     }
 }
 
-/// The run seed of property `name`: `config`'s (proptest read
-/// `PROPTEST_RNG_SEED` into it) if set, else as `seeding` says.
-pub fn run_seed(config: &Config, seeding: Seeding, name: &str) -> RunSeed {
-    let (seed, from) = match (config.rng_seed, seeding) {
-        (RngSeed::Fixed(seed), _) => (seed, SeedSource::Environment),
-        (RngSeed::Random, Seeding::Given(seed)) => (seed, SeedSource::Given),
-        (RngSeed::Random, Seeding::Random) => (random(), SeedSource::Random),
-        (RngSeed::Random, Seeding::Fixed) => (
+/// The run seed of property `name`: `rng_seed` (`PROPTEST_RNG_SEED`) if
+/// set, else as `seeding` says.
+pub fn run_seed(rng_seed: Option<u64>, seeding: Seeding, name: &str) -> RunSeed {
+    let (seed, from) = match (rng_seed, seeding) {
+        (Some(seed), _) => (seed, SeedSource::Environment),
+        (None, Seeding::Given(seed)) => (seed, SeedSource::Given),
+        (None, Seeding::Random) => (random(), SeedSource::Random),
+        (None, Seeding::Fixed) => (
             derived(env!("CARGO_PKG_VERSION"), name),
             SeedSource::Derived,
         ),
@@ -94,7 +92,11 @@ pub fn run_seed(config: &Config, seeding: Seeding, name: &str) -> RunSeed {
 /// The seeds the properties of `verdicts` ran with, for stderr after the
 /// run (with `--seed random`, the only record of what was explored); `None`
 /// when no property ran.
-pub fn summary(verdicts: &[crate::verdict::Verdict], seeding: Seeding) -> Option<String> {
+pub fn summary(
+    verdicts: &[crate::verdict::Verdict],
+    seeding: Seeding,
+    rng_seed: Option<u64>,
+) -> Option<String> {
     let mut seeds: Vec<String> = verdicts
         .iter()
         .filter_map(|v| {
@@ -108,7 +110,7 @@ pub fn summary(verdicts: &[crate::verdict::Verdict], seeding: Seeding) -> Option
         return None;
     }
     seeds.sort();
-    let from = run_seed(&crate::prop::config(), seeding, "").from;
+    let from = run_seed(rng_seed, seeding, "").from;
     Some(format!("seeds, {}:\n{}", from.describe(), seeds.join("\n")))
 }
 
@@ -163,14 +165,11 @@ mod tests {
 
     #[test]
     fn the_default_seed_is_fixed_per_version_and_property() {
-        let unset = Config {
-            rng_seed: RngSeed::Random,
-            ..Config::default()
-        };
-        let a = run_seed(&unset, Seeding::Fixed, "prop::a");
-        assert_eq!(a, run_seed(&unset, Seeding::Fixed, "prop::a"));
+        let unset = None;
+        let a = run_seed(unset, Seeding::Fixed, "prop::a");
+        assert_eq!(a, run_seed(unset, Seeding::Fixed, "prop::a"));
         assert_eq!(a.from, SeedSource::Derived);
-        assert_ne!(a.seed, run_seed(&unset, Seeding::Fixed, "prop::b").seed);
+        assert_ne!(a.seed, run_seed(unset, Seeding::Fixed, "prop::b").seed);
         assert_ne!(derived("0.1.0", "p"), derived("0.2.0", "p"));
         // The value is pinned: a change of the derivation changes every
         // user's verdicts, and must be a decision, not an accident.
@@ -179,16 +178,13 @@ mod tests {
             12_853_784_262_531_127_055
         );
         assert_ne!(
-            run_seed(&unset, Seeding::Random, "prop::a").seed,
-            run_seed(&unset, Seeding::Random, "prop::a").seed
+            run_seed(unset, Seeding::Random, "prop::a").seed,
+            run_seed(unset, Seeding::Random, "prop::a").seed
         );
-        assert_eq!(run_seed(&unset, Seeding::Given(7), "prop::a").seed, 7);
-        let set = Config {
-            rng_seed: RngSeed::Fixed(9),
-            ..Config::default()
-        };
+        assert_eq!(run_seed(unset, Seeding::Given(7), "prop::a").seed, 7);
+        let set = Some(9);
         assert_eq!(
-            run_seed(&set, Seeding::Random, "prop::a"),
+            run_seed(set, Seeding::Random, "prop::a"),
             RunSeed {
                 seed: 9,
                 from: SeedSource::Environment

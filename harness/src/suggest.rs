@@ -9,7 +9,7 @@ use crate::matching::edit_distance;
 /// from `cases` (`--exact` built no case trial but the one named; a folder
 /// that cannot be read only means fewer suggestions).
 pub fn no_such_test(cases: &std::path::Path, names: &[&str], name: &str) -> String {
-    let files = crate::discover::discover(cases).unwrap_or_default();
+    let files = crate::discover::discover(cases, false).unwrap_or_default();
     let names: Vec<&str> = names
         .iter()
         .copied()

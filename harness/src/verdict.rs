@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::json_path::JsonPath;
+use crate::sanitize::bound_text;
 
 /// How much a check weighs: `Must` fails the test, `Should` warns (fails under `--strict`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
@@ -99,7 +100,7 @@ impl Check {
     #[must_use]
     pub fn fail(mut self, detail: Detail) -> Self {
         self.outcome = Outcome::Fail;
-        self.details.push(crate::sanitize::bound_detail(detail));
+        self.details.push(bound_detail(detail));
         self
     }
 
@@ -116,8 +117,7 @@ impl Check {
 
     #[must_use]
     pub fn note(mut self, text: impl Into<String>) -> Self {
-        self.details
-            .push(crate::sanitize::bound_detail(Detail::Text(text.into())));
+        self.details.push(bound_detail(Detail::Text(text.into())));
         self
     }
 
@@ -142,8 +142,7 @@ impl Check {
     pub fn fail_if(mut self, details: Vec<Detail>) -> Self {
         if !details.is_empty() {
             self.outcome = Outcome::Fail;
-            self.details
-                .extend(details.into_iter().map(crate::sanitize::bound_detail));
+            self.details.extend(details.into_iter().map(bound_detail));
         }
         self
     }
@@ -190,9 +189,36 @@ pub struct Verdict {
     pub known: Option<String>,
     /// Set when the case needs what the target cannot give: the reason.
     pub skipped: Option<String>,
+    /// What the run says of this trial whatever its verdict (a file of kept
+    /// seeds that could not be read): warnings, said after the run.
+    pub warnings: Vec<String>,
 }
 
 impl Verdict {
+    /// The verdict as the run keeps it for the reports, once it has been
+    /// shown: its free text bounded, and the evidence under its checks
+    /// dropped (the reports read check ids and outcomes; the evidence was
+    /// rendered already).
+    pub(crate) fn bound_for_keeping(&mut self) {
+        for text in [
+            &mut self.error,
+            &mut self.skipped,
+            &mut self.place.about,
+            &mut self.place.spec,
+            &mut self.place.request,
+        ] {
+            if let Some(t) = text.take() {
+                *text = Some(bound_text(t));
+            }
+        }
+        for check in &mut self.checks {
+            check.details = Vec::new();
+            if let Outcome::NotRun(reason) | Outcome::Known(reason) = &mut check.outcome {
+                *reason = bound_text(std::mem::take(reason));
+            }
+        }
+    }
+
     pub fn failures(&self, strict: bool) -> usize {
         self.checks.iter().filter(|c| c.fails(strict)).count()
     }
@@ -295,6 +321,50 @@ pub fn check_family(id: &str) -> &str {
         }
     }
     id
+}
+
+/// What one generated input came to, when it did not simply pass.
+#[derive(Debug, Clone, Default)]
+pub struct Failure {
+    /// `POST /… -> 500 Internal Server Error in 2 ms`
+    pub request: Option<String>,
+    pub checks: Vec<Check>,
+    /// Set when no verdict could be reached.
+    pub error: Option<String>,
+    /// The error is about setting the input up (its fixtures: a resource
+    /// the target would not create), not about the exchange under test: the
+    /// fixture kind. The property stops at once, nothing is shrunk or kept.
+    pub setup: Option<String>,
+    /// The input could not run on this target (it needs a fixture the
+    /// target cannot give, or none of its checks is selected): why. It
+    /// counts as no input at all.
+    pub skipped: Option<String>,
+    /// The input as a case file that reproduces the failure.
+    pub case_file: Option<Value>,
+}
+
+impl Failure {
+    pub fn failed(&self, strict: bool) -> bool {
+        self.error.is_some() || self.checks.iter().any(|c| c.fails(strict))
+    }
+}
+
+/// Evidence as a check keeps it: its text bounded as it is made, so a
+/// message quoting a target's megabytes costs its excerpt, not its size.
+fn bound_detail(detail: Detail) -> Detail {
+    match detail {
+        Detail::Text(text) => Detail::Text(bound_text(text)),
+        Detail::Schema(violations) => Detail::Schema(
+            violations
+                .into_iter()
+                .map(|v| SchemaViolation {
+                    message: bound_text(v.message),
+                    ..v
+                })
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,12 @@
-//! Running the built conformance binary as a user would, and reading what it
-//! printed: the failing tests, and in each the checks that failed.
+//! Running the suite as the self-tests do: in this process, its verdicts
+//! as data ([`run_suite`]), where a test judges what the suite decided; or
+//! as a program ([`run_binary`]: the `suite` binary cargo builds for this
+//! package, a test naming it with `env!("CARGO_BIN_EXE_suite")`), where a
+//! test judges what a user sees: the console, exit codes, nextest, memory.
 
 pub mod capture;
 pub mod glob;
+pub mod http;
 pub mod page_text;
 pub mod stubs;
 pub mod watch;
@@ -11,6 +15,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use conformance_harness::{Generation, RunOutcome, Status};
 
 /// The workspace root, where `cases/` and `schemas/` are.
 pub fn workspace_root() -> PathBuf {
@@ -23,76 +29,6 @@ pub fn workspace_root() -> PathBuf {
 pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| workspace_root().join("target"), PathBuf::from)
-}
-
-/// The newest `conformance-*` executable under `target/<profile>/deps`.
-pub fn newest_binary(profile: &str) -> Result<PathBuf, String> {
-    let deps = target_dir().join(profile).join("deps");
-    let entries = std::fs::read_dir(&deps).map_err(|e| format!("{}: {e}", deps.display()))?;
-    entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            name.starts_with("conformance-") && p.extension().is_none() && is_executable(p)
-        })
-        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
-        .ok_or_else(|| format!("there is no conformance binary in {}", deps.display()))
-}
-
-/// The conformance test binary cargo built for this run: `CONFORMANCE_BIN`, or
-/// the newest debug one, refused when older than the suite's sources.
-pub fn suite_binary() -> Result<PathBuf, String> {
-    if let Some(bin) = std::env::var_os("CONFORMANCE_BIN") {
-        return Ok(PathBuf::from(bin));
-    }
-    let bin = newest_binary("debug")
-        .map_err(|e| format!("{e}: run the self-tests with `cargo test --workspace`"))?;
-    // `cargo test -p conformance-selftest` alone does not rebuild the
-    // suite: refuse a binary older than its sources rather than test it.
-    let built = bin.metadata().and_then(|m| m.modified()).ok();
-    let root = workspace_root();
-    let newest = ["harness/src", "suite"]
-        .iter()
-        .filter_map(|dir| newest_file(&root.join(dir)))
-        .max();
-    match (built, newest) {
-        (Some(b), Some(n)) if n > b => Err(format!(
-            "{} is older than the suite's sources: run `cargo test --workspace` (it rebuilds the suite first)",
-            bin.display()
-        )),
-        _ => Ok(bin),
-    }
-}
-
-fn newest_file(dir: &Path) -> Option<std::time::SystemTime> {
-    std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let p = e.path();
-            if p.is_dir() {
-                newest_file(&p)
-            } else {
-                p.metadata().and_then(|m| m.modified()).ok()
-            }
-        })
-        .max()
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(path: &Path) -> bool {
-    path.is_file()
 }
 
 /// The reference server with `faults` injected (none: the correct one), on
@@ -115,7 +51,7 @@ pub fn temp(name: &str) -> PathBuf {
 }
 
 /// One request to a target at `addr` (paths under `/v1.0`), as
-/// [`capture::send`] sends it (connect, read and write bounded): the status
+/// [`http::send`] sends it (connect, read and write bounded): the status
 /// and the body as JSON (`Null` when there is none).
 pub fn request(
     addr: std::net::SocketAddr,
@@ -124,7 +60,7 @@ pub fn request(
     body: Option<&serde_json::Value>,
 ) -> (u16, serde_json::Value) {
     let base = format!("http://{addr}/v1.0");
-    let answer = capture::send(&base, method, path, body)
+    let answer = http::send(&base, method, path, body)
         .unwrap_or_else(|e| panic!("{method} {base}{path}: {e}"));
     (
         answer.status,
@@ -133,40 +69,62 @@ pub fn request(
 }
 
 /// Creates a group (or peer-to-peer) call on a target at `addr`, as a user
-/// would before lending it to the suite; its notifications go nowhere.
+/// would before lending it to the suite (with the suite's own body); its
+/// notifications go nowhere.
 pub fn create_call(addr: std::net::SocketAddr, group: bool) -> String {
-    let mut body = serde_json::json!({
-        "callbackUri": "http://127.0.0.1:9/nobody-listens",
-        "requestedModalities": ["audio"],
-        "mediaConfig": {"@odata.type": "#microsoft.graph.serviceHostedMediaConfig"},
-        "source": {"identity": {"application": {"id": "2891555a-92ff-42e6-80fa-6e1300c6b5c6"}}},
-    });
-    if group {
-        body["chatInfo"] =
-            serde_json::json!({"threadId": "19:meeting@thread.v2", "messageId": "0"});
-        body["meetingInfo"] = serde_json::json!({"@odata.type": "#microsoft.graph.organizerMeetingInfo",
-            "organizer": {"user": {"id": "5810cede-f3cc-42eb-b2c1-e9bd5d53ec96"}}});
-    } else {
-        body["targets"] = serde_json::json!([{"identity": {"user": {"id": "8e2a4c53-61a1-4cb5-a06e-6a6a2a0b0f11"}}}]);
-    }
+    let body = invite_conformance::create_call_body(group, "http://127.0.0.1:9/nobody-listens");
     let (status, call) = request(addr, "POST", "/communications/calls", Some(&body));
     assert_eq!(status, 201, "{call}");
     call["id"].as_str().expect("a call id").to_owned()
 }
 
-/// What one run of the suite printed.
+/// What one run of the suite came to: in this process, its outcome as data
+/// (and what the console would have said); spawned, what it printed.
 #[derive(Debug, Clone)]
 pub struct Run {
     pub code: Option<i32>,
+    /// What it printed on stdout (nothing, in this process: the trials'
+    /// statuses are in `outcome`).
     pub stdout: String,
+    /// What it said on stderr: in this process, the notes, the warnings of
+    /// passing trials and the error, as the console says them.
     pub stderr: String,
     /// Failing test name -> its rendered failure.
     pub failures: BTreeMap<String, String>,
+    /// The run as data, when it ran in this process.
+    pub outcome: Option<RunOutcome>,
 }
 
 impl Run {
-    /// `(test, check id)` for every check that failed, over all failing tests.
+    fn of(outcome: RunOutcome) -> Self {
+        let failures = outcome
+            .failed()
+            .map(|t| (t.name.clone(), outcome.text(&t.name).unwrap_or_default()))
+            .collect();
+        let mut said = outcome.notes.clone();
+        said.extend(
+            outcome
+                .trials
+                .iter()
+                .filter(|t| t.warned && t.status == Status::Passed)
+                .filter_map(|t| outcome.text(&t.name)),
+        );
+        said.extend(outcome.exit.message.clone());
+        Self {
+            code: Some(i32::from(outcome.code())),
+            stdout: String::new(),
+            stderr: said.join("\n"),
+            failures,
+            outcome: Some(outcome),
+        }
+    }
+
+    /// `(test, check id)` for every check that failed, over all failing
+    /// tests: from the verdicts, or (spawned) from what was printed.
     pub fn failed_checks(&self) -> Vec<(String, String)> {
+        if let Some(outcome) = &self.outcome {
+            return outcome.failed_checks();
+        }
         self.failures
             .iter()
             .flat_map(|(test, text)| {
@@ -177,21 +135,82 @@ impl Run {
             .collect()
     }
 
+    /// `(test, check id)` for every check that only warned, in passing trials.
+    pub fn warned_checks(&self) -> Vec<(String, String)> {
+        match &self.outcome {
+            Some(outcome) => outcome.warned_checks(),
+            None => warned_check_ids(&self.stderr),
+        }
+    }
+
+    /// How trial `name` ended, when it ran in this process.
+    pub fn status(&self, name: &str) -> Option<&Status> {
+        Some(&self.outcome.as_ref()?.trial(name)?.status)
+    }
+
     pub fn all_output(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }
 }
 
-/// Runs the suite binary from the workspace root with `args` and extra
-/// environment (an empty value removes a variable).
+/// Runs the suite in this process, from the workspace root's `cases/` and
+/// `schemas/`, with `args` and the values of `env`: the token
+/// (`CONFORMANCE_TOKEN`) and proptest's settings (`PROPTEST_*`), the only
+/// variables the suite reads for itself; every other option is a flag.
+/// Failing seeds are not kept unless the test gives
+/// `PROPTEST_DISABLE_FAILURE_PERSISTENCE` an empty value.
 pub fn run_suite(args: &[&str], env: &[(&str, &str)]) -> Result<Run, String> {
-    run_suite_in(&workspace_root(), args, env)
+    for (name, _) in env {
+        assert!(
+            *name == "CONFORMANCE_TOKEN" || name.starts_with("PROPTEST_"),
+            "{name} is not read in this process: give the option as a flag"
+        );
+    }
+    let value = |name: &str| {
+        env.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    };
+    let settings = invite_conformance::settings_in(&workspace_root());
+    let argv: Vec<&str> = std::iter::once("conformance")
+        .chain(args.iter().copied())
+        .collect();
+    let ran = invite_conformance::run(&settings, &argv, |options| {
+        options.token = value("CONFORMANCE_TOKEN").filter(|t| !t.is_empty());
+        options.generation =
+            Generation::from_variables(|name| value(name).filter(|v| !v.is_empty()));
+        // Runs against broken targets must not keep seeds, unless the test
+        // takes the switch away (an empty value) to see them kept.
+        options.generation.forget_failures =
+            value("PROPTEST_DISABLE_FAILURE_PERSISTENCE").is_none_or(|v| !v.is_empty());
+    });
+    Ok(match ran {
+        Ok(outcome) => Run::of(outcome),
+        // Options that do not parse: what the program says and exits with.
+        Err(e) => Run {
+            code: Some(if e.use_stderr() { 2 } else { 0 }),
+            stdout: String::new(),
+            stderr: e.to_string(),
+            failures: BTreeMap::new(),
+            outcome: None,
+        },
+    })
 }
 
-/// [`run_suite`] from another working directory (where `proptest-regressions/`
-/// and relative paths land).
-pub fn run_suite_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Run, String> {
-    let mut cmd = suite_command(cwd)?;
+/// Runs the suite's program `binary` from the workspace root with `args`
+/// and extra environment (an empty value removes a variable).
+pub fn run_binary(binary: &str, args: &[&str], env: &[(&str, &str)]) -> Result<Run, String> {
+    run_binary_in(binary, &workspace_root(), args, env)
+}
+
+/// [`run_binary`] from another working directory (where relative paths land).
+pub fn run_binary_in(
+    binary: &str,
+    cwd: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<Run, String> {
+    let mut cmd = binary_command(binary, cwd);
     cmd.args(args);
     // An empty value takes the variable away (`PROPTEST_DISABLE_FAILURE_PERSISTENCE`
     // counts by its presence).
@@ -202,35 +221,66 @@ pub fn run_suite_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<R
             cmd.env(k, v);
         }
     }
-    let out = cmd.output().map_err(|e| {
-        format!(
-            "failed to run {}: {e}",
-            Path::new(cmd.get_program()).display()
-        )
-    })?;
+    let out = cmd
+        .output()
+        .map_err(|e| format!("failed to run {binary}: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     Ok(Run {
         code: out.status.code(),
         failures: parse_failures(&stdout),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         stdout,
+        outcome: None,
     })
 }
 
-/// The suite binary as every self-test spawns it: from `cwd`, stdin closed,
-/// no colour, the shell's suite variables taken away ([`clean_env`]) and
-/// failure persistence off. Arguments and the test's own variables are the
-/// caller's to add.
-pub fn suite_command(cwd: &Path) -> Result<Command, String> {
-    let bin = suite_binary()?;
-    let mut cmd = Command::new(&bin);
+/// The suite's program as every self-test spawns it: from `cwd`, stdin
+/// closed, no colour, the shell's suite variables taken away
+/// ([`clean_env`]) and failure persistence off. Arguments and the test's
+/// own variables are the caller's to add.
+pub fn binary_command(binary: &str, cwd: &Path) -> Command {
+    let mut cmd = Command::new(binary);
     cmd.current_dir(cwd)
         .stdin(Stdio::null())
         .env("NO_COLOR", "1");
     clean_env(&mut cmd);
     // Runs against broken targets must not leave proptest seeds in the repository.
     cmd.env("PROPTEST_DISABLE_FAILURE_PERSISTENCE", "1");
-    Ok(cmd)
+    cmd
+}
+
+/// The `invite-conformance` program as cargo builds it from the checkout
+/// (`cargo build --bin invite-conformance`, its path from cargo's messages):
+/// the binary a user installs, not a test's.
+pub fn built_program() -> Result<PathBuf, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "build",
+            "--package",
+            "invite-conformance",
+            "--bin",
+            "invite-conformance",
+            "--message-format=json",
+        ])
+        .current_dir(workspace_root())
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("failed to run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo build --bin invite-conformance failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| {
+            m["reason"] == "compiler-artifact" && m["target"]["name"] == "invite-conformance"
+        })
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| "cargo built no invite-conformance executable".to_owned())
 }
 
 /// Takes away every `CONFORMANCE_*` and `PROPTEST_*` variable of this
@@ -257,36 +307,40 @@ pub struct Listed {
     pub profiles: BTreeMap<String, String>,
 }
 
-/// The checks as the suite lists them (`--list-checks`), under the header it
-/// prints first, six columns each; never none.
+/// The checks the suite can run, with their levels under the default
+/// profile and under each (what `--list-checks` prints); never none.
 pub fn listed_checks() -> Vec<Listed> {
-    let run = run_suite(&["--list-checks"], &[]).expect("the suite binary runs");
-    assert_eq!(run.code, Some(0), "--list-checks failed: {}", run.stderr);
-    let mut lines = run.stdout.lines();
-    assert_eq!(
-        lines.next(),
-        Some("id\tlevel\tsource\tsummary\trule\tprofiles"),
-        "--list-checks starts with a header"
-    );
-    let checks: Vec<Listed> = lines
-        .map(|l| {
-            let parts: Vec<&str> = l.split('\t').collect();
-            assert_eq!(parts.len(), 6, "six columns: {l:?}");
-            Listed {
-                id: parts[0].to_owned(),
-                level: parts[1].to_owned(),
-                source: parts[2].to_owned(),
-                summary: parts[3].to_owned(),
-                rule: parts[4].to_owned(),
-                profiles: parts[5]
-                    .split(' ')
-                    .filter_map(|p| p.split_once('='))
-                    .map(|(name, level)| (name.to_owned(), level.to_owned()))
-                    .collect(),
-            }
+    listed_checks_under(None)
+}
+
+/// [`listed_checks`] with the levels under the profile `profile`.
+pub fn listed_checks_under(profile: Option<&str>) -> Vec<Listed> {
+    use conformance_harness::Contract as _;
+    let contract =
+        invite_conformance::InviteContract::new(invite_conformance::CallOptions::default());
+    let description = contract.description();
+    let chosen = description
+        .profiles
+        .iter()
+        .find(|p| profile.is_none_or(|name| p.name == name))
+        .copied()
+        .expect("the suite has the profile");
+    let checks: Vec<Listed> = conformance_harness::checks(description, &chosen)
+        .into_iter()
+        .map(|c| Listed {
+            id: c.id,
+            level: c.level.as_str().to_owned(),
+            source: c.source,
+            summary: c.summary,
+            rule: c.spec,
+            profiles: c
+                .levels
+                .iter()
+                .map(|(name, level)| ((*name).to_owned(), level.as_str().to_owned()))
+                .collect(),
         })
         .collect();
-    assert!(!checks.is_empty(), "--list-checks lists no check");
+    assert!(!checks.is_empty(), "the suite lists no check");
     checks
 }
 
@@ -353,11 +407,12 @@ pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Runs a rerun line the suite printed, as a user would paste it, with the
-/// suite binary in place of cargo: `VAR=value … cargo test [--features tls]
-/// -- ARGS` runs the binary with ARGS; `VAR=value … cargo nextest run -E
-/// 'test(=NAME)'` runs it as nextest does (`--exact NAME --nocapture`).
-/// `"$VAR"` takes VAR from `shell`, the variables of the user's shell.
-pub fn run_rerun_line(line: &str, shell: &[(&str, &str)]) -> Result<Run, String> {
+/// suite's program `binary` in place of cargo: `VAR=value … cargo test
+/// [--features tls] -- ARGS` runs it with ARGS; `VAR=value … cargo nextest
+/// run -E 'test(=NAME)'` runs it as nextest does (`--exact NAME
+/// --nocapture`). `"$VAR"` takes VAR from `shell`, the variables of the
+/// user's shell.
+pub fn run_rerun_line(binary: &str, line: &str, shell: &[(&str, &str)]) -> Result<Run, String> {
     let words = shell_words(line, shell)?;
     let mut env: Vec<(String, String)> = Vec::new();
     let mut rest = words.as_slice();
@@ -400,7 +455,7 @@ pub fn run_rerun_line(line: &str, shell: &[(&str, &str)]) -> Result<Run, String>
     };
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    run_suite(&args, &env)
+    run_binary(binary, &args, &env)
 }
 
 /// The words of a shell line: `'…'` literal, `"…"` with `$VAR` from

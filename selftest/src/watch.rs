@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::stubs::Stub;
-use crate::{parse_failures, run_suite, suite_command, workspace_root, Run};
+use crate::{binary_command, parse_failures, run_binary, workspace_root, Run};
 
 /// A token the suite must never print.
 pub const TOKEN: &str = "hostile-secret-token-5c4b3a";
@@ -35,6 +35,8 @@ const KEEP_BYTES: usize = 16 << 20;
 /// One run of the suite, watched.
 #[derive(Debug)]
 pub struct Watched {
+    /// The program that ran.
+    pub binary: &'static str,
     pub what: String,
     pub run: Run,
     /// The highest `VmHWM` read while the suite ran, in KiB.
@@ -55,10 +57,12 @@ pub enum Trials {
     Everything,
 }
 
-/// A run to watch: the suite binary, from the workspace root, with the
+/// A run to watch: the suite's program, from the workspace root, with the
 /// token in its environment.
 #[derive(Debug, Clone)]
 pub struct Watch {
+    /// The program: the test's `env!("CARGO_BIN_EXE_suite")`.
+    binary: &'static str,
     what: String,
     args: Vec<String>,
     env: Vec<(String, String)>,
@@ -71,8 +75,8 @@ impl Watch {
     /// (1 s), no `Retry-After` budget, every trial at once
     /// (`--test-threads 64`, so none waits for another) and `--strict`
     /// (what a hostile target breaks is often only a SHOULD).
-    pub fn hostile(what: &str, target: &str) -> Self {
-        Self::default_run(what, target).args(&[
+    pub fn hostile(binary: &'static str, what: &str, target: &str) -> Self {
+        Self::default_run(binary, what, target).args(&[
             "--response-timeout-ms",
             &RESPONSE_MS.to_string(),
             "--notification-timeout-ms",
@@ -86,8 +90,9 @@ impl Watch {
     }
 
     /// A run against `target` with nothing but the defaults.
-    pub fn default_run(what: &str, target: &str) -> Self {
+    pub fn default_run(binary: &'static str, what: &str, target: &str) -> Self {
         Self {
+            binary,
             what: what.to_owned(),
             args: vec!["--target".to_owned(), target.to_owned()],
             env: vec![("CONFORMANCE_TOKEN".to_owned(), TOKEN.to_owned())],
@@ -135,7 +140,7 @@ impl Watch {
     /// The end of the run is noticed as its output pipes closing, not by
     /// polling.
     pub fn run(self) -> Watched {
-        let mut cmd = suite_command(&self.cwd).expect("the suite binary is built");
+        let mut cmd = binary_command(self.binary, &self.cwd);
         cmd.args(&self.args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -204,12 +209,14 @@ impl Watch {
             eprintln!("{stdout}\n{stderr}");
         }
         Watched {
+            binary: self.binary,
             what: self.what,
             run: Run {
                 code: status.code(),
                 failures: parse_failures(&stdout),
                 stdout,
                 stderr,
+                outcome: None,
             },
             peak_kib,
             killed,
@@ -238,8 +245,10 @@ fn read_bounded(mut pipe: Box<dyn Read + Send>) -> (String, usize) {
 }
 
 /// A hostile run against `stub` (see [`Watch::hostile`]).
-pub fn watch(what: &str, stub: &Stub, trials: Trials) -> Watched {
-    Watch::hostile(what, &stub.target()).trials(trials).run()
+pub fn watch(binary: &'static str, what: &str, stub: &Stub, trials: Trials) -> Watched {
+    Watch::hostile(binary, what, &stub.target())
+        .trials(trials)
+        .run()
 }
 
 fn vm_hwm_kib(pid: u32) -> Option<u64> {
@@ -251,11 +260,11 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
 }
 
 /// Runs several watched runs at once, each against its own stub.
-pub fn watch_all(runs: &[(&str, &Stub, Trials)]) -> Vec<Watched> {
+pub fn watch_all(binary: &'static str, runs: &[(&str, &Stub, Trials)]) -> Vec<Watched> {
     std::thread::scope(|scope| {
         let handles: Vec<_> = runs
             .iter()
-            .map(|(what, stub, trials)| scope.spawn(move || watch(what, stub, *trials)))
+            .map(|(what, stub, trials)| scope.spawn(move || watch(binary, what, stub, *trials)))
             .collect();
         handles
             .into_iter()
@@ -351,7 +360,7 @@ impl Watched {
 
     /// Every case trial ended in an `ERROR` holding every one of `phrases`.
     pub fn assert_every_case_errors(&self, phrases: &[&str]) {
-        let cases = case_names();
+        let cases = case_names(self.binary);
         assert!(!cases.is_empty());
         for case in cases {
             // libtest pads names into a column: `test NAME   ... ignored`.
@@ -391,11 +400,12 @@ pub fn check_block(text: &str, id: &str) -> Option<String> {
     Some(block.join("\n"))
 }
 
-/// Every case trial the suite lists.
-pub fn case_names() -> &'static [String] {
+/// Every case trial the suite's program `binary` lists.
+pub fn case_names(binary: &str) -> &'static [String] {
     static NAMES: OnceLock<Vec<String>> = OnceLock::new();
     NAMES.get_or_init(|| {
-        let run = run_suite(&["--list", "--format", "terse"], &[]).expect("the suite lists");
+        let run =
+            run_binary(binary, &["--list", "--format", "terse"], &[]).expect("the suite lists");
         run.stdout
             .lines()
             .filter_map(|l| l.strip_suffix(": test"))

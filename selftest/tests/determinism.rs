@@ -36,9 +36,9 @@ fn the_same_faulty_target_gets_the_same_verdict_run_after_run() {
     let env = [
         ("CONFORMANCE_TOKEN", TOKEN),
         ("PROPTEST_DISABLE_FAILURE_PERSISTENCE", ""),
-        ("CONFORMANCE_REGRESSIONS", kept.as_str()),
     ];
-    let first = run_suite(&["--target", &target], &env).expect("runs");
+    let args = ["--target", &target, "--regressions", &kept];
+    let first = run_suite(&args, &env).expect("runs");
     let decided = verdict(&first);
     assert_eq!(decided.0, Some(101), "{}", first.all_output());
     let properties: BTreeSet<&str> = decided
@@ -53,7 +53,7 @@ fn the_same_faulty_target_gets_the_same_verdict_run_after_run() {
         decided.1
     );
     for n in 2..=RUNS {
-        let again = run_suite(&["--target", &target], &env).expect("runs");
+        let again = run_suite(&args, &env).expect("runs");
         assert_eq!(
             verdict(&again),
             decided,

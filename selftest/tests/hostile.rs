@@ -16,6 +16,9 @@ use conformance_selftest::stubs::{
 };
 use conformance_selftest::watch::{case_names, watch, watch_all, Trials, Watch};
 
+/// The suite's program: these runs are watched as processes (memory, output).
+const SUITE: &str = env!("CARGO_BIN_EXE_suite");
+
 /// The case with a group call, an invite and notifications to await.
 const INVITE_CASE: &str = "case::invite::examples::example_3_invite_to_existing_call";
 /// The case that sends its invite first, to a call id no target knows.
@@ -36,7 +39,7 @@ fn graph(config: GraphConfig) -> Stub {
 #[test]
 fn connection_refused() {
     let stub = stubs::refused().expect("a port is reserved");
-    let w = watch("refused", &stub, Trials::AllCases);
+    let w = watch(SUITE, "refused", &stub, Trials::AllCases);
     // The suite probes the target before any trial: an unreachable target is
     // a run that could not run (exit 2), said once, before any trial runs.
     w.assert_sane(2);
@@ -64,7 +67,7 @@ fn connection_refused() {
 #[test]
 fn accepts_and_never_answers() {
     let stub = transport(Transport::Silent);
-    let w = watch("silent", &stub, Trials::AllCases);
+    let w = watch(SUITE, "silent", &stub, Trials::AllCases);
     // No answer at all is wrong for every trial: one message, before any.
     w.assert_sane(2);
     let said = &w.run.stderr;
@@ -79,7 +82,7 @@ fn accepts_and_never_answers() {
 #[test]
 fn answers_headers_then_stalls() {
     let stub = transport(Transport::StallAfterHeaders);
-    let w = watch("stall after headers", &stub, Trials::AllCases);
+    let w = watch(SUITE, "stall after headers", &stub, Trials::AllCases);
     w.assert_sane(101);
     w.assert_every_case_errors(&["within 1000 ms"]);
 }
@@ -87,7 +90,7 @@ fn answers_headers_then_stalls() {
 #[test]
 fn drips_one_byte_a_second() {
     let stub = transport(Transport::Drip);
-    let w = watch("drip", &stub, Trials::AllCases);
+    let w = watch(SUITE, "drip", &stub, Trials::AllCases);
     w.assert_sane(101);
     w.assert_every_case_errors(&["within 1000 ms"]);
 }
@@ -96,28 +99,31 @@ fn drips_one_byte_a_second() {
 fn a_100_mb_body() {
     let chunked = transport(Transport::HugeBody { declared: false });
     let declared = transport(Transport::HugeBody { declared: true });
-    let runs = watch_all(&[
-        (
-            "100 MB chunked, invite",
-            &chunked,
-            Trials::Exact(UNKNOWN_CALL_CASE),
-        ),
-        (
-            "100 MB chunked, fixture",
-            &chunked,
-            Trials::Exact(GROUP_CASE),
-        ),
-        (
-            "100 MB declared, invite",
-            &declared,
-            Trials::Exact(UNKNOWN_CALL_CASE),
-        ),
-        (
-            "100 MB declared, fixture",
-            &declared,
-            Trials::Exact(GROUP_CASE),
-        ),
-    ]);
+    let runs = watch_all(
+        SUITE,
+        &[
+            (
+                "100 MB chunked, invite",
+                &chunked,
+                Trials::Exact(UNKNOWN_CALL_CASE),
+            ),
+            (
+                "100 MB chunked, fixture",
+                &chunked,
+                Trials::Exact(GROUP_CASE),
+            ),
+            (
+                "100 MB declared, invite",
+                &declared,
+                Trials::Exact(UNKNOWN_CALL_CASE),
+            ),
+            (
+                "100 MB declared, fixture",
+                &declared,
+                Trials::Exact(GROUP_CASE),
+            ),
+        ],
+    );
     for w in &runs {
         w.assert_sane(101);
     }
@@ -149,19 +155,22 @@ fn bodies_that_are_not_json() {
         invite: InviteAnswer::Body(b"OK, invited \xff".to_vec()),
         ..GraphConfig::notifications(Notifications::Correct)
     });
-    let runs = watch_all(&[
-        (
-            "invalid UTF-8",
-            &invalid_utf8,
-            Trials::Exact(UNKNOWN_CALL_CASE),
-        ),
-        ("HTML", &html, Trials::Exact(UNKNOWN_CALL_CASE)),
-        (
-            "invite answered in text",
-            &invite_text,
-            Trials::Exact(INVITE_CASE),
-        ),
-    ]);
+    let runs = watch_all(
+        SUITE,
+        &[
+            (
+                "invalid UTF-8",
+                &invalid_utf8,
+                Trials::Exact(UNKNOWN_CALL_CASE),
+            ),
+            ("HTML", &html, Trials::Exact(UNKNOWN_CALL_CASE)),
+            (
+                "invite answered in text",
+                &invite_text,
+                Trials::Exact(INVITE_CASE),
+            ),
+        ],
+    );
     for w in &runs[..2] {
         w.assert_sane(101);
         w.assert_fail(
@@ -186,18 +195,21 @@ fn wrong_content_type() {
         invite: InviteAnswer::ContentType("text/html; charset=utf-8"),
         ..GraphConfig::notifications(Notifications::Correct)
     });
-    let runs = watch_all(&[
-        (
-            "error as text/plain",
-            &error_as_text,
-            Trials::Exact(UNKNOWN_CALL_CASE),
-        ),
-        (
-            "invite as text/html",
-            &invite_as_html,
-            Trials::Exact(INVITE_CASE),
-        ),
-    ]);
+    let runs = watch_all(
+        SUITE,
+        &[
+            (
+                "error as text/plain",
+                &error_as_text,
+                Trials::Exact(UNKNOWN_CALL_CASE),
+            ),
+            (
+                "invite as text/html",
+                &invite_as_html,
+                Trials::Exact(INVITE_CASE),
+            ),
+        ],
+    );
     runs[0].assert_sane(101);
     runs[0].assert_fail(
         UNKNOWN_CALL_CASE,
@@ -211,7 +223,7 @@ fn wrong_content_type() {
 #[test]
 fn connection_reset_mid_body() {
     let stub = transport(Transport::ResetMidBody);
-    let w = watch("reset mid-body", &stub, Trials::AllCases);
+    let w = watch(SUITE, "reset mid-body", &stub, Trials::AllCases);
     w.assert_sane(101);
     w.assert_every_case_errors(&["reset"]);
 }
@@ -222,6 +234,7 @@ fn a_redirect_loop() {
     // By default a redirect is the target's answer, judged as one: nothing
     // is followed.
     let judged = watch(
+        SUITE,
         "redirect loop, judged",
         &stub,
         Trials::Exact(UNKNOWN_CALL_CASE),
@@ -235,7 +248,7 @@ fn a_redirect_loop() {
     );
     // Followed when asked, the loop is noticed, not followed for ever: a
     // few hops per request.
-    let w = Watch::hostile("redirect loop, followed", &stub.target())
+    let w = Watch::hostile(SUITE, "redirect loop, followed", &stub.target())
         .args(&["--follow-redirects"])
         .trials(Trials::AllCases)
         .run();
@@ -243,9 +256,9 @@ fn a_redirect_loop() {
     w.assert_every_case_errors(&["redirect loop"]);
     let requests = stub.log().requests().len() - sent.len();
     assert!(
-        requests <= case_names().len() * 4,
+        requests <= case_names(SUITE).len() * 4,
         "{requests} requests for {} trials",
-        case_names().len()
+        case_names(SUITE).len()
     );
 }
 
@@ -255,14 +268,17 @@ fn a_redirect_loop() {
 fn notifications_that_never_come() {
     let after_invite = graph(GraphConfig::notifications(Notifications::NeverAfterInvite));
     let never = graph(GraphConfig::notifications(Notifications::NeverEstablished));
-    let runs = watch_all(&[
-        (
-            "none after the invite",
-            &after_invite,
-            Trials::Exact(INVITE_CASE),
-        ),
-        ("not even established", &never, Trials::Exact(INVITE_CASE)),
-    ]);
+    let runs = watch_all(
+        SUITE,
+        &[
+            (
+                "none after the invite",
+                &after_invite,
+                Trials::Exact(INVITE_CASE),
+            ),
+            ("not even established", &never, Trials::Exact(INVITE_CASE)),
+        ],
+    );
     let w = &runs[0];
     w.assert_sane(101);
     w.assert_fail(
@@ -307,6 +323,7 @@ fn keep_alive_closed_after_each_answer() {
         ..GraphConfig::notifications(Notifications::Correct)
     });
     let w = watch(
+        SUITE,
         "closes after each answer",
         &stub,
         Trials::Exact(INVITE_CASE),
@@ -336,7 +353,7 @@ fn keep_alive_closed_after_each_answer() {
 #[test]
 fn notifications_that_come_twice() {
     let stub = graph(GraphConfig::notifications(Notifications::Twice));
-    let w = watch("twice", &stub, Trials::Exact(INVITE_CASE));
+    let w = watch(SUITE, "twice", &stub, Trials::Exact(INVITE_CASE));
     w.assert_sane(101);
     w.assert_fail(
         INVITE_CASE,
@@ -353,7 +370,7 @@ fn notifications_that_come_twice() {
 #[test]
 fn notifications_for_another_call() {
     let stub = graph(GraphConfig::notifications(Notifications::OtherCall));
-    let w = watch("another call", &stub, Trials::Exact(INVITE_CASE));
+    let w = watch(SUITE, "another call", &stub, Trials::Exact(INVITE_CASE));
     w.assert_sane(101);
     w.assert_fail(
         INVITE_CASE,
@@ -380,7 +397,7 @@ fn a_flood_of_notifications() {
         count,
         padding: 16 << 10,
     }));
-    let w = watch("flood", &stub, Trials::Exact(INVITE_CASE));
+    let w = watch(SUITE, "flood", &stub, Trials::Exact(INVITE_CASE));
     w.assert_sane(101);
     w.assert_fail(
         INVITE_CASE,
@@ -416,10 +433,13 @@ fn a_flood_of_notifications() {
 fn malformed_notifications() {
     let not_json = graph(GraphConfig::notifications(Notifications::NotJson));
     let wrong_shape = graph(GraphConfig::notifications(Notifications::WrongShape));
-    let runs = watch_all(&[
-        ("not JSON", &not_json, Trials::Exact(INVITE_CASE)),
-        ("wrong shape", &wrong_shape, Trials::Exact(INVITE_CASE)),
-    ]);
+    let runs = watch_all(
+        SUITE,
+        &[
+            ("not JSON", &not_json, Trials::Exact(INVITE_CASE)),
+            ("wrong shape", &wrong_shape, Trials::Exact(INVITE_CASE)),
+        ],
+    );
     let w = &runs[0];
     w.assert_sane(101);
     w.assert_fail(INVITE_CASE, "notification.schema", &["is not JSON"]);
@@ -449,7 +469,7 @@ fn notifications_to_guessed_callback_paths() {
         guesses,
         stalled: 200,
     }));
-    let w = watch("guessed paths", &stub, Trials::Exact(INVITE_CASE));
+    let w = watch(SUITE, "guessed paths", &stub, Trials::Exact(INVITE_CASE));
     // Nothing the guesses sent reached the trial: it passes, every check.
     w.assert_sane(0);
     w.assert_one_passed();

@@ -19,6 +19,9 @@ use conformance_selftest::stubs::{
 use conformance_selftest::temp;
 use conformance_selftest::watch::{watch, Trials, Watch, Watched, TOKEN};
 
+/// The suite's program: these runs are watched as processes (memory, output).
+const SUITE: &str = env!("CARGO_BIN_EXE_suite");
+
 /// The case with a group call, an invite and notifications to await.
 const INVITE_CASE: &str = "case::invite::examples::example_3_invite_to_existing_call";
 /// The case that sends its invite first, to a call id no target knows.
@@ -71,7 +74,7 @@ fn under_slow_heads(what: &str, from: [u8; 4]) -> Watched {
         count: 40,
         from,
     }));
-    Watch::hostile(what, &stub.target())
+    Watch::hostile(SUITE, what, &stub.target())
         .args(&SMALL_CAPS)
         .trials(Trials::Exact(INVITE_CASE))
         .run()
@@ -183,7 +186,7 @@ fn hostile_case_files_are_refused_each_with_its_limit() {
     let cases = shown(&dir);
 
     // Listing reads no file: it returns, and names every case once.
-    let list = Watch::default_run("list hostile cases", &stub.target())
+    let list = Watch::default_run(SUITE, "list hostile cases", &stub.target())
         .args(&["--cases", &cases, "--list", "--format", "terse"])
         .run();
     assert!(!list.killed, "--list hung:\n{}", list.run.all_output());
@@ -210,7 +213,7 @@ fn hostile_case_files_are_refused_each_with_its_limit() {
         list.run.all_output()
     );
 
-    let w = Watch::hostile("hostile case files", &stub.target())
+    let w = Watch::hostile(SUITE, "hostile case files", &stub.target())
         .args(&["--cases", &cases])
         .trials(Trials::AllCases)
         .run();
@@ -257,7 +260,7 @@ fn hostile_case_files_are_refused_each_with_its_limit() {
     assert_eq!(ran, 1, "{:?}", stub.log().requests());
 
     // The lint reads no FIFO either, and names each limit.
-    let lint = Watch::default_run("lint of hostile cases", &stub.target())
+    let lint = Watch::default_run(SUITE, "lint of hostile cases", &stub.target())
         .args(&["--cases", &cases, "--exact", "lint::case_files"])
         .run();
     assert!(!lint.killed, "the lint hung");
@@ -281,7 +284,12 @@ fn an_8_mib_operation_id_is_quoted_as_an_excerpt() {
         answer_size: Some(EIGHT_MIB_BODY),
         ..correct()
     });
-    let w = watch("8 MiB operation id", &stub, Trials::Exact(INVITE_CASE));
+    let w = watch(
+        SUITE,
+        "8 MiB operation id",
+        &stub,
+        Trials::Exact(INVITE_CASE),
+    );
     w.assert_sane(101);
     assert_output_bounded(&w, OUTPUT_BOUND);
     // Named with its length: the excerpt says what it is an excerpt of.
@@ -336,7 +344,7 @@ fn terminal_escapes_from_a_target_are_shown_escaped_and_colour_is_the_suites() {
         ("escapes raw", &raw, Trials::AllCases),
     ] {
         let dir = reports.join(what.replace(' ', "-"));
-        let w = Watch::hostile(what, &stub.target())
+        let w = Watch::hostile(SUITE, what, &stub.target())
             .args(&["--color", "always", "--report", &shown(&dir)])
             .trials(trials)
             .run();
@@ -431,7 +439,7 @@ fn the_token_echoed_across_a_cut_or_encoded_leaves_nothing_of_it() {
         body: body.into_bytes(),
     });
     let out = temp("hostile-token");
-    let w = Watch::hostile("token echoed", &stub.target())
+    let w = Watch::hostile(SUITE, "token echoed", &stub.target())
         .env("CONFORMANCE_TOKEN", CANARY)
         .args(&[
             "--report",
@@ -478,7 +486,7 @@ fn a_redirect_to_another_origin_is_the_targets_answer_and_never_followed() {
         });
         for follow in [false, true] {
             let what = format!("{status} elsewhere, following {follow}");
-            let mut run = Watch::hostile(&what, &redirecting.target());
+            let mut run = Watch::hostile(SUITE, &what, &redirecting.target());
             if follow {
                 run = run.args(&["--follow-redirects"]);
             }
@@ -520,7 +528,12 @@ fn a_redirect_on_the_targets_origin_is_followed_when_asked_each_hop_shown() {
         invite: InviteAnswer::ContentType("text/html"),
         ..correct()
     });
-    let judged = watch("a redirect, judged", &stub, Trials::Exact(INVITE_CASE));
+    let judged = watch(
+        SUITE,
+        "a redirect, judged",
+        &stub,
+        Trials::Exact(INVITE_CASE),
+    );
     judged.assert_sane(101);
     judged.assert_fail(INVITE_CASE, "status", &["got 307 Temporary Redirect"]);
     assert!(
@@ -528,7 +541,7 @@ fn a_redirect_on_the_targets_origin_is_followed_when_asked_each_hop_shown() {
         "followed unasked: {:?}",
         stub.log().requests()
     );
-    let followed = Watch::hostile("a redirect, followed", &stub.target())
+    let followed = Watch::hostile(SUITE, "a redirect, followed", &stub.target())
         .args(&["--follow-redirects"])
         .trials(Trials::Exact(INVITE_CASE))
         .run();
@@ -569,7 +582,7 @@ fn a_path_that_leaves_the_base_path_is_refused_before_anything_is_sent() {
         ),
     );
     let stub = graph(correct());
-    let w = Watch::hostile("paths", &stub.target())
+    let w = Watch::hostile(SUITE, "paths", &stub.target())
         .args(&["--cases", &shown(&dir)])
         .trials(Trials::AllCases)
         .run();
@@ -616,7 +629,7 @@ fn a_default_run_against_8_mib_answers_stays_bounded() {
         answer_size: Some(EIGHT_MIB_BODY),
         ..correct()
     });
-    let w = Watch::default_run("default run, 8 MiB answers", &stub.target())
+    let w = Watch::default_run(SUITE, "default run, 8 MiB answers", &stub.target())
         .kill_after(Duration::from_secs(600))
         .trials(Trials::Everything)
         .run();

@@ -2,10 +2,14 @@
 //! terse lists, `--exact` runs of every listed name, exit codes, and case
 //! files that break only their own test.
 
-use conformance_selftest::{run_suite, temp, workspace_root};
+use conformance_selftest::{run_binary, temp, workspace_root};
+
+/// The suite's program: libtest's protocol (`--list`, `--exact`, nextest's full-scan switch) is the program's.
+const SUITE: &str = env!("CARGO_BIN_EXE_suite");
 
 fn listed(extra_env: &[(&str, &str)]) -> Vec<String> {
-    let run = run_suite(&["--list", "--format", "terse"], extra_env).expect("the suite runs");
+    let run =
+        run_binary(SUITE, &["--list", "--format", "terse"], extra_env).expect("the suite runs");
     assert_eq!(run.code, Some(0), "{}", run.all_output());
     let mut names = Vec::new();
     for line in run.stdout.lines() {
@@ -66,7 +70,8 @@ fn listing_never_touches_the_target() {
 #[test]
 fn every_listed_name_runs_alone_with_exact_without_scanning() {
     for name in listed(&[]) {
-        let run = run_suite(
+        let run = run_binary(
+            SUITE,
             &["--exact", &name, "--nocapture"],
             &[("CONFORMANCE_FORBID_SCAN", "1")],
         )
@@ -109,7 +114,12 @@ fn a_broken_case_fails_its_own_test_and_nothing_else() {
     std::fs::write(sub.join("not_json.json"), "{ this is not json").expect("write");
     let cases = dir.to_string_lossy().into_owned();
 
-    let list = run_suite(&["--cases", &cases, "--list", "--format", "terse"], &[]).expect("runs");
+    let list = run_binary(
+        SUITE,
+        &["--cases", &cases, "--list", "--format", "terse"],
+        &[],
+    )
+    .expect("runs");
     assert_eq!(
         list.code,
         Some(0),
@@ -118,7 +128,7 @@ fn a_broken_case_fails_its_own_test_and_nothing_else() {
     );
     assert!(list.stdout.contains("case::invite::typo: test"));
 
-    let run = run_suite(&["--cases", &cases, "case::"], &[]).expect("runs");
+    let run = run_binary(SUITE, &["--cases", &cases, "case::"], &[]).expect("runs");
     assert_eq!(run.code, Some(101), "{}", run.all_output());
     assert_eq!(
         run.failures.keys().collect::<Vec<_>>(),
@@ -136,7 +146,8 @@ fn a_broken_case_fails_its_own_test_and_nothing_else() {
 
 #[test]
 fn json_format_reports_each_test() {
-    let run = run_suite(
+    let run = run_binary(
+        SUITE,
         &[
             "--format",
             "json",
@@ -155,4 +166,47 @@ fn json_format_reports_each_test() {
     assert!(events.iter().any(|e| e["type"] == "test"
         && e["event"] == "ok"
         && e["name"] == "case::rejections::no_authorization"));
+}
+
+/// The `invite-conformance` program, as cargo builds it from the checkout,
+/// runs the suite end to end: its help, a passing run, a failing one.
+#[test]
+fn the_invite_conformance_program_runs_the_suite_end_to_end() {
+    let program = conformance_selftest::built_program().expect("cargo builds the program");
+    let program = program.to_str().expect("a UTF-8 path");
+    let help = run_binary(program, &["--help"], &[]).expect("runs");
+    assert_eq!(help.code, Some(0), "{}", help.all_output());
+    assert!(
+        help.stdout
+            .starts_with("Conformance suite for Microsoft Graph's participant: invite API")
+            && help.stdout.contains("--target <URL>")
+            && help.stdout.contains("--group-call-id <ID>"),
+        "{}",
+        help.stdout
+    );
+    let case = "case::invite::examples::example_1_invite_one_participant";
+    let passing = run_binary(program, &["--exact", case], &[]).expect("runs");
+    assert_eq!(passing.code, Some(0), "{}", passing.all_output());
+    assert!(
+        passing.stdout.contains("test result: ok. 1 passed"),
+        "{}",
+        passing.stdout
+    );
+    let faulty = invite_reference::start(invite_reference::Config {
+        faults: vec![invite_reference::Fault::NoLocation],
+        ..invite_reference::Config::default()
+    })
+    .expect("the reference server starts");
+    let failing = run_binary(
+        program,
+        &["--target", &faulty.base_url(), "--exact", case],
+        &[("CONFORMANCE_TOKEN", "selftest-program-token")],
+    )
+    .expect("runs");
+    assert_eq!(failing.code, Some(101), "{}", failing.all_output());
+    assert!(
+        failing.failures[case].contains("FAIL  invite.location"),
+        "{}",
+        failing.all_output()
+    );
 }

@@ -1,9 +1,12 @@
 //! The known-failures register, the conformance report and the exit codes,
 //! proven on the built binary.
 
-use conformance_selftest::{run_suite, server, temp};
+use conformance_selftest::{run_binary, server, temp};
 use invite_reference::Fault;
 use serde_json::Value;
+
+/// The suite's program: what these tests read is the program's: its exit codes and messages, and the reports it writes.
+const SUITE: &str = env!("CARGO_BIN_EXE_suite");
 
 const TOKEN: &str = "selftest-report-token-77aa";
 
@@ -25,10 +28,15 @@ fn known_failures_do_not_fail_the_run_and_are_reported_as_known() {
             {"check": "header", "reason": "same bug (#12)"}]"#,
     );
     let base = faulty.base_url();
-    let without =
-        run_suite(&["--target", &base, CASES], &[("CONFORMANCE_TOKEN", TOKEN)]).expect("runs");
+    let without = run_binary(
+        SUITE,
+        &["--target", &base, CASES],
+        &[("CONFORMANCE_TOKEN", TOKEN)],
+    )
+    .expect("runs");
     assert_eq!(without.code, Some(101), "{}", without.all_output());
-    let with = run_suite(
+    let with = run_binary(
+        SUITE,
         &["--target", &base, "--known-failures", &file, CASES],
         &[("CONFORMANCE_TOKEN", TOKEN)],
     )
@@ -50,7 +58,8 @@ fn a_known_failure_that_passes_is_reported_as_fixed() {
         &dir,
         r#"[{"check": "invite.location", "reason": "was broken (#12)"}]"#,
     );
-    let run = run_suite(
+    let run = run_binary(
+        SUITE,
         &[
             "--target",
             &correct.base_url(),
@@ -79,7 +88,7 @@ fn a_register_entry_that_matches_nothing_is_an_error() {
         r#"[{"reason": "names nothing"}]"#,
     ] {
         let file = register(&dir, entries);
-        let run = run_suite(&["--known-failures", &file], &[]).expect("runs");
+        let run = run_binary(SUITE, &["--known-failures", &file], &[]).expect("runs");
         assert_eq!(run.code, Some(2), "{entries}: {}", run.all_output());
         assert!(run.stderr.contains("error:"), "{}", run.stderr);
     }
@@ -91,7 +100,8 @@ fn the_report_counts_per_check_and_per_test_and_hides_the_token() {
     let faulty = server(vec![Fault::NoLocation]);
     let out = dir.join("out");
     let out_arg = out.to_string_lossy().into_owned();
-    let run = run_suite(
+    let run = run_binary(
+        SUITE,
         &["--target", &faulty.base_url(), "--report", &out_arg, CASES],
         &[("CONFORMANCE_TOKEN", TOKEN)],
     )
@@ -168,11 +178,17 @@ fn the_report_counts_per_check_and_per_test_and_hides_the_token() {
 
 #[test]
 fn exit_codes_tell_failed_could_not_run_and_ran_nothing_apart() {
-    let passing = run_suite(&["--exact", "case::rejections::no_authorization"], &[]).expect("runs");
+    let passing = run_binary(
+        SUITE,
+        &["--exact", "case::rejections::no_authorization"],
+        &[],
+    )
+    .expect("runs");
     assert_eq!(passing.code, Some(0), "{}", passing.all_output());
 
     let faulty = server(vec![Fault::NoAuthAccepted]);
-    let failing = run_suite(
+    let failing = run_binary(
+        SUITE,
         &[
             "--target",
             &faulty.base_url(),
@@ -185,7 +201,8 @@ fn exit_codes_tell_failed_could_not_run_and_ran_nothing_apart() {
     .expect("runs");
     assert_eq!(failing.code, Some(101), "{}", failing.all_output());
 
-    let unreachable = run_suite(
+    let unreachable = run_binary(
+        SUITE,
         &[
             "--target",
             "http://127.0.0.1:9/v1.0",
@@ -207,7 +224,8 @@ fn exit_codes_tell_failed_could_not_run_and_ran_nothing_apart() {
     );
     assert!(unreachable.failures.is_empty(), "{}", unreachable.stdout);
 
-    let https = run_suite(
+    let https = run_binary(
+        SUITE,
         &[
             "--target",
             "https://127.0.0.1:9/v1.0",
@@ -226,10 +244,10 @@ fn exit_codes_tell_failed_could_not_run_and_ran_nothing_apart() {
         https.stderr
     );
 
-    let bad_option = run_suite(&["--no-such-option"], &[]).expect("runs");
+    let bad_option = run_binary(SUITE, &["--no-such-option"], &[]).expect("runs");
     assert_eq!(bad_option.code, Some(2), "{}", bad_option.all_output());
 
-    let nothing = run_suite(&["--exact", "case::no::such_test"], &[]).expect("runs");
+    let nothing = run_binary(SUITE, &["--exact", "case::no::such_test"], &[]).expect("runs");
     assert_eq!(nothing.code, Some(4), "{}", nothing.all_output());
     assert!(
         nothing
@@ -244,7 +262,7 @@ fn exit_codes_tell_failed_could_not_run_and_ran_nothing_apart() {
         "{}",
         nothing.stdout
     );
-    let typo = run_suite(&["--exact", "case::rejections::unknown_cal"], &[]).expect("runs");
+    let typo = run_binary(SUITE, &["--exact", "case::rejections::unknown_cal"], &[]).expect("runs");
     assert_eq!(typo.code, Some(4), "{}", typo.all_output());
     assert!(
         typo.stderr
@@ -255,7 +273,7 @@ fn exit_codes_tell_failed_could_not_run_and_ran_nothing_apart() {
     assert!(!typo.stdout.contains("test result"), "{}", typo.stdout);
     // A plain filter is libtest's: matching nothing here is no failure
     // (`cargo test --workspace FILTER` hands it to every test binary).
-    let elsewhere = run_suite(&["no_test_has_this_name"], &[]).expect("runs");
+    let elsewhere = run_binary(SUITE, &["no_test_has_this_name"], &[]).expect("runs");
     assert_eq!(elsewhere.code, Some(0), "{}", elsewhere.all_output());
     assert!(
         elsewhere

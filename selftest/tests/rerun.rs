@@ -1,7 +1,8 @@
-//! A rerun line reruns the same thing: each line a failure prints, pasted as
-//! a user would (under cargo test and under nextest), reaches the same target
-//! with the same options and gets the same verdict; a property's line
-//! replays the very input that failed, however many inputs the run had.
+//! A rerun line reruns the same thing: each line a failure prints (in a
+//! run in this process), pasted as a user would (under cargo test and under
+//! nextest: the suite's program runs it), reaches the same target with the
+//! same options and gets the same verdict; a property's line replays the
+//! very input that failed, however many inputs the run had.
 
 use std::collections::BTreeSet;
 
@@ -9,6 +10,8 @@ use conformance_selftest::{failed_check_ids, rerun_lines, run_rerun_line, run_su
 use invite_reference::Fault;
 
 const TOKEN: &str = "selftest-rerun-token";
+/// The suite's program, which a pasted line runs.
+const SUITE: &str = env!("CARGO_BIN_EXE_suite");
 
 fn failed(run: &Run, test: &str) -> BTreeSet<String> {
     run.failures
@@ -30,7 +33,8 @@ fn reruns_agree(first: &Run, test: &str) {
     let want = failed(first, test);
     assert!(!want.is_empty());
     for line in &lines {
-        let again = run_rerun_line(line, &[("CONFORMANCE_TOKEN", TOKEN)]).expect("the line runs");
+        let again =
+            run_rerun_line(SUITE, line, &[("CONFORMANCE_TOKEN", TOKEN)]).expect("the line runs");
         assert_eq!(again.code, Some(101), "{line}\n{}", again.all_output());
         assert_eq!(
             failed(&again, test),
@@ -77,7 +81,7 @@ fn a_rerun_line_in_a_new_shell_says_which_variable_to_set() {
     .expect("runs");
     assert_eq!(run.code, Some(101), "{}", run.all_output());
     for line in rerun_lines(&run.failures[test]) {
-        match run_rerun_line(&line, &[]) {
+        match run_rerun_line(SUITE, &line, &[]) {
             Err(said) => assert!(
                 said.starts_with("CONFORMANCE_TOKEN: set it to the bearer token"),
                 "{line}: {said}"

@@ -6,10 +6,15 @@
 use std::path::{Path, PathBuf};
 
 use conformance_selftest::stubs::{transport, Transport};
-use conformance_selftest::{run_suite, run_suite_in, server, temp, workspace_root, Run};
+use conformance_selftest::{
+    check_generated, run_binary, run_binary_in, run_suite, server, temp, workspace_root, Run,
+};
 use invite_reference::Fault;
 
 const TOKEN: &str = "selftest-silence-token";
+/// The suite's program: what these tests judge is what a user reads on the
+/// console (one message, said once) and the exit code.
+const SUITE: &str = env!("CARGO_BIN_EXE_suite");
 
 fn arg(path: &Path) -> String {
     path.to_string_lossy().into_owned()
@@ -29,7 +34,8 @@ fn origin_folder(target: &str) -> String {
 fn run_property_in(dir: &Path, target: &str, property: &str, env: &[(&str, &str)]) -> Run {
     let cases = arg(&workspace_root().join("cases"));
     let schemas = arg(&workspace_root().join("schemas"));
-    run_suite_in(
+    run_binary_in(
+        SUITE,
         dir,
         &[
             "--target",
@@ -49,7 +55,7 @@ fn run_property_in(dir: &Path, target: &str, property: &str, env: &[(&str, &str)
 #[test]
 fn a_missing_cases_folder_is_an_error_not_an_empty_run() {
     let missing = temp("no-cases").join("nothing-here");
-    let run = run_suite(&["--cases", &arg(&missing), "case::"], &[]).expect("runs");
+    let run = run_binary(SUITE, &["--cases", &arg(&missing), "case::"], &[]).expect("runs");
     assert_eq!(run.code, Some(2), "{}", run.all_output());
     assert!(
         run.stderr.contains("failed to read the cases folder") && run.stderr.contains("--cases"),
@@ -57,7 +63,7 @@ fn a_missing_cases_folder_is_an_error_not_an_empty_run() {
         run.stderr
     );
     // Listing still works: nextest lists before it runs anything.
-    let list = run_suite(&["--cases", &arg(&missing), "--list"], &[]).expect("runs");
+    let list = run_binary(SUITE, &["--cases", &arg(&missing), "--list"], &[]).expect("runs");
     assert_eq!(list.code, Some(0), "{}", list.all_output());
 }
 
@@ -81,7 +87,8 @@ fn schemas_without(left_out: &str) -> PathBuf {
 #[test]
 fn a_schema_the_suite_validates_with_is_checked_when_the_run_starts() {
     let schemas = schemas_without("graph-error.json");
-    let run = run_suite(
+    let run = run_binary(
+        SUITE,
         &[
             "--schemas",
             &arg(&schemas),
@@ -101,19 +108,41 @@ fn a_schema_the_suite_validates_with_is_checked_when_the_run_starts() {
 }
 
 #[test]
-fn the_case_lint_fails_without_the_case_schema() {
+fn the_case_lint_holds_cases_to_the_harnesss_case_schema_without_a_file() {
+    // No case.schema.json in the folder: the case schema is the harness's,
+    // with the contract's fixture kinds, whatever the folder holds.
     let schemas = schemas_without("case.schema.json");
+    let cases = temp("unknown-kind");
+    std::fs::write(
+        cases.join("unknown_kind.json"),
+        r#"{"description": "d", "spec": "s", "fixtures": {"call": "no_such_kind"},
+            "request": {"method": "GET", "path": "/x"}, "expect": {"status": 200}}"#,
+    )
+    .expect("a case file");
     let run = run_suite(
-        &["--schemas", &arg(&schemas), "--exact", "lint::case_files"],
+        &[
+            "--schemas",
+            &arg(&schemas),
+            "--cases",
+            &arg(&cases),
+            "--exact",
+            "lint::case_files",
+        ],
         &[],
     )
     .expect("runs");
     assert_eq!(run.code, Some(101), "{}", run.all_output());
+    let text = &run.failures["lint::case_files"];
     assert!(
-        run.failures["lint::case_files"].contains("case.schema.json"),
-        "{}",
-        run.all_output()
+        text.contains("$.fixtures.call") && text.contains("no_such_kind"),
+        "{text}"
     );
+    let schemas_lint = run_suite(
+        &["--schemas", &arg(&schemas), "--exact", "lint::schemas"],
+        &[],
+    )
+    .expect("runs");
+    assert_eq!(schemas_lint.code, Some(0), "{}", schemas_lint.all_output());
 }
 
 #[cfg(unix)]
@@ -121,8 +150,7 @@ fn the_case_lint_fails_without_the_case_schema() {
 fn a_token_that_is_not_utf8_is_an_error_not_a_run_without_one() {
     use std::os::unix::ffi::OsStrExt;
     let server = server(Vec::new());
-    let out = conformance_selftest::suite_command(&workspace_root())
-        .expect("built")
+    let out = conformance_selftest::binary_command(SUITE, &workspace_root())
         .args([
             "--target",
             &server.base_url(),
@@ -148,7 +176,7 @@ fn a_refused_token_stops_the_run_once_with_what_to_do() {
     // The reference server wants a bearer token, any: without one it
     // answers 401 to everything.
     let server = server(Vec::new());
-    let run = run_suite(&["--target", &server.base_url()], &[]).expect("runs");
+    let run = run_binary(SUITE, &["--target", &server.base_url()], &[]).expect("runs");
     assert_eq!(run.code, Some(2), "{}", run.all_output());
     assert_eq!(
         run.stderr.matches("error: ").count(),
@@ -178,7 +206,8 @@ fn a_target_that_cannot_create_calls_stops_the_run_once_with_what_to_change() {
     })
     .expect("stub");
     let dir = temp("setup-error");
-    let run = run_suite_in(
+    let run = run_binary_in(
+        SUITE,
         &dir,
         &[
             "--target",
@@ -228,7 +257,7 @@ fn notifications_that_never_reach_the_listener_stop_the_run_once_and_polling_run
         "500",
     ];
     let env = [("CONFORMANCE_TOKEN", TOKEN)];
-    let stopped = run_suite(&args, &env).expect("runs");
+    let stopped = run_binary(SUITE, &args, &env).expect("runs");
     assert_eq!(stopped.code, Some(2), "{}", stopped.all_output());
     assert_eq!(
         stopped.stderr.matches("error: ").count(),
@@ -248,7 +277,7 @@ fn notifications_that_never_reach_the_listener_stop_the_run_once_and_polling_run
     // As it advises: polling instead, the invites themselves are judged.
     let mut polled_args = args.to_vec();
     polled_args.push("--no-notifications");
-    let polled = run_suite(&polled_args, &env).expect("runs");
+    let polled = run_binary(SUITE, &polled_args, &env).expect("runs");
     assert_ne!(polled.code, Some(2), "{}", polled.all_output());
     assert!(
         polled.stdout.lines().any(|l| l
@@ -384,7 +413,8 @@ fn a_misspelled_member_fails_at_once_with_what_was_meant() {
     });
     std::fs::write(dir.join("invite/typo.json"), case.to_string()).expect("written");
     let cases = arg(&dir);
-    let run = run_suite(
+    let run = run_binary(
+        SUITE,
         &["--cases", &cases, "--notification-timeout-ms", "600000"],
         &[],
     )
@@ -403,20 +433,36 @@ fn a_misspelled_member_fails_at_once_with_what_was_meant() {
 }
 
 #[test]
-fn the_case_schema_lists_the_contracts_fixture_kinds() {
+fn the_case_schema_file_is_the_harnesss_with_the_contracts_kinds_generated() {
+    use conformance_harness::Contract as _;
+    // For editors (a case's `$schema` line): the harness's case schema with
+    // this suite's fixture kinds and profiles, never edited by hand.
+    let contract = invite_conformance::InviteContract::new(Default::default());
+    let generated = conformance_harness::case_schema::text(contract.description());
+    check_generated(
+        &workspace_root().join("schemas/case.schema.json"),
+        &generated,
+        "UPDATE_CASE_SCHEMA",
+        |_| {
+            "schemas/case.schema.json is out of date: run UPDATE_CASE_SCHEMA=1 cargo test -p conformance-selftest --test silence".to_owned()
+        },
+    );
+    // A copy edited by hand is refused by the schemas' lint, naming where
+    // it differs.
     let schemas = schemas_without("none");
     let path = schemas.join("case.schema.json");
     let text = std::fs::read_to_string(&path).expect("case schema");
-    std::fs::write(&path, text.replace("\"ended_group\", ", "")).expect("written");
+    std::fs::write(&path, text.replace("\"ended_group\",", "")).expect("written");
     let run = run_suite(
-        &["--schemas", &arg(&schemas), "--exact", "lint::case_files"],
+        &["--schemas", &arg(&schemas), "--exact", "lint::schemas"],
         &[],
     )
     .expect("runs");
     assert_eq!(run.code, Some(101), "{}", run.all_output());
-    let text = &run.failures["lint::case_files"];
+    let text = &run.failures["lint::schemas"];
     assert!(
-        text.contains("lists the fixture kinds") && text.contains("missing: [\"ended_group\"]"),
+        text.contains("is not the case schema the suite checks case files with")
+            && text.contains("$.properties.fixtures.additionalProperties.enum"),
         "{text}"
     );
 }

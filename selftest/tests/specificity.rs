@@ -4,7 +4,10 @@
 //! lint refuses an expectation the spec's freedoms make unfair.
 
 use conformance_selftest::page_text::{collapse_ws, strip_links};
-use conformance_selftest::{listed_checks, run_suite, temp, workspace_root, Listed};
+use conformance_selftest::{listed_checks, run_binary, run_suite, temp, workspace_root, Listed};
+
+/// The suite's program, for what `--list-checks` prints.
+const SUITE: &str = env!("CARGO_BIN_EXE_suite");
 use invite_reference::{Config, Variant};
 
 /// The page as plain text: links reduced to their words, notes and quotes
@@ -207,8 +210,21 @@ fn the_case_lint_refuses_a_rejection_without_a_floor() {
 #[test]
 fn every_check_has_a_level_under_each_profile_and_graph_raises_what_graph_does() {
     let spec = listed_checks();
-    let run = run_suite(&["--list-checks", "--profile", "graph"], &[]).expect("runs");
+    let run = run_binary(SUITE, &["--list-checks", "--profile", "graph"], &[]).expect("runs");
     assert_eq!(run.code, Some(0), "{}", run.all_output());
+    // Printed under its header, six columns a line, a line a check.
+    assert_eq!(
+        run.stdout.lines().next(),
+        Some(conformance_harness::LIST_CHECKS_HEADER),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.lines().all(|l| l.split('\t').count() == 6),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.stdout.lines().count(), spec.len() + 1, "{}", run.stdout);
     let graph: std::collections::BTreeMap<String, String> = run
         .stdout
         .lines()
@@ -249,7 +265,7 @@ fn every_check_has_a_level_under_each_profile_and_graph_raises_what_graph_does()
             "{id}"
         );
     }
-    let unknown = run_suite(&["--profile", "nope", "--list"], &[]).expect("runs");
+    let unknown = run_binary(SUITE, &["--profile", "nope", "--list"], &[]).expect("runs");
     assert_eq!(unknown.code, Some(2), "{}", unknown.all_output());
     assert!(
         unknown

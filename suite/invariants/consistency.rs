@@ -259,7 +259,7 @@ pub(super) fn terminal_notification_consistent(ex: &Exchange<'_>, check: Check) 
             continue;
         };
         match ex
-            .env
+            .cx
             .schemas
             .validate("inviteParticipantsOperation.json", data)
         {

@@ -21,9 +21,9 @@ pub(super) fn graph_error_body(ex: &Exchange<'_>, check: Check) -> Check {
     match &ex.response.json {
         None => check.fail_text("the error response has no body"),
         Some(Err(e)) => check.fail_text(format!("the error body is {e}")),
-        Some(Ok(b)) => match ex.env.schemas.validate("graph-error.json", b) {
+        Some(Ok(b)) => match ex.cx.schemas.validate("graph-error.json", b) {
             Ok(v) if v.is_empty() => {
-                check.undeclared(ex.env.schemas.undeclared("graph-error.json", b))
+                check.undeclared(ex.cx.schemas.undeclared("graph-error.json", b))
             }
             Ok(v) => check
                 .fail_text("the body does not satisfy schemas/graph-error.json")

@@ -4,7 +4,7 @@
 
 mod consistency;
 mod errors;
-mod notification;
+pub(crate) mod notification;
 mod operation;
 mod response;
 mod roster;
@@ -490,7 +490,7 @@ fn settle(ex: &Exchange<'_>) -> Option<Settled> {
     let response_terminal = body(ex).and_then(status_of).is_some_and(is_terminal);
     // Only what came after the request is about it (a reused call has a past).
     Some(Settled(wait_since(
-        ex.env,
+        ex.cx,
         mailbox,
         ex.sent_at,
         ex.notification_deadline,

@@ -126,7 +126,7 @@ pub(super) fn notification_schema(ex: &Exchange<'_>, check: Check) -> Check {
             let Validation {
                 violations,
                 undeclared,
-            } = match notification_violations(&ex.env.schemas, body) {
+            } = match notification_violations(ex.cx.schemas, body) {
                 Ok(v) => v,
                 Err(e) => return check.fail_text(e),
             };

@@ -59,7 +59,7 @@ pub(super) fn terminal_once(ex: &Exchange<'_>, check: Check) -> Check {
             check.fail_text(format!(
                 "no terminal notification for operation {} within {} ms (response status {}); about this operation: [{}]",
                 short(op),
-                ex.env.options.notification_timeout.as_millis(),
+                ex.cx.options.notification_timeout.as_millis(),
                 quote(response_status),
                 seen.join(", ")
             ))
@@ -85,7 +85,7 @@ pub(super) fn poll_terminal(ex: &Exchange<'_>, check: Check, call: &str, op: &st
     let ended_or_gone = |status: u16, o: Option<&Value>| {
         status == 404 || (status == 200 && o.and_then(status_of).is_some_and(is_terminal))
     };
-    match crate::fixtures::poll_until(ex.env, &path, ex.notification_deadline, ended_or_gone) {
+    match crate::fixtures::poll_until(ex.cx, &path, ex.notification_deadline, ended_or_gone) {
         Ok((404, _)) => check.not_run(format!(
             "notifications cannot reach the suite, and GET {} answers 404: an operation may be gone once it ended, so its end cannot be seen",
             short(&path)
@@ -98,7 +98,7 @@ pub(super) fn poll_terminal(ex: &Exchange<'_>, check: Check, call: &str, op: &st
         Err(last) => check.fail_text(format!(
             "notifications cannot reach the suite, and polling GET {} saw no terminal status within {} ms (last: {last})",
             short(&path),
-            ex.env.options.notification_timeout.as_millis()
+            ex.cx.options.notification_timeout.as_millis()
         )),
     }
 }

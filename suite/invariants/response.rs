@@ -227,7 +227,7 @@ pub(super) fn operation_get(ex: &Exchange<'_>, check: Check) -> Check {
     // held against how the operation was announced to end.
     let announced = announced_end(ex);
     let get = HttpRequest::get(&location[start..]);
-    let response = match ex.env.send(&get) {
+    let response = match ex.cx.send(&get) {
         Ok(r) => r,
         Err(e) => return check.fail_text(format!("GET {}: {e}", short(location))),
     };
@@ -270,12 +270,12 @@ pub(super) fn operation_get(ex: &Exchange<'_>, check: Check) -> Check {
         ));
     };
     let check = match ex
-        .env
+        .cx
         .schemas
         .validate("inviteParticipantsOperation.json", got)
     {
         Ok(v) if v.is_empty() => check.undeclared(
-            ex.env
+            ex.cx
                 .schemas
                 .undeclared("inviteParticipantsOperation.json", got),
         ),

@@ -36,7 +36,7 @@ pub(super) fn roster_update(ex: &Exchange<'_>, check: Check) -> Check {
             "{} roster update(s) for call {} within {} ms; none lists: {}",
             rosters.len(),
             short(call),
-            ex.env.options.notification_timeout.as_millis(),
+            ex.cx.options.notification_timeout.as_millis(),
             missing.join("; ")
         ))
     }
@@ -96,14 +96,14 @@ pub(super) fn move_leaves_source(ex: &Exchange<'_>, check: Check) -> Check {
             .iter()
             .any(|r| r.get("resourceData").is_some_and(Value::is_array) && !roster_has(r, identity))
     };
-    let all = wait_since(ex.env, mailbox, ex.sent_at, ex.notification_deadline, left);
+    let all = wait_since(ex.cx, mailbox, ex.sent_at, ex.notification_deadline, left);
     if left(&refs(&all)) {
         check
     } else {
         check.fail_text(format!(
             "no roster update of call {source} without {} within {} ms",
             who(identity),
-            ex.env.options.notification_timeout.as_millis()
+            ex.cx.options.notification_timeout.as_millis()
         ))
     }
 }
@@ -138,15 +138,15 @@ pub(super) fn replaced_call_ended(ex: &Exchange<'_>, check: Check) -> Check {
             .iter()
             .any(|i| change_type(i) == "deleted")
     };
-    let all = wait(ex.env, mailbox, ex.notification_deadline, deleted);
+    let all = wait(ex.cx, mailbox, ex.notification_deadline, deleted);
     if !deleted(&refs(&all)) {
         return check.fail_text(format!(
             "no `deleted` notification for the replaced call {replaced} within {} ms",
-            ex.env.options.notification_timeout.as_millis()
+            ex.cx.options.notification_timeout.as_millis()
         ));
     }
     let get = HttpRequest::get(format!("/communications/calls/{replaced}"));
-    match ex.env.send(&get) {
+    match ex.cx.send(&get) {
         Ok(r) if r.status == 404 => check,
         Ok(r) => check.fail_text(format!(
             "the replaced call was announced deleted, but GET on it answers {}",

@@ -8,7 +8,7 @@ mod model;
 use std::sync::Arc;
 
 use conformance_harness::{
-    run_generated_case, run_property, Check, Contract, Env, Failure, Level, Property, Verdict,
+    run_generated_case, run_property, Check, Context, Failure, Level, Property, Verdict,
 };
 use serde_json::{json, Value};
 
@@ -34,71 +34,57 @@ pub fn all(options: Arc<CallOptions>) -> Vec<Property> {
     vec![
         Property {
             name: "invite::accepts_valid_bodies".into(),
-            run: Box::new(|env, contract| {
-                let verdict = run_property(
-                    env,
+            run: Box::new(|cx| {
+                run_property(
+                    cx,
                     "prop::invite::accepts_valid_bodies",
                     valid_invite,
-                    |env, v| {
-                        crate::fixtures::pooled("accepts_valid_bodies", || {
-                            check_case(env, contract, &valid_case(v), Some(true))
-                        })
-                    },
-                );
-                crate::fixtures::release_pool(env, "accepts_valid_bodies");
-                verdict
+                    |cx, v| check_case(cx, &valid_case(v), Some(true)),
+                )
             }),
             fixtures: ALL_KINDS.to_vec(),
             ignore: None,
         },
         Property {
             name: "invite::rejects_invalid_bodies".into(),
-            run: Box::new(|env, contract| {
-                let verdict = run_property(
-                    env,
+            run: Box::new(|cx| {
+                run_property(
+                    cx,
                     "prop::invite::rejects_invalid_bodies",
                     invalid_invite,
-                    |env, v| {
+                    |cx, v| {
                         // The request schema must see what it can see.
                         let schema_valid = Some(!v.violation.schema_detects());
-                        crate::fixtures::pooled("rejects_invalid_bodies", || {
-                            check_case(env, contract, &invalid_case(v), schema_valid)
-                        })
+                        check_case(cx, &invalid_case(v), schema_valid)
                     },
-                );
-                crate::fixtures::release_pool(env, "rejects_invalid_bodies");
-                verdict
+                )
             }),
             fixtures: CALL_KINDS.to_vec(),
             ignore: None,
         },
         Property {
             name: "invite::never_5xx_or_hangs".into(),
-            run: Box::new(|env, contract| {
-                let verdict = run_property(
-                    env,
+            run: Box::new(|cx| {
+                run_property(
+                    cx,
                     "prop::invite::never_5xx_or_hangs",
                     any_input,
-                    |env, input| {
+                    |cx, input| {
                         let (case, schema) = match input {
                             AnyInput::Valid(v) => (valid_case(v), Some(true)),
                             AnyInput::Invalid(v) => (invalid_case(v), None),
                             AnyInput::Malformed(bytes) => (malformed_case(bytes), None),
                         };
-                        crate::fixtures::pooled("never_5xx_or_hangs", || {
-                            check_case(env, contract, &no_5xx(case), schema)
-                        })
+                        check_case(cx, &no_5xx(case), schema)
                     },
-                );
-                crate::fixtures::release_pool(env, "never_5xx_or_hangs");
-                verdict
+                )
             }),
             fixtures: ALL_KINDS.to_vec(),
             ignore: None,
         },
         Property {
             name: "invite::stateful_model".into(),
-            run: Box::new(move |env, _contract| {
+            run: Box::new(move |cx| {
                 // Run anyway (`--ignored`): still nothing it can do.
                 if let Some(reason) = &ignore_reason {
                     return Verdict {
@@ -107,10 +93,10 @@ pub fn all(options: Arc<CallOptions>) -> Vec<Property> {
                     };
                 }
                 run_property(
-                    env,
+                    cx,
                     "prop::invite::stateful_model",
                     model::steps,
-                    |env, steps: &Vec<model::Step>| model::check(env, steps),
+                    |cx, steps: &Vec<model::Step>| model::check(cx, steps),
                 )
             }),
             fixtures: CALL_KINDS.to_vec(),
@@ -219,14 +205,9 @@ fn no_5xx(mut case: Value) -> Value {
 
 /// Runs a generated case; `schema_valid` is what the request schema must say
 /// of the body first (a generator that disagrees is a generator bug).
-fn check_case(
-    env: &Env,
-    contract: &dyn Contract,
-    case: &Value,
-    schema_valid: Option<bool>,
-) -> Option<Failure> {
+fn check_case(cx: &Context<'_>, case: &Value, schema_valid: Option<bool>) -> Option<Failure> {
     if let (Some(want), Some(body)) = (schema_valid, case.pointer("/request/body")) {
-        let violations = match env.schemas.validate("invite-request.json", body) {
+        let violations = match cx.schemas.validate("invite-request.json", body) {
             Ok(v) => v,
             Err(e) => {
                 return Some(Failure {
@@ -257,5 +238,5 @@ fn check_case(
             });
         }
     }
-    run_generated_case(env, contract, case)
+    run_generated_case(cx, case)
 }

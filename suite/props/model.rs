@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use conformance_harness::Failure;
-use conformance_harness::{Check, Env, Fixture, Level};
+use conformance_harness::{Check, Context, Fixture, Level};
 use conformance_harness::{HttpRequest, HttpResponse};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -74,7 +74,7 @@ enum Finding {
 }
 
 struct Model<'a> {
-    env: &'a Env,
+    cx: &'a Context<'a>,
     calls: Vec<Call>,
     ops: Vec<Operation>,
     log: String,
@@ -89,7 +89,7 @@ fn must(text: impl Into<String>) -> Finding {
 
 impl Model<'_> {
     fn send(&mut self, req: &HttpRequest) -> Result<HttpResponse, Finding> {
-        let r = self.env.send(req).map_err(|e| must(e.to_string()))?;
+        let r = self.cx.send(req).map_err(|e| must(e.to_string()))?;
         let _ = write!(self.log, " -> {}", r.status_line());
         Ok(r)
     }
@@ -128,7 +128,7 @@ impl Model<'_> {
             Step::Create(kind) => {
                 // Always a call of its own, never one the user lent: the
                 // model deletes calls.
-                let fixture = fixtures::create_owned(self.env, *kind == CallKind::Group)
+                let fixture = fixtures::create_owned(self.cx, *kind == CallKind::Group)
                     .map_err(|e| Finding::Setup(kind.fixture(), e.to_string()))?;
                 let _ = write!(self.log, " -> call {}", self.calls.len());
                 self.calls.push(Call {
@@ -262,7 +262,7 @@ impl Model<'_> {
         }
         self.recommend(&r, 204, "Graph answers a deleted call with 204");
         self.calls[i].alive = false;
-        self.env.disown(&id);
+        self.cx.fixtures.ended(&id);
         Ok(())
     }
 
@@ -311,7 +311,7 @@ impl Model<'_> {
             return Ok(());
         };
         let participant = fixtures::participant_id(
-            self.env,
+            self.cx,
             &from_id,
             &mailbox,
             &user,
@@ -353,10 +353,10 @@ impl Model<'_> {
             })
         };
         let all = wait_since(
-            self.env,
+            self.cx,
             &mailbox,
             moved_at,
-            Instant::now() + self.env.options.notification_timeout,
+            Instant::now() + self.cx.options.notification_timeout,
             gone,
         );
         if !gone(&refs(&all)) {
@@ -392,16 +392,16 @@ impl Model<'_> {
                     .any(|n| change_type(n) == "deleted")
             };
             let all = wait(
-                self.env,
+                self.cx,
                 mailbox,
-                Instant::now() + self.env.options.notification_timeout,
+                Instant::now() + self.cx.options.notification_timeout,
                 deleted,
             );
             let all = refs(&all);
             if !deleted(&all) {
                 self.warnings.push(format!(
                     "call {i} was deleted but no `deleted` notification came within {} ms (SHOULD: Graph sends one)",
-                    self.env.options.notification_timeout.as_millis()
+                    self.cx.options.notification_timeout.as_millis()
                 ));
             }
             for op in self.ops.iter().filter(|o| o.call == i) {
@@ -431,14 +431,14 @@ impl Model<'_> {
             .map(|o| o.id.clone())
             .collect();
         let done = |all: &[&Value]| pending.iter().all(|op| terminal_count(all, &id, op) > 0);
-        let deadline = Instant::now() + self.env.options.notification_timeout;
-        let all = wait(self.env, &mailbox, deadline, done);
+        let deadline = Instant::now() + self.cx.options.notification_timeout;
+        let all = wait(self.cx, &mailbox, deadline, done);
         let all = refs(&all);
         match pending.iter().find(|op| terminal_count(&all, &id, op) == 0) {
             None => Ok(()),
             Some(op) => Err(must(format!(
                 "operation {op} of call {i} announced no end within {} ms",
-                self.env.options.notification_timeout.as_millis()
+                self.cx.options.notification_timeout.as_millis()
             ))),
         }
     }
@@ -448,7 +448,7 @@ impl Model<'_> {
     fn release(&mut self) {
         for call in self.calls.iter_mut().filter(|c| c.alive) {
             call.alive = false;
-            fixtures::end_or_report(self.env, &call.fixture);
+            self.cx.fixtures.end_or_report(&call.fixture);
         }
     }
 }
@@ -461,9 +461,9 @@ fn terminal_count(all: &[&Value], call: &str, op: &str) -> usize {
         .count()
 }
 
-pub fn check(env: &Env, steps: &[Step]) -> Option<Failure> {
+pub fn check(cx: &Context<'_>, steps: &[Step]) -> Option<Failure> {
     let mut model = Model {
-        env,
+        cx,
         calls: Vec::new(),
         ops: Vec::new(),
         log: String::new(),

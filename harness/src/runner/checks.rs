@@ -4,10 +4,10 @@
 use serde_json::Value;
 
 use crate::case::{Case, LoadedCase, MatchMode};
-use crate::env::Env;
 use crate::exchange::HttpResponse;
 use crate::matching::{compare, project};
 use crate::sanitize::quote;
+use crate::schema::Schemas;
 use crate::template::{fill_str, fill_value, Vars};
 use crate::verdict::{Check, Detail, Level, Outcome};
 
@@ -138,7 +138,7 @@ pub(super) fn headers(
 
 /// The body against the case's schema, when it names one.
 pub(super) fn schema(
-    env: &Env,
+    schemas: &Schemas,
     case: &Case,
     response: &HttpResponse,
     status_ok: bool,
@@ -147,7 +147,7 @@ pub(super) fn schema(
     let Some(schema) = &case.expect.schema else {
         return;
     };
-    let label = format!("body satisfies {}", env.schemas.display(schema));
+    let label = format!("body satisfies {}", schemas.display(schema));
     let check = Check::new("schema", Level::Must, label);
     checks.push(if !status_ok {
         check.not_run("status differed")
@@ -155,9 +155,9 @@ pub(super) fn schema(
         match &response.json {
             None => check.fail_text("the body is empty"),
             Some(Err(e)) => check.fail_text(format!("the body is {e}")),
-            Some(Ok(body)) => match env.schemas.validate(schema, body) {
+            Some(Ok(body)) => match schemas.validate(schema, body) {
                 Ok(v) => {
-                    let check = check.undeclared(env.schemas.undeclared(schema, body));
+                    let check = check.undeclared(schemas.undeclared(schema, body));
                     if v.is_empty() {
                         check
                     } else {

@@ -13,37 +13,37 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::case::{load_case, LoadedCase};
-use crate::contract::{Contract, Exchange, Fixture};
-use crate::env::Env;
+use crate::contract::{Context, Description, Exchange};
 use crate::exchange::{HttpRequest, HttpResponse};
+use crate::fixture::Fixture;
 use crate::template::{fill_str, fill_value, Vars};
 use crate::verdict::{Check, Verdict, Where};
 
 pub use notifications::misspelled;
 
 /// How a case is named and rerun.
-pub fn place(env: &Env, name: &str, file: &Path) -> Where {
+pub fn place(cx: &Context<'_>, name: &str, file: &Path) -> Where {
     Where {
         test: name.to_owned(),
         file: Some(file.display().to_string()),
-        rerun: env.rerun(name, &[]),
+        rerun: cx.options.rerun(name, &[]),
         ..Where::default()
     }
 }
 
-pub fn run_case(env: &Env, contract: &dyn Contract, name: &str, file: &Path) -> Verdict {
+pub fn run_case(cx: &Context<'_>, name: &str, file: &Path) -> Verdict {
     let mut verdict = Verdict {
-        place: place(env, name, file),
+        place: place(cx, name, file),
         ..Verdict::default()
     };
     let mut verdict = match load_case(file) {
-        Ok(loaded) => run_loaded(env, contract, &loaded, verdict),
+        Ok(loaded) => run_loaded(cx, &loaded, verdict),
         Err(e) => {
             verdict.error = Some(format!("the case file is broken: {e}"));
             return verdict;
         }
     };
-    let selection = &env.options.selection;
+    let selection = &cx.options.selection;
     if selection.is_partial()
         && verdict.checks.is_empty()
         && verdict.error.is_none()
@@ -57,27 +57,18 @@ pub fn run_case(env: &Env, contract: &dyn Contract, name: &str, file: &Path) -> 
 
 /// Runs a case held as JSON (a generated one) as its file would run;
 /// an error says where the case itself is broken.
-pub fn run_generated(
-    env: &Env,
-    contract: &dyn Contract,
-    case: &Value,
-) -> Result<Verdict, crate::error::CaseError> {
+pub fn run_generated(cx: &Context<'_>, case: &Value) -> Result<Verdict, crate::error::CaseError> {
     let loaded = crate::case::case_from_value(Path::new("<generated>"), case)?;
-    Ok(run_loaded(env, contract, &loaded, Verdict::default()))
+    Ok(run_loaded(cx, &loaded, Verdict::default()))
 }
 
 /// Runs a case already in memory (a file's, or a generated one).
-fn run_loaded(
-    env: &Env,
-    contract: &dyn Contract,
-    loaded: &LoadedCase,
-    mut verdict: Verdict,
-) -> Verdict {
-    let refused_before = env.listener.refusals();
+fn run_loaded(cx: &Context<'_>, loaded: &LoadedCase, mut verdict: Verdict) -> Verdict {
+    let refused_before = cx.listener().refusals();
     verdict.place.about = Some(loaded.case.description.clone());
     verdict.place.spec = Some(loaded.case.spec.clone());
     let mut fixtures = BTreeMap::new();
-    match execute(env, contract, loaded, &mut verdict, &mut fixtures) {
+    match execute(cx, loaded, &mut verdict, &mut fixtures) {
         Ok(()) => {}
         Err(Stop::Setup { kind, error }) => {
             verdict.error = Some(error);
@@ -85,10 +76,10 @@ fn run_loaded(
         }
         Err(Stop::Error(e)) => verdict.error = Some(e),
     }
-    levels(&loaded.case, &env.options.profile, &mut verdict.checks);
+    levels(&loaded.case, &cx.options.profile, &mut verdict.checks);
     // Only the checks the run judges (`--checks`, `--level`), at the
     // levels they have in this case under the run's profile.
-    env.options.selection.retain(&mut verdict.checks);
+    cx.options.selection.retain(&mut verdict.checks);
     // Without the listener, missing notifications say nothing of the target.
     if let Some(why) = fixtures
         .values()
@@ -100,8 +91,8 @@ fn run_loaded(
     }
     // A listener that refused connections meanwhile may have refused the
     // target's notifications: what failed is no finding about the target.
-    if !verdict.passed(env.options.strict) {
-        if let Some(why) = env.listener.saturation(refused_before) {
+    if !verdict.passed(cx.options.strict) {
+        if let Some(why) = cx.listener().saturation(refused_before) {
             let before = verdict
                 .error
                 .take()
@@ -114,17 +105,14 @@ fn run_loaded(
     }
     // What the case created goes, whatever happened: a target is not left
     // holding one fixture per case (real services bill and limit them).
-    for fixture in fixtures.values() {
-        if let Err(answer) = contract.release(env, fixture) {
-            env.unreleased(fixture, answer.clone());
-            verdict.place.extra.push((
-                "left".to_owned(),
-                format!(
-                    "{} {} could not be ended: {answer}",
-                    fixture.kind, fixture.id
-                ),
-            ));
-        }
+    for (fixture, answer) in cx.fixtures.release() {
+        verdict.place.extra.push((
+            "left".to_owned(),
+            format!(
+                "{} {} could not be ended: {answer}",
+                fixture.kind, fixture.id
+            ),
+        ));
     }
     verdict
 }
@@ -164,43 +152,43 @@ impl From<String> for Stop {
 }
 
 fn execute(
-    env: &Env,
-    contract: &dyn Contract,
+    cx: &Context<'_>,
     loaded: &LoadedCase,
     verdict: &mut Verdict,
     fixtures: &mut BTreeMap<String, Fixture>,
 ) -> Result<(), Stop> {
     let case = &loaded.case;
-    let Some(mut vars) = prepare_fixtures(env, contract, loaded, verdict, fixtures)? else {
+    let contract = cx.fixtures.contract();
+    let Some(mut vars) = prepare_fixtures(cx, loaded, verdict, fixtures)? else {
         return Ok(());
     };
     let (request, request_json) = build_request(loaded, &vars)?;
     let sent_at = Instant::now();
-    let response = send(env, &request, verdict)?;
+    let response = send(cx, &request, verdict)?;
     let checks = &mut verdict.checks;
     let status_ok = checks::status(loaded, &response, checks);
     let uncaptured = checks::capture(loaded, &response, status_ok, &mut vars, checks);
     checks::headers(case, &response, &vars, &uncaptured, checks);
-    checks::schema(env, case, &response, status_ok, checks);
+    checks::schema(cx.schemas, case, &response, status_ok, checks);
     checks::body(loaded, &response, status_ok, &vars, &uncaptured, checks)?;
     let exchange = Exchange {
-        env,
+        cx,
         request: &request,
         request_json: request_json.as_ref(),
         response: &response,
         fixtures,
         vars: &vars,
         sent_at,
-        notification_deadline: sent_at + env.options.notification_timeout,
+        notification_deadline: sent_at + cx.options.notification_timeout,
         memo: crate::contract::Memo::default(),
     };
-    for invariant in invariants(contract, &case.expect.invariants)? {
+    for invariant in invariants(contract.description(), &case.expect.invariants)? {
         checks.push(invariant.evaluate(&exchange));
     }
     for (i, expect) in case.expect.notifications.iter().enumerate() {
         let check = notifications::expected(
             &exchange,
-            contract.default_fixture(),
+            contract.description().default_fixture,
             i,
             expect,
             &uncaptured,
@@ -213,8 +201,7 @@ fn execute(
 /// The case's fixtures, their ids and extras as variables; `None` when one
 /// is unavailable on this target (the case is then skipped, with the reason).
 fn prepare_fixtures(
-    env: &Env,
-    contract: &dyn Contract,
+    cx: &Context<'_>,
     loaded: &LoadedCase,
     verdict: &mut Verdict,
     fixtures: &mut BTreeMap<String, Fixture>,
@@ -222,7 +209,7 @@ fn prepare_fixtures(
     // Fixtures first: a failure here is an error of the run, not a finding.
     let mut vars = Vars::new();
     for (var, kind) in &loaded.case.fixtures {
-        let fixture = match contract.fixture(env, kind) {
+        let fixture = match cx.fixtures.fixture(kind) {
             Ok(f) => f,
             Err(e @ crate::error::FixtureError::Unavailable { .. }) => {
                 verdict.skipped = Some(format!("fixture {var}: {e}"));
@@ -246,8 +233,12 @@ fn prepare_fixtures(
 
 /// Sends the case's request and writes its request line; a throttled answer
 /// is no verdict.
-fn send(env: &Env, request: &HttpRequest, verdict: &mut Verdict) -> Result<HttpResponse, Stop> {
-    let response = env.send(request).map_err(|e| Stop::Error(e.to_string()))?;
+fn send(
+    cx: &Context<'_>,
+    request: &HttpRequest,
+    verdict: &mut Verdict,
+) -> Result<HttpResponse, Stop> {
+    let response = cx.send(request).map_err(|e| Stop::Error(e.to_string()))?;
     // The path as it was resolved and sent, and each redirect followed.
     let hops: String = response.hops.iter().map(|h| format!(" -> {h}")).collect();
     verdict.place.request = Some(format!(
@@ -258,7 +249,7 @@ fn send(env: &Env, request: &HttpRequest, verdict: &mut Verdict) -> Result<HttpR
         response.elapsed.as_millis(),
         retry_note(&response),
     ));
-    match throttled(&response, env.http.limits.retry_budget_secs) {
+    match throttled(&response, cx.target.limits().retry_budget_secs) {
         Some(throttled) => Err(Stop::Error(throttled)),
         None => Ok(response),
     }
@@ -266,15 +257,15 @@ fn send(env: &Env, request: &HttpRequest, verdict: &mut Verdict) -> Result<HttpR
 
 /// The invariants a case names, its `@preset`s expanded, each once, in order.
 pub fn invariants<'c>(
-    contract: &'c dyn Contract,
+    description: &'c Description,
     names: &[String],
 ) -> Result<Vec<&'c crate::contract::Invariant>, String> {
     let mut ids: Vec<&str> = Vec::new();
     for name in names {
         match name.strip_prefix('@') {
             Some(preset) => {
-                let (_, members) = contract
-                    .invariant_presets()
+                let (_, members) = description
+                    .presets
                     .iter()
                     .find(|(p, _)| *p == preset)
                     .ok_or_else(|| format!("the case names an unknown preset {name:?}"))?;
@@ -287,8 +278,8 @@ pub fn invariants<'c>(
     ids.into_iter()
         .filter(|id| seen.insert(*id))
         .map(|id| {
-            contract
-                .invariants()
+            description
+                .invariants
                 .iter()
                 .find(|i| i.id == id)
                 .ok_or_else(|| format!("the case names an unknown invariant {id:?}"))

@@ -74,7 +74,7 @@ fn check_notification(
     expect: &NotificationExpect,
     check: Check,
 ) -> Result<Check, String> {
-    let (env, fixtures, sent_at) = (exchange.env, exchange.fixtures, exchange.sent_at);
+    let (cx, fixtures, sent_at) = (exchange.cx, exchange.fixtures, exchange.sent_at);
     let pattern = fill_value(&expect.pattern, exchange.vars)?;
     let fixture = expect.fixture.as_deref().unwrap_or(default_fixture);
     let Some(mailbox) = fixtures.get(fixture).and_then(|f| f.mailbox.clone()) else {
@@ -85,7 +85,7 @@ fn check_notification(
     if let Some(typo) = expect
         .schema
         .as_deref()
-        .and_then(|schema| misspelled(&env.schemas, schema, &pattern))
+        .and_then(|schema| misspelled(cx.schemas, schema, &pattern))
     {
         // Nothing would ever match: say so now rather than at the deadline.
         return Ok(check.fail_text(format!(
@@ -95,9 +95,9 @@ fn check_notification(
     let wanted = expect.count.unwrap_or(1).max(1);
     let within = expect
         .within_ms
-        .map_or(env.options.notification_timeout, Duration::from_millis);
+        .map_or(cx.options.notification_timeout, Duration::from_millis);
     let deadline = sent_at + within;
-    env.block_on(mailbox.wait_since(sent_at, deadline, |d| {
+    cx.block_on(mailbox.wait_since(sent_at, deadline, |d| {
         notification_items(d)
             .into_iter()
             .filter(|item| fits(&pattern, item))
@@ -190,18 +190,18 @@ fn check_notification(
         let mut violations = Vec::new();
         let mut undeclared = Vec::new();
         for item in &found {
-            match env.schemas.validate(schema, item) {
+            match cx.schemas.validate(schema, item) {
                 Ok(v) => violations.extend(v),
                 Err(e) => return Err(e),
             }
-            undeclared.extend(env.schemas.undeclared(schema, item));
+            undeclared.extend(cx.schemas.undeclared(schema, item));
         }
         check = check.undeclared(undeclared);
         if !violations.is_empty() {
             check = check
                 .fail_text(format!(
                     "the notification does not satisfy {}",
-                    env.schemas.display(schema)
+                    cx.schemas.display(schema)
                 ))
                 .fail(Detail::Schema(violations));
         }

@@ -1,50 +1,50 @@
-//! The rooms contract as the harness sees it: its option, its one fixture
-//! kind, its invariants and property, its envelope, and the stub it embeds.
-
-use std::sync::Arc;
-use std::time::Instant;
+//! The rooms contract as the harness sees it: its description (one fixture
+//! kind, its invariants, its envelope), how a room is opened and deleted,
+//! its property, and the stub it embeds.
 
 use conformance_harness::{
-    notification_items, Contract, Env, Envelope, Fixture, FixtureError, HttpRequest, HttpResponse,
-    Invariant, Property, RerunOption, Vars,
+    notification_items, Context, Contract, Description, Fixture, FixtureError, FixtureKind, Guard,
+    HttpRequest, Property,
 };
 use serde_json::{json, Value};
 
-use crate::{invariants, props, stub};
+use super::{invariants, props, stub};
 
 /// The rooms contract's own option, flattened into the harness's.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RoomOptions {
     /// Lend this existing room: messages are posted to it, it is never
     /// deleted. Its events go to its own callback, so event checks do not run.
-    #[arg(long, env = "ROOMS_ROOM_ID", value_name = "ID")]
+    #[arg(long, value_name = "ID")]
     pub room_id: Option<String>,
-}
-
-impl RoomOptions {
-    /// What a rerun line must repeat of these.
-    fn rerun(&self) -> Vec<RerunOption> {
-        self.room_id
-            .iter()
-            .map(|id| RerunOption {
-                flag: "--room-id",
-                var: "ROOMS_ROOM_ID",
-                value: id.clone(),
-            })
-            .collect()
-    }
 }
 
 pub struct RoomsContract {
     options: RoomOptions,
-    invariants: Vec<Invariant>,
+    /// The fault the embedded stub is to have (an unknown one stops the run).
+    stub_fault: Result<Option<stub::Fault>, String>,
+    description: Description,
 }
 
 impl RoomsContract {
-    pub fn new(options: RoomOptions) -> Self {
+    pub fn new(options: RoomOptions, stub_fault: Result<Option<stub::Fault>, String>) -> Self {
         Self {
             options,
-            invariants: invariants::all(),
+            stub_fault,
+            description: Description {
+                name: "rooms-conformance",
+                title: "POST /rooms/{id}/messages",
+                fixtures: vec![FixtureKind::new(
+                    ROOM,
+                    "A room: opened, or lent with --room-id.",
+                )],
+                default_fixture: ROOM,
+                invariants: invariants::all(),
+                presets: invariants::PRESETS,
+                schemas_used: &["message.json"],
+                envelope: events,
+                ..Description::default()
+            },
         }
     }
 }
@@ -60,81 +60,24 @@ fn events(body: &Value) -> Vec<&Value> {
 pub const ROOM: &str = "room";
 
 impl Contract for RoomsContract {
-    fn name(&self) -> &'static str {
-        "rooms-conformance"
+    fn description(&self) -> &Description {
+        &self.description
     }
 
-    fn title(&self) -> &'static str {
-        "POST /rooms/{id}/messages"
-    }
-
-    fn fixture_kinds(&self) -> &[&'static str] {
-        &[ROOM]
-    }
-
-    fn default_fixture(&self) -> &'static str {
-        ROOM
-    }
-
-    fn fixture(&self, env: &Env, kind: &str) -> Result<Fixture, FixtureError> {
-        if kind != ROOM {
-            return Err(FixtureError::Unsupported {
-                kind: kind.to_owned(),
-                message: format!("unknown fixture kind (known: {ROOM})"),
-            });
-        }
+    fn create(&self, cx: &Context<'_>, kind: &str) -> Result<Fixture, FixtureError> {
         match &self.options.room_id {
-            Some(id) => Ok(Fixture {
-                kind: ROOM.to_owned(),
-                id: id.clone(),
-                extra: Vars::new(),
-                // A lent room's events go to the callback its owner gave it.
-                mailbox: None,
-                owned: false,
-                since: Instant::now(),
-            }),
-            None => open_room(env),
+            // A lent room's events go to the callback its owner gave it.
+            Some(id) => Ok(Fixture::lent(kind, id)),
+            None => open_room(cx),
         }
     }
 
-    fn release(&self, env: &Env, fixture: &Fixture) -> Result<(), String> {
-        // No room is shared between cases: each ends with its case.
-        end_room(env, fixture)
+    fn ending(&self, fixture: &Fixture) -> Option<HttpRequest> {
+        Some(HttpRequest::delete(format!("/rooms/{}", fixture.id)))
     }
 
-    fn end(&self, env: &Env, fixture: &Fixture) -> Result<(), String> {
-        end_room(env, fixture)
-    }
-
-    fn invariants(&self) -> &[Invariant] {
-        &self.invariants
-    }
-
-    fn invariant_presets(&self) -> &[(&'static str, &'static [&'static str])] {
-        invariants::PRESETS
-    }
-
-    fn schemas_used(&self) -> &[&'static str] {
-        &["message.json"]
-    }
-
-    fn properties(&self) -> Vec<Property> {
-        props::all()
-    }
-
-    fn envelope(&self) -> Envelope {
-        events
-    }
-
-    fn rerun_options(&self) -> Vec<RerunOption> {
-        self.options.rerun()
-    }
-
-    fn start_embedded(
-        &self,
-        runtime: &tokio::runtime::Handle,
-    ) -> Result<(String, Box<dyn std::any::Any + Send + Sync>), String> {
-        let fault = stub::Fault::from_env()?;
+    fn start_embedded(&self, runtime: &tokio::runtime::Handle) -> Result<(String, Guard), String> {
+        let fault = self.stub_fault.clone()?;
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .map_err(|e| e.to_string())?;
@@ -142,9 +85,13 @@ impl Contract for RoomsContract {
         let server = runtime.spawn(stub::serve(listener, fault));
         Ok((stub::base(addr), Box::new(Embedded(server))))
     }
+
+    fn properties(&self) -> Vec<Property> {
+        props::all()
+    }
 }
 
-/// Stops the stub when the run's environment goes.
+/// Stops the stub when the run's target goes.
 struct Embedded(tokio::task::JoinHandle<std::io::Result<()>>);
 
 impl Drop for Embedded {
@@ -153,16 +100,16 @@ impl Drop for Embedded {
     }
 }
 
-/// Opens a room with a callback of the suite's listener, registered as the
-/// suite's own before it is awaited, and waits for its `room.opened` event.
-fn open_room(env: &Env) -> Result<Fixture, FixtureError> {
+/// Opens a room with a callback of the suite's listener, hands it to the
+/// harness to end, and waits for its `room.opened` event.
+fn open_room(cx: &Context<'_>) -> Result<Fixture, FixtureError> {
     let fail = |message: String| FixtureError::Create {
         kind: ROOM.to_owned(),
         message,
     };
-    let (callback, mailbox) = env.listener.mailbox();
-    let started = Instant::now();
-    let response = env.send(&HttpRequest::post_json(
+    let (callback, mailbox) = cx.listener().mailbox();
+    let started = std::time::Instant::now();
+    let response = cx.send(&HttpRequest::post_json(
         "/rooms",
         &json!({ "callbackUrl": callback }),
     ))?;
@@ -177,57 +124,31 @@ fn open_room(env: &Env) -> Result<Fixture, FixtureError> {
         .json_value()
         .and_then(|b| b.get("id"))
         .and_then(Value::as_str)
-        .ok_or_else(|| fail("the created room has no string `id`".to_owned()))?
-        .to_owned();
+        .ok_or_else(|| fail("the created room has no string `id`".to_owned()))?;
     let fixture = Fixture {
-        kind: ROOM.to_owned(),
-        id,
-        extra: Vars::new(),
-        mailbox: env.options.notifications.then_some(mailbox),
+        mailbox: cx.options.notifications.then_some(mailbox),
         owned: true,
         since: started,
+        ..Fixture::lent(ROOM, id)
     };
-    // Registered first: a room whose opening is never announced is still
-    // the suite's to delete.
-    env.own(&fixture);
+    cx.fixtures.own(&fixture);
     let Some(mailbox) = fixture.mailbox.as_ref() else {
         return Ok(fixture);
     };
-    let opened = |deliveries: &[Arc<conformance_harness::Delivery>]| {
+    let opened = |deliveries: &[std::sync::Arc<conformance_harness::Delivery>]| {
         notification_items(deliveries).iter().any(|event| {
             event.get("type").and_then(Value::as_str) == Some("room.opened")
                 && event.get("room").and_then(Value::as_str) == Some(fixture.id.as_str())
         })
     };
-    let deadline = started + env.options.notification_timeout;
-    if env.block_on(mailbox.wait_until(deadline, opened)) {
+    let deadline = started + cx.options.notification_timeout;
+    if cx.block_on(mailbox.wait_until(deadline, opened)) {
         return Ok(fixture);
     }
-    let received = notification_items(&mailbox.snapshot()).len();
-    let message = format!(
-        "room {} was not announced as opened within {} ms ({received} event(s) received)",
+    Err(fail(format!(
+        "room {} was not announced as opened within {} ms ({} event(s) received)",
         fixture.id,
-        env.options.notification_timeout.as_millis()
-    );
-    if let Err(answer) = end_room(env, &fixture) {
-        env.unreleased(&fixture, answer);
-    }
-    Err(fail(message))
-}
-
-/// Deletes a room the suite opened and has not deleted yet (a lent room is
-/// never touched). A failed DELETE is tried once more on a new connection;
-/// the error carries the target's last answer.
-fn end_room(env: &Env, fixture: &Fixture) -> Result<(), String> {
-    if !fixture.owned || !env.disown(&fixture.id) {
-        return Ok(());
-    }
-    let request = HttpRequest::delete(format!("/rooms/{}", fixture.id));
-    let answer = |sent: Result<HttpResponse, _>| match sent {
-        // 404: the case deleted it itself.
-        Ok(r) if matches!(r.status, 204 | 404) => Ok(()),
-        Ok(r) => Err(format!("DELETE answered {}", r.status_line())),
-        Err(e) => Err(format!("DELETE failed: {e}")),
-    };
-    answer(env.send(&request)).or_else(|_| answer(env.send_on_new_connection(&request)))
+        cx.options.notification_timeout.as_millis(),
+        notification_items(&mailbox.snapshot()).len()
+    )))
 }

@@ -106,7 +106,7 @@ fn notified(ex: &Exchange<'_>, check: Check) -> Check {
         Ok(room) => room,
         Err(reason) => return check.not_run(reason),
     };
-    if !ex.env.options.notifications {
+    if !ex.cx.options.notifications {
         return check.not_run("notifications cannot reach the suite (--no-notifications)");
     }
     let Some(mailbox) = ex
@@ -127,14 +127,14 @@ fn notified(ex: &Exchange<'_>, check: Check) -> Check {
         .and_then(|b| b.get("text"))
         .and_then(Value::as_str);
     // Only what came after the request is about it.
-    let first = ex.env.block_on(
+    let first = ex.cx.block_on(
         mailbox.wait_since(ex.sent_at, ex.notification_deadline, |d| {
             !announcements(d, id).is_empty()
         }),
     );
     if first {
         // A repeat close behind the first is counted too.
-        ex.env.block_on(
+        ex.cx.block_on(
             mailbox.wait_since(ex.sent_at, Instant::now() + REPEAT_GRACE, |d| {
                 announcements(d, id).len() > 1
             }),
@@ -177,7 +177,7 @@ fn notified(ex: &Exchange<'_>, check: Check) -> Check {
         check = check.fail_text(p);
     }
     if let Some(message) = event.get("message") {
-        match ex.env.schemas.validate("message.json", message) {
+        match ex.cx.schemas.validate("message.json", message) {
             Ok(violations) if violations.is_empty() => {}
             Ok(violations) => {
                 check = check

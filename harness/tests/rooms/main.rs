@@ -13,49 +13,16 @@
 //! - Errors: a `4xx` with `{"error": "…"}`.
 //!
 //! `cargo test -p conformance-harness --test rooms` runs it against the
-//! embedded stub (`stub.rs`); `-- --target URL --token-env VAR` against any
-//! implementation (the `CONFORMANCE_*` variables are the invite suite's and
-//! are not read here: see [`hermetic_environment`]). Its cases and schemas
-//! are found through [`conformance_harness::Settings`], wherever it runs from.
+//! embedded stub (`stub.rs`); `-- --target URL` against any implementation,
+//! its token in `ROOMS_TOKEN`. Its options read `ROOMS_*` variables: the
+//! invite suite's `CONFORMANCE_*` are not this one's.
 
-mod contract;
-mod invariants;
-mod props;
-mod stub;
+#[path = "mod.rs"]
+mod rooms;
 
-use std::process::ExitCode;
-
-/// This suite's case files and schemas, wherever the binary runs from.
-const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rooms/cases");
-const SCHEMAS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rooms/schemas");
-
-fn main() -> ExitCode {
-    hermetic_environment();
-    conformance_harness::main(
-        conformance_harness::Settings {
-            cases: CASES.into(),
-            schemas: SCHEMAS.into(),
-            cargo_args: "-p conformance-harness --test rooms",
-            ..conformance_harness::Settings::new(
-                "Conformance suite for the rooms API (the harness's second contract)",
-            )
-        },
-        contract::RoomsContract::new,
-    )
-}
-
-/// The harness reads every option from a `CONFORMANCE_*` variable too, and
-/// those in this process's environment are meant for the invite suite
-/// (`CONFORMANCE_TARGET=… cargo test --workspace` must not point this test
-/// at Graph, nor `CONFORMANCE_REPORT` make it overwrite the invite report):
-/// they are dropped. Flags on the command line still reach the harness.
-/// Done first, before any thread exists.
-fn hermetic_environment() {
-    let inherited: Vec<std::ffi::OsString> = std::env::vars_os()
-        .map(|(name, _)| name)
-        .filter(|name| name.to_string_lossy().starts_with("CONFORMANCE_"))
-        .collect();
-    for name in inherited {
-        std::env::remove_var(name);
-    }
+fn main() -> std::process::ExitCode {
+    let fault = std::env::var_os(rooms::stub::FAULT_VAR).map(|v| v.to_string_lossy().into_owned());
+    conformance_harness::main(rooms::settings(), |options| {
+        rooms::contract::RoomsContract::new(options, rooms::stub::Fault::named(fault))
+    })
 }

@@ -47,15 +47,12 @@ impl Fault {
         ("double-event", Fault::DoubleEvent),
     ];
 
-    /// The fault `ROOMS_STUB_FAULT` names, if any; an unknown name is an error.
-    pub fn from_env() -> Result<Option<Self>, String> {
-        let Some(name) = std::env::var_os(FAULT_VAR) else {
+    /// The fault `name` (`ROOMS_STUB_FAULT`'s value) names (none, or an
+    /// empty name: no fault); an unknown name is an error.
+    pub fn named(name: Option<String>) -> Result<Option<Self>, String> {
+        let Some(name) = name.filter(|n| !n.is_empty()) else {
             return Ok(None);
         };
-        let name = name.to_string_lossy();
-        if name.is_empty() {
-            return Ok(None);
-        }
         Self::ALL
             .iter()
             .find(|(n, _)| *n == name)
