@@ -14,8 +14,9 @@ use crate::contract::Contract;
 use crate::options::defaults;
 use crate::outcome::{Exit, Status};
 use crate::render::Styles;
-use crate::session::{Session, Stop, Tally};
+use crate::session::{Session, Stop};
 use crate::settings::Settings;
+use crate::trial::Tally;
 
 /// The whole program: parse the harness's options and the contract's (`O`)
 /// from the command line and the environment, make the contract from its

@@ -11,9 +11,10 @@ use libtest_mimic::Trial;
 use crate::contract::{Context, Contract};
 use crate::options::{defaults, Options};
 use crate::outcome::{RunOutcome, Status, TrialOutcome};
-use crate::session::{Finished, Session, Tally, TrialSpec};
+use crate::session::Session;
 use crate::settings::Settings;
 use crate::sync::lock;
+use crate::trial::{Finished, Tally, TrialSpec};
 
 /// Runs the suite `contract` describes with `options`, in this process.
 ///
