@@ -81,6 +81,16 @@ fn deliveries(fixture: &Fixture) -> Vec<Arc<Delivery>> {
         .unwrap_or_default()
 }
 
+/// The JSON body of a `200` answer to `request`, or what `what` answered instead.
+fn json_of(cx: &Context<'_>, request: &HttpRequest, what: &str) -> Result<Value, String> {
+    let answer = cx.send(request).map_err(|e| e.to_string())?;
+    answer
+        .json_value()
+        .filter(|_| answer.status == 200)
+        .cloned()
+        .ok_or_else(|| format!("{what} answered {}", answer.status_line()))
+}
+
 fn capture_in(cx: &Context<'_>, case: &Value) -> Result<Captured, String> {
     let mut vars = Vars::new();
     let mut fixtures: BTreeMap<String, Fixture> = BTreeMap::new();
@@ -112,14 +122,7 @@ fn capture_in(cx: &Context<'_>, case: &Value) -> Result<Captured, String> {
         .filter(|(var, f)| *var != "call" && f.mailbox.is_some())
         .map(|(var, f)| (var, notification_items(&deliveries(f)).len()))
         .collect();
-    let answer = cx
-        .send(&HttpRequest::post_json(path, &body))
-        .map_err(|e| e.to_string())?;
-    let response = answer
-        .json_value()
-        .filter(|_| answer.status == 200)
-        .cloned()
-        .ok_or_else(|| format!("the invite answered {}", answer.status_line()))?;
+    let response = json_of(cx, &HttpRequest::post_json(path, &body), "the invite")?;
     let op = response
         .get("id")
         .and_then(Value::as_str)
@@ -134,17 +137,11 @@ fn capture_in(cx: &Context<'_>, case: &Value) -> Result<Captured, String> {
     if !ended {
         return Err("the invite's notifications did not come".into());
     }
-    let read = cx
-        .send(&HttpRequest::get(format!(
-            "/communications/calls/{}/operations/{op}",
-            call.id
-        )))
-        .map_err(|e| e.to_string())?;
-    let operation = read
-        .json_value()
-        .filter(|_| read.status == 200)
-        .cloned()
-        .ok_or_else(|| format!("reading the operation back answered {}", read.status_line()))?;
+    let operation = json_of(
+        cx,
+        &HttpRequest::get(format!("/communications/calls/{}/operations/{op}", call.id)),
+        "reading the operation back",
+    )?;
     // What follows the invite on the other calls comes with it or just
     // after, from their own notifiers: one item more on each.
     for (var, count) in before {

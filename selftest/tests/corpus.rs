@@ -137,7 +137,7 @@ fn offline(file: &str, dir: &Path) -> Offline {
         ],
         &[],
     )
-    .expect("the suite binary runs");
+    .expect("the suite runs");
     let text = std::fs::read_to_string(report.join("report.json"))
         .unwrap_or_else(|e| panic!("{file}: no report ({e}):\n{}", run.all_output()));
     let report: Value = serde_json::from_str(&text).expect("report.json is JSON");

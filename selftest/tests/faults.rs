@@ -1,4 +1,4 @@
-//! Every check can fail: the built suite, run against a reference server with
+//! Every check can fail: the suite, run against a reference server with
 //! one fault injected, must fail and name the checks that fault breaks
 //! (`selftest/faults.json`); against the correct server it must pass clean.
 //! Each fault runs twice: by default, where every check it breaks that is a
@@ -81,7 +81,7 @@ fn run_against(faults: Vec<Fault>, notification_deadline_ms: &str, extra: &[&str
     args.extend_from_slice(SUITE_ARGS);
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--notification-timeout-ms", notification_deadline_ms]);
-    run_suite(&args, &[("CONFORMANCE_TOKEN", TOKEN)]).expect("the suite binary runs")
+    run_suite(&args, &[("CONFORMANCE_TOKEN", TOKEN)]).expect("the suite runs")
 }
 
 #[test]
@@ -333,7 +333,7 @@ fn rendered_failures_read_well() {
         let mut args = vec!["--target", base.as_str(), "--exact", test, "--strict"];
         args.extend_from_slice(SUITE_ARGS);
         args.extend_from_slice(&["--notification-timeout-ms", SHORT_DEADLINE]);
-        let run = run_suite(&args, &[("CONFORMANCE_TOKEN", TOKEN)]).expect("the suite binary runs");
+        let run = run_suite(&args, &[("CONFORMANCE_TOKEN", TOKEN)]).expect("the suite runs");
         let text = if kind == "could_not_run" {
             assert_eq!(run.code, Some(2), "{fault}: {}", run.all_output());
             run.stderr.clone()

@@ -237,8 +237,7 @@ fn run_one(mutation: &Mutation, skip: &[String]) -> Outcome {
     for name in skip {
         args.extend(["--skip", name.as_str()]);
     }
-    let run = run_suite(&args, &[("CONFORMANCE_TOKEN", "mutation-token")])
-        .expect("the suite binary runs");
+    let run = run_suite(&args, &[("CONFORMANCE_TOKEN", "mutation-token")]).expect("the suite runs");
     Outcome { run }
 }
 

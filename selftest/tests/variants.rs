@@ -1,4 +1,4 @@
-//! No check fails a correct implementation: the built suite, run whole
+//! No check fails a correct implementation: the suite, run whole
 //! (cases, every property with several seeds, the stateful model) with its
 //! default options against the reference server in each variant the spec
 //! allows, and in every compatible combination at once, reports no failure
@@ -127,7 +127,7 @@ fn run_setup(setup: &Setup) -> Outcome {
                     ("PROPTEST_RNG_SEED", seed),
                 ],
             )
-            .expect("the suite binary runs");
+            .expect("the suite runs");
             ((*seed).to_owned(), run)
         })
         .collect();
