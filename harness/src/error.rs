@@ -98,6 +98,10 @@ pub enum SetupError {
     Options(String),
     #[error("the target refused the suite's requests: {message}")]
     Refused { message: String },
+    /// The run as a whole could not be set up or held (whichever of the
+    /// above it was, with its causes, as one line).
+    #[error("failed to set up the run: {message}")]
+    Run { message: String },
 }
 
 /// A fixture (something the case needs on the target) could not be prepared.

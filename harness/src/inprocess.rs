@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use libtest_mimic::Trial;
 
 use crate::contract::{Context, Contract};
+use crate::error::SetupError;
 use crate::options::{defaults, Options};
 use crate::outcome::{RunOutcome, Status, TrialOutcome};
 use crate::session::Session;
@@ -153,8 +154,10 @@ pub fn hold(
 
 impl Held {
     /// Runs `f` with a context whose fixtures are ended when it returns.
-    pub fn with<R>(&self, f: impl FnOnce(&Context<'_>) -> R) -> Result<R, String> {
-        self.session.with_context(f)
+    pub fn with<R>(&self, f: impl FnOnce(&Context<'_>) -> R) -> Result<R, SetupError> {
+        self.session
+            .with_context(f)
+            .map_err(|message| SetupError::Run { message })
     }
 }
 

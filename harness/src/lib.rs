@@ -9,7 +9,8 @@
 //! - running: [`main`], [`run`] (and [`run_shared`]) with their
 //!   [`Settings`] and [`Options`] ([`parse_args`] reads options from
 //!   arguments alone), what a run came to ([`RunOutcome`], [`TrialOutcome`],
-//!   [`Status`], [`Exit`]), and every check a suite can run ([`checks`]);
+//!   [`Status`], [`Exit`]), every check a suite can run ([`checks`]), and a
+//!   run's parts held open for code that drives a target itself ([`hold`]);
 //! - a contract: [`Contract`], its [`Description`] ([`FixtureKind`],
 //!   [`Invariant`], [`Profile`], [`Envelope`]), what its code is given
 //!   ([`Context`]: the [`Target`], [`RunOptions`], [`Schemas`] and the
@@ -78,7 +79,7 @@ pub use console::main;
 pub use contract::{
     Context, Contract, Description, Exchange, Invariant, Memo, Pool, Property, PropertyRun, Scope,
 };
-pub use error::{CaseError, FixtureError, TransportError};
+pub use error::{CaseError, FixtureError, SetupError, TransportError};
 pub use exchange::{HttpRequest, HttpResponse};
 pub use fixture::{Fixture, FixtureKind, Unreleased};
 pub use inprocess::{hold, run, run_shared, Held};

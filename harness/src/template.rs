@@ -104,7 +104,7 @@ fn expand(name: &str, vars: &Vars) -> Result<String, String> {
 }
 
 /// Fills placeholders in every string of a JSON value (keys are left
-/// alone); all of them together produce at most [`MAX_FILLED`] bytes.
+/// alone); all of them together produce at most `MAX_FILLED` (16 MiB) bytes.
 pub fn fill_value(value: &Value, vars: &Vars) -> Result<Value, String> {
     fill_value_within(value, vars, &mut MAX_FILLED.clone())
 }

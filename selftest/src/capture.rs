@@ -60,8 +60,10 @@ pub fn capture(base: &str, case: &Value) -> Result<Captured, String> {
     };
     let settings = invite_conformance::settings_in(&crate::workspace_root());
     let contract = InviteContract::new(CallOptions::default());
-    let held = conformance_harness::hold(&settings, contract, options)?;
-    held.with(|cx| capture_in(cx, case))?
+    let held =
+        conformance_harness::hold(&settings, contract, options).map_err(|e| e.to_string())?;
+    held.with(|cx| capture_in(cx, case))
+        .map_err(|e| e.to_string())?
 }
 
 /// Waits until `done` holds of the items `fixture`'s callback received.
