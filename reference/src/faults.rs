@@ -58,15 +58,7 @@ macro_rules! faults {
                 }
             }
 
-            /// What the fault does to the server.
-            pub(crate) fn effects(self) -> &'static [Effect] {
-                match self {
-                    $(Fault::$variant => {
-                        const EFFECTS: &[Effect] = &[$($effect),+];
-                        EFFECTS
-                    })+
-                }
-            }
+            $crate::seam::effect::effects_method!(Fault { $($variant => [$($effect),+];)+ });
         }
     };
 }
@@ -196,11 +188,7 @@ faults! {
     ErrorWithoutInnerError => "error-without-inner-error",
         "error bodies lack error.innerError",
         None,
-        [Effect::Answer(Answers::Refusals, |answer| {
-            if let Some(error) = answer.error_mut() {
-                error.remove("innerError");
-            }
-        })];
+        [Effect::Answer(Answers::Refusals, |answer| answer.remove_error_member("innerError"))];
     WrongSuccessStatus => "wrong-success-status",
         "a successful invite answers 202 instead of 200",
         None,

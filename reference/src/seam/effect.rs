@@ -8,6 +8,23 @@ use crate::error::ApiError;
 use crate::seam::rules::{Decision, Rules};
 use crate::sent::{Answer, AnswerKind, Batch, Envelope, Note, NoteKind};
 
+/// The `effects` method of the fault and variant tables: each entry's
+/// effects, as one constant slice.
+macro_rules! effects_method {
+    ($enum:ident { $($variant:ident => [$($effect:expr),+];)+ }) => {
+        /// What it does to the server.
+        pub(crate) fn effects(self) -> &'static [$crate::seam::effect::Effect] {
+            match self {
+                $($enum::$variant => {
+                    const EFFECTS: &[$crate::seam::effect::Effect] = &[$($effect),+];
+                    EFFECTS
+                })+
+            }
+        }
+    };
+}
+pub(crate) use effects_method;
+
 /// A refusal of some valid invite bodies.
 pub(crate) type InviteRefusal = fn(&Map<String, Value>) -> Option<ApiError>;
 /// A change of a resource's JSON.

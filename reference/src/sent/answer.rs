@@ -213,6 +213,13 @@ impl Answer {
             .and_then(Value::as_object_mut)
     }
 
+    /// Removes a member of a refusal's `error` object.
+    pub(crate) fn remove_error_member(&mut self, member: &str) {
+        if let Some(error) = self.error_mut() {
+            error.remove(member);
+        }
+    }
+
     /// A member of the body.
     pub(crate) fn member(&self, member: &str) -> Option<&Value> {
         self.body.as_ref().and_then(|body| body.get(member))

@@ -110,22 +110,17 @@ impl Note {
 
     /// An update of a running operation.
     pub(crate) fn operation_update(call_id: &str, operation: &Operation) -> Note {
-        Note::new(
-            ChangeType::Updated,
-            call_id,
-            About::Operation(operation.id.clone()),
-            Data::Resource(operation.to_json()),
-        )
+        Note::operation(ChangeType::Updated, call_id, operation)
     }
 
     /// The `deleted` notification that announces an operation's end.
     pub(crate) fn operation_end(call_id: &str, operation: &Operation) -> Note {
-        Note::new(
-            ChangeType::Deleted,
-            call_id,
-            About::Operation(operation.id.clone()),
-            Data::Resource(operation.to_json()),
-        )
+        Note::operation(ChangeType::Deleted, call_id, operation)
+    }
+
+    fn operation(change: ChangeType, call_id: &str, operation: &Operation) -> Note {
+        let about = About::Operation(operation.id.clone());
+        Note::new(change, call_id, about, Data::Resource(operation.to_json()))
     }
 
     /// A roster update.

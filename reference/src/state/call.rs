@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::notify::Notifier;
 use crate::resources::{CallResource, Operation, Participant};
+use crate::sent::{Batch, Cause, Note};
 use crate::state::Client;
 use crate::validate::CallKind;
 
@@ -25,6 +26,14 @@ pub(super) struct Call {
 }
 
 impl Call {
+    /// Sends `notes`, raised together for `cause`, to the call's callback
+    /// (as the seam shapes them); returns whether they announce an
+    /// operation's end.
+    pub(super) fn notify(&self, cause: Cause, call_id: &str, notes: Vec<Note>) -> bool {
+        let batch = Batch::new(cause, call_id, &self.resource, notes);
+        self.notifier.send(batch)
+    }
+
     /// Frees room for one more operation by forgetting the oldest finished
     /// one; false when every kept operation is still running.
     pub(super) fn make_room_for_operation(&mut self, limit: usize) -> bool {

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::resources::{Operation, OperationStatus, Participant};
 use crate::seam::Decision;
-use crate::sent::{Batch, Cause, Note, RosterListing};
+use crate::sent::{Cause, Note, RosterListing};
 use crate::state::{call_not_found, identity_of, Presence, Registry};
 use crate::validate::CallKind;
 
@@ -73,12 +73,7 @@ impl Registry {
         }
         operation.status = OperationStatus::Running;
         let update = Note::operation_update(call_id, operation);
-        call.notifier.send(Batch::new(
-            Cause::InviteStarted,
-            call_id,
-            &call.resource,
-            vec![update],
-        ));
+        call.notify(Cause::InviteStarted, call_id, vec![update]);
     }
 
     /// Completes an invite not yet ended: the invitees join (or move), the
@@ -135,8 +130,7 @@ impl Registry {
             let listing = RosterListing::after_joins(call.roster.clone(), joined_from);
             notes.push(Note::roster(call_id, listing));
         }
-        let batch = Batch::new(Cause::InviteCompleted, call_id, &call.resource, notes);
-        let end_announced = call.notifier.send(batch);
+        let end_announced = call.notify(Cause::InviteCompleted, call_id, notes);
         if end_announced && rules.decide(Decision::ForgetAnnouncedOperations) {
             // Its notification says the operation is deleted: so it is.
             call.operations.remove(operation_id);
@@ -148,12 +142,7 @@ impl Registry {
                     old.roster.retain(|p| p.id != participant_id);
                     let listing = RosterListing::after_leave(old.roster.clone());
                     let update = Note::roster(&old_call_id, listing);
-                    old.notifier.send(Batch::new(
-                        Cause::ParticipantLeft,
-                        &old_call_id,
-                        &old.resource,
-                        vec![update],
-                    ));
+                    old.notify(Cause::ParticipantLeft, &old_call_id, vec![update]);
                 }
             }
         }

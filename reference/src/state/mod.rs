@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::notify::{Delivery, Notifier};
 use crate::resources::{new_id, CallResource, Ids, Operation, Participant};
 use crate::seam::{Decision, Rules};
-use crate::sent::{Batch, Cause, ChangeType, Note};
+use crate::sent::{Cause, ChangeType, Note};
 use crate::validate::{CallKind, NewCall};
 use call::Call;
 pub(crate) use invite::Announced;
@@ -200,12 +200,7 @@ impl Registry {
         // and the bot learns it from the notification, as from Graph.
         call.resource.state = "established";
         let established = Note::call(ChangeType::Updated, &id, call.resource.to_json());
-        call.notifier.send(Batch::new(
-            Cause::Established,
-            &id,
-            &call.resource,
-            vec![established],
-        ));
+        call.notify(Cause::Established, &id, vec![established]);
         self.calls.insert(id.clone(), call);
         *self.per_client.entry(owner).or_default() += 1;
         Ok((id, created))
@@ -255,15 +250,13 @@ impl Registry {
             .filter(|o| !o.status.is_terminal())
             .collect();
         running.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut ends = Vec::with_capacity(running.len());
         for operation in running {
             operation.fail(410, "The call ended before the invitation completed.");
-            let end = Note::operation_end(call_id, operation);
-            call.notifier.send(Batch::new(
-                Cause::CallEnded,
-                call_id,
-                &call.resource,
-                vec![end],
-            ));
+            ends.push(Note::operation_end(call_id, operation));
+        }
+        for end in ends {
+            call.notify(Cause::CallEnded, call_id, vec![end]);
         }
         call.resource.state = "terminated";
         let ended = call.resource.to_json();
@@ -272,8 +265,7 @@ impl Registry {
             Note::call(ChangeType::Updated, call_id, ended.clone()),
             Note::call(ChangeType::Deleted, call_id, ended),
         ];
-        call.notifier
-            .send(Batch::new(Cause::CallEnded, call_id, &call.resource, notes));
+        call.notify(Cause::CallEnded, call_id, notes);
         if self.ended_order.len() >= self.limits.ended {
             if let Some(oldest) = self.ended_order.pop_front() {
                 self.ended.remove(&oldest);

@@ -68,15 +68,7 @@ macro_rules! variants {
                 }
             }
 
-            /// What the variant does to the server.
-            pub(crate) fn effects(self) -> &'static [Effect] {
-                match self {
-                    $(Variant::$variant => {
-                        const EFFECTS: &[Effect] = &[$($effect),+];
-                        EFFECTS
-                    })+
-                }
-            }
+            $crate::seam::effect::effects_method!(Variant { $($variant => [$($effect),+];)+ });
         }
     };
 }
@@ -210,11 +202,7 @@ variants! {
     ErrorsWithoutInnerError => "errors-without-inner-error",
         "error bodies carry only error.code and error.message, without innerError",
         "Graph's OpenAPI error schema requires only code and message (innerError is optional), and the spec page documents no error body",
-        [Effect::Answer(Answers::Refusals, |answer| {
-            if let Some(error) = answer.error_mut() {
-                error.remove("innerError");
-            }
-        })];
+        [Effect::Answer(Answers::Refusals, |answer| answer.remove_error_member("innerError"))];
     OpaqueIds => "opaque-ids",
         "call, operation and participant ids are numbered names, not GUIDs (call-0001, op-0001, participant-0001): unique and URL-safe",
         "Graph's metadata types these ids as String, and neither the spec nor DESIGN.md asks for GUIDs",
