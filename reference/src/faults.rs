@@ -87,8 +87,10 @@ faults! {
     NoClientContextEcho => "no-client-context-echo",
         "the invite response and its notification omit clientContext",
         None,
-        [Effect::Answer(Answers::Invite, |answer| answer.remove("clientContext")),
-        Effect::Note(Notes::OperationEnd, |note| note.remove("clientContext"))];
+        [
+            Effect::Answer(Answers::Invite, |answer| answer.remove("clientContext")),
+            Effect::Note(Notes::OperationEnd, |note| note.remove("clientContext")),
+        ];
     WrongClientContext => "wrong-client-context",
         "the invite response echoes a different clientContext",
         None,
@@ -224,12 +226,14 @@ faults! {
     FailedWithoutResultInfo => "failed-without-result-info",
         "the operation ends failed with resultInfo null (and nobody joins)",
         None,
-        [Effect::Decide(Decision::FailInvites),
-        Effect::Resource(Resource::Operation, Shown::Everywhere, |operation| {
-            if let Some(operation) = operation.as_object_mut() {
-                operation.insert("resultInfo".into(), Value::Null);
-            }
-        })];
+        [
+            Effect::Decide(Decision::FailInvites),
+            Effect::Resource(Resource::Operation, Shown::Everywhere, |operation| {
+                if let Some(operation) = operation.as_object_mut() {
+                    operation.insert("resultInfo".into(), Value::Null);
+                }
+            }),
+        ];
     WrongNotificationIds => "wrong-notification-ids",
         "the terminal notification names another operation id",
         None,

@@ -172,7 +172,7 @@ async fn each_request(State(app): State<Arc<App>>, request: Request, next: Next)
             error.into_response()
         }
     };
-    let response = app.seam.answer(response, &ids);
+    let response = app.seam.answer(response, ids);
     let delay = app.rules.answer_delay;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;

@@ -126,7 +126,7 @@ impl Seam {
 
     /// The answer a handler (or a refusal) left in `response`, shaped and
     /// written: the exit of every answer. `ids` are the request's.
-    pub(crate) fn answer(&self, mut response: Response, ids: &RequestIds) -> Response {
+    pub(crate) fn answer(&self, mut response: Response, ids: RequestIds) -> Response {
         let answer = response.extensions_mut().remove::<Answer>();
         let mut answer = match answer {
             Some(answer) => answer,
@@ -139,15 +139,17 @@ impl Seam {
                         .then(|| ApiError::from_status(status))
                 });
                 let Some(mut error) = error else {
+                    // Every handler answers with an `Answer` or a refusal;
+                    // anything else would pass as it is.
                     return response;
                 };
                 for change in &self.refusals {
                     change(&mut error);
                 }
-                Answer::refusal(&error, ids)
+                Answer::refusal(&error, &ids)
             }
         };
-        answer.request_ids = Some(ids.clone());
+        answer.request_ids = Some(ids);
         self.shape(&mut answer);
         answer.write_into(&mut response);
         response

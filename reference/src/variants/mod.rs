@@ -85,11 +85,13 @@ variants! {
     NoOdataType => "no-odata-type",
         "nothing the server sends has an @odata.type member: not responses, GET bodies, echoed participants, the call, roster participants, notification items, their resourceData, nor the commsNotifications envelope",
         "DESIGN.md decides that @odata.type is never required on nested objects, and OData's minimal metadata leaves it out wherever the type is the declared one",
-        [Effect::Resource(Resource::Call, Shown::Everywhere, forms::strip_odata_type),
-        Effect::Resource(Resource::Operation, Shown::Everywhere, forms::strip_odata_type),
-        Effect::Resource(Resource::Participant, Shown::Everywhere, forms::strip_odata_type),
-        Effect::Note(Notes::Every, |note| note.odata_type = false),
-        Effect::Envelope(|envelope| envelope.odata_type = false)];
+        [
+            Effect::Resource(Resource::Call, Shown::Everywhere, forms::strip_odata_type),
+            Effect::Resource(Resource::Operation, Shown::Everywhere, forms::strip_odata_type),
+            Effect::Resource(Resource::Participant, Shown::Everywhere, forms::strip_odata_type),
+            Effect::Note(Notes::Every, |note| note.odata_type = false),
+            Effect::Envelope(|envelope| envelope.odata_type = false),
+        ];
     TerminalInResponse => "terminal-in-response",
         "an invite completes before it is answered: the response and GET already say completed, no notification about the operation follows, and the roster update, moves and replaced calls happen as usual",
         "the commsOperation docs the spec links to say that no further notification follows an operation whose response status is completed or failed, and DESIGN.md accepts the terminal status in the response",
@@ -151,24 +153,26 @@ variants! {
     ExtraMembers => "extra-members",
         "open types carry extra members: @odata.context on responses and conformanceExtra on the operation and the call, hidden and removeFromDefaultAudioRoutingGroup on echoed participants, sequenceNumber on notification items, target, details and an innerError member on errors",
         "inviteParticipantsOperation, invitationParticipantInfo, commsNotification and call are open types (the spec's own responses add endpointType and id), Graph's error body declares target and details, and innerError is free-form",
-        [Effect::Resource(Resource::Call, Shown::Everywhere, |call| {
-            if let Some(call) = call.as_object_mut() {
-                call.insert(forms::EXTRA_MEMBER.into(), "x".into());
-            }
-        }),
-        Effect::Resource(Resource::Operation, Shown::Everywhere, forms::extra_operation_members),
-        Effect::Answer(Answers::Calls, |answer| {
-            answer.set("@odata.context", "https://graph.microsoft.com/v1.0/$metadata#app/calls/$entity");
-        }),
-        Effect::Answer(Answers::Operations, |answer| {
-            let context = format!(
-                "https://graph.microsoft.com/v1.0/$metadata#communications/calls('{}')/operations/$entity",
-                answer.call_id
-            );
-            answer.set("@odata.context", context);
-        }),
-        Effect::Answer(Answers::Refusals, forms::extra_error_members),
-        Effect::Note(Notes::Every, |note| note.numbered = true)];
+        [
+            Effect::Resource(Resource::Call, Shown::Everywhere, |call| {
+                if let Some(call) = call.as_object_mut() {
+                    call.insert(forms::EXTRA_MEMBER.into(), "x".into());
+                }
+            }),
+            Effect::Resource(Resource::Operation, Shown::Everywhere, forms::extra_operation_members),
+            Effect::Answer(Answers::Calls, |answer| {
+                answer.set("@odata.context", "https://graph.microsoft.com/v1.0/$metadata#app/calls/$entity");
+            }),
+            Effect::Answer(Answers::Operations, |answer| {
+                let context = format!(
+                    "https://graph.microsoft.com/v1.0/$metadata#communications/calls('{}')/operations/$entity",
+                    answer.call_id
+                );
+                answer.set("@odata.context", context);
+            }),
+            Effect::Answer(Answers::Refusals, forms::extra_error_members),
+            Effect::Note(Notes::Every, |note| note.numbered = true),
+        ];
     GraphShapedResponse => "graph-shaped-response",
         "the invite response and GET of an operation look like the spec's Example 4 response: echoed participants carry endpointType, id and replacesCallId as null, their identity lists every identity kind not sent as null, and resultInfo is null",
         "it is the shape of the spec's own Example 4 and 5 responses; the types are open, so null members that were not sent are legal",
