@@ -7,8 +7,9 @@ use serde_json::{json, Map};
 use super::invite::Announced;
 use super::*;
 use crate::config::Config;
-use crate::resources::OperationStatus;
+use crate::resources::{new_id, OperationStatus};
 use crate::seam::Seam;
+use crate::validate::NewCall;
 
 fn registry(limits: Limits) -> Registry {
     let config = Config::default();
