@@ -281,7 +281,7 @@ async fn get_operation(
     }
     let found = app.registry().operation(&call_id, &operation_id)?;
     match found {
-        Some(operation) => Ok(Answer::operation(&call_id, &operation)),
+        Some(operation) => Ok(Answer::operation(&call_id, operation)),
         None => Err(not_found()),
     }
 }

@@ -158,12 +158,13 @@ impl Answer {
         }
     }
 
-    pub(crate) fn operation(call_id: &str, operation: &Operation) -> Answer {
+    /// A GET of an operation: `operation` as its JSON.
+    pub(crate) fn operation(call_id: &str, operation: Value) -> Answer {
         Answer::new(
             AnswerKind::Operation,
             StatusCode::OK,
             call_id,
-            Some(operation.to_json()),
+            Some(operation),
         )
     }
 

@@ -132,19 +132,19 @@ impl Registry {
     }
 
     /// An operation of a live call, or of an ended one whose operations the
-    /// server keeps; `None` when the call holds no such operation. A call
-    /// neither live nor kept answers 404.
+    /// server keeps, as JSON; `None` when the call holds no such operation.
+    /// A call neither live nor kept answers 404.
     pub(crate) fn operation(
         &self,
         call_id: &str,
         operation_id: &str,
-    ) -> Result<Option<Operation>, ApiError> {
+    ) -> Result<Option<Value>, ApiError> {
         let operations = match (self.calls.get(call_id), self.ended.get(call_id)) {
             (Some(call), _) => &call.operations,
             (None, Some(Some(kept))) => kept,
             (None, _) => return Err(call_not_found(call_id)),
         };
-        Ok(operations.get(operation_id).cloned())
+        Ok(operations.get(operation_id).map(Operation::to_json))
     }
 }
 
