@@ -26,6 +26,8 @@ mod mutation;
 mod notify;
 mod resources;
 mod routes;
+mod seam;
+mod sent;
 mod server;
 mod state;
 mod validate;

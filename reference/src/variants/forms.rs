@@ -1,0 +1,121 @@
+//! The shapes of what the server sends that variants choose, where one
+//! closure in the table would not say it in a few lines.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::resources::echoed_participants;
+use crate::sent::{Answer, Batch, Data, NoteKind};
+
+/// The extra member `extra-members` adds to the open types it may extend.
+pub(super) const EXTRA_MEMBER: &str = "conformanceExtra";
+
+/// An operation's `status` in PascalCase, as Graph's metadata spells it.
+pub(super) fn pascal_case_status(operation: &mut Value) {
+    let Some(status) = operation.get_mut("status") else {
+        return;
+    };
+    if let Some(text) = status.as_str() {
+        let mut chars = text.chars();
+        if let Some(first) = chars.next() {
+            *status = format!("{}{}", first.to_ascii_uppercase(), chars.as_str()).into();
+        }
+    }
+}
+
+/// Removes every `@odata.type` member, at any depth. Values come from
+/// parsed request bodies, whose depth serde_json bounds (128), or from the
+/// server itself, so the recursion is bounded.
+pub(super) fn strip_odata_type(value: &mut Value) {
+    match value {
+        Value::Object(members) => {
+            members.remove("@odata.type");
+            members.values_mut().for_each(strip_odata_type);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_odata_type),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {}
+    }
+}
+
+/// The members `extra-members` adds to an operation: one of its own, and
+/// the declared but seldom sent members of the participants it echoes.
+pub(super) fn extra_operation_members(operation: &mut Value) {
+    let Some(operation) = operation.as_object_mut() else {
+        return;
+    };
+    for participant in echoed_participants(operation) {
+        for member in ["hidden", "removeFromDefaultAudioRoutingGroup"] {
+            participant.entry(member).or_insert(Value::Bool(false));
+        }
+    }
+    operation.insert(EXTRA_MEMBER.into(), "x".into());
+}
+
+/// An operation as the spec's Example 4 response shows it: the members of
+/// its echoed participants that were not sent are null, and so is every
+/// identity kind not sent.
+pub(super) fn graph_shape(operation: &mut Value) {
+    let Some(operation) = operation.as_object_mut() else {
+        return;
+    };
+    for participant in echoed_participants(operation) {
+        for member in ["endpointType", "id", "replacesCallId"] {
+            participant.entry(member).or_insert(Value::Null);
+        }
+        if let Some(Value::Object(identity)) = participant.get_mut("identity") {
+            for kind in [
+                "user",
+                "guest",
+                "encrypted",
+                "onPremises",
+                "applicationInstance",
+                "application",
+                "device",
+                "phone",
+            ] {
+                identity.entry(kind).or_insert(Value::Null);
+            }
+        }
+    }
+}
+
+/// The members Graph's error schema declares and seldom sends, and one in
+/// the free-form innerError.
+pub(super) fn extra_error_members(answer: &mut Answer) {
+    let Some(error) = answer.error_mut() else {
+        return;
+    };
+    error.insert("target".into(), Value::Null);
+    error.insert("details".into(), Value::Array(Vec::new()));
+    if let Some(Value::Object(inner)) = error.get_mut("innerError") {
+        inner.insert(EXTRA_MEMBER.into(), "x".into());
+    }
+}
+
+/// Each roster update about joins becomes one update per participant who
+/// joined, each stating the roster as it stood once that one had.
+pub(super) fn one_roster_update_per_joiner(batch: &mut Batch<'_>) {
+    let notes = std::mem::take(&mut batch.notes);
+    for note in notes {
+        let listing = match &note.data {
+            Data::Roster(listing) if note.kind() == NoteKind::Roster => listing,
+            _ => {
+                batch.notes.push(note);
+                continue;
+            }
+        };
+        if listing.joined_from >= listing.roster.len() {
+            batch.notes.push(note);
+            continue;
+        }
+        for joined in listing.joined_from..listing.roster.len() {
+            let mut one = note.clone();
+            if let Some(narrowed) = one.listing_mut() {
+                narrowed.roster = listing.roster[..=joined].iter().map(Arc::clone).collect();
+                narrowed.joined_from = joined;
+            }
+            batch.notes.push(one);
+        }
+    }
+}
