@@ -137,6 +137,10 @@ faults! {
         "an empty participants array is accepted",
         Some("an invite whose participants array is empty"),
         [Effect::Decide(Decision::AcceptEmptyParticipants)];
+    UnparseableBodyAccepted => "unparseable-body-accepted",
+        "a body that is not a JSON object is read as {} and an invite of nobody is answered 200",
+        Some("a POST whose body is not JSON, or not an object; an invite naming no participants"),
+        [Effect::Decide(Decision::ReadUnparseableAsEmpty)];
     MissingIdentityAccepted => "missing-identity-accepted",
         "participants without identity, or with an empty identity, are accepted",
         Some("an invite (or a create-call target) without identity, or with an identity naming nobody"),

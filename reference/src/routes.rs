@@ -61,7 +61,10 @@ impl App {
             self.config.body_timeout,
         )
         .await?;
-        validate::parse_object(&bytes)
+        match validate::parse_object(&bytes) {
+            Err(_) if self.rules.decide(Decision::ReadUnparseableAsEmpty) => Ok(Map::new()),
+            parsed => parsed,
+        }
     }
 
     /// Drops the body of a refused request, within the body deadline.

@@ -145,12 +145,17 @@ pub(crate) struct Invite {
 /// Checks an invite body against the documented types and limits that do not
 /// depend on the call.
 pub(crate) fn invite(body: &Map<String, Value>, rules: &Rules) -> Result<Invite, ApiError> {
+    let nobody = Vec::new();
     let participants = match body.get("participants") {
         Some(Value::Array(items)) => items,
+        None if rules.decide(Decision::ReadUnparseableAsEmpty) => &nobody,
         None | Some(Value::Null) => return Err(bad("participants is required.")),
         Some(_) => return Err(bad("participants must be an array.")),
     };
-    if participants.is_empty() && !rules.decide(Decision::AcceptEmptyParticipants) {
+    if participants.is_empty()
+        && !rules.decide(Decision::AcceptEmptyParticipants)
+        && !rules.decide(Decision::ReadUnparseableAsEmpty)
+    {
         return Err(bad("participants must name at least one participant."));
     }
     for (index, participant) in participants.iter().enumerate() {

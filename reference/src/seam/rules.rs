@@ -18,6 +18,9 @@ pub(crate) enum Decision {
     ParseAnyContentType,
     /// Accept an invite whose participants array is empty.
     AcceptEmptyParticipants,
+    /// Read a body that is not a JSON object as `{}`, and an invite that
+    /// names no participants as one inviting nobody: a lax mock's reading.
+    ReadUnparseableAsEmpty,
     /// Accept a participant (or a create-call target) without an identity,
     /// or with one naming nobody.
     AcceptEmptyIdentity,

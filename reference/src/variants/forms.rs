@@ -119,3 +119,62 @@ pub(super) fn one_roster_update_per_joiner(batch: &mut Batch<'_>) {
         }
     }
 }
+
+/// What real Graph adds to a roster participant beyond the v1.0 metadata,
+/// with the shapes recorded traffic shows (corpus/, issues 513 and 599 of
+/// microsoft-graph-comms-samples): values of this server's own.
+pub(super) fn graph_roster_members(participant: &mut Value) {
+    let Some(object) = participant.as_object_mut() else {
+        return;
+    };
+    let id = object
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("participant")
+        .to_owned();
+    let link = format!("https://cc.example.invalid/cc/v1/callParticipant/{id}/replacement");
+    object.insert("isIdentityAnonymized".into(), false.into());
+    object.insert("meetingRole".into(), "attendee".into());
+    object.insert("publishedStates".into(), Value::Array(Vec::new()));
+    object.insert("replacementLink".into(), link.clone().into());
+    let Some(info) = object.get_mut("info").and_then(Value::as_object_mut) else {
+        return;
+    };
+    info.insert("endpointId".into(), format!("endpoint-{id}").into());
+    info.insert(
+        "clientVersion".into(),
+        "ReferenceClient/1.0 (os=linux; deviceType=computer)".into(),
+    );
+    info.insert("replacementLink".into(), link.into());
+    let identities = info.get_mut("identity").and_then(Value::as_object_mut);
+    for (kind, identity) in identities.into_iter().flatten() {
+        if let (false, Some(identity)) = (kind.starts_with('@'), identity.as_object_mut()) {
+            identity
+                .entry("tenantId")
+                .or_insert_with(|| "00000000-0000-4000-8000-000000000000".into());
+            identity
+                .entry("identityProvider")
+                .or_insert_with(|| "AAD".into());
+        }
+    }
+}
+
+/// A roster participant whose info names a derived type the v1.0 metadata
+/// does not have, and whose user identity names the derived type v1.0 has.
+pub(super) fn derived_roster_types(participant: &mut Value) {
+    let Some(info) = participant.get_mut("info").and_then(Value::as_object_mut) else {
+        return;
+    };
+    info.insert(
+        "@odata.type".into(),
+        "#microsoft.graph.teamsParticipantInfo".into(),
+    );
+    let identities = info.get_mut("identity").and_then(Value::as_object_mut);
+    let user = identities.and_then(|i| i.get_mut("user")?.as_object_mut());
+    if let Some(user) = user {
+        user.insert(
+            "@odata.type".into(),
+            "#microsoft.graph.communicationsUserIdentity".into(),
+        );
+    }
+}
