@@ -30,6 +30,7 @@ mod seam;
 mod sent;
 mod server;
 mod state;
+mod timing;
 mod validate;
 mod variants;
 

@@ -13,10 +13,12 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{header, HeaderValue};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::seam::Seam;
 use crate::sent::Batch;
+use crate::timing::Timing;
 
 /// Pause before trying a failed POST again; short, since the deadline and the
 /// retry count already bound the time a notification can take.
@@ -33,10 +35,11 @@ pub(crate) struct Delivery {
     seam: Arc<Seam>,
     /// Most items one POST carries; more wait for the next POST.
     batch_items: usize,
+    timing: Arc<Timing>,
 }
 
 impl Delivery {
-    pub(crate) fn new(config: &Config, seam: Arc<Seam>) -> Delivery {
+    pub(crate) fn new(config: &Config, seam: Arc<Seam>, timing: Arc<Timing>) -> Delivery {
         Delivery {
             // Without TLS nor a system proxy the builder has nothing that can
             // fail; the default client is the same one in any case.
@@ -46,6 +49,7 @@ impl Delivery {
             log: config.log_requests,
             batch_items: seam.rules().items_per_post.max(1),
             seam,
+            timing,
         }
     }
 }
@@ -55,13 +59,15 @@ impl Delivery {
 #[derive(Debug)]
 pub(crate) struct Notifier {
     /// Serialized `commsNotification` items, those raised together in one
-    /// message (so the delivery task never sees half of them).
-    queue: mpsc::UnboundedSender<Vec<String>>,
+    /// message (so the delivery task never sees half of them), with when
+    /// they are due to leave.
+    queue: mpsc::UnboundedSender<(Instant, Vec<String>)>,
     backlog: Arc<AtomicUsize>,
     /// The last `sequenceNumber` given to an item of this call, when items
     /// are numbered.
     sequence: AtomicU64,
     seam: Arc<Seam>,
+    timing: Arc<Timing>,
 }
 
 impl Notifier {
@@ -70,6 +76,7 @@ impl Notifier {
         let (queue, pending) = mpsc::unbounded_channel();
         let backlog = Arc::new(AtomicUsize::new(0));
         let seam = Arc::clone(&delivery.seam);
+        let timing = Arc::clone(&delivery.timing);
         tokio::spawn(deliver_queue(
             delivery,
             callback_uri,
@@ -81,6 +88,7 @@ impl Notifier {
             backlog,
             sequence: AtomicU64::new(0),
             seam,
+            timing,
         }
     }
 
@@ -99,7 +107,8 @@ impl Notifier {
         }
         let count = items.len();
         self.backlog.fetch_add(count, Ordering::Relaxed);
-        if self.queue.send(items).is_err() {
+        let due = Instant::now() + self.timing.notification();
+        if self.queue.send((due, items)).is_err() {
             // The task is gone only when the runtime shuts down.
             self.backlog.fetch_sub(count, Ordering::Relaxed);
         }
@@ -114,16 +123,24 @@ impl Notifier {
 async fn deliver_queue(
     delivery: Arc<Delivery>,
     callback_uri: String,
-    mut pending: mpsc::UnboundedReceiver<Vec<String>>,
+    mut pending: mpsc::UnboundedReceiver<(Instant, Vec<String>)>,
     backlog: Arc<AtomicUsize>,
 ) {
     let batch_items = delivery.batch_items;
+    let waits = delivery.timing.delays_notifications();
     let mut raised = Vec::with_capacity(batch_items);
     // Parsed once, not once per POST; a URL that does not parse is left to
     // reqwest, which reports it on each attempt.
     let url = reqwest::Url::parse(&callback_uri).ok();
     while pending.recv_many(&mut raised, batch_items).await > 0 {
-        let items: Vec<String> = raised.drain(..).flatten().collect();
+        // What was raised together leaves together, once the last of it is
+        // due; a call's notifications keep their order.
+        if waits {
+            if let Some(due) = raised.iter().map(|(due, _)| *due).max() {
+                tokio::time::sleep_until(due).await;
+            }
+        }
+        let items: Vec<String> = raised.drain(..).flat_map(|(_, items)| items).collect();
         for batch in items.chunks(batch_items) {
             let body = delivery.seam.post_body(batch);
             deliver(&delivery, &callback_uri, url.as_ref(), Bytes::from(body)).await;

@@ -29,6 +29,7 @@ use crate::validate;
 struct App {
     config: Config,
     rules: Rules,
+    timing: Arc<crate::timing::Timing>,
     seam: Arc<Seam>,
     ids: Arc<Ids>,
     registry: Mutex<Registry>,
@@ -97,7 +98,12 @@ pub(crate) fn router_and_calls(config: Config) -> (Router, LiveCalls) {
     let seam = Arc::new(Seam::new(&config));
     let rules = seam.rules();
     let ids = Arc::new(Ids::new(rules.decide(Decision::NumberIds)));
-    let delivery = Arc::new(Delivery::new(&config, Arc::clone(&seam)));
+    let timing = Arc::new(crate::timing::Timing::new(&config));
+    let delivery = Arc::new(Delivery::new(
+        &config,
+        Arc::clone(&seam),
+        Arc::clone(&timing),
+    ));
     let registry = Registry::new(
         delivery,
         rules,
@@ -107,6 +113,7 @@ pub(crate) fn router_and_calls(config: Config) -> (Router, LiveCalls) {
     let app = Arc::new(App {
         config,
         rules,
+        timing,
         seam,
         ids,
         registry: Mutex::new(registry),
@@ -176,7 +183,7 @@ async fn each_request(State(app): State<Arc<App>>, request: Request, next: Next)
         }
     };
     let response = app.seam.answer(response, ids);
-    let delay = app.rules.answer_delay;
+    let delay = app.rules.answer_delay + app.timing.answer();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }

@@ -14,7 +14,11 @@ use crate::validate::NewCall;
 fn registry(limits: Limits) -> Registry {
     let config = Config::default();
     let seam = Arc::new(Seam::new(&config));
-    let delivery = Arc::new(Delivery::new(&config, Arc::clone(&seam)));
+    let delivery = Arc::new(Delivery::new(
+        &config,
+        Arc::clone(&seam),
+        Arc::new(crate::timing::Timing::new(&config)),
+    ));
     let ids = Arc::new(Ids::new(false));
     Registry {
         limits,
