@@ -56,6 +56,17 @@ pub struct Config {
     pub notify_retries: u32,
     /// How long an invite stays `running` before it completes.
     pub operation_delay: Duration,
+    /// How long every answer is held before it leaves (Graph answers in a
+    /// few hundred milliseconds).
+    pub answer_latency: Duration,
+    /// How long a notification follows the event it announces (Graph's come
+    /// about a second later).
+    pub notification_delay: Duration,
+    /// Up to this much more, drawn at random, on each answer and each
+    /// notification.
+    pub timing_jitter: Duration,
+    /// The seed of that jitter: the same seed, the same delays.
+    pub timing_seed: u64,
     /// Print one line per request (and per failed notification) to stderr.
     pub log_requests: bool,
 }
@@ -83,6 +94,10 @@ impl Default for Config {
             notify_timeout: Duration::from_secs(5),
             notify_retries: 2,
             operation_delay: Duration::ZERO,
+            answer_latency: Duration::ZERO,
+            notification_delay: Duration::ZERO,
+            timing_jitter: Duration::ZERO,
+            timing_seed: 0,
             log_requests: false,
         }
     }

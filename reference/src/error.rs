@@ -3,30 +3,20 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::body::Body;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value};
-
-use crate::faults::{Fault, FaultSet};
-use crate::resources::EXTRA_MEMBER;
-use crate::routes::json_content_type;
-use crate::variants::{Variant, VariantSet};
-
-/// `Retry-After` of every `429`: what is over the limit (live calls, queued
-/// notifications) frees up as soon as the client deletes a call or the
-/// callback catches up, so a short wait is the right advice.
-const RETRY_AFTER_SECONDS: &str = "1";
 
 /// Why a request is refused. Handlers return it; the request middleware turns
-/// it into the final body, because only the middleware knows the request id,
-/// the caller's `client-request-id` and which error-format faults are active.
+/// it into the final body (`crate::sent::Answer::refusal`), because only the
+/// middleware knows the request id and the caller's `client-request-id`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum ApiError {
     #[error("Access token is empty or missing: send 'Authorization: Bearer <token>'.")]
     Unauthorized,
     #[error("{0}")]
     BadRequest(String),
+    #[error("The request body is not valid JSON: {0}.")]
+    MalformedJson(String),
     #[error("{0}")]
     NotFound(String),
     #[error("The request method is not supported for this resource.")]
@@ -50,7 +40,7 @@ impl ApiError {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -65,7 +55,7 @@ impl ApiError {
     pub(crate) fn code(&self) -> &'static str {
         match self {
             ApiError::Unauthorized => "InvalidAuthenticationToken",
-            ApiError::BadRequest(_) => "BadRequest",
+            ApiError::BadRequest(_) | ApiError::MalformedJson(_) => "BadRequest",
             ApiError::NotFound(_) => "itemNotFound",
             ApiError::MethodNotAllowed => "MethodNotAllowed",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
@@ -98,85 +88,6 @@ impl IntoResponse for ApiError {
         response.extensions_mut().insert(self);
         response
     }
-}
-
-/// What an error body says about the request it answers.
-#[derive(Debug, Clone)]
-pub(crate) struct RequestIds {
-    pub(crate) request_id: String,
-    pub(crate) client_request_id: Option<String>,
-}
-
-/// Gives `response` the body of `error`, keeping its other headers (such as
-/// the `Allow` of a 405).
-pub(crate) fn render(
-    mut response: Response,
-    error: &ApiError,
-    ids: &RequestIds,
-    faults: FaultSet,
-    variants: VariantSet,
-) -> Response {
-    *response.status_mut() = error.status();
-    let (body, content_type) = if faults.has(Fault::NonGraphErrors) {
-        (
-            json!({ "message": error.to_string() }),
-            HeaderValue::from_static("text/plain"),
-        )
-    } else {
-        (
-            graph_error_body(error, ids, faults, variants),
-            json_content_type(variants),
-        )
-    };
-    let headers = response.headers_mut();
-    headers.remove(header::CONTENT_LENGTH);
-    headers.insert(header::CONTENT_TYPE, content_type);
-    if error.status() == StatusCode::TOO_MANY_REQUESTS {
-        // Graph's throttling answers say when to come back, and clients
-        // (the conformance suite among them) wait that long before retrying.
-        headers.insert(
-            header::RETRY_AFTER,
-            HeaderValue::from_static(RETRY_AFTER_SECONDS),
-        );
-    }
-    if matches!(error, ApiError::RequestTimeout(_)) {
-        // The rest of the body may still come; the connection cannot be
-        // reused for another request.
-        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    *response.body_mut() = Body::from(body.to_string());
-    response
-}
-
-fn graph_error_body(
-    error: &ApiError,
-    ids: &RequestIds,
-    faults: FaultSet,
-    variants: VariantSet,
-) -> Value {
-    let extra = variants.has(Variant::ExtraMembers);
-    let mut main = Map::new();
-    main.insert("code".into(), error.code().into());
-    main.insert("message".into(), error.to_string().into());
-    if extra {
-        // Declared by Graph's error schema, and seldom sent.
-        main.insert("target".into(), Value::Null);
-        main.insert("details".into(), Value::Array(Vec::new()));
-    }
-    if !faults.has(Fault::ErrorWithoutInnerError) && !variants.has(Variant::ErrorsWithoutInnerError)
-    {
-        let mut inner = Map::new();
-        inner.insert("request-id".into(), ids.request_id.clone().into());
-        inner.insert("date".into(), graph_date(SystemTime::now()).into());
-        if let Some(client_request_id) = &ids.client_request_id {
-            inner.insert("client-request-id".into(), client_request_id.clone().into());
-        }
-        if extra {
-            inner.insert(EXTRA_MEMBER.into(), "x".into());
-        }
-        main.insert("innerError".into(), Value::Object(inner));
-    }
-    json!({ "error": main })
 }
 
 /// UTC time as Graph writes `innerError.date`: seconds, and no zone suffix.

@@ -26,8 +26,11 @@ mod mutation;
 mod notify;
 mod resources;
 mod routes;
+mod seam;
+mod sent;
 mod server;
 mod state;
+mod timing;
 mod validate;
 mod variants;
 

@@ -37,6 +37,25 @@ struct Cli {
     /// How long an invite stays running before it completes.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     operation_delay_ms: u64,
+
+    /// Milliseconds every answer is held before it leaves (Graph's are a few
+    /// hundred): for trying a client against a slow service.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    latency_ms: u64,
+
+    /// Milliseconds a notification follows the event it announces (Graph's
+    /// come about a second later).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    notification_delay_ms: u64,
+
+    /// Up to this many milliseconds more, at random, on each answer and
+    /// each notification.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    jitter_ms: u64,
+
+    /// The seed of that jitter (the same seed, the same delays).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    timing_seed: u64,
     /// Deadline of one notification POST to a callback.
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     notify_timeout_ms: u64,
@@ -141,6 +160,10 @@ async fn main() -> ExitCode {
         notify_timeout: Duration::from_millis(cli.notify_timeout_ms),
         notify_retries: cli.notify_retries,
         operation_delay: Duration::from_millis(cli.operation_delay_ms),
+        answer_latency: Duration::from_millis(cli.latency_ms),
+        notification_delay: Duration::from_millis(cli.notification_delay_ms),
+        timing_jitter: Duration::from_millis(cli.jitter_ms),
+        timing_seed: cli.timing_seed,
         log_requests: !cli.quiet,
     };
     if let Some((a, b)) = config.conflicting_variants() {

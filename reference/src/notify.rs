@@ -2,8 +2,9 @@
 //! per call, so a call's notifications arrive in the order they were raised
 //! and a slow callback only ever delays its own call. Notifications raised
 //! together (an operation's end and the roster it changed) leave in one POST,
-//! as items of one `commsNotifications.value`, as Graph batches them (one
-//! item per POST under `separate-posts`).
+//! as items of one `commsNotifications.value`, as Graph batches them. What
+//! leaves is shaped by the seam: a batch as it is queued, a POST's body as
+//! it is sent.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -12,18 +13,16 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{header, HeaderValue};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::faults::{Fault, FaultSet};
-use crate::mutation::{Document, Mutating};
-use crate::variants::{Variant, VariantSet};
+use crate::seam::Seam;
+use crate::sent::Batch;
+use crate::timing::Timing;
 
 /// Pause before trying a failed POST again; short, since the deadline and the
 /// retry count already bound the time a notification can take.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
-
-/// Most items one POST carries; more wait for the next POST.
-const BATCH_ITEMS: usize = 16;
 
 /// What every delivery task shares: one HTTP client (so connections to a
 /// callback are reused) and the delivery settings.
@@ -33,20 +32,14 @@ pub(crate) struct Delivery {
     timeout: Duration,
     retries: u32,
     log: bool,
-    faults: FaultSet,
-    variants: VariantSet,
-    mutating: Mutating,
-    /// Most items one POST carries.
+    seam: Arc<Seam>,
+    /// Most items one POST carries; more wait for the next POST.
     batch_items: usize,
+    timing: Arc<Timing>,
 }
 
 impl Delivery {
-    pub(crate) fn new(
-        config: &Config,
-        faults: FaultSet,
-        variants: VariantSet,
-        mutating: Mutating,
-    ) -> Delivery {
+    pub(crate) fn new(config: &Config, seam: Arc<Seam>, timing: Arc<Timing>) -> Delivery {
         Delivery {
             // Without TLS nor a system proxy the builder has nothing that can
             // fail; the default client is the same one in any case.
@@ -54,14 +47,9 @@ impl Delivery {
             timeout: config.notify_timeout,
             retries: config.notify_retries,
             log: config.log_requests,
-            faults,
-            variants,
-            mutating,
-            batch_items: if variants.has(Variant::SeparatePosts) {
-                1
-            } else {
-                BATCH_ITEMS
-            },
+            batch_items: seam.rules().items_per_post.max(1),
+            seam,
+            timing,
         }
     }
 }
@@ -71,12 +59,15 @@ impl Delivery {
 #[derive(Debug)]
 pub(crate) struct Notifier {
     /// Serialized `commsNotification` items, those raised together in one
-    /// message (so the delivery task never sees half of them).
-    queue: mpsc::UnboundedSender<Vec<String>>,
+    /// message (so the delivery task never sees half of them), with when
+    /// they are due to leave.
+    queue: mpsc::UnboundedSender<(Instant, Vec<String>)>,
     backlog: Arc<AtomicUsize>,
-    /// Under `extra-members`, the last `sequenceNumber` given to an item of
-    /// this call; `None` otherwise.
-    sequence: Option<AtomicU64>,
+    /// The last `sequenceNumber` given to an item of this call, when items
+    /// are numbered.
+    sequence: AtomicU64,
+    seam: Arc<Seam>,
+    timing: Arc<Timing>,
 }
 
 impl Notifier {
@@ -84,10 +75,8 @@ impl Notifier {
     pub(crate) fn spawn(delivery: Arc<Delivery>, callback_uri: String) -> Notifier {
         let (queue, pending) = mpsc::unbounded_channel();
         let backlog = Arc::new(AtomicUsize::new(0));
-        let sequence = delivery
-            .variants
-            .has(Variant::ExtraMembers)
-            .then(|| AtomicU64::new(0));
+        let seam = Arc::clone(&delivery.seam);
+        let timing = Arc::clone(&delivery.timing);
         tokio::spawn(deliver_queue(
             delivery,
             callback_uri,
@@ -97,31 +86,29 @@ impl Notifier {
         Notifier {
             queue,
             backlog,
-            sequence,
+            sequence: AtomicU64::new(0),
+            seam,
+            timing,
         }
     }
 
-    /// Queues one `commsNotification` item given as JSON text; it never waits.
-    pub(crate) fn send(&self, item: String) {
-        self.send_together(vec![item]);
+    /// Queues notifications raised together, as the seam shapes them: they
+    /// leave in one POST (or in as few as the batch size allows). It never
+    /// waits. Returns whether they announce an operation's end.
+    pub(crate) fn send(&self, batch: Batch<'_>) -> bool {
+        let (items, ends) = self.seam.notifications(batch, &self.sequence);
+        self.queue_items(items);
+        ends
     }
 
-    /// Queues items raised together: they leave in one POST (or in as few
-    /// as the batch size allows). It never waits.
-    pub(crate) fn send_together(&self, items: Vec<String>) {
+    fn queue_items(&self, items: Vec<String>) {
         if items.is_empty() {
             return;
         }
-        let items: Vec<String> = match &self.sequence {
-            None => items,
-            Some(sequence) => items
-                .into_iter()
-                .map(|item| numbered(item, sequence))
-                .collect(),
-        };
         let count = items.len();
         self.backlog.fetch_add(count, Ordering::Relaxed);
-        if self.queue.send(items).is_err() {
+        let due = Instant::now() + self.timing.notification();
+        if self.queue.send((due, items)).is_err() {
             // The task is gone only when the runtime shuts down.
             self.backlog.fetch_sub(count, Ordering::Relaxed);
         }
@@ -133,65 +120,32 @@ impl Notifier {
     }
 }
 
-/// `item` (a JSON object's text) with a `sequenceNumber` member first: an
-/// extra member of the open commsNotification.
-fn numbered(item: String, sequence: &AtomicU64) -> String {
-    let Some(members) = item.strip_prefix('{') else {
-        return item;
-    };
-    let number = sequence.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-    let mut numbered = format!(r#"{{"sequenceNumber":{number}"#);
-    if !members.trim_start().starts_with('}') {
-        numbered.push(',');
-    }
-    numbered.push_str(members);
-    numbered
-}
-
 async fn deliver_queue(
     delivery: Arc<Delivery>,
     callback_uri: String,
-    mut pending: mpsc::UnboundedReceiver<Vec<String>>,
+    mut pending: mpsc::UnboundedReceiver<(Instant, Vec<String>)>,
     backlog: Arc<AtomicUsize>,
 ) {
     let batch_items = delivery.batch_items;
+    let waits = delivery.timing.delays_notifications();
     let mut raised = Vec::with_capacity(batch_items);
     // Parsed once, not once per POST; a URL that does not parse is left to
     // reqwest, which reports it on each attempt.
     let url = reqwest::Url::parse(&callback_uri).ok();
     while pending.recv_many(&mut raised, batch_items).await > 0 {
-        let items: Vec<String> = raised.drain(..).flatten().collect();
+        // What was raised together leaves together, once the last of it is
+        // due; a call's notifications keep their order.
+        if waits {
+            if let Some(due) = raised.iter().map(|(due, _)| *due).max() {
+                tokio::time::sleep_until(due).await;
+            }
+        }
+        let items: Vec<String> = raised.drain(..).flat_map(|(_, items)| items).collect();
         for batch in items.chunks(batch_items) {
-            let body = commsnotifications(batch, &delivery);
+            let body = delivery.seam.post_body(batch);
             deliver(&delivery, &callback_uri, url.as_ref(), Bytes::from(body)).await;
             backlog.fetch_sub(batch.len(), Ordering::Relaxed);
         }
-    }
-}
-
-/// One `commsNotifications` body holding `items`, in order. The type is
-/// closed: no variant adds members to it.
-fn commsnotifications(items: &[String], delivery: &Delivery) -> String {
-    let (faults, variants) = (delivery.faults, delivery.variants);
-    let mut body = String::from(if variants.has(Variant::NoOdataType) {
-        r#"{"value":["#
-    } else {
-        r##"{"@odata.type":"#microsoft.graph.commsNotifications","value":["##
-    });
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str(item);
-    }
-    body.push_str("]}");
-    if let Some(mutation) = delivery.mutating.on(Document::Envelope) {
-        body = mutation.apply_to_text(body);
-    }
-    if faults.has(Fault::NotificationNotJson) {
-        format!("commsNotifications <{body}>")
-    } else {
-        body
     }
 }
 
@@ -261,21 +215,4 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         cause = inner.source();
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbered_items_stay_json_objects() {
-        let sequence = AtomicU64::new(0);
-        let first = numbered(r#"{"changeType":"updated"}"#.to_owned(), &sequence);
-        assert_eq!(first, r#"{"sequenceNumber":1,"changeType":"updated"}"#);
-        assert_eq!(
-            numbered("{}".to_owned(), &sequence),
-            r#"{"sequenceNumber":2}"#
-        );
-        assert_eq!(numbered("[]".to_owned(), &sequence), "[]");
-    }
 }

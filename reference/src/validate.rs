@@ -10,20 +10,11 @@ use serde_json::{Map, Value};
 use tokio::time::{Duration, Instant};
 
 use crate::error::ApiError;
-use crate::faults::{Fault, FaultSet};
-use crate::variants::{Variant, VariantSet};
+use crate::seam::{Decision, Rules};
 
-/// Longest `clientContext`, in UTF-16 code units as Graph's .NET services
-/// count string length.
-const MAX_CLIENT_CONTEXT: usize = 256;
 /// Most bytes of a refused body read only to keep the connection usable;
 /// past it, the connection is closed instead.
 const DISCARD_LIMIT: usize = 16 * 1024 * 1024;
-/// Most participants one invite may add to a group call.
-const MAX_GROUP_INVITEES: usize = 5;
-/// The same under `six-participants-accepted`.
-const MAX_GROUP_INVITEES_LENIENT: usize = 20;
-
 const MODALITIES: &[&str] = &["audio", "video", "videoBasedScreenSharing", "data"];
 
 /// The members an identitySet (or communicationsIdentitySet) declares; each
@@ -50,14 +41,7 @@ pub(crate) enum CallKind {
 
 /// `415` unless the body is declared as JSON (parameters such as a charset
 /// are allowed).
-pub(crate) fn check_content_type(
-    headers: &HeaderMap,
-    faults: FaultSet,
-    variants: VariantSet,
-) -> Result<(), ApiError> {
-    if faults.has(Fault::WrongContentTypeAccepted) || variants.has(Variant::LenientContentType) {
-        return Ok(());
-    }
+pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let declared = headers
         .get(header::CONTENT_TYPE)
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
@@ -140,18 +124,13 @@ async fn discard_until(mut body: Body, deadline: Instant) {
 }
 
 /// Parses a body that must be a JSON object.
-pub(crate) fn parse_object(bytes: &[u8], faults: FaultSet) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(object)) => Ok(object),
         Ok(_) => Err(ApiError::BadRequest(
             "The request body must be a JSON object.".into(),
         )),
-        Err(error) if faults.has(Fault::MalformedJson500) => Err(ApiError::Injected(format!(
-            "Unhandled exception while reading the body: {error}"
-        ))),
-        Err(error) => Err(ApiError::BadRequest(format!(
-            "The request body is not valid JSON: {error}."
-        ))),
+        Err(error) => Err(ApiError::MalformedJson(error.to_string())),
     }
 }
 
@@ -165,17 +144,22 @@ pub(crate) struct Invite {
 
 /// Checks an invite body against the documented types and limits that do not
 /// depend on the call.
-pub(crate) fn invite(body: &Map<String, Value>, faults: FaultSet) -> Result<Invite, ApiError> {
+pub(crate) fn invite(body: &Map<String, Value>, rules: &Rules) -> Result<Invite, ApiError> {
+    let nobody = Vec::new();
     let participants = match body.get("participants") {
         Some(Value::Array(items)) => items,
+        None if rules.decide(Decision::ReadUnparseableAsEmpty) => &nobody,
         None | Some(Value::Null) => return Err(bad("participants is required.")),
         Some(_) => return Err(bad("participants must be an array.")),
     };
-    if participants.is_empty() && !faults.has(Fault::EmptyParticipantsAccepted) {
+    if participants.is_empty()
+        && !rules.decide(Decision::AcceptEmptyParticipants)
+        && !rules.decide(Decision::ReadUnparseableAsEmpty)
+    {
         return Err(bad("participants must name at least one participant."));
     }
     for (index, participant) in participants.iter().enumerate() {
-        invitation_participant(&format!("participants[{index}]"), participant, faults)
+        invitation_participant(&format!("participants[{index}]"), participant, rules)
             .map_err(ApiError::BadRequest)?;
     }
     let client_context = match body.get("clientContext") {
@@ -185,9 +169,10 @@ pub(crate) fn invite(body: &Map<String, Value>, faults: FaultSet) -> Result<Invi
     };
     if let Some(text) = &client_context {
         let length = text.encode_utf16().count();
-        if length > MAX_CLIENT_CONTEXT && !faults.has(Fault::LongClientContextAccepted) {
+        if length > rules.client_context {
             return Err(ApiError::BadRequest(format!(
-                "clientContext is {length} characters long; the limit is {MAX_CLIENT_CONTEXT}."
+                "clientContext is {length} characters long; the limit is {}.",
+                rules.client_context
             )));
         }
     }
@@ -198,26 +183,15 @@ pub(crate) fn invite(body: &Map<String, Value>, faults: FaultSet) -> Result<Invi
 }
 
 /// How many participants one invite may carry into a call of `kind`.
-pub(crate) fn invitee_count(
-    kind: CallKind,
-    count: usize,
-    faults: FaultSet,
-    variants: VariantSet,
-) -> Result<(), ApiError> {
-    let most = if variants.has(Variant::SixParticipantsAccepted) {
-        MAX_GROUP_INVITEES_LENIENT
-    } else {
-        MAX_GROUP_INVITEES
-    };
+pub(crate) fn invitee_count(kind: CallKind, count: usize, rules: &Rules) -> Result<(), ApiError> {
     match kind {
-        CallKind::PeerToPeer if count > 1 && !faults.has(Fault::MultiP2pAccepted) => Err(bad(
+        CallKind::PeerToPeer if count > rules.p2p_invitees => Err(bad(
             "Inviting several participants in one request is only supported for group calls.",
         )),
-        CallKind::Group if count > most && !faults.has(Fault::GroupOverFiveAccepted) => {
-            Err(ApiError::BadRequest(format!(
-                "At most {most} participants can be invited in one request; got {count}."
-            )))
-        }
+        CallKind::Group if count > rules.group_invitees => Err(ApiError::BadRequest(format!(
+            "At most {} participants can be invited in one request; got {count}.",
+            rules.group_invitees
+        ))),
         _ => Ok(()),
     }
 }
@@ -231,7 +205,7 @@ pub(crate) struct NewCall {
 }
 
 /// Checks a create-call body against what Graph requires of it.
-pub(crate) fn new_call(body: &Map<String, Value>, faults: FaultSet) -> Result<NewCall, ApiError> {
+pub(crate) fn new_call(body: &Map<String, Value>, rules: &Rules) -> Result<NewCall, ApiError> {
     let callback_uri = match body.get("callbackUri") {
         Some(Value::String(uri)) if is_http_url(uri) => uri.clone(),
         Some(Value::String(_)) => return Err(bad("callbackUri must be an absolute http(s) URL.")),
@@ -290,7 +264,7 @@ pub(crate) fn new_call(body: &Map<String, Value>, faults: FaultSet) -> Result<Ne
         Some(_) => return Err(bad("targets must be an array.")),
     };
     for (index, target) in targets.iter().enumerate() {
-        invitation_participant(&format!("targets[{index}]"), target, faults)
+        invitation_participant(&format!("targets[{index}]"), target, rules)
             .map_err(ApiError::BadRequest)?;
     }
     let joins_meeting = body.get("meetingInfo").is_some_and(Value::is_object);
@@ -311,37 +285,13 @@ pub(crate) fn new_call(body: &Map<String, Value>, faults: FaultSet) -> Result<Ne
     })
 }
 
-/// Whether any string in `members` (names included) is not ASCII.
-pub(crate) fn members_have_non_ascii(members: &Map<String, Value>) -> bool {
-    members
-        .iter()
-        .any(|(name, value)| !name.is_ascii() || has_non_ascii(value))
-}
-
-fn has_non_ascii(value: &Value) -> bool {
-    match value {
-        Value::String(text) => !text.is_ascii(),
-        Value::Array(items) => items.iter().any(has_non_ascii),
-        Value::Object(members) => members_have_non_ascii(members),
-        Value::Null | Value::Bool(_) | Value::Number(_) => false,
-    }
-}
-
-/// Whether a participant's identity holds a `phone` identity.
-pub(crate) fn has_phone(participant: &Value) -> bool {
-    participant
-        .get("identity")
-        .and_then(|identity| identity.get("phone"))
-        .is_some_and(Value::is_object)
-}
-
 fn is_http_url(text: &str) -> bool {
     reqwest::Url::parse(text).is_ok_and(|url| {
         matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty())
     })
 }
 
-fn invitation_participant(path: &str, value: &Value, faults: FaultSet) -> Result<(), String> {
+fn invitation_participant(path: &str, value: &Value, rules: &Rules) -> Result<(), String> {
     let Value::Object(info) = value else {
         return Err(format!(
             "{path} must be an invitationParticipantInfo object."
@@ -353,7 +303,7 @@ fn invitation_participant(path: &str, value: &Value, faults: FaultSet) -> Result
     for member in ["hidden", "removeFromDefaultAudioRoutingGroup"] {
         optional(path, info, member, "a boolean", Value::is_boolean)?;
     }
-    let allow_empty = faults.has(Fault::MissingIdentityAccepted);
+    let allow_empty = rules.decide(Decision::AcceptEmptyIdentity);
     match info.get("identity") {
         Some(Value::Object(identity)) => {
             identity_set(&format!("{path}.identity"), identity, allow_empty)
@@ -415,10 +365,11 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::config::Config;
 
     fn invite_of(body: Value) -> Result<Invite, ApiError> {
         match body {
-            Value::Object(object) => invite(&object, FaultSet::default()),
+            Value::Object(object) => invite(&object, &Rules::new(&Config::default())),
             _ => Err(bad("not an object")),
         }
     }

@@ -127,6 +127,19 @@ effect_tests! {
         let reply = h.invite(&call_id, &invite_body(&[], CONTEXT)).await;
         assert_eq!(reply.status, if broken { 200 } else { 400 });
     };
+    unparseable_body_accepted: UnparseableBodyAccepted => async |h, broken| {
+        let (call_id, _inbox) = h.live_call(GROUP).await;
+        for body in [b"{".to_vec(), b"[1]".to_vec(), b"{}".to_vec()] {
+            let reply = h.request("POST", &invite_path(&call_id), Some(body), &[]).await;
+            if broken {
+                assert_eq!(reply.status, 200, "{}", reply.text());
+                assert_eq!(reply.json()["participants"], json!([]));
+            } else {
+                reply.assert_graph_error(400, "BadRequest");
+            }
+        }
+        assert_eq!(h.invite(&call_id, &one_user()).await.status, 200);
+    };
     missing_identity_accepted: MissingIdentityAccepted => async |h, broken| {
         let (call_id, _inbox) = h.live_call(GROUP).await;
         for participant in [json!({}), json!({"identity": {}}), json!({"identity": null})] {

@@ -241,6 +241,46 @@ effect_tests! {
         let got = h.get(&op_path(&call_id, &op_id(&reply))).await.json();
         assert_eq!(got["status"], if on { "Completed" } else { "completed" });
     };
+    graph_extra_members: GraphExtraMembers => async |h, on| {
+        let (call_id, reply, mut inbox) = invite_accepted(h).await;
+        let notes = until_settled(&mut inbox, &reply, &["invitee"]).await;
+        let roster = rosters(&notes)[0].data();
+        let participant = roster
+            .as_array()
+            .and_then(|list| list.first())
+            .expect("a roster lists a participant")
+            .clone();
+        assert_eq!(participant["isIdentityAnonymized"] == false, on, "{participant}");
+        assert_eq!(participant["meetingRole"] == "attendee", on);
+        assert_eq!(participant["publishedStates"].is_array(), on);
+        assert_eq!(participant["replacementLink"].is_string(), on);
+        assert_eq!(participant["info"]["endpointId"].is_string(), on);
+        assert_eq!(participant["info"]["clientVersion"].is_string(), on);
+        let listed = h.roster(&call_id).await;
+        assert_eq!(listed.iter().all(|p| p["meetingRole"] == "attendee"), on);
+        let call = h.get(&format!("/communications/calls/{call_id}")).await.json();
+        assert_eq!(call["meetingCapability"].is_object(), on, "{call}");
+    };
+    future_derived_types: FutureDerivedTypes => async |h, on| {
+        let (call_id, reply, mut inbox) = invite_accepted(h).await;
+        let notes = until_settled(&mut inbox, &reply, &["invitee"]).await;
+        let roster = rosters(&notes)[0].data();
+        let info = &roster[0]["info"];
+        assert_eq!(
+            info["@odata.type"] == "#microsoft.graph.teamsParticipantInfo",
+            on,
+            "{info}"
+        );
+        let listed = h.roster(&call_id).await;
+        let user = listed
+            .iter()
+            .find_map(|p| p["info"]["identity"]["user"].as_object().cloned())
+            .expect("a user in the roster");
+        assert_eq!(
+            user["@odata.type"] == "#microsoft.graph.communicationsUserIdentity",
+            on
+        );
+    };
     no_odata_type: NoOdataType => async |h, on| {
         let bodies = everything_sent(h).await;
         assert!(has_member(&bodies[0], "error"));

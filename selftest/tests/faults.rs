@@ -28,6 +28,7 @@ const ACCEPT_THE_IMPOSSIBLE: &[&str] = &[
     "missing-identity-accepted",
     "no-auth-accepted",
     "empty-participants-accepted",
+    "unparseable-body-accepted",
 ];
 /// A fault that withholds a notification costs this much per wait.
 const SHORT_DEADLINE: &str = "1000";
