@@ -1,6 +1,9 @@
-//! Call fixtures: the calls a case needs, created on the target with Graph's
-//! create-call body and awaited until `established`, or taken from the
-//! options (`--group-call-id`, `--p2p-call-id`) on targets that cannot create calls.
+//! Call fixtures: how the suite makes the calls a case needs (created on the
+//! target with Graph's create-call body and awaited until `established`, or
+//! taken from the options, `--group-call-id`, `--p2p-call-id`, on targets
+//! that cannot create calls) and how it ends one. The harness owns the rest
+//! of their lives: registering, sharing between generated inputs, ending,
+//! retrying, reporting what could not be ended.
 
 use std::sync::Arc;
 use std::time::Instant;
