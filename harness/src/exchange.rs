@@ -210,6 +210,11 @@ impl Http {
     }
 
     pub async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        // A thread's pooled connections are driven only while it blocks on a
+        // send: one yield lets the I/O driver run first, so a connection the
+        // target closed since the last send is seen closed before the pool
+        // hands it out (a POST on it would fail, and is never sent twice).
+        tokio::task::yield_now().await;
         let mut retried_after = Vec::new();
         let mut budget = self.limits.retry_budget_secs;
         loop {
