@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use crate::notifications::{call_items, change_type, refs, roster_items, wait, wait_since};
 use crate::options::CallOptions;
+use crate::tenant::{identity_set, CallDetails};
 
 /// Declares the fixture kinds once: the enum, and the kinds the contract
 /// describes to the harness (which writes them into the case schema).
@@ -63,11 +64,6 @@ kinds! {
     MoveSource => "move_source", shared by 1: "A group call holding one invited user, ready to be moved.";
 }
 
-const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-const BOT_APP: &str = "2891555a-92ff-42e6-80fa-6e1300c6b5c6";
-/// The user a `move_source` call holds, ready to be moved.
-pub const MOVED_USER: &str = "682b6c37-0729-4fab-ace6-d730d5d9137e";
-
 /// A fixture of the kind named `name`: a call created (and awaited), one
 /// the user lent, or an id no call has.
 pub fn prepare(cx: &Context<'_>, opts: &CallOptions, name: &str) -> Result<Fixture, FixtureError> {
@@ -91,11 +87,8 @@ pub fn prepare(cx: &Context<'_>, opts: &CallOptions, name: &str) -> Result<Fixtu
 /// never one the user lent: for trials that end or move from their calls.
 /// The caller has made sure that the target may be asked to create calls.
 pub fn create_owned(cx: &Context<'_>, group: bool) -> Result<Fixture, FixtureError> {
-    if group {
-        create(cx, "group", &group_body)
-    } else {
-        create(cx, "p2p", &p2p_body)
-    }
+    let kind = if group { "group" } else { "p2p" };
+    create(cx, kind, &body_of(cx, kind, group)?)
 }
 
 /// The id of the call the user lent for `kind`, if any.
@@ -146,10 +139,10 @@ fn prepare_fresh(
         });
     }
     match kind {
-        Kind::Group => create(cx, name, &group_body),
-        Kind::P2p | Kind::DisposableP2p => create(cx, name, &p2p_body),
+        Kind::Group => create(cx, name, &body_of(cx, name, true)?),
+        Kind::P2p | Kind::DisposableP2p => create(cx, name, &body_of(cx, name, false)?),
         Kind::EndedGroup => {
-            let mut fixture = create(cx, name, &group_body)?;
+            let mut fixture = create(cx, name, &body_of(cx, name, true)?)?;
             cx.fixtures
                 .end(&fixture)
                 .map_err(|message| FixtureError::Create {
@@ -164,58 +157,32 @@ fn prepare_fresh(
     }
 }
 
-fn identity_set(member: &str, id: &str, name: &str) -> Value {
-    json!({
-        "@odata.type": "#microsoft.graph.identitySet",
-        member: {"@odata.type": "#microsoft.graph.identity", "id": id, "displayName": name}
-    })
-}
-
-fn common(callback: &str) -> Value {
-    json!({
-        "@odata.type": "#microsoft.graph.call",
-        "callbackUri": callback,
-        "requestedModalities": ["audio"],
-        "mediaConfig": {"@odata.type": "#microsoft.graph.serviceHostedMediaConfig"},
-        "source": {
-            "@odata.type": "#microsoft.graph.participantInfo",
-            "identity": identity_set("application", BOT_APP, "Conformance bot")
-        },
-        "tenantId": TENANT
-    })
-}
-
 /// The body the suite creates a group call (or a peer-to-peer one) with,
-/// its notifications going to `callback`.
+/// its notifications going to `callback`, with the sample call details.
 pub fn create_call_body(group: bool, callback: &str) -> Value {
+    let details = CallDetails::default();
     if group {
-        group_body(callback)
+        details.group_body(callback)
     } else {
-        p2p_body(callback)
+        details.p2p_body(callback)
     }
 }
 
-fn group_body(callback: &str) -> Value {
-    let mut body = common(callback);
-    body["chatInfo"] = json!({
-        "@odata.type": "#microsoft.graph.chatInfo",
-        "threadId": "19:meeting_conformance@thread.v2",
-        "messageId": "0"
-    });
-    body["meetingInfo"] = json!({
-        "@odata.type": "#microsoft.graph.organizerMeetingInfo",
-        "organizer": identity_set("user", "5810cede-f3cc-42eb-b2c1-e9bd5d53ec96", "Organizer")
-    });
-    body
-}
-
-fn p2p_body(callback: &str) -> Value {
-    let mut body = common(callback);
-    body["targets"] = json!([{
-        "@odata.type": "#microsoft.graph.invitationParticipantInfo",
-        "identity": identity_set("user", "8e2a4c53-61a1-4cb5-a06e-6a6a2a0b0f11", "Peer")
-    }]);
-    body
+/// The create-call body of a group call (or a peer-to-peer one) as the
+/// run's tenant profile makes it.
+fn body_of(
+    cx: &Context<'_>,
+    kind: &str,
+    group: bool,
+) -> Result<impl Fn(&str) -> Value, FixtureError> {
+    let details = CallDetails::of(cx, kind)?;
+    Ok(move |callback: &str| {
+        if group {
+            details.group_body(callback)
+        } else {
+            details.p2p_body(callback)
+        }
+    })
 }
 
 fn post_json(
@@ -351,7 +318,8 @@ pub fn probe(cx: &Context<'_>, opts: &CallOptions, kinds: &[String]) -> Result<(
         return Ok(());
     };
     let group = !matches!(kind, Kind::P2p | Kind::DisposableP2p);
-    let body: &dyn Fn(&str) -> Value = if group { &group_body } else { &p2p_body };
+    let body = body_of(cx, kind.name(), group).map_err(|e| e.to_string())?;
+    let body: &dyn Fn(&str) -> Value = &body;
     let (callback, _) = cx.listener().mailbox();
     let refused_before = cx.listener().refusals();
     let failure = match create_call(cx, kind.name(), body) {
@@ -623,7 +591,7 @@ fn polled_participant_id(
 
 /// A group call holding one invited user, whose participant id a move names.
 fn move_source(cx: &Context<'_>) -> Result<Fixture, FixtureError> {
-    let mut fixture = create(cx, "move_source", &group_body)?;
+    let mut fixture = create(cx, "move_source", &body_of(cx, "move_source", true)?)?;
     seat_moved_user(cx, &mut fixture)?;
     Ok(fixture)
 }
@@ -631,11 +599,13 @@ fn move_source(cx: &Context<'_>) -> Result<Fixture, FixtureError> {
 /// Invites the user to move into the source call and records the participant
 /// id the call gave it.
 fn seat_moved_user(cx: &Context<'_>, fixture: &mut Fixture) -> Result<(), FixtureError> {
+    let moved = CallDetails::of(cx, "move_source")?.moved_user;
+    let moved = moved.as_str();
     let started = Instant::now();
     let body = json!({
         "participants": [{
             "@odata.type": "#microsoft.graph.invitationParticipantInfo",
-            "identity": identity_set("user", MOVED_USER, "Moved user")
+            "identity": identity_set("user", moved, "Moved user")
         }],
         "clientContext": "conformance-move-source"
     });
@@ -655,13 +625,13 @@ fn seat_moved_user(cx: &Context<'_>, fixture: &mut Fixture) -> Result<(), Fixtur
         )));
     }
     let participant = match fixture.mailbox.clone() {
-        Some(mailbox) => participant_id(cx, &fixture.id, &mailbox, MOVED_USER, started),
+        Some(mailbox) => participant_id(cx, &fixture.id, &mailbox, moved, started),
         // No notification will say when the user has joined: the roster
         // as the target holds it is read until it lists them.
-        None => polled_participant_id(cx, &fixture.id, MOVED_USER, started),
+        None => polled_participant_id(cx, &fixture.id, moved, started),
     }
     .map_err(fail)?;
     fixture.extra.insert("participant".into(), participant);
-    fixture.extra.insert("user".into(), MOVED_USER.into());
+    fixture.extra.insert("user".into(), moved.into());
     Ok(())
 }

@@ -19,6 +19,7 @@ mod notifications;
 mod offline;
 mod options;
 mod props;
+mod tenant;
 
 use std::path::Path;
 use std::process::ExitCode;

@@ -133,6 +133,28 @@ struct Cli {
     #[arg(long, value_name = "DIR")]
     regressions: Option<PathBuf>,
 
+    /// A tenant profile (JSON): the identities of your tenant that the cases
+    /// and generated inputs invite, how fixtures are created there, and the
+    /// timeouts that fit (default: the suite's sample identities).
+    #[arg(long, value_name = "FILE")]
+    tenant: Option<PathBuf>,
+
+    /// Record every trial: one transcript per trial under DIR (requests,
+    /// responses, notifications, verdict), ids as placeholders, the token
+    /// redacted.
+    #[arg(long, value_name = "DIR")]
+    record: Option<PathBuf>,
+
+    /// Write every case trial, as it ran, as a case file under DIR whose
+    /// expectations are what the target did: a repro ready for cases/.
+    #[arg(long, value_name = "DIR")]
+    record_cases: Option<PathBuf>,
+
+    /// Replay the recording under DIR (fresh fixtures, the same bodies in
+    /// the same order) and report how the target differs from it.
+    #[arg(long, value_name = "DIR", conflicts_with = "record")]
+    compare: Option<PathBuf>,
+
     /// Print every check the suite can run (id, level, what it enforces) and exit.
     #[arg(long)]
     list_checks: bool,
@@ -330,6 +352,10 @@ where
         contract_options,
         forbid_scan: false,
         run_id: None,
+        tenant: cli.tenant,
+        record: cli.record,
+        record_cases: cli.record_cases,
+        compare: cli.compare,
     };
     Ok(Parsed {
         options,

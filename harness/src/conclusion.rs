@@ -128,7 +128,19 @@ impl Session {
             .target
             .clone()
             .unwrap_or_else(|| "the embedded implementation".to_owned());
+        // Which identities the trials invited, and what the run compared with.
+        let tenant = parts.map_or_else(
+            || "(the run was not set up)".to_owned(),
+            |p| p.options.tenant.describe(),
+        );
+        let compared = self
+            .options
+            .compare
+            .as_ref()
+            .map(|d| d.display().to_string());
         let part = crate::report::Part {
+            tenant: &tenant,
+            compared: compared.as_deref(),
             suite: description.name,
             title: description.title,
             target: &target,

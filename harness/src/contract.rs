@@ -20,6 +20,7 @@ use crate::exchange::{HttpRequest, HttpResponse};
 use crate::fixture::{Fixture, FixtureKind, Register};
 use crate::listener::{whole_body, Envelope, Listener};
 use crate::profile::Profile;
+use crate::recording::{RawExchange, RawStep, Recording};
 use crate::run_options::RunOptions;
 use crate::schema::Schemas;
 use crate::sync::lock;
@@ -54,6 +55,13 @@ pub struct Description {
     /// A path under the target that needs the token and names nothing: a
     /// request to it before any trial tells a refused token from a finding.
     pub preflight_path: Option<String>,
+    /// Identity kind -> the sample identities cases and generated inputs
+    /// use when no tenant profile is given (`{{identity.user.1}}` is the
+    /// second `user`); a tenant profile maps the same kinds.
+    pub identities: &'static [(&'static str, &'static [&'static str])],
+    /// What the contract leaves free, normalised before a recording is
+    /// compared (`--compare`).
+    pub freedoms: crate::compare::Freedoms,
 }
 
 impl Default for Description {
@@ -69,6 +77,8 @@ impl Default for Description {
             schemas_used: &[],
             envelope: whole_body,
             preflight_path: None,
+            identities: &[],
+            freedoms: crate::compare::Freedoms::default(),
         }
     }
 }
@@ -260,9 +270,13 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// Sends a request to the target (see [`Target::send`]).
+    /// Sends a request to the target (see [`Target::send`]); a trial that
+    /// is recorded keeps the exchange.
     pub fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
-        self.target.send(request)
+        let at = Instant::now();
+        let result = self.target.send(request);
+        self.fixtures.note_exchange(at, request, &result);
+        result
     }
 
     /// Runs a future to completion from the trial's thread.
@@ -288,6 +302,11 @@ pub struct Scope<'a> {
     pool: Option<&'a Pool>,
     /// What this scope created and has not ended, in order.
     owned: Mutex<Vec<Fixture>>,
+    /// The trial's recording, when the run records (children share it).
+    recording: Option<&'a Recording>,
+    /// What passes through this scope while its case runs, when recorded
+    /// (each scope its own: a generated input's is not its trial's).
+    step: Mutex<Option<RawStep>>,
 }
 
 impl<'a> Scope<'a> {
@@ -306,7 +325,62 @@ impl<'a> Scope<'a> {
             schemas,
             pool: None,
             owned: Mutex::default(),
+            recording: None,
+            step: Mutex::default(),
         }
+    }
+
+    /// The same scope, its cases recorded into `recording`.
+    pub(crate) fn recorded(mut self, recording: Option<&'a Recording>) -> Self {
+        self.recording = recording;
+        self
+    }
+
+    /// The trial's recording, if the run records.
+    pub(crate) fn recording(&self) -> Option<&'a Recording> {
+        self.recording
+    }
+
+    /// A case begins: what passes through this scope is kept, when recorded.
+    pub(crate) fn begin_step(&self) {
+        if self.recording.is_some() {
+            *lock(&self.step) = Some(RawStep::new());
+        }
+    }
+
+    /// Keeps an exchange of the case that is running, when recorded.
+    fn note_exchange(
+        &self,
+        at: Instant,
+        request: &HttpRequest,
+        result: &Result<HttpResponse, TransportError>,
+    ) {
+        if let Some(step) = lock(&self.step).as_mut() {
+            step.exchanges.push(RawExchange {
+                at,
+                request: request.clone(),
+                outcome: match result {
+                    Ok(r) => Ok(r.clone()),
+                    Err(e) => Err(e.to_string()),
+                },
+                case: false,
+            });
+        }
+    }
+
+    /// The exchange just kept was the case's own request.
+    pub(crate) fn mark_case_request(&self) {
+        if let Some(e) = lock(&self.step)
+            .as_mut()
+            .and_then(|s| s.exchanges.last_mut())
+        {
+            e.case = true;
+        }
+    }
+
+    /// The case has ended: what passed through the scope meanwhile.
+    pub(crate) fn end_step(&self) -> Option<RawStep> {
+        lock(&self.step).take()
     }
 
     /// A scope of its own beside this one (a generated input's), drawing the
@@ -315,6 +389,7 @@ impl<'a> Scope<'a> {
         Scope {
             pool,
             owned: Mutex::default(),
+            step: Mutex::default(),
             ..*self
         }
     }

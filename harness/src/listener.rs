@@ -80,6 +80,11 @@ impl Delivery {
         self.parsed.get_or_init(|| parse(&self.raw))
     }
 
+    /// The body's bytes as they came (a transcript keeps what is not JSON).
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
     /// The notification items the body holds, as the contract's envelope
     /// says; none when it is not JSON.
     pub fn items(&self) -> Vec<&Value> {
@@ -352,6 +357,11 @@ impl Listener {
     /// Stops serving: every mailbox then reports [`Mailbox::listener_stopped`].
     pub fn shutdown(&self) {
         self.shutdown.notify_one();
+    }
+
+    /// The URL every callback path is under (a transcript replaces it).
+    pub fn public_base(&self) -> &str {
+        &self.public_base
     }
 
     /// A fresh mailbox at an unguessable path, and the URL that reaches it.

@@ -82,6 +82,17 @@ pub struct Options {
     /// The run this process is part of (nextest's `NEXTEST_RUN_ID`): the
     /// report merges the parts of one run.
     pub run_id: Option<String>,
+    /// The tenant profile the cases and generators draw identities from
+    /// (default: the contract's sample identities).
+    pub tenant: Option<PathBuf>,
+    /// Write every trial's transcript under this folder.
+    pub record: Option<PathBuf>,
+    /// Write every case trial as it ran as a case file under this folder,
+    /// its expectations what the target did.
+    pub record_cases: Option<PathBuf>,
+    /// Replay the transcripts under this folder and report how the target
+    /// differs from them, instead of judging it against the contract.
+    pub compare: Option<PathBuf>,
 }
 
 /// An option of the contract's own that was given, as a rerun line repeats

@@ -67,6 +67,30 @@ impl Parts {
             }));
         }
         let o = setup.options;
+        let tenant = match &o.tenant {
+            Some(file) => {
+                let kinds: Vec<&str> = description.identities.iter().map(|(k, _)| *k).collect();
+                crate::tenant::Tenant::load(file, &kinds).map_err(|e| chain(&e))?
+            }
+            None => crate::tenant::Tenant::samples(description.identities),
+        };
+        if tenant.file.is_some() {
+            setup.record.note(format!(
+                "note: identities from the tenant profile {}",
+                tenant.describe()
+            ));
+        }
+        let response_timeout = o
+            .response_timeout_ms
+            .or(tenant.timeouts.response_ms)
+            .map_or_else(|| o.response_timeout(), std::time::Duration::from_millis);
+        let notification_timeout = o
+            .notification_timeout_ms
+            .or(tenant.timeouts.notification_ms)
+            .map_or_else(
+                || o.notification_timeout(),
+                std::time::Duration::from_millis,
+            );
         let runtime = crate::target::runtime().map_err(|e| chain(&e))?;
         let token = o.token.clone().filter(|t| !t.is_empty());
         // Every excerpt, wherever it is cut, redacts it first.
@@ -95,7 +119,7 @@ impl Parts {
             base,
             token: token.clone(),
             limits: Limits {
-                timeout: o.response_timeout(),
+                timeout: response_timeout,
                 max_body: 8 << 20,
                 retry_budget_secs: o.retry_budget_secs.unwrap_or(defaults::RETRY_BUDGET_SECS),
                 follow_redirects: o.follow_redirects,
@@ -122,7 +146,7 @@ impl Parts {
         let options = RunOptions {
             strict: o.strict,
             profile: *setup.profile,
-            notification_timeout: o.notification_timeout(),
+            notification_timeout,
             target: o.target.clone(),
             save_failures: o.save_failures.clone(),
             notifications: !o.no_notifications,
@@ -138,7 +162,20 @@ impl Parts {
             rerun,
             secrets: token.into_iter().collect(),
             known: Arc::clone(setup.known),
+            tenant: Arc::new(tenant),
+            record: o.record.clone(),
+            record_cases: o.record_cases.clone(),
+            compare: o.compare.clone(),
         };
+        if let Some(dir) = &o.record {
+            crate::recording::write_index(
+                dir,
+                description.name,
+                o.target.as_deref(),
+                &options.tenant,
+            )
+            .map_err(|e| chain(&e))?;
+        }
         let parts = Self {
             target,
             options,

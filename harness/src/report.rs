@@ -54,6 +54,10 @@ pub struct Part<'a> {
     pub strict: bool,
     /// The profile the run was judged under.
     pub profile: &'a str,
+    /// The tenant profile the identities came from (`--tenant`).
+    pub tenant: &'a str,
+    /// The recording the run compared the target with (`--compare`).
+    pub compared: Option<&'a str>,
     pub counts: Counts,
     pub checks: &'a [CheckInfo],
     pub verdicts: &'a [Verdict],
@@ -156,6 +160,8 @@ fn part_json(part: &Part<'_>) -> Value {
         "version": part.version,
         "strict": strict,
         "profile": part.profile,
+        "tenant": part.tenant,
+        "compared_with": part.compared,
         "selected": part.counts.selected,
         "filtered_out": part.counts.filtered_out,
         "ignored": part.counts.ignored,
@@ -305,6 +311,8 @@ fn merge(parts: &[Value]) -> Value {
         "target": first["target"],
         "strict": first["strict"],
         "profile": first["profile"],
+        "tenant": first["tenant"],
+        "compared_with": first["compared_with"],
         "processes": parts.len(),
         "selected": sum(parts, "selected"),
         // Only one process knows what its filter left out.
@@ -373,6 +381,13 @@ fn markdown(r: &Value) -> String {
         cell(&r["profile"]),
         if r["strict"] == true { " (strict)" } else { "" }
     );
+    let _ = writeln!(md, "- identities: tenant profile {}", cell(&r["tenant"]));
+    if let Some(dir) = r["compared_with"].as_str() {
+        let _ = writeln!(
+            md,
+            "- compared with the recording in `{dir}`: a failure is a difference from it"
+        );
+    }
     let _ = writeln!(
         md,
         "- tests: {} run of {} selected ({} process{}): {} passed, {} failed (of which {} could not reach a verdict), {} passed with warnings, {} passed with known failures; {} skipped, {} ignored",

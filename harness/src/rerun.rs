@@ -44,6 +44,16 @@ impl RerunArgs {
         if let Some(p) = &options.profile {
             add("profile", "PROFILE", shell(p));
         }
+        // The identities a trial invites, and the recording it is compared
+        // with, are part of what it ran.
+        for (flag, var, value) in [
+            ("tenant", "TENANT", &options.tenant),
+            ("compare", "COMPARE", &options.compare),
+        ] {
+            if let Some(value) = value {
+                add(flag, var, shell(&value.display().to_string()));
+            }
+        }
         if let Some(v) = &options.callback_url {
             add("callback-url", "CALLBACK_URL", shell(v));
         }

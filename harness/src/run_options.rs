@@ -12,6 +12,7 @@ use crate::regressions::Keeping;
 use crate::rerun::RerunArgs;
 use crate::seed::Seeding;
 use crate::selection::Selection;
+use crate::tenant::Tenant;
 
 /// What the trials read of the run's options.
 #[derive(Debug, Clone)]
@@ -42,6 +43,14 @@ pub struct RunOptions {
     pub secrets: Vec<String>,
     /// The known-failures register, which properties apply input by input.
     pub(crate) known: Arc<KnownFailures>,
+    /// The tenant profile the identities come from.
+    pub tenant: Arc<Tenant>,
+    /// Where transcripts are written (`--record`).
+    pub record: Option<PathBuf>,
+    /// Where case trials are written as case files (`--record-cases`).
+    pub record_cases: Option<PathBuf>,
+    /// The recording trials are compared with (`--compare`).
+    pub compare: Option<PathBuf>,
 }
 
 impl RunOptions {

@@ -362,9 +362,13 @@ impl Session {
                 if let Some(problem) = problem {
                     return Finished::failed(problem.clone());
                 }
-                self.with_scope(|scope| crate::runner::run_case(&scope.context(), &spec.name, path))
+                self.with_scope(&spec.name, |scope| {
+                    crate::runner::run_case(&scope.context(), &spec.name, path)
+                })
             }
-            What::Property(property) => self.with_scope(|scope| (property.run)(&scope.context())),
+            What::Property(property) => {
+                self.with_scope(&spec.name, |scope| (property.run)(&scope.context()))
+            }
         }
     }
 
@@ -392,15 +396,52 @@ impl Session {
         }
     }
 
-    /// Runs `trial` in a scope of fixtures of its own, and judges its verdict.
-    fn with_scope(&self, trial: impl FnOnce(&Scope<'_>) -> Verdict) -> Finished {
+    /// Runs `trial` (named `name`) in a scope of fixtures of its own, and
+    /// judges its verdict. Under `--compare`, the trial's recording is
+    /// replayed instead and the verdict says how the target differs from it;
+    /// under `--record` and `--record-cases`, what it did is written.
+    fn with_scope(&self, name: &str, trial: impl FnOnce(&Scope<'_>) -> Verdict) -> Finished {
         let parts = match self.parts() {
             Ok(parts) => parts,
             Err(e) => return Finished::failed(format!("ERROR could not set up the run: {e}")),
         };
-        let scope = parts.scope(&*self.contract);
-        let verdict = trial(&scope);
+        let options = &parts.options;
+        let recorded =
+            options.record.is_some() || options.record_cases.is_some() || options.compare.is_some();
+        let recording = recorded.then(crate::recording::Recording::default);
+        let scope = parts.scope(&*self.contract).recorded(recording.as_ref());
+        let mut verdict = match &options.compare {
+            Some(dir) => crate::compare::run_trial(&scope.context(), name, dir),
+            None => trial(&scope),
+        };
         scope.release();
+        if let (Some(recording), None) = (&recording, &options.compare) {
+            let provenance = crate::recording::transcript::Provenance {
+                suite: format!(
+                    "{} {}",
+                    self.contract.description().name,
+                    env!("CARGO_PKG_VERSION")
+                ),
+                target: options
+                    .target
+                    .clone()
+                    .unwrap_or_else(|| "embedded".to_owned()),
+                tenant: options.tenant.describe(),
+            };
+            let written = crate::recording::write_trial(
+                options,
+                self.contract.description(),
+                name,
+                provenance,
+                recording.take(),
+            );
+            if let Err(e) = written {
+                verdict.warnings.push(format!(
+                    "{name}: the recording was not written: {}",
+                    crate::error::chain(&e)
+                ));
+            }
+        }
         self.finish(&parts.options, verdict)
     }
 

@@ -4,8 +4,6 @@
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
-use crate::fixtures::MOVED_USER;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallKind {
     Group,
@@ -236,7 +234,7 @@ pub fn valid_invite() -> impl Strategy<Value = ValidInvite> {
                 ps[0] = json!({
                     "replacesCallId": "{{source}}",
                     "participantId": "{{source.participant}}",
-                    "identity": {"user": {"id": MOVED_USER}}
+                    "identity": {"user": {"id": "{{source.user}}"}}
                 });
                 ps.truncate(3);
             }

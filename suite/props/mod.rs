@@ -4,6 +4,7 @@
 
 mod bodies;
 mod model;
+mod tenant_draw;
 
 use std::sync::Arc;
 
@@ -206,6 +207,7 @@ fn no_5xx(mut case: Value) -> Value {
 /// Runs a generated case; `schema_valid` is what the request schema must say
 /// of the body first (a generator that disagrees is a generator bug).
 fn check_case(cx: &Context<'_>, case: &Value, schema_valid: Option<bool>) -> Option<Failure> {
+    let case = &tenant_draw::identities(cx, case);
     if let (Some(want), Some(body)) = (schema_valid, case.pointer("/request/body")) {
         let violations = match cx.schemas.validate("invite-request.json", body) {
             Ok(v) => v,

@@ -37,7 +37,7 @@ pub fn run_case(cx: &Context<'_>, name: &str, file: &Path) -> Verdict {
         ..Verdict::default()
     };
     let mut verdict = match load_case(file) {
-        Ok(loaded) => run_loaded(cx, &loaded, verdict),
+        Ok(loaded) => run_loaded(cx, &loaded, &|| document(file), verdict),
         Err(e) => {
             verdict.error = Some(format!("the case file is broken: {e}"));
             return verdict;
@@ -59,16 +59,54 @@ pub fn run_case(cx: &Context<'_>, name: &str, file: &Path) -> Verdict {
 /// an error says where the case itself is broken.
 pub fn run_generated(cx: &Context<'_>, case: &Value) -> Result<Verdict, crate::error::CaseError> {
     let loaded = crate::case::case_from_value(Path::new("<generated>"), case)?;
-    Ok(run_loaded(cx, &loaded, Verdict::default()))
+    Ok(run_loaded(
+        cx,
+        &loaded,
+        &|| Some(case.clone()),
+        Verdict::default(),
+    ))
 }
 
-/// Runs a case already in memory (a file's, or a generated one).
-fn run_loaded(cx: &Context<'_>, loaded: &LoadedCase, mut verdict: Verdict) -> Verdict {
+/// Runs a case held as JSON (a recorded one) as trial `name`, named and
+/// rerun as that trial; an error says where the case itself is broken.
+pub fn run_document(
+    cx: &Context<'_>,
+    name: &str,
+    case: &Value,
+) -> Result<Verdict, crate::error::CaseError> {
+    let loaded = crate::case::case_from_value(Path::new(name), case)?;
+    let verdict = Verdict {
+        place: Where {
+            test: name.to_owned(),
+            rerun: cx.options.rerun(name, &[]),
+            ..Where::default()
+        },
+        ..Verdict::default()
+    };
+    Ok(run_loaded(cx, &loaded, &|| Some(case.clone()), verdict))
+}
+
+/// A case file as JSON, for its transcript (read again only when recorded).
+fn document(file: &Path) -> Option<Value> {
+    let text = crate::case_file::read(file).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Runs a case already in memory (a file's, or a generated one); when the
+/// trial is recorded, its step is kept, the case as `document` gives it.
+fn run_loaded(
+    cx: &Context<'_>,
+    loaded: &LoadedCase,
+    document: &dyn Fn() -> Option<Value>,
+    mut verdict: Verdict,
+) -> Verdict {
     let refused_before = cx.listener().refusals();
     verdict.place.about = Some(loaded.case.description.clone());
     verdict.place.spec = Some(loaded.case.spec.clone());
+    cx.fixtures.begin_step();
     let mut fixtures = BTreeMap::new();
-    match execute(cx, loaded, &mut verdict, &mut fixtures) {
+    let mut seen = Seen::default();
+    match execute(cx, loaded, &mut verdict, &mut fixtures, &mut seen) {
         Ok(()) => {}
         Err(Stop::Setup { kind, error }) => {
             verdict.error = Some(error);
@@ -103,6 +141,16 @@ fn run_loaded(cx: &Context<'_>, loaded: &LoadedCase, mut verdict: Verdict) -> Ve
             ));
         }
     }
+    if let (Some(recording), Some(raw)) = (cx.fixtures.recording(), cx.fixtures.end_step()) {
+        let ending = crate::recording::Ending {
+            case: document().unwrap_or(Value::Null),
+            fixtures: &fixtures,
+            vars: &seen.vars,
+            sent_at: seen.sent_at,
+            verdict: &verdict,
+        };
+        crate::recording::finish(cx, recording, raw, &ending);
+    }
     // What the case created goes, whatever happened: a target is not left
     // holding one fixture per case (real services bill and limit them).
     for (fixture, answer) in cx.fixtures.release() {
@@ -136,6 +184,14 @@ fn levels(case: &crate::case::Case, profile: &crate::profile::Profile, checks: &
     }
 }
 
+/// What a recording reads of a case once it ran: its variables (fixtures,
+/// identities, captures) and when its request went.
+#[derive(Default)]
+struct Seen {
+    vars: Vars,
+    sent_at: Option<Instant>,
+}
+
 /// Why a case stopped before its verdict.
 enum Stop {
     /// A fixture of `kind` could not be set up: nothing about the exchange
@@ -156,18 +212,22 @@ fn execute(
     loaded: &LoadedCase,
     verdict: &mut Verdict,
     fixtures: &mut BTreeMap<String, Fixture>,
+    seen: &mut Seen,
 ) -> Result<(), Stop> {
     let case = &loaded.case;
     let contract = cx.fixtures.contract();
     let Some(mut vars) = prepare_fixtures(cx, loaded, verdict, fixtures)? else {
         return Ok(());
     };
+    seen.vars.clone_from(&vars);
     let (request, request_json) = build_request(loaded, &vars)?;
     let sent_at = Instant::now();
+    seen.sent_at = Some(sent_at);
     let response = send(cx, &request, verdict)?;
     let checks = &mut verdict.checks;
     let status_ok = checks::status(loaded, &response, checks);
     let uncaptured = checks::capture(loaded, &response, status_ok, &mut vars, checks);
+    seen.vars.clone_from(&vars);
     checks::headers(case, &response, &vars, &uncaptured, checks);
     checks::schema(cx.schemas, case, &response, status_ok, checks);
     checks::body(loaded, &response, status_ok, &vars, &uncaptured, checks)?;
@@ -206,8 +266,22 @@ fn prepare_fixtures(
     verdict: &mut Verdict,
     fixtures: &mut BTreeMap<String, Fixture>,
 ) -> Result<Option<Vars>, Stop> {
-    // Fixtures first: a failure here is an error of the run, not a finding.
-    let mut vars = Vars::new();
+    // The tenant profile's identities, then the fixtures: a failure here
+    // is an error of the run, not a finding.
+    let mut vars = cx.options.tenant.vars();
+    let missing = crate::tenant::missing_identities(&request_text(loaded), &vars);
+    if !missing.is_empty() {
+        verdict.skipped = Some(format!(
+            "the tenant profile {} has no identity for {}",
+            cx.options.tenant.describe(),
+            missing
+                .iter()
+                .map(|m| format!("{{{{{m}}}}}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        return Ok(None);
+    }
     for (var, kind) in &loaded.case.fixtures {
         let fixture = match cx.fixtures.fixture(kind) {
             Ok(f) => f,
@@ -231,6 +305,22 @@ fn prepare_fixtures(
     Ok(Some(vars))
 }
 
+/// The case's request as text, where its placeholders are.
+fn request_text(loaded: &LoadedCase) -> String {
+    let r = &loaded.case.request;
+    let mut text = r.path.clone();
+    if let Some(body) = &r.body {
+        text.push_str(&body.to_string());
+    }
+    if let Some(raw) = &r.raw {
+        text.push_str(raw);
+    }
+    for value in r.headers.values() {
+        text.push_str(value);
+    }
+    text
+}
+
 /// Sends the case's request and writes its request line; a throttled answer
 /// is no verdict.
 fn send(
@@ -238,7 +328,9 @@ fn send(
     request: &HttpRequest,
     verdict: &mut Verdict,
 ) -> Result<HttpResponse, Stop> {
-    let response = cx.send(request).map_err(|e| Stop::Error(e.to_string()))?;
+    let sent = cx.send(request);
+    cx.fixtures.mark_case_request();
+    let response = sent.map_err(|e| Stop::Error(e.to_string()))?;
     // The path as it was resolved and sent, and each redirect followed.
     let hops: String = response.hops.iter().map(|h| format!(" -> {h}")).collect();
     verdict.place.request = Some(format!(
