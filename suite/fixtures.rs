@@ -150,6 +150,19 @@ fn prepare_fresh(
                     message,
                 })?;
             fixture.owned = false;
+            // A call being torn down may still take an invite (Graph's take
+            // a while): the case runs once the target announced it deleted,
+            // or its notification deadline passed. What the case then sees
+            // of it is the same every run (a recording holds all of it).
+            if let Some(mailbox) = &fixture.mailbox {
+                let deadline = Instant::now() + cx.options.notification_timeout;
+                let id = fixture.id.clone();
+                wait(cx, mailbox, deadline, |all| {
+                    call_items(all, &id)
+                        .iter()
+                        .any(|item| change_type(item) == "deleted")
+                });
+            }
             Ok(fixture)
         }
         Kind::Unknown => Ok(Fixture::lent(name, &uuid::Uuid::new_v4().to_string())),

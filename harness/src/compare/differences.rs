@@ -79,31 +79,37 @@ pub fn paired(
             None => open.push(i),
         }
     }
-    for i in open {
-        let rv = &recorded[i];
-        let closest = (0..actual.len())
-            .filter(|&j| !used[j])
-            .map(|j| (j, between(rv, &actual[j], freedoms)))
-            .filter(|(_, f)| f.differences.len() < leaves(rv).max(1))
-            .min_by_key(|(j, f)| (f.differences.len(), usize::from(*j != i)));
-        match closest {
-            Some((j, inner)) => {
-                used[j] = true;
-                let at = path.index(i);
-                found
-                    .differences
-                    .extend(inner.differences.into_iter().map(|mut d| {
-                        d.path = at.join(&d.path);
-                        d
-                    }));
-                found.extra.extend(inner.extra.iter().map(|p| at.join(p)));
-            }
-            None => found.differences.push(Difference {
-                path: path.index(i),
-                expected: Some(rv.clone()),
-                actual: None,
-            }),
+    // The most alike pairs first, across all that are left: a greedy pass
+    // in recorded order would let an early element take a later one's match.
+    let mut candidates: Vec<(usize, usize, Found)> = open
+        .iter()
+        .flat_map(|&i| (0..actual.len()).filter(|&j| !used[j]).map(move |j| (i, j)))
+        .map(|(i, j)| (i, j, between(&recorded[i], &actual[j], freedoms)))
+        .filter(|(i, _, f)| f.differences.len() < leaves(&recorded[*i]).max(1))
+        .collect();
+    candidates.sort_by_key(|(i, j, f)| (f.differences.len(), usize::from(i != j), *i));
+    let mut paired_open = vec![false; recorded.len()];
+    for (i, j, inner) in candidates {
+        if paired_open[i] || used[j] {
+            continue;
         }
+        paired_open[i] = true;
+        used[j] = true;
+        let at = path.index(i);
+        found
+            .differences
+            .extend(inner.differences.into_iter().map(|mut d| {
+                d.path = at.join(&d.path);
+                d
+            }));
+        found.extra.extend(inner.extra.iter().map(|p| at.join(p)));
+    }
+    for i in open.into_iter().filter(|&i| !paired_open[i]) {
+        found.differences.push(Difference {
+            path: path.index(i),
+            expected: Some(recorded[i].clone()),
+            actual: None,
+        });
     }
     for (j, av) in actual.iter().enumerate().filter(|(j, _)| !used[*j]) {
         found.differences.push(Difference {
