@@ -116,6 +116,10 @@ impl Contract for InviteContract {
         crate::lint::case(case)
     }
 
+    fn recorded_case(&self, case: Value) -> Value {
+        crate::lint::make_fair(case)
+    }
+
     fn check_notifications(
         &self,
         schemas: &Schemas,

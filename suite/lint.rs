@@ -121,3 +121,30 @@ fn free_members(value: &Value, at: JsonPath, problems: &mut Vec<(String, String)
         _ => {}
     }
 }
+
+/// A case recorded from a target made fair: an operation's end may come in
+/// the response instead (`unless_response`), and a roster update may come
+/// any number of times (no `count`), as [`case`] requires of every case.
+pub fn make_fair(mut case: Value) -> Value {
+    let notifications = case
+        .pointer_mut("/expect/notifications")
+        .and_then(Value::as_array_mut);
+    for n in notifications.into_iter().flatten() {
+        let url = n
+            .pointer("/match/resourceUrl")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let Some(n) = n.as_object_mut() else { continue };
+        if url.contains("/operations/") {
+            n.insert(
+                "unless_response".into(),
+                serde_json::json!({"path": "$.status", "in": ["completed", "failed"]}),
+            );
+        }
+        if url.ends_with("/participants") {
+            n.remove("count");
+        }
+    }
+    case
+}

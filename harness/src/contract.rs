@@ -149,6 +149,13 @@ pub trait Contract: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// A case recorded from a target (`--record-cases`), made fair under the
+    /// contract's freedoms where the harness cannot know them (an
+    /// expectation the response may stand in for).
+    fn recorded_case(&self, case: Value) -> Value {
+        case
+    }
+
     /// Checks of notifications captured elsewhere (`--notifications-file`):
     /// each document with its line number, parsed or not.
     fn check_notifications(
@@ -427,7 +434,11 @@ impl<'a> Scope<'a> {
             });
         };
         let shared = declared.shared;
-        if let (Some(pool), true) = (self.pool, shared > 1) {
+        // A tenant's identities are few and drawn again by every input: in
+        // a shared fixture an input would meet the last one's invitees, so
+        // under a tenant profile every input has its own.
+        let own_identities = self.options.tenant.file.is_some();
+        if let (Some(pool), true) = (self.pool, shared > 1 && !own_identities) {
             return pool.take(self, kind, shared);
         }
         let before = lock(&self.owned).len();

@@ -430,7 +430,7 @@ impl Session {
             };
             let written = crate::recording::write_trial(
                 options,
-                self.contract.description(),
+                &*self.contract,
                 name,
                 provenance,
                 recording.take(),

@@ -1,7 +1,9 @@
 //! Generated inputs against a tenant: each generated identity whose kind
 //! the tenant profile maps is replaced, everywhere in the input's case (the
 //! request and what it expects), by the profile's identities of that kind,
-//! drawn in turn. A kind the profile does not map keeps its generated id.
+//! drawn in turn, each once per input. A kind the profile does not map,
+//! and an invitee past the profile's identities of its kind, keeps its
+//! generated id.
 //! Without `--tenant` nothing changes: a mock takes any id.
 
 use std::collections::BTreeMap;
@@ -21,6 +23,11 @@ pub fn identities(cx: &Context<'_>, case: &Value) -> Value {
     else {
         return case.clone();
     };
+    // The user a move_source call holds is the moved one, never another
+    // invitee: a move that names them twice is another input.
+    let moved = crate::tenant::CallDetails::of(cx, "move_source")
+        .map(|d| d.moved_user)
+        .unwrap_or_default();
     // Generated id -> the tenant's, one draw per identity kind in turn.
     let mut drawn: BTreeMap<String, String> = BTreeMap::new();
     let mut draws: BTreeMap<&str, usize> = BTreeMap::new();
@@ -35,10 +42,16 @@ pub fn identities(cx: &Context<'_>, case: &Value) -> Value {
             if id.contains("{{") || drawn.contains_key(id) {
                 continue;
             }
+            // Each of the profile's identities once per input: two invitees
+            // with one id would be another input. Past them, the generated
+            // id stays (a profile lists five of a kind to cover every input).
             let n = draws.entry(kind.as_str()).or_default();
-            if let Some(theirs) = tenant.draw(kind, *n) {
+            while let Some(theirs) = tenant.identity(kind, *n) {
                 *n += 1;
-                drawn.insert(id.to_owned(), theirs.to_owned());
+                if theirs != moved {
+                    drawn.insert(id.to_owned(), theirs.to_owned());
+                    break;
+                }
             }
         }
     }

@@ -9,12 +9,15 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Map, Value};
 
-use crate::contract::Description;
+use crate::compare::Freedoms;
+use crate::contract::{Contract, Description};
 
 use super::transcript::{Body, Role, Step};
 
-/// The case file of `step`; `None` when its case never got an answer.
-pub fn case_file(step: &Step, description: &Description) -> Option<Value> {
+/// The case file of `step`, as the contract makes it fair; `None` when its
+/// case never got an answer.
+pub fn case_file(step: &Step, contract: &dyn Contract) -> Option<Value> {
+    let description = contract.description();
     let exchange = step.exchanges.iter().find(|e| e.role == Role::Case)?;
     let response = exchange.response.as_ref()?;
     let mut case = step.case.as_object()?.clone();
@@ -60,7 +63,7 @@ pub fn case_file(step: &Step, description: &Description) -> Option<Value> {
         }
     }
     if let Some(body) = response.body.as_ref().and_then(Body::json) {
-        if let Some(value) = stable(body, &names) {
+        if let Some(value) = stable(body, &names, &description.freedoms) {
             expect.insert("body".into(), json!({"match": "subset", "value": value}));
         }
     }
@@ -76,7 +79,8 @@ pub fn case_file(step: &Step, description: &Description) -> Option<Value> {
             expect.insert("invariants".into(), Value::Array(met));
         }
     }
-    let notifications = notifications(step, description, &names);
+    // What came after the request: the fixtures' own set-up is not the case's.
+    let notifications = notifications(step, exchange.at_ms, description, &names);
     if !notifications.is_empty() {
         expect.insert("notifications".into(), Value::Array(notifications));
     }
@@ -88,7 +92,7 @@ pub fn case_file(step: &Step, description: &Description) -> Option<Value> {
     case.insert("description".into(), json!(format!("As recorded: {about}")));
     case.remove("ignore");
     case.insert("expect".into(), Value::Object(expect));
-    Some(Value::Object(case))
+    Some(contract.recorded_case(Value::Object(case)))
 }
 
 /// Whether the case named invariant `id`, itself or through a preset.
@@ -106,12 +110,17 @@ fn named_or_preset(named: &[Value], id: &str, description: &Description) -> bool
 
 /// Each distinct notification item the step received, once, with how
 /// many times it came.
-fn notifications(step: &Step, description: &Description, names: &BTreeSet<&str>) -> Vec<Value> {
+fn notifications(
+    step: &Step,
+    since_ms: u64,
+    description: &Description,
+    names: &BTreeSet<&str>,
+) -> Vec<Value> {
     let mut seen: Vec<(String, Value, usize)> = Vec::new();
-    for n in &step.notifications {
+    for n in step.notifications.iter().filter(|n| n.at_ms > since_ms) {
         let Some(body) = n.body.json() else { continue };
         for item in (description.envelope)(body) {
-            let Some(pattern) = stable(item, names) else {
+            let Some(pattern) = stable(item, names, &description.freedoms) else {
                 continue;
             };
             match seen
@@ -142,18 +151,29 @@ fn notifications(step: &Step, description: &Description, names: &BTreeSet<&str>)
         .collect()
 }
 
-/// What of `value` is the same every run: placeholders of the case's own
-/// variables back as `{{name}}`, members holding any other placeholder (an
-/// id the target made up, a time, a callback URL) left out.
-fn stable(value: &Value, names: &BTreeSet<&str>) -> Option<Value> {
+/// What of `value` is the same every run and on every implementation the
+/// contract allows: placeholders of the case's own variables back as
+/// `{{name}}`; left out, members holding any other placeholder (an id the
+/// target made up, a time, a callback URL), `null` ones (the same as
+/// absent), and those the freedoms leave free (a member that may be
+/// absent, one whose casing is free).
+fn stable(value: &Value, names: &BTreeSet<&str>, freedoms: &Freedoms) -> Option<Value> {
     match value {
         Value::String(s) => templated(s, names).map(Value::String),
         Value::Array(items) => Some(Value::Array(
-            items.iter().filter_map(|v| stable(v, names)).collect(),
+            items
+                .iter()
+                .filter_map(|v| stable(v, names, freedoms))
+                .collect(),
         )),
         Value::Object(map) => Some(Value::Object(
             map.iter()
-                .filter_map(|(k, v)| stable(v, names).map(|v| (k.clone(), v)))
+                .filter(|(k, v)| {
+                    !v.is_null()
+                        && !freedoms.optional.contains(&k.as_str())
+                        && !freedoms.case_insensitive.contains(&k.as_str())
+                })
+                .filter_map(|(k, v)| stable(v, names, freedoms).map(|v| (k.clone(), v)))
                 .collect(),
         )),
         other => Some(other.clone()),
@@ -197,7 +217,16 @@ mod tests {
     #[test]
     fn case_variables_come_back_as_templates_and_other_placeholders_go() {
         let names: BTreeSet<&str> = ["call", "op"].into();
+        let free = Freedoms {
+            case_insensitive: &["status"],
+            optional: &["@odata.type"],
+            location_from: None,
+            headers_present: &[],
+        };
         let value = json!({
+            "@odata.type": "#x",
+            "status": "Running",
+            "resultInfo": null,
             "id": "<op>",
             "resourceUrl": "/communications/calls/<call>/operations/<op>",
             "participants": [{"id": "<id:4>", "user": "u1"}],
@@ -205,7 +234,7 @@ mod tests {
             "text": "a <b> c"
         });
         assert_eq!(
-            stable(&value, &names),
+            stable(&value, &names, &free),
             Some(json!({
                 "id": "{{op}}",
                 "resourceUrl": "/communications/calls/{{call}}/operations/{{op}}",

@@ -360,7 +360,7 @@ pub fn write_index(
 /// a case trial, its case file as the target answered it (`--record-cases`).
 pub fn write_trial(
     options: &crate::run_options::RunOptions,
-    description: &crate::contract::Description,
+    contract: &dyn crate::contract::Contract,
     name: &str,
     recorded: transcript::Provenance,
     steps: Vec<Step>,
@@ -371,7 +371,7 @@ pub fn write_trial(
     if let Some(dir) = &options.record_cases {
         // A property's inputs are many: only a case trial is one case.
         if let (Some(step), Some(rest)) = (steps.first(), name.strip_prefix("case::")) {
-            if let Some(case) = as_case::case_file(step, description) {
+            if let Some(case) = as_case::case_file(step, contract) {
                 let text = serde_json::to_string_pretty(&case).unwrap_or_default();
                 transcript::write_file(&transcript::path_of(dir, rest), &(text + "\n"))?;
             }
