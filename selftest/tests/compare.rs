@@ -26,22 +26,27 @@ const TOKEN: &str = "compare-secret-token-5b4a39";
 const DEADLINE: &str = "3000";
 const ARGS: &[&str] = &["--response-timeout-ms", "3000", "--retry-budget-secs", "0"];
 
-/// The recording every test compares with, made once per test process by
-/// the suite's program (another process).
-fn recording() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+/// The recording every test compares with, and the recorded case files,
+/// made once per test process by the suite's program (another process).
+fn recorded() -> &'static (PathBuf, PathBuf) {
+    static DIRS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    DIRS.get_or_init(|| {
         let dir = temp("compare-recording");
-        let dir_arg = dir.display().to_string();
+        let cases = temp("compare-recorded-cases");
+        let (dir_arg, cases_arg) = (dir.display().to_string(), cases.display().to_string());
         let run = run_binary(
             env!("CARGO_BIN_EXE_suite"),
-            &["--record", &dir_arg, "case::"],
+            &["--record", &dir_arg, "--record-cases", &cases_arg, "case::"],
             &[("CONFORMANCE_TOKEN", TOKEN)],
         )
         .expect("the suite's program runs");
         assert_eq!(run.code, Some(0), "recording:\n{}", run.all_output());
-        dir
+        (dir, cases)
     })
+}
+
+fn recording() -> &'static Path {
+    &recorded().0
 }
 
 /// What a run said: its console output and every failure as rendered.
@@ -257,6 +262,45 @@ fn compared_with_each_fault_of_the_matrix_the_comparison_shows_it() {
     .flatten()
     .collect();
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+#[test]
+fn recorded_cases_pass_against_the_target_they_were_recorded_from_and_show_a_fault() {
+    let cases = recorded().1.display().to_string();
+    let written: BTreeSet<String> = case_trials();
+    let run = |faults: Vec<Fault>| {
+        let server = invite_reference::start(Config {
+            faults,
+            ..Config::default()
+        })
+        .expect("the reference server starts");
+        let base = server.base_url();
+        let mut args = vec!["--target", base.as_str(), "--cases", &cases];
+        args.extend_from_slice(ARGS);
+        args.extend_from_slice(&["--notification-timeout-ms", DEADLINE]);
+        run_suite(&args, &[("CONFORMANCE_TOKEN", TOKEN)]).expect("the suite runs")
+    };
+    let correct = run(Vec::new());
+    assert_eq!(correct.code, Some(0), "{}", said(&correct));
+    let outcome = correct.outcome.as_ref().expect("in process");
+    // Every case was written, at the path of the case it was recorded from,
+    // and the lint of case files (in the run) found them fair.
+    for trial in &written {
+        assert_eq!(correct.status(trial), Some(&Status::Passed), "{trial}");
+    }
+    assert_eq!(correct.status("lint::case_files"), Some(&Status::Passed));
+    assert!(outcome.trials.len() > written.len());
+    // What the target did is what the case expects now: a target that no
+    // longer echoes the participants fails the recorded body.
+    let broken = run(vec!["participants-not-echoed".parse().expect("a fault")]);
+    let failed: BTreeSet<(String, String)> = broken.failed_checks().into_iter().collect();
+    assert!(
+        failed.contains(&(
+            "case::invite::examples::example_1_invite_one_participant".to_owned(),
+            "body".to_owned()
+        )),
+        "{failed:?}"
+    );
 }
 
 /// `$.a[3].b` as `$.a[*].b`: what an entry of compare_variants.json names.
