@@ -112,14 +112,7 @@ fn step_checks(
     freedoms: &Freedoms,
 ) -> Vec<Check> {
     let mut checks = Vec::new();
-    let mut used = vec![false; actual.exchanges.len()];
-    for r in &recorded.exchanges {
-        let key = key(r);
-        let found = actual
-            .exchanges
-            .iter()
-            .enumerate()
-            .find(|(j, a)| !used[*j] && a.role == r.role && key == self::key(a));
+    for (r, found) in pair_exchanges(recorded, actual, freedoms) {
         let id = format!(
             "{prefix}compare.{}",
             match r.role {
@@ -135,21 +128,15 @@ fn step_checks(
         );
         let check = Check::new(id, Level::Must, label);
         match found {
-            Some((j, a)) => {
-                used[j] = true;
-                checks.push(judge(
-                    check,
-                    &normalise::answer(r, freedoms),
-                    &normalise::answer(a, freedoms),
-                    freedoms,
-                    "the recorded answer",
-                    "the answer now",
-                ));
-            }
-            // Only the case's own request is always sent again; a set-up or
-            // follow-up request the suite did not make this time (a poll
-            // that ended sooner) says nothing of the target.
-            None if r.role == Role::Case => {
+            Some(a) => checks.push(judge(
+                check,
+                &normalise::answer(r, freedoms),
+                &normalise::answer(a, freedoms),
+                freedoms,
+                "the recorded answer",
+                "the answer now",
+            )),
+            None => {
                 let why = actual
                     .exchanges
                     .iter()
@@ -160,14 +147,32 @@ fn step_checks(
                     );
                 checks.push(check.fail_text(why));
             }
-            None => {}
         }
     }
     let recorded_items = normalise::notifications(recorded, envelope, freedoms);
     let actual_items = normalise::notifications(actual, envelope, freedoms);
-    let fixtures: std::collections::BTreeSet<&String> =
-        recorded_items.keys().chain(actual_items.keys()).collect();
+    let fixtures: std::collections::BTreeSet<&String> = recorded_items
+        .keys()
+        .chain(actual_items.keys())
+        .chain(&recorded.listened)
+        .collect();
     for fixture in fixtures {
+        if !recorded.listened.contains(fixture) || !actual.listened.contains(fixture) {
+            let check = Check::new(
+                format!("{prefix}compare.notifications.{fixture}"),
+                Level::Must,
+                format!("the notifications on {fixture}'s callback are the recorded ones"),
+            );
+            let whose = if recorded.listened.contains(fixture) {
+                "this run"
+            } else {
+                "the recording"
+            };
+            checks.push(check.not_run(format!(
+                "{whose} could not hear them (a lent fixture's notifications go to its own callback)"
+            )));
+            continue;
+        }
         let r = recorded_items.get(fixture).cloned().unwrap_or_default();
         let a = actual_items.get(fixture).cloned().unwrap_or_default();
         let check = Check::new(
@@ -223,6 +228,61 @@ fn judge(
             expected: recorded.clone(),
             actual: actual.clone(),
         })
+}
+
+/// The recorded exchanges paired with the replay's: the case's own request
+/// with the replay's (`None`: it sent none); a set-up or follow-up request
+/// with the most alike of the replay's with the same method and path, the
+/// closest pairs first, since how many of them go depends on timing (a poll
+/// that ends sooner). One the replay has no counterpart of is left out: the
+/// suite did not ask this time, which says nothing of the target.
+fn pair_exchanges<'s>(
+    recorded: &'s Step,
+    actual: &'s Step,
+    freedoms: &Freedoms,
+) -> Vec<(&'s Exchange, Option<&'s Exchange>)> {
+    let mut used = vec![false; actual.exchanges.len()];
+    let mut pairs: Vec<(usize, Option<usize>)> = Vec::new();
+    let mut candidates: Vec<(usize, usize, usize)> = Vec::new();
+    for (i, r) in recorded.exchanges.iter().enumerate() {
+        if r.role == Role::Case {
+            let found = actual
+                .exchanges
+                .iter()
+                .enumerate()
+                .find(|(j, a)| !used[*j] && a.role == Role::Case)
+                .map(|(j, _)| j);
+            if let Some(j) = found {
+                used[j] = true;
+            }
+            pairs.push((i, found));
+            continue;
+        }
+        let answer = normalise::answer(r, freedoms);
+        for (j, a) in actual.exchanges.iter().enumerate() {
+            if a.role == r.role && key(a) == key(r) {
+                let differences =
+                    differences::between(&answer, &normalise::answer(a, freedoms), freedoms)
+                        .differences
+                        .len();
+                candidates.push((differences, i, j));
+            }
+        }
+    }
+    candidates.sort_unstable();
+    let mut paired = vec![false; recorded.exchanges.len()];
+    for (_, i, j) in candidates {
+        if !paired[i] && !used[j] {
+            paired[i] = true;
+            used[j] = true;
+            pairs.push((i, Some(j)));
+        }
+    }
+    pairs.sort_unstable();
+    pairs
+        .into_iter()
+        .map(|(i, j)| (&recorded.exchanges[i], j.map(|j| &actual.exchanges[j])))
+        .collect()
 }
 
 /// What pairs a replayed exchange with a recorded one: its role, method

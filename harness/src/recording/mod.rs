@@ -243,6 +243,12 @@ fn transcribe(
             .map(|(var, f)| (var.clone(), f.kind.clone()))
             .collect(),
         exchanges,
+        listened: ending
+            .fixtures
+            .iter()
+            .filter(|(_, f)| f.mailbox.is_some())
+            .map(|(var, _)| var.clone())
+            .collect(),
         notifications,
         verdict: verdict(&p, ending.verdict),
     }

@@ -58,6 +58,9 @@ pub struct Step {
     pub fixtures: BTreeMap<String, String>,
     /// Every request of the step, in the order sent.
     pub exchanges: Vec<Exchange>,
+    /// The fixtures whose notifications reached the suite (a lent call's
+    /// go to its own callback): only theirs are compared.
+    pub listened: Vec<String>,
     /// Every notification received on the step's fixtures, in arrival order.
     pub notifications: Vec<Notification>,
     pub verdict: RecordedVerdict,
