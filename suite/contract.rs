@@ -5,10 +5,9 @@
 
 use std::sync::Arc;
 
-use conformance_harness::compare::Freedoms;
 use conformance_harness::{
-    Check, Context, Contract, Description, Fixture, FixtureError, Guard, HttpRequest, Property,
-    Schemas,
+    Check, Context, Contract, Description, Fixture, FixtureError, Freedoms, Guard, HttpRequest,
+    Property, Schemas,
 };
 use serde_json::Value;
 

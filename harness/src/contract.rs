@@ -18,9 +18,9 @@ use serde_json::Value;
 use crate::error::{FixtureError, TransportError};
 use crate::exchange::{HttpRequest, HttpResponse};
 use crate::fixture::{Fixture, FixtureKind, Register};
+use crate::kept::{RawExchange, RawStep, Recording};
 use crate::listener::{whole_body, Envelope, Listener};
 use crate::profile::Profile;
-use crate::recording::{RawExchange, RawStep, Recording};
 use crate::run_options::RunOptions;
 use crate::schema::Schemas;
 use crate::sync::lock;
@@ -61,7 +61,7 @@ pub struct Description {
     pub identities: &'static [(&'static str, &'static [&'static str])],
     /// What the contract leaves free, normalised before a recording is
     /// compared (`--compare`).
-    pub freedoms: crate::compare::Freedoms,
+    pub freedoms: crate::freedoms::Freedoms,
 }
 
 impl Default for Description {
@@ -78,7 +78,7 @@ impl Default for Description {
             envelope: whole_body,
             preflight_path: None,
             identities: &[],
-            freedoms: crate::compare::Freedoms::default(),
+            freedoms: crate::freedoms::Freedoms::default(),
         }
     }
 }

@@ -21,7 +21,10 @@
 //! - results as data: [`Check`], [`Level`], [`Detail`], [`Verdict`] and
 //!   their parts, [`JsonPath`], [`Vars`];
 //! - generated inputs: [`run_property`] and [`run_generated_case`], each
-//!   input a [`Failure`] or not; [`render`] for the text.
+//!   input a [`Failure`] or not; [`render`] for the text;
+//! - recording and comparing: the identities a run draws ([`Tenant`],
+//!   `--tenant`), what a contract leaves free ([`Freedoms`], normalised by
+//!   `--compare`), and the transcripts `--record` writes ([`transcript`]).
 
 #![warn(clippy::print_stdout)]
 
@@ -31,7 +34,7 @@ mod case_file;
 pub mod case_schema;
 mod catalog;
 mod cli;
-pub mod compare;
+mod compare;
 mod conclusion;
 mod connlimit;
 mod console;
@@ -40,8 +43,10 @@ mod discover;
 mod error;
 mod exchange;
 mod fixture;
+mod freedoms;
 mod inprocess;
 mod json_path;
+mod kept;
 mod known;
 mod lint;
 mod listener;
@@ -53,7 +58,7 @@ mod plan;
 mod profile;
 mod prop;
 mod record;
-pub mod recording;
+mod recording;
 mod regressions;
 pub mod render;
 mod report;
@@ -71,7 +76,8 @@ mod suggest;
 mod sync;
 mod target;
 mod template;
-pub mod tenant;
+mod tenant;
+pub mod transcript;
 mod trial;
 mod undeclared;
 mod verdict;
@@ -85,6 +91,7 @@ pub use contract::{
 pub use error::{CaseError, FixtureError, SetupError, TransportError};
 pub use exchange::{HttpRequest, HttpResponse};
 pub use fixture::{Fixture, FixtureKind, Unreleased};
+pub use freedoms::Freedoms;
 pub use inprocess::{hold, run, run_shared, Held};
 pub use json_path::JsonPath;
 pub use listener::{notification_items, whole_body, Delivery, Envelope, Listener, Mailbox};

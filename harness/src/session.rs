@@ -408,7 +408,7 @@ impl Session {
         let options = &parts.options;
         let recorded =
             options.record.is_some() || options.record_cases.is_some() || options.compare.is_some();
-        let recording = recorded.then(crate::recording::Recording::default);
+        let recording = recorded.then(crate::kept::Recording::default);
         let scope = parts.scope(&*self.contract).recorded(recording.as_ref());
         let mut verdict = match &options.compare {
             Some(dir) => crate::compare::run_trial(&scope.context(), name, dir),
@@ -416,7 +416,7 @@ impl Session {
         };
         scope.release();
         if let (Some(recording), None) = (&recording, &options.compare) {
-            let provenance = crate::recording::transcript::Provenance {
+            let provenance = crate::transcript::Provenance {
                 suite: format!(
                     "{} {}",
                     self.contract.description().name,

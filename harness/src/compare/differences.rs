@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::json_path::JsonPath;
 use crate::verdict::Difference;
 
-use super::normalise::Freedoms;
+use crate::freedoms::Freedoms;
 
 /// The differences, and the members only the replay has.
 #[derive(Debug, Default)]

@@ -15,15 +15,15 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::contract::Context;
-use crate::recording::transcript::{Exchange, Role, Step, Transcript};
+use crate::transcript::{Exchange, Role, Step, Transcript};
 use crate::verdict::{Check, Detail, Level, Verdict, Where};
 
-pub use normalise::Freedoms;
+pub use crate::freedoms::Freedoms;
 
 /// Replays the recording of trial `name` under `dir` and judges how the
 /// target differs from it.
 pub fn run_trial(cx: &Context<'_>, name: &str, dir: &Path) -> Verdict {
-    let path = crate::recording::transcript::path_of(dir, name);
+    let path = crate::transcript::path_of(dir, name);
     let mut verdict = Verdict {
         place: Where {
             test: name.to_owned(),

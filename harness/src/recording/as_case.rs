@@ -9,10 +9,10 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Map, Value};
 
-use crate::compare::Freedoms;
 use crate::contract::{Contract, Description};
+use crate::freedoms::Freedoms;
 
-use super::transcript::{Body, Role, Step};
+use crate::transcript::{Body, Role, Step};
 
 /// The case file of `step`, as the contract makes it fair; `None` when its
 /// case never got an answer.

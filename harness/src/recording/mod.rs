@@ -1,91 +1,31 @@
 //! Recording (`--record DIR`): every trial's exchanges as they happened,
-//! into one transcript per trial (see [`transcript`]), with ids, times and
+//! into one transcript per trial (see [`crate::transcript`]), with ids, times and
 //! the token made stable and safe (see [`placeholders`]); and a recorded
 //! step written as a case file (`--record-cases DIR`, see [`as_case`]).
 //!
 //! A trial's scope collects what passes through its context while a case
-//! runs (a [`RawStep`]); when the case is judged, [`finish`] reads its
-//! fixtures' notifications and turns it all into a [`transcript::Step`].
+//! runs (a [`RawStep`], see [`crate::kept`]); when the case is judged,
+//! [`finish`] reads its fixtures' notifications and turns it all into a
+//! [`transcript::Step`].
 
 pub mod as_case;
 pub mod placeholders;
-pub mod transcript;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::contract::Context;
-use crate::exchange::{HttpRequest, HttpResponse};
 use crate::fixture::Fixture;
 use crate::listener::Delivery;
-use crate::sync::lock;
 use crate::template::Vars;
 use crate::verdict::{Outcome, Verdict};
 
+use crate::kept::{RawExchange, RawStep, Recording};
+use crate::transcript::{self, Body, Exchange, Notification, RecordedVerdict, Role, Step};
 use placeholders::Placeholders;
-use transcript::{Body, Exchange, Notification, RecordedVerdict, Role, Step};
-
-/// One request and what came of it, as sent.
-pub struct RawExchange {
-    pub at: Instant,
-    pub request: HttpRequest,
-    pub outcome: Result<HttpResponse, String>,
-    /// The case's own request.
-    pub case: bool,
-}
-
-/// What passed through a scope while one case ran.
-pub struct RawStep {
-    pub started: Instant,
-    pub exchanges: Vec<RawExchange>,
-}
-
-impl RawStep {
-    pub fn new() -> Self {
-        Self {
-            started: Instant::now(),
-            exchanges: Vec::new(),
-        }
-    }
-}
-
-impl Default for RawStep {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// The steps of one trial, as its cases end; with, when a recording is
-/// compared, how many notifications each fixture had in the recorded step
-/// (the replay waits for as many before it reads them).
-#[derive(Default)]
-pub struct Recording {
-    steps: Mutex<Vec<Step>>,
-    awaited: Mutex<BTreeMap<String, usize>>,
-}
-
-impl Recording {
-    pub fn push(&self, step: Step) {
-        lock(&self.steps).push(step);
-    }
-
-    pub fn take(&self) -> Vec<Step> {
-        std::mem::take(&mut *lock(&self.steps))
-    }
-
-    /// Before a replayed step: fixture variable -> notification items the
-    /// recorded step received on it.
-    pub fn await_counts(&self, counts: BTreeMap<String, usize>) {
-        *lock(&self.awaited) = counts;
-    }
-
-    fn awaited(&self) -> BTreeMap<String, usize> {
-        lock(&self.awaited).clone()
-    }
-}
 
 /// What a finished case leaves for its step: the case as it was run, its
 /// fixtures and variables, and its verdict.
