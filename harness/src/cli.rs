@@ -152,7 +152,7 @@ struct Cli {
 
     /// Replay the recording under DIR (fresh fixtures, the same bodies in
     /// the same order) and report how the target differs from it.
-    #[arg(long, value_name = "DIR", conflicts_with = "record")]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["record", "record_cases"])]
     compare: Option<PathBuf>,
 
     /// Print every check the suite can run (id, level, what it enforces) and exit.

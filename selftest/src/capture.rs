@@ -94,7 +94,8 @@ fn json_of(cx: &Context<'_>, request: &HttpRequest, what: &str) -> Result<Value,
 }
 
 fn capture_in(cx: &Context<'_>, case: &Value) -> Result<Captured, String> {
-    let mut vars = Vars::new();
+    // The identities the case invites, as the run's tenant profile gives them.
+    let mut vars: Vars = cx.options.tenant.vars();
     let mut fixtures: BTreeMap<String, Fixture> = BTreeMap::new();
     let wanted = case
         .get("fixtures")

@@ -78,11 +78,22 @@ pub fn run_trial(cx: &Context<'_>, name: &str, dir: &Path) -> Verdict {
             verdict.error = Some(format!("step {i}: the replay kept nothing"));
             return verdict;
         };
-        if let Some(why) = replay
-            .skipped
-            .filter(|_| recorded.verdict.outcome != "skipped")
-        {
-            verdict.skipped = Some(format!("step {i} could not be replayed here: {why}"));
+        if let Some(why) = replay.skipped {
+            // Nothing was sent: there is nothing to compare, whatever the
+            // recording holds.
+            let as_recorded = if recorded.verdict.outcome == "skipped" {
+                " (as when it was recorded)"
+            } else {
+                ""
+            };
+            let why = format!("step {i} could not be replayed here{as_recorded}: {why}");
+            if several {
+                // One generated input of many: the others still compare.
+                let check = Check::new(format!("{prefix}compare"), Level::Must, "the step replays");
+                verdict.checks.push(check.not_run(why));
+                continue;
+            }
+            verdict.skipped = Some(why);
             return verdict;
         }
         if let (Some(setup), Some(error)) = (&replay.setup, &replay.error) {
