@@ -58,8 +58,10 @@ pub fn run_trial(cx: &Context<'_>, name: &str, dir: &Path) -> Verdict {
     let (envelope, freedoms) = (description.envelope, &description.freedoms);
     let several = transcript.steps.len() > 1;
     for (i, recorded) in transcript.steps.iter().enumerate() {
+        // Check ids stay stable (the reports count them); the label says
+        // which generated input a check is about.
         let prefix = if several {
-            format!("step[{i}].")
+            format!("step {i}: ")
         } else {
             String::new()
         };
@@ -89,7 +91,11 @@ pub fn run_trial(cx: &Context<'_>, name: &str, dir: &Path) -> Verdict {
             let why = format!("step {i} could not be replayed here{as_recorded}: {why}");
             if several {
                 // One generated input of many: the others still compare.
-                let check = Check::new(format!("{prefix}compare"), Level::Must, "the step replays");
+                let check = Check::new(
+                    "compare.step",
+                    Level::Must,
+                    format!("{prefix}the step replays"),
+                );
                 verdict.checks.push(check.not_run(why));
                 continue;
             }
@@ -125,7 +131,7 @@ fn step_checks(
     let mut checks = Vec::new();
     for (r, found) in pair_exchanges(recorded, actual, freedoms) {
         let id = format!(
-            "{prefix}compare.{}",
+            "compare.{}",
             match r.role {
                 Role::Setup => "setup",
                 Role::Case => "response",
@@ -133,7 +139,7 @@ fn step_checks(
             }
         );
         let label = format!(
-            "{} {} answers as recorded",
+            "{prefix}{} {} answers as recorded",
             r.request.method,
             normalise::ids(&r.request.path)
         );
@@ -170,9 +176,9 @@ fn step_checks(
     for fixture in fixtures {
         if !recorded.listened.contains(fixture) || !actual.listened.contains(fixture) {
             let check = Check::new(
-                format!("{prefix}compare.notifications.{fixture}"),
+                format!("compare.notifications.{fixture}"),
                 Level::Must,
-                format!("the notifications on {fixture}'s callback are the recorded ones"),
+                format!("{prefix}the notifications on {fixture}'s callback are the recorded ones"),
             );
             let whose = if recorded.listened.contains(fixture) {
                 "this run"
@@ -187,10 +193,10 @@ fn step_checks(
         let r = recorded_items.get(fixture).cloned().unwrap_or_default();
         let a = actual_items.get(fixture).cloned().unwrap_or_default();
         let check = Check::new(
-            format!("{prefix}compare.notifications.{fixture}"),
+            format!("compare.notifications.{fixture}"),
             Level::Must,
             format!(
-                "the notifications on {fixture}'s callback are the recorded ones ({} item(s) recorded, {} now; order and batching free)",
+                "{prefix}the notifications on {fixture}'s callback are the recorded ones ({} item(s) recorded, {} now; order and batching free)",
                 r.len(),
                 a.len()
             ),
