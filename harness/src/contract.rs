@@ -362,6 +362,9 @@ impl<'a> Scope<'a> {
         request: &HttpRequest,
         result: &Result<HttpResponse, TransportError>,
     ) {
+        if let Some(recording) = self.recording {
+            recording.note_sent(request);
+        }
         if let Some(step) = lock(&self.step).as_mut() {
             step.exchanges.push(RawExchange {
                 at,
@@ -436,9 +439,11 @@ impl<'a> Scope<'a> {
         let shared = declared.shared;
         // A tenant's identities are few and drawn again by every input: in
         // a shared fixture an input would meet the last one's invitees, so
-        // under a tenant profile every input has its own.
-        let own_identities = self.options.tenant.file.is_some();
-        if let (Some(pool), true) = (self.pool, shared > 1 && !own_identities) {
+        // under a tenant profile every input has its own. So it has when
+        // recorded: a replay runs each input alone, on fixtures of its own,
+        // and must find what the recording found.
+        let unshared = self.options.tenant.file.is_some() || self.recording.is_some();
+        if let (Some(pool), true) = (self.pool, shared > 1 && !unshared) {
             return pool.take(self, kind, shared);
         }
         let before = lock(&self.owned).len();

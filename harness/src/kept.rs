@@ -3,9 +3,11 @@
 //! ([`Recording`]). A trial's scope holds them; `recording` turns a raw
 //! step into a transcript's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Instant;
+
+use serde_json::Value;
 
 use crate::exchange::{HttpRequest, HttpResponse};
 use crate::sync::lock;
@@ -48,9 +50,28 @@ impl Default for RawStep {
 pub struct Recording {
     steps: Mutex<Vec<Step>>,
     awaited: Mutex<BTreeMap<String, usize>>,
+    /// Every string the trial's requests carried, set-ups shared between
+    /// generated inputs included: what the suite sent is input, never an
+    /// id the target made up, whichever input's step it shows in.
+    sent: Mutex<BTreeSet<String>>,
 }
 
 impl Recording {
+    /// Notes the strings of a request's JSON body as sent by the suite.
+    pub fn note_sent(&self, request: &HttpRequest) {
+        let Some(body) = request.body.as_deref() else {
+            return;
+        };
+        if let Ok(json) = serde_json::from_slice::<Value>(body) {
+            strings(&json, &mut lock(&self.sent));
+        }
+    }
+
+    /// Every string the trial sent so far.
+    pub fn sent(&self) -> BTreeSet<String> {
+        lock(&self.sent).clone()
+    }
+
     pub fn push(&self, step: Step) {
         lock(&self.steps).push(step);
     }
@@ -67,5 +88,17 @@ impl Recording {
 
     pub(crate) fn awaited(&self) -> BTreeMap<String, usize> {
         lock(&self.awaited).clone()
+    }
+}
+
+/// Every string in `value`.
+pub fn strings(value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::String(s) => {
+            out.insert(s.clone());
+        }
+        Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+        _ => {}
     }
 }

@@ -82,8 +82,9 @@ pub enum Role {
 #[serde(deny_unknown_fields)]
 pub struct Exchange {
     pub role: Role,
-    /// Milliseconds from the step's start to the request.
-    pub at_ms: u64,
+    /// Milliseconds from the step's start to the request (to the
+    /// microsecond: what came before it and what after is told apart).
+    pub at_ms: f64,
     pub request: Request,
     /// What came back; `None` when nothing did (see `error`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -160,8 +161,8 @@ impl Body {
 pub struct Notification {
     /// The fixture variable whose callback received it.
     pub fixture: String,
-    /// Milliseconds from the step's start to its arrival.
-    pub at_ms: u64,
+    /// Milliseconds from the step's start to its arrival (to the microsecond).
+    pub at_ms: f64,
     pub body: Body,
 }
 

@@ -166,8 +166,9 @@ fn step_checks(
             }
         }
     }
-    let recorded_items = normalise::notifications(recorded, envelope, freedoms);
-    let actual_items = normalise::notifications(actual, envelope, freedoms);
+    let recorded_items = normalise::notifications(recorded, envelope, freedoms, None);
+    let counts = normalise::counts(recorded, envelope);
+    let actual_items = normalise::notifications(actual, envelope, freedoms, Some(&counts));
     let fixtures: std::collections::BTreeSet<&String> = recorded_items
         .keys()
         .chain(actual_items.keys())

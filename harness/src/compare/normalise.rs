@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::freedoms::Freedoms;
 use crate::listener::Envelope;
-use crate::transcript::{Body, Exchange, Step};
+use crate::transcript::{Body, Exchange, Notification, Role, Step};
 
 /// An exchange's answer as it is compared: its status, the headers that
 /// matter, its body.
@@ -57,15 +57,25 @@ fn body_value(body: &Body, freedoms: &Freedoms) -> Value {
 
 /// Every notification item of a step, per fixture, normalised and sorted
 /// (order and batching are free); a delivery that is not JSON is one item
-/// saying so.
+/// saying so. With `first`, only a fixture's first deliveries in arrival
+/// order until they hold that many items: what a replay is compared with
+/// the recording on. Whatever comes later is not seen, as an exact count of
+/// the suite's own sees what came before the events it awaits: a recording
+/// holds what had come when its case was judged, and a replay waits for as
+/// much, so when each step ends never decides what differs.
 pub fn notifications(
     step: &Step,
     envelope: Envelope,
     freedoms: &Freedoms,
+    first: Option<&BTreeMap<String, usize>>,
 ) -> BTreeMap<String, Vec<Value>> {
     let mut out: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for n in &step.notifications {
+    for n in after_request(step) {
         let items = out.entry(n.fixture.clone()).or_default();
+        let enough = first.map(|f| f.get(&n.fixture).copied().unwrap_or(0));
+        if enough.is_some_and(|enough| items.len() >= enough) {
+            continue;
+        }
         match &n.body {
             Body::Json(body) => {
                 items.extend(envelope(body).into_iter().map(|i| value(i, freedoms, None)));
@@ -79,10 +89,25 @@ pub fn notifications(
     out
 }
 
-/// How many notification items each fixture received in a step.
+/// The notifications that came once the case's request went (all of them
+/// when it never went). Those before are the fixtures' set-up, which
+/// generated inputs share when they are recorded (a call made for one input
+/// serves the next) but not when they are replayed one by one; the set-up's
+/// own requests are compared apart.
+fn after_request(step: &Step) -> impl Iterator<Item = &Notification> {
+    let since = step
+        .exchanges
+        .iter()
+        .find(|e| e.role == Role::Case)
+        .map_or(0.0, |e| e.at_ms);
+    step.notifications.iter().filter(move |n| n.at_ms >= since)
+}
+
+/// How many notification items each fixture received in a step, once the
+/// case's request went.
 pub fn counts(step: &Step, envelope: Envelope) -> BTreeMap<String, usize> {
     let mut out: BTreeMap<String, usize> = BTreeMap::new();
-    for n in &step.notifications {
+    for n in after_request(step) {
         let items = match &n.body {
             Body::Json(body) => envelope(body).len().max(1),
             _ => 1,

@@ -112,7 +112,7 @@ fn named_or_preset(named: &[Value], id: &str, description: &Description) -> bool
 /// many times it came.
 fn notifications(
     step: &Step,
-    since_ms: u64,
+    since_ms: f64,
     description: &Description,
     names: &BTreeSet<&str>,
 ) -> Vec<Value> {

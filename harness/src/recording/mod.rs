@@ -11,7 +11,7 @@
 pub mod as_case;
 pub mod placeholders;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -68,7 +68,7 @@ pub fn finish(cx: &Context<'_>, recording: &Recording, raw: RawStep, ending: &En
         })
         .collect();
     deliveries.sort_by_key(|(_, d)| d.at);
-    let step = transcribe(cx, &raw, &deliveries, ending);
+    let step = transcribe(cx, recording, &raw, &deliveries, ending);
     recording.push(step);
 }
 
@@ -78,28 +78,25 @@ fn since(started: Instant, fixture: &Fixture) -> Instant {
     started.max(fixture.since)
 }
 
+/// An offset in milliseconds, to the microsecond.
+fn offset(d: Duration) -> f64 {
+    let micros = u32::try_from(d.as_micros()).unwrap_or(u32::MAX);
+    f64::from(micros) / 1000.0
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn transcribe(
     cx: &Context<'_>,
+    recording: &Recording,
     raw: &RawStep,
     deliveries: &[(String, Arc<Delivery>)],
     ending: &Ending<'_>,
 ) -> Step {
     // What the suite sent is input, never an id the target made up.
-    let mut inputs = BTreeSet::new();
-    for e in &raw.exchanges {
-        if let Some(json) = e
-            .request
-            .body
-            .as_deref()
-            .and_then(|b| serde_json::from_slice(b).ok())
-        {
-            placeholders::strings(&json, &mut inputs);
-        }
-    }
+    let mut inputs = recording.sent();
     for ids in cx.options.tenant.identities.values() {
         inputs.extend(ids.iter().cloned());
     }
@@ -159,7 +156,7 @@ fn transcribe(
         .iter()
         .map(|(var, d)| Notification {
             fixture: var.clone(),
-            at_ms: millis(d.at.saturating_duration_since(raw.started)),
+            at_ms: offset(d.at.saturating_duration_since(raw.started)),
             body: match d.body() {
                 Ok(json) => Body::Json(p.value(json)),
                 Err(_) => body_of(&p, d.raw()).unwrap_or(Body::Text(String::new())),
@@ -246,7 +243,7 @@ fn exchange(
     };
     Exchange {
         role,
-        at_ms: millis(e.at.saturating_duration_since(started)),
+        at_ms: offset(e.at.saturating_duration_since(started)),
         request,
         response,
         error,

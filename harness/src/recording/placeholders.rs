@@ -154,18 +154,6 @@ impl Placeholders {
     }
 }
 
-/// Every string in `value`: what a request body carried.
-pub fn strings(value: &Value, out: &mut BTreeSet<String>) {
-    match value {
-        Value::String(s) => {
-            out.insert(s.clone());
-        }
-        Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
-        Value::Object(map) => map.values().for_each(|v| strings(v, out)),
-        _ => {}
-    }
-}
-
 /// A member whose value is an identifier: `id`, `…Id`, `…_id`.
 fn key_is_id(key: &str) -> bool {
     key == "id" || key.ends_with("Id") || key.ends_with("_id")
