@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use conformance_harness::{Detail, Outcome, Status};
-use conformance_selftest::{in_parallel, run_binary, run_suite, temp, workspace_root, Run};
+use conformance_selftest::{
+    in_parallel, rerun_lines, run_binary, run_rerun_line, run_suite, temp, workspace_root, Run,
+};
 use invite_reference::{Config, Fault, Variant};
 use serde_json::Value;
 
@@ -301,6 +303,65 @@ fn recorded_cases_pass_against_the_target_they_were_recorded_from_and_show_a_fau
         )),
         "{failed:?}"
     );
+}
+
+#[test]
+fn a_difference_reads_like_a_failure_and_its_rerun_lines_show_it_again() {
+    let server = invite_reference::start(Config {
+        faults: vec!["participants-not-echoed".parse().expect("a fault")],
+        ..Config::default()
+    })
+    .expect("the reference server starts");
+    let base = server.base_url();
+    let dir = recording().display().to_string();
+    let trial = "case::invite::examples::example_2_invite_multiple_participants";
+    let mut args = vec![
+        "--target",
+        base.as_str(),
+        "--compare",
+        &dir,
+        "--exact",
+        trial,
+    ];
+    args.extend_from_slice(ARGS);
+    let run = run_suite(&args, &[("CONFORMANCE_TOKEN", TOKEN)]).expect("the suite runs");
+    let text = run
+        .failures
+        .get(trial)
+        .unwrap_or_else(|| panic!("{}", said(&run)));
+    // Where, then what: the path, expected = recorded, actual, a diff.
+    for part in [
+        "FAIL  compare.response: POST /communications/calls/<call>/participants/invite answers as recorded",
+        "$.body.participants[0]",
+        "expected  object",
+        "actual    (absent)",
+        "--- expected (the recorded answer, normalised)",
+        "+++ actual   (the answer now, normalised)",
+    ] {
+        assert!(text.contains(part), "{part:?} in:\n{text}");
+    }
+    assert!(!text.contains(TOKEN));
+    let lines = rerun_lines(text);
+    assert_eq!(lines.len(), 2, "{text}");
+    for line in &lines {
+        assert!(
+            line.contains("--compare") || line.contains("CONFORMANCE_COMPARE="),
+            "{line}"
+        );
+        let again = run_rerun_line(
+            env!("CARGO_BIN_EXE_suite"),
+            line,
+            &[("CONFORMANCE_TOKEN", TOKEN)],
+        )
+        .expect("the line runs");
+        assert_eq!(again.code, Some(101), "{line}\n{}", again.all_output());
+        let shown = again.failures.get(trial).cloned().unwrap_or_default();
+        assert!(
+            shown.contains("$.body.participants[0]"),
+            "{line}\n{}",
+            again.all_output()
+        );
+    }
 }
 
 /// `$.a[3].b` as `$.a[*].b`: what an entry of compare_variants.json names.
