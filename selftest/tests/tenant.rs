@@ -182,3 +182,34 @@ fn a_profile_the_suite_cannot_use_stops_the_run_once_saying_why() {
         "{said}"
     );
 }
+
+#[test]
+fn the_profiles_timeouts_apply_unless_an_option_says_otherwise() {
+    let dir = temp("tenant-timeouts");
+    let mut profile = example();
+    profile["timeouts"] = serde_json::json!({"response_ms": 4000, "notification_ms": 700});
+    let file = write(&dir, &profile).display().to_string();
+    let server = conformance_selftest::server(vec!["no-roster-update".parse().expect("a fault")]);
+    let base = server.base_url();
+    let trial = "case::invite::examples::example_3_invite_to_existing_call";
+    let waited = |extra: &[&str]| {
+        let mut args = vec![
+            "--target",
+            base.as_str(),
+            "--tenant",
+            &file,
+            "--exact",
+            trial,
+        ];
+        args.extend_from_slice(extra);
+        let run = run_suite(&args, &[("CONFORMANCE_TOKEN", "t")]).expect("the suite runs");
+        run.failures
+            .get(trial)
+            .cloned()
+            .unwrap_or_else(|| run.all_output())
+    };
+    let by_profile = waited(&[]);
+    assert!(by_profile.contains("within 700 ms"), "{by_profile}");
+    let by_option = waited(&["--notification-timeout-ms", "900"]);
+    assert!(by_option.contains("within 900 ms"), "{by_option}");
+}
