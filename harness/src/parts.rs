@@ -167,6 +167,16 @@ impl Parts {
             record_cases: o.record_cases.clone(),
             compare: o.compare.clone(),
         };
+        if let Some(dir) = &o.compare {
+            let index = dir.join(crate::transcript::INDEX);
+            if !index.is_file() {
+                return Err(format!(
+                    "--compare {}: no recording there ({} is missing; --record DIR makes one)",
+                    dir.display(),
+                    index.display()
+                ));
+            }
+        }
         if let Some(dir) = &o.record {
             crate::recording::write_index(
                 dir,

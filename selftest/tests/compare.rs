@@ -489,3 +489,12 @@ fn compared_with_each_variant_only_what_it_changes_differs() {
     .collect();
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
+
+#[test]
+fn a_folder_without_a_recording_stops_the_run_once_saying_so() {
+    let dir = temp("compare-nothing");
+    let dir = dir.display().to_string();
+    let run = run_suite(&["--compare", &dir, "case::"], &[]).expect("the suite runs");
+    assert_eq!(run.code, Some(2), "{}", run.all_output());
+    assert!(run.stderr.contains("no recording there"), "{}", run.stderr);
+}
