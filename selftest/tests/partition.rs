@@ -111,7 +111,10 @@ fn reports_of_a_run_split_across_machines_merge_into_the_whole_runs() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (one_report, whole_report) = (read(&one.join("report.json")), read(&whole.join("report.json")));
+    let (one_report, whole_report) = (
+        read(&one.join("report.json")),
+        read(&whole.join("report.json")),
+    );
     assert!(
         one_report["run"].as_u64() < whole_report["run"].as_u64(),
         "a partition runs only part of the tests"
@@ -140,7 +143,11 @@ fn reports_of_a_run_split_across_machines_merge_into_the_whole_runs() {
         .env("XDG_CACHE_HOME", base.join("cache"))
         .output()
         .expect("runs");
-    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
     let refused = Command::new(&program)
         .args(["report", "merge"])
         .arg(&one)
