@@ -213,35 +213,3 @@ pub fn main(builtin: &Builtin<'_>) -> ExitCode {
     drop(cases);
     code
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(list: &[&str]) -> Vec<OsString> {
-        list.iter().map(OsString::from).collect()
-    }
-
-    #[test]
-    fn the_programs_own_options_are_taken_out_before_the_suites() {
-        let mut a = args(&[
-            "p",
-            "--cases",
-            "mine",
-            "--exact",
-            "x",
-            "--no-builtin-cases",
-            "--cases=ours",
-        ]);
-        assert!(take_switch(&mut a, "--no-builtin-cases"));
-        assert_eq!(
-            take_value(&mut a, "--cases"),
-            Ok(Some(OsString::from("ours")))
-        );
-        assert_eq!(a, args(&["p", "--exact", "x"]));
-        let mut after = args(&["p", "--", "--cases", "x"]);
-        assert_eq!(take_value(&mut after, "--cases"), Ok(None));
-        assert!(!take_switch(&mut after, "--no-builtin-cases"));
-        assert!(take_value(&mut args(&["p", "--cases"]), "--cases").is_err());
-    }
-}

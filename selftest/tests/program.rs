@@ -162,7 +162,11 @@ fn the_installed_program_runs_the_suite_from_an_empty_folder() {
     let only = run(
         &program,
         &empty,
-        &["--cases", mine_arg, "--no-builtin-cases", "--list"],
+        &[
+            &format!("--cases={mine_arg}"),
+            "--no-builtin-cases",
+            "--list",
+        ],
         &env,
     );
     assert!(
@@ -238,4 +242,66 @@ fn walk_json(dir: &Path) -> Vec<String> {
     names.sort();
     assert!(!names.is_empty(), "no case files under {}", dir.display());
     names
+}
+
+fn tree(root: &Path, files: &[&str]) {
+    for f in files {
+        let path = root.join(f);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("folders");
+        std::fs::write(path, "{}").expect("a file");
+    }
+}
+
+fn listed(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("readable") {
+            let p = e.expect("an entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(root).expect("under the root");
+                out.push(rel.display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `--cases DIR` and the built-in cases, joined as one tree of links
+/// (folder by folder), removed at the end of the run.
+#[test]
+fn the_users_cases_join_the_built_in_ones_folder_by_folder() {
+    let base = std::env::temp_dir().join(format!("builtin-join-{}", uuid::Uuid::new_v4()));
+    let (builtin, mine) = (base.join("builtin"), base.join("mine"));
+    tree(
+        &builtin,
+        &["invite/a.json", "invite/deep/b.json", "rejections/c.json"],
+    );
+    tree(&mine, &["invite/deep/mine.json", "ours/d.json"]);
+    let joined = invite_conformance::builtin::join(&builtin, &mine).expect("joined");
+    assert_eq!(
+        listed(&joined.path),
+        [
+            "invite/a.json",
+            "invite/deep/b.json",
+            "invite/deep/mine.json",
+            "ours/d.json",
+            "rejections/c.json"
+        ]
+    );
+    let path = joined.path.clone();
+    drop(joined);
+    assert!(!path.exists(), "removed at the end of the run");
+    assert!(builtin.join("invite/a.json").exists() && mine.join("ours/d.json").exists());
+
+    tree(&mine, &["invite/a.json"]);
+    let err = invite_conformance::builtin::join(&builtin, &mine).expect_err("a file both have");
+    assert!(
+        err.to_string().contains("invite/a.json") && err.to_string().contains("--no-builtin-cases"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&base);
 }
