@@ -140,6 +140,43 @@ fn the_installed_program_runs_the_suite_from_an_empty_folder() {
         "{html}"
     );
 
+    // The members beyond the metadata a target sent reach the reports.
+    let extra = invite_reference::start(invite_reference::Config {
+        variants: vec![invite_reference::Variant::ExtraMembers],
+        ..invite_reference::Config::default()
+    })
+    .expect("the reference server starts");
+    let beyond = run(
+        &program,
+        &empty,
+        &[
+            "--target",
+            &extra.base_url(),
+            "--report",
+            "beyond",
+            "--exact",
+            "case::invite::examples::example_1_invite_one_participant",
+        ],
+        &env,
+    );
+    assert_eq!(beyond.code, Some(0), "{}", beyond.all_output());
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(empty.join("beyond/report.json")).expect("report.json"),
+    )
+    .expect("JSON");
+    assert!(
+        report["undeclared"].as_array().is_some_and(|m| m
+            .iter()
+            .any(|m| m["member"] == "inviteParticipantsOperation.conformanceExtra")),
+        "{report}"
+    );
+    let html = std::fs::read_to_string(empty.join("beyond/report.html")).expect("report.html");
+    assert!(
+        html.contains("Members beyond the metadata")
+            && html.contains("inviteParticipantsOperation.conformanceExtra"),
+        "{html}"
+    );
+
     // --cases adds a team's cases to the built-in ones.
     let mine = base.join("mine");
     std::fs::create_dir_all(mine.join("ours")).expect("a folder");
