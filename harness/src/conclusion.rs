@@ -119,6 +119,14 @@ impl Session {
         if self.options.report.is_none() && self.options.junit.is_none() {
             return Ok(());
         }
+        if self.options.run_id.is_some() && self.options.report.is_none() {
+            // Each process would write a JUnit file of its one test.
+            return Err(
+                "under nextest, each test is a process of its own: --junit needs --report DIR \
+                 too, where the processes merge the run (or use nextest's JUnit: --profile ci)"
+                    .to_owned(),
+            );
+        }
         let verdicts = self.record.all();
         let shown = self.record.shown();
         let description = self.contract.description();
