@@ -170,7 +170,8 @@ pub fn main(builtin: &Builtin<'_>) -> ExitCode {
         .iter()
         .any(|a| a == "--version" || a == "-V")
     {
-        print!("{}", version_text(builtin));
+        // A reader that closed the pipe early is no error (print! would panic).
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), version_text(builtin).as_bytes());
         return ExitCode::SUCCESS;
     }
     let settings = crate::settings();
