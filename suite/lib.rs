@@ -9,8 +9,10 @@
 //! process from command-line arguments (the self-tests and the bench use
 //! it); [`notification_violations`] validates a notification as the
 //! `notification.schema` check does; [`create_call_body`] is the body the
-//! suite creates a call with.
+//! suite creates a call with; [`program`] is the installed program's main
+//! (its case files and schemas, [`builtin`], embedded by `suite/bin.rs`).
 
+pub mod builtin;
 mod contract;
 mod fixtures;
 mod invariants;
@@ -18,6 +20,7 @@ mod lint;
 mod notifications;
 mod offline;
 mod options;
+pub mod program;
 mod props;
 mod tenant;
 

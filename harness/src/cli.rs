@@ -109,9 +109,14 @@ struct Cli {
     #[arg(long, value_name = "FILE")]
     known_failures: Option<PathBuf>,
 
-    /// Write report.json and report.md here after the run.
+    /// Write report.json, report.md and report.html here after the run.
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
+
+    /// Write the run as JUnit XML to FILE (one testcase per trial), for
+    /// CI systems that show test results.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
 
     /// Judge only the checks whose id (or family) matches GLOB (`*`, `?`;
     /// several, comma-separated or repeated): cases and properties alike.
@@ -213,7 +218,7 @@ pub(crate) fn command<O: clap::Args>(settings: &Settings, environment: bool) -> 
     let token = settings.var("TOKEN");
     // The contract's options first: their doc comment would otherwise
     // become the command's description.
-    O::augment_args(<Cli as clap::CommandFactory>::command())
+    let command = O::augment_args(<Cli as clap::CommandFactory>::command())
         .mut_args(|arg| {
             let id = arg.get_id().as_str().to_owned();
             if libtest.contains(arg.get_id()) {
@@ -255,6 +260,33 @@ pub(crate) fn command<O: clap::Args>(settings: &Settings, environment: bool) -> 
             "cargo test -- [OPTIONS] [FILTER]\n       \
              {}=URL cargo nextest run [FILTERS]   (options as environment variables)",
             settings.var("TARGET")
+        ));
+    match &settings.program {
+        None => command,
+        Some(program) => as_program(command, program, &token),
+    }
+}
+
+/// `--help` as an installed program shows it: its own name in the usage,
+/// its text for `--cases`, and its own commands at the end.
+fn as_program(
+    command: clap::Command,
+    program: &crate::settings::Program,
+    token: &str,
+) -> clap::Command {
+    let command = match program.cases_help {
+        Some(help) => command.mut_arg("cases", |a| a.help(help)),
+        None => command,
+    };
+    command
+        .override_usage(format!("{} [OPTIONS] [FILTER]", program.name))
+        .after_help(format!(
+            "With no --target, the suite runs against its embedded implementation.\n\
+             The bearer token is read from {token}, never from the command line.{}",
+            program
+                .after_help
+                .map(|more| format!("\n\n{more}"))
+                .unwrap_or_default()
         ))
 }
 
@@ -274,11 +306,14 @@ where
 
 /// The command line of this process, each option also read from its
 /// variable, the token from its own; proptest's `PROPTEST_*` settings too.
-pub(crate) fn parse_process<O>(settings: &Settings) -> Result<Parsed<O>, clap::Error>
+pub(crate) fn parse_process<O>(
+    settings: &Settings,
+    args: Vec<OsString>,
+) -> Result<Parsed<O>, clap::Error>
 where
     O: clap::Args + clap::FromArgMatches,
 {
-    let mut parsed = parse::<O, _, _>(settings, true, std::env::args_os())?;
+    let mut parsed = parse::<O, _, _>(settings, true, args)?;
     let options = &mut parsed.options;
     options.forbid_scan = std::env::var_os(settings.var("FORBID_SCAN")).is_some();
     options.generation =
@@ -343,6 +378,7 @@ where
         save_failures: cli.save_failures,
         known_failures: cli.known_failures,
         report: cli.report,
+        junit: cli.junit,
         checks: cli.checks,
         level: cli.level,
         seed: cli.seed,

@@ -2,8 +2,6 @@
 //! target, the seeds, the members beyond the metadata, the report, and the
 //! exit code, with what the console says of each.
 
-use std::path::Path;
-
 use crate::outcome::Exit;
 use crate::parts::Parts;
 use crate::plan::Plan;
@@ -50,12 +48,9 @@ impl Session {
             None => Some(None),
             Some(Err(_)) => None,
         };
-        if let (Some(dir), Some(parts)) = (&self.options.report, ran) {
-            if let Err(e) = self.write_report(dir, parts, tally) {
-                notes.push(format!(
-                    "error: failed to write the report to {}: {e}",
-                    dir.display()
-                ));
+        if let Some(parts) = ran {
+            if let Err(e) = self.write_reports(parts, tally) {
+                notes.push(format!("error: {e}"));
                 return Conclusion {
                     exit: Exit::code(2),
                     notes,
@@ -118,8 +113,22 @@ impl Session {
         Conclusion { exit, notes, junit }
     }
 
-    fn write_report(&self, dir: &Path, parts: Option<&Parts>, tally: Tally) -> std::io::Result<()> {
+    /// `--report` and `--junit`: the JUnit file is made from the report
+    /// (the whole run's, under nextest), so the two always agree.
+    fn write_reports(&self, parts: Option<&Parts>, tally: Tally) -> Result<(), String> {
+        if self.options.report.is_none() && self.options.junit.is_none() {
+            return Ok(());
+        }
+        if self.options.run_id.is_some() && self.options.report.is_none() {
+            // Each process would write a JUnit file of its one test.
+            return Err(
+                "under nextest, each test is a process of its own: --junit needs --report DIR \
+                 too, where the processes merge the run (or use nextest's JUnit: --profile ci)"
+                    .to_owned(),
+            );
+        }
         let verdicts = self.record.all();
+        let shown = self.record.shown();
         let description = self.contract.description();
         let checks = crate::catalog::checks(description, &self.profile);
         // Not the embedded server's port: each nextest process has its own.
@@ -159,8 +168,18 @@ impl Session {
             unreleased: &parts.map_or_else(Vec::new, |p| p.register.unreleased_list()),
             secrets: parts.map_or(&[], |p| &p.options.secrets),
             run_id: self.options.run_id.as_deref(),
+            shown: &shown,
         };
-        crate::report::write(dir, &part)
+        let report = match &self.options.report {
+            Some(dir) => crate::report::write(dir, &part)
+                .map_err(|e| format!("failed to write the report to {}: {e}", dir.display()))?,
+            None => crate::report::alone(&part),
+        };
+        if let Some(file) = &self.options.junit {
+            crate::junit::write(file, &report)
+                .map_err(|e| format!("failed to write the JUnit file {}: {e}", file.display()))?;
+        }
+        Ok(())
     }
 
     /// One note at the end of the run: the members beyond the metadata

@@ -27,7 +27,21 @@ where
     O: clap::Args + clap::FromArgMatches,
     C: Contract,
 {
-    let parsed = match crate::cli::parse_process::<O>(&settings) {
+    main_with_args(settings, std::env::args_os().collect(), make)
+}
+
+/// [`main`] with the command line given (the program's name first): for a
+/// program that handles some arguments of its own before the suite's.
+pub fn main_with_args<O, C>(
+    settings: Settings,
+    args: Vec<std::ffi::OsString>,
+    make: impl FnOnce(O) -> C,
+) -> ExitCode
+where
+    O: clap::Args + clap::FromArgMatches,
+    C: Contract,
+{
+    let parsed = match crate::cli::parse_process::<O>(&settings, args) {
         Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.print();
@@ -117,6 +131,32 @@ where
     let concluded = session.conclude(tally, &trials.plan);
     say.notes(&concluded.notes);
     say.exit(&concluded.exit, &concluded.junit)
+}
+
+/// The program's `report` command (`args`: what follows `report`):
+/// matrices and merges of reports already written.
+pub fn report_main(args: Vec<std::ffi::OsString>) -> ExitCode {
+    match crate::report_tool::run(args) {
+        Err(e) => {
+            let _ = e.print();
+            if e.use_stderr() {
+                ExitCode::from(crate::outcome::EXIT_COULD_NOT_RUN)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(crate::outcome::EXIT_COULD_NOT_RUN)
+        }
+        Ok(Ok(done)) => {
+            let _ = std::io::stdout().lock().write_all(done.stdout.as_bytes());
+            for file in done.written {
+                eprintln!("wrote {}", file.display());
+            }
+            ExitCode::SUCCESS
+        }
+    }
 }
 
 /// What the console prints besides libtest's lines, and how.

@@ -24,7 +24,10 @@
 //!   input a [`Failure`] or not; [`render`] for the text;
 //! - recording and comparing: the identities a run draws ([`Tenant`],
 //!   `--tenant`), what a contract leaves free ([`Freedoms`], normalised by
-//!   `--compare`), and the transcripts `--record` writes ([`transcript`]).
+//!   `--compare`), and the transcripts `--record` writes ([`transcript`]);
+//! - reports already written: [`read_report`], [`merge_reports`] (a run
+//!   split across machines), [`matrix`] (implementations side by side),
+//!   and the program's `report` command, [`report_main`].
 
 #![warn(clippy::print_stdout)]
 
@@ -47,10 +50,12 @@ mod freedoms;
 mod inprocess;
 mod json_path;
 mod kept;
+mod junit;
 mod known;
 mod lint;
 mod listener;
 mod matching;
+pub mod matrix;
 mod options;
 mod outcome;
 mod parts;
@@ -62,6 +67,8 @@ mod recording;
 mod regressions;
 pub mod render;
 mod report;
+mod report_html;
+mod report_tool;
 mod rerun;
 mod route;
 mod run_options;
@@ -84,7 +91,7 @@ mod verdict;
 
 pub use catalog::{checks, LIST_CHECKS_HEADER};
 pub use cli::{parse_args, NoOptions};
-pub use console::main;
+pub use console::{main, main_with_args, report_main};
 pub use contract::{
     Context, Contract, Description, Exchange, Invariant, Memo, Pool, Property, PropertyRun, Scope,
 };
@@ -101,10 +108,11 @@ pub use outcome::{
 };
 pub use profile::Profile;
 pub use prop::{run as run_property, run_case as run_generated_case};
-pub use report::CheckInfo;
+pub use report::{merge_reports, CheckInfo};
+pub use report_tool::read_report;
 pub use run_options::RunOptions;
 pub use schema::Schemas;
-pub use settings::Settings;
+pub use settings::{Program, Settings};
 pub use target::{Guard, Target};
 pub use template::{fill_value as fill_placeholders, Vars};
 pub use tenant::Tenant;

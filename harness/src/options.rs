@@ -60,8 +60,10 @@ pub struct Options {
     pub schemas: Option<PathBuf>,
     pub save_failures: Option<PathBuf>,
     pub known_failures: Option<PathBuf>,
-    /// Write report.json and report.md here after the run.
+    /// Write report.json, report.md and report.html here after the run.
     pub report: Option<PathBuf>,
+    /// Write the run as JUnit XML to this file.
+    pub junit: Option<PathBuf>,
     /// Globs over the check ids the run judges (empty: all).
     pub checks: Vec<String>,
     /// Only the checks of this level.

@@ -2,6 +2,7 @@
 //! has been shown) for the reports, and the notes the console prints
 //! outside the trials' own lines.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use crate::sync::lock;
@@ -17,6 +18,10 @@ pub struct Record {
     /// What the console says on stderr, in order, that no trial's verdict
     /// holds (a setup note, say); taken by whoever prints it.
     notes: Mutex<Vec<String>>,
+    /// The text of each trial that did not pass cleanly, as the console
+    /// showed it (plain, bounded, secrets redacted), by test name: what the
+    /// reports show of a failure once its evidence has been dropped.
+    shown: Mutex<BTreeMap<String, String>>,
 }
 
 impl Record {
@@ -24,6 +29,16 @@ impl Record {
     pub fn keep(&self, mut verdict: Verdict) {
         verdict.bound_for_keeping();
         lock(&self.verdicts).push(verdict);
+    }
+
+    /// Keeps the text a trial's verdict was shown with.
+    pub fn keep_shown(&self, test: &str, text: String) {
+        lock(&self.shown).insert(test.to_owned(), text);
+    }
+
+    /// The texts kept by [`Record::keep_shown`].
+    pub fn shown(&self) -> BTreeMap<String, String> {
+        lock(&self.shown).clone()
     }
 
     /// Keeps the verdict of a trial that needs no target.

@@ -66,6 +66,9 @@ pub struct Part<'a> {
     /// The run this process is part of (nextest's `NEXTEST_RUN_ID`, which
     /// the console reads); `None`: a run of its own.
     pub run_id: Option<&'a str>,
+    /// The text each trial that did not pass cleanly was shown with, by
+    /// test name (its differences, diff and rerun line).
+    pub shown: &'a BTreeMap<String, String>,
 }
 
 /// The folder of this run's parts, and the run's id.
@@ -75,8 +78,16 @@ fn run_id(given: Option<&str>) -> String {
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
 }
 
-/// Writes this process's part, then the report of every part of its run.
-pub fn write(dir: &Path, part: &Part<'_>) -> std::io::Result<()> {
+/// The report of a run made of this process's part alone (no file
+/// written): what `--junit` is made from when there is no `--report`.
+pub fn alone(part: &Part<'_>) -> Value {
+    let text = redact_secrets(&part_json(part).to_string(), part.secrets);
+    merge(&[serde_json::from_str(&text).unwrap_or(Value::Null)])
+}
+
+/// Writes this process's part, then the report of every part of its run,
+/// and returns that report.
+pub fn write(dir: &Path, part: &Part<'_>) -> std::io::Result<Value> {
     let run = run_id(part.run_id);
     let parts = dir.join(".parts");
     let mine = parts.join(&run);
@@ -99,7 +110,60 @@ pub fn write(dir: &Path, part: &Part<'_>) -> std::io::Result<()> {
     }
     let merged = merge(&read_parts(&mine)?);
     write_reports(dir, &merged, part.secrets)?;
-    lock.unlock()
+    lock.unlock()?;
+    Ok(merged)
+}
+
+/// Reports of one run split across machines (`cargo nextest run
+/// --partition`, one report folder per machine) merged into the report one
+/// machine would have written; an error when they are of different runs
+/// (another suite, version, target, profile or strictness).
+pub fn merge_reports(reports: &[Value]) -> Result<Value, String> {
+    let first = reports.first().ok_or("no report to merge")?;
+    for (i, r) in reports.iter().enumerate().skip(1) {
+        for key in ["suite", "title", "target", "profile", "strict"] {
+            if r[key] != first[key] {
+                return Err(format!(
+                    "report {} is of another run than report 1: its {key} is {}, not {}",
+                    i + 1,
+                    r[key],
+                    first[key]
+                ));
+            }
+        }
+        let names = |r: &Value| -> Vec<String> {
+            r["tests"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t["name"].as_str().map(str::to_owned))
+                .collect()
+        };
+        let earlier: Vec<String> = reports[..i].iter().flat_map(names).collect();
+        if let Some(twice) = names(r).into_iter().find(|n| earlier.contains(n)) {
+            return Err(format!(
+                "report {} has the test {twice} that an earlier one has: the reports overlap",
+                i + 1
+            ));
+        }
+    }
+    // A report has the shape of a part, but for the suite's name and version.
+    let parts: Vec<Value> = reports
+        .iter()
+        .map(|r| {
+            let mut part = r.clone();
+            part["suite"] = r["suite"]["name"].clone();
+            part["version"] = r["suite"]["version"].clone();
+            part
+        })
+        .collect();
+    Ok(merge(&parts))
+}
+
+/// Writes `report.json`, `report.md` and `report.html` of `report` in `dir`.
+pub fn write_files(dir: &Path, report: &Value) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    write_reports(dir, report, &[])
 }
 
 fn read_parts(dir: &Path) -> std::io::Result<Vec<Value>> {
@@ -189,6 +253,7 @@ fn part_json(part: &Part<'_>) -> Value {
                 .filter(|c| outcome_word(&c.outcome, c.level, strict) == "warn")
                 .map(|c| c.id.clone()).collect::<Vec<_>>(),
             "undeclared": v.undeclared(),
+            "text": part.shown.get(&v.place.test),
             "checks": v.checks.iter().map(|c| json!({
                 "id": c.id,
                 "family": check_family(&c.id),
@@ -313,10 +378,15 @@ fn merge(parts: &[Value]) -> Value {
         "profile": first["profile"],
         "tenant": first["tenant"],
         "compared_with": first["compared_with"],
-        "processes": parts.len(),
+        // A merged report counts the processes of the reports it was made of.
+        "processes": parts.iter().map(|p| p["processes"].as_u64().unwrap_or(1)).sum::<u64>(),
         "selected": sum(parts, "selected"),
         // Only one process knows what its filter left out.
-        "filtered_out": if parts.len() == 1 { first["filtered_out"].clone() } else { Value::Null },
+        "filtered_out": if parts.len() == 1 && first["processes"].as_u64().unwrap_or(1) == 1 {
+            first["filtered_out"].clone()
+        } else {
+            Value::Null
+        },
         "ignored": sum(parts, "ignored"),
         "run": sum(parts, "passed") + sum(parts, "failed"),
         "passed": sum(parts, "passed"),
@@ -358,6 +428,10 @@ fn write_reports(dir: &Path, report: &Value, secrets: &[String]) -> std::io::Res
     replace(
         &dir.join("report.md"),
         &redact_secrets(&markdown(report), secrets),
+    )?;
+    replace(
+        &dir.join("report.html"),
+        &redact_secrets(&crate::report_html::page(report), secrets),
     )
 }
 

@@ -14,6 +14,9 @@ pub struct RerunArgs {
     token_env: Option<String>,
     /// What selects the suite's test binary (`-p crate --test suite`).
     cargo_args: &'static str,
+    /// The installed program and its own options, when the suite runs as
+    /// one: its rerun line calls it, not cargo.
+    program: Option<(&'static str, String)>,
 }
 
 impl RerunArgs {
@@ -135,6 +138,10 @@ impl RerunArgs {
             options: args,
             token_env: token_sent.then_some(token_env),
             cargo_args: settings.cargo_args,
+            program: settings
+                .program
+                .as_ref()
+                .map(|p| (p.name, p.rerun_args.clone())),
         }
     }
 
@@ -175,6 +182,13 @@ impl RerunArgs {
                 }
             })
             .collect();
+        if let Some((program, own)) = &self.program {
+            // An installed program has no cargo, nor nextest, beside it.
+            return vec![format!(
+                "{}{program} --exact {name}{own}{flags}",
+                prefix(&vars)
+            )];
+        }
         let mut nextest_vars = vars.clone();
         nextest_vars.extend(self.options.iter().map(|(_, var, value)| {
             if value.is_empty() {

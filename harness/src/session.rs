@@ -463,6 +463,16 @@ impl Session {
         self.known.apply(&mut verdict);
         let passed = verdict.passed(strict);
         let warned = verdict.warnings(strict) > 0 || verdict.has_known();
+        if !passed || warned {
+            // The reports (report.html, JUnit) show it as the console did.
+            let text = crate::render::render_verdict(
+                &verdict,
+                Styles::default(),
+                strict,
+                &options.secrets,
+            );
+            self.record.keep_shown(&verdict.place.test, text);
+        }
         self.record.keep(verdict.clone());
         Finished {
             status: if passed {

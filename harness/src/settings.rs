@@ -21,6 +21,23 @@ pub struct Settings {
     /// own included, and the token from `<prefix>TOKEN`: two suites in one
     /// environment each read their own.
     pub env_prefix: &'static str,
+    /// The suite as a program of its own (an installed binary) rather than
+    /// a cargo test: its usage and rerun lines name it.
+    pub program: Option<Program>,
+}
+
+/// What changes when the suite runs as a program of its own.
+#[derive(Debug, Clone, Default)]
+pub struct Program {
+    /// Its name, as usage and rerun lines call it (`invite-conformance`).
+    pub name: &'static str,
+    /// Its own options that a rerun line must repeat (` --cases mine`):
+    /// ones the program handles before the harness sees the command line.
+    pub rerun_args: String,
+    /// What `--help` says of `--cases` in place of the harness's text.
+    pub cases_help: Option<&'static str>,
+    /// Paragraphs `--help` adds at its end (the program's own commands).
+    pub after_help: Option<&'static str>,
 }
 
 impl Settings {
@@ -33,6 +50,7 @@ impl Settings {
             schemas: "schemas".into(),
             cargo_args: "",
             env_prefix: "CONFORMANCE_",
+            program: None,
         }
     }
 

@@ -197,8 +197,9 @@ pub struct Verdict {
 impl Verdict {
     /// The verdict as the run keeps it for the reports, once it has been
     /// shown: its free text bounded, and the evidence under its checks
-    /// dropped (the reports read check ids and outcomes; the evidence was
-    /// rendered already).
+    /// dropped but for the members beyond the metadata (the reports read
+    /// check ids, outcomes and those members; the evidence was rendered
+    /// already).
     pub(crate) fn bound_for_keeping(&mut self) {
         for text in [
             &mut self.error,
@@ -212,7 +213,9 @@ impl Verdict {
             }
         }
         for check in &mut self.checks {
-            check.details = Vec::new();
+            // The members beyond the metadata stay: the reports list them
+            // (bounded where they were found).
+            check.details.retain(|d| matches!(d, Detail::Undeclared(_)));
             if let Outcome::NotRun(reason) | Outcome::Known(reason) = &mut check.outcome {
                 *reason = bound_text(std::mem::take(reason));
             }

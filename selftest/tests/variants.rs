@@ -8,8 +8,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use conformance_harness::matrix::Column;
 use conformance_selftest::{
-    check_generated, in_parallel, run_suite, warned_check_ids, workspace_root, Run,
+    check_generated, in_parallel, run_suite, temp, warned_check_ids, workspace_root, Run,
 };
 use invite_reference::{Config, Variant};
 
@@ -73,6 +74,8 @@ fn setups() -> Vec<Setup> {
 /// What one configuration's runs came to.
 struct Outcome {
     runs: Vec<(String, Run)>,
+    /// The report of its first seed's run.
+    report: serde_json::Value,
 }
 
 impl Outcome {
@@ -115,13 +118,23 @@ fn run_setup(setup: &Setup) -> Outcome {
     })
     .expect("the reference server starts with compatible variants");
     let base = server.base_url();
+    let dir = temp(&format!(
+        "variant-{}",
+        setup.name.replace(|c: char| !c.is_ascii_alphanumeric(), "")
+    ));
+    let report_dir = dir.to_str().expect("a UTF-8 path").to_owned();
     let runs = setup
         .seeds
         .iter()
-        .map(|seed| {
+        .enumerate()
+        .map(|(i, seed)| {
             // The user's command, default options: no --strict.
+            let mut args = vec!["--target", base.as_str()];
+            if i == 0 {
+                args.extend(["--report", report_dir.as_str()]);
+            }
             let run = run_suite(
-                &["--target", base.as_str()],
+                &args,
                 &[
                     ("CONFORMANCE_TOKEN", "variant-token"),
                     ("PROPTEST_RNG_SEED", seed),
@@ -131,7 +144,9 @@ fn run_setup(setup: &Setup) -> Outcome {
             ((*seed).to_owned(), run)
         })
         .collect();
-    Outcome { runs }
+    let report = conformance_harness::read_report(&dir).expect("the run wrote its report");
+    let _ = std::fs::remove_dir_all(&dir);
+    Outcome { runs, report }
 }
 
 #[test]
@@ -158,6 +173,13 @@ fn no_variant_the_spec_allows_fails_the_suite() {
     matrix(&setups, &results);
 }
 
+/// A configuration's column: a number (the names are long; the table of
+/// configurations names each).
+fn column_label(i: usize, setup: &Setup) -> String {
+    let _ = setup;
+    (i + 1).to_string()
+}
+
 /// `docs/variant-matrix.md`, from the runs just checked.
 fn matrix(setups: &[Setup], results: &BTreeMap<usize, Outcome>) {
     let mut md = String::from(
@@ -167,7 +189,7 @@ fn matrix(setups: &[Setup], results: &BTreeMap<usize, Outcome>) {
          default behaviour (`cargo run -p invite-reference -- --list-variants`). The whole suite (cases, every\n\
          property, the stateful model) runs against it with its default options, once per seed, and must report\n\
          no failure and no error. Warnings are SHOULD checks: Graph does otherwise, the spec does not say.\n\n\
-         | configuration | what changes | why the spec allows it | result | warned in cases (SHOULD) |\n|---|---|---|---|---|\n",
+         | | configuration | what changes | why the spec allows it | result | warned in cases (SHOULD) |\n|---|---|---|---|---|---|\n",
     );
     for (i, setup) in setups.iter().enumerate() {
         let outcome = &results[&i];
@@ -193,13 +215,37 @@ fn matrix(setups: &[Setup], results: &BTreeMap<usize, Outcome>) {
         };
         let seeds = setup.seeds.join(", ");
         md.push_str(&format!(
-            "| {} | {} | {} | green (seeds {seeds}) | {} |\n",
+            "| {} | {} | {} | {} | green (seeds {seeds}) | {} |\n",
+            column_label(i, setup),
             setup.name,
             what.replace('|', "\\|"),
             why.replace('|', "\\|"),
             warned
         ));
     }
+    // Checks × configurations, as `invite-conformance report matrix` writes
+    // it for implementations: the same library function.
+    let columns: Vec<Column> = setups
+        .iter()
+        .enumerate()
+        .map(|(i, setup)| {
+            let mut report = results[&i].report.clone();
+            // Not the server's port, which changes every run.
+            report["target"] = "the reference server".into();
+            Column {
+                label: column_label(i, setup),
+                report,
+            }
+        })
+        .collect();
+    md.push_str(
+        "\n## Checks × configurations\n\n\
+         Generated with `conformance_harness::matrix::markdown`, the function behind\n\
+         `invite-conformance report matrix`, from the report of each configuration's first seed\n\
+         (`1`…: the configurations above, in order). A check no test ran is `not run`; `warn` is a\n\
+         SHOULD check that Graph's behaviour decides and the spec does not.\n\n",
+    );
+    md.push_str(&conformance_harness::matrix::markdown(&columns));
     check_generated(
         &workspace_root().join("docs/variant-matrix.md"),
         &md,
