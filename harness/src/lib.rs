@@ -39,6 +39,7 @@ mod discover;
 mod error;
 mod exchange;
 mod fixture;
+mod in_flight;
 mod inprocess;
 mod json_path;
 mod known;
@@ -90,7 +91,9 @@ pub use outcome::{
     Exit, RunOutcome, Status, TrialOutcome, EXIT_COULD_NOT_RUN, EXIT_FAILED, EXIT_RAN_NOTHING,
 };
 pub use profile::Profile;
-pub use prop::{run as run_property, run_case as run_generated_case};
+pub use prop::{
+    run as run_property, run_case as run_generated_case, run_weighted as run_property_weighted,
+};
 pub use report::CheckInfo;
 pub use run_options::RunOptions;
 pub use schema::Schemas;

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use crate::contract::{Contract, Scope};
 use crate::error::{chain, SetupError};
@@ -331,8 +332,16 @@ impl Session {
         })
     }
 
-    /// Runs one trial: the one code path, whichever driver calls it.
+    /// Runs one trial: the one code path, whichever driver calls it; its
+    /// wall time goes on what it returns and on the verdict the run keeps.
     pub fn run_trial(&self, spec: &TrialSpec) -> Finished {
+        let started = Instant::now();
+        let mut finished = self.dispatch(spec, started);
+        finished.duration = started.elapsed();
+        finished
+    }
+
+    fn dispatch(&self, spec: &TrialSpec, started: Instant) -> Finished {
         match &spec.what {
             What::CaseLint => {
                 let result = self
@@ -346,7 +355,8 @@ impl Session {
                             &*self.contract,
                         )
                     });
-                self.record.keep_lint(&spec.name, "the case files", &result);
+                self.record
+                    .keep_lint(&spec.name, "the case files", &result, started.elapsed());
                 Finished::of_lint(result)
             }
             What::SchemaLint => {
@@ -354,17 +364,22 @@ impl Session {
                     .schemas()
                     .map_err(|e| e.to_string())
                     .and_then(|schemas| crate::lint::schemas(&schemas));
-                self.record.keep_lint(&spec.name, "the schemas", &result);
+                self.record
+                    .keep_lint(&spec.name, "the schemas", &result, started.elapsed());
                 Finished::of_lint(result)
             }
-            What::Offline(file) => self.offline(&spec.name, file),
+            What::Offline(file) => self.offline(&spec.name, file, started),
             What::Case { path, problem } => {
                 if let Some(problem) = problem {
                     return Finished::failed(problem.clone());
                 }
-                self.with_scope(|scope| crate::runner::run_case(&scope.context(), &spec.name, path))
+                self.with_scope(started, |scope| {
+                    crate::runner::run_case(&scope.context(), &spec.name, path)
+                })
             }
-            What::Property(property) => self.with_scope(|scope| (property.run)(&scope.context())),
+            What::Property(property) => {
+                self.with_scope(started, |scope| (property.run)(&scope.context()))
+            }
         }
     }
 
@@ -393,14 +408,15 @@ impl Session {
     }
 
     /// Runs `trial` in a scope of fixtures of its own, and judges its verdict.
-    fn with_scope(&self, trial: impl FnOnce(&Scope<'_>) -> Verdict) -> Finished {
+    fn with_scope(&self, started: Instant, trial: impl FnOnce(&Scope<'_>) -> Verdict) -> Finished {
         let parts = match self.parts() {
             Ok(parts) => parts,
             Err(e) => return Finished::failed(format!("ERROR could not set up the run: {e}")),
         };
         let scope = parts.scope(&*self.contract);
-        let verdict = trial(&scope);
+        let mut verdict = trial(&scope);
         scope.release();
+        verdict.duration = started.elapsed();
         self.finish(&parts.options, verdict)
     }
 
@@ -417,6 +433,7 @@ impl Session {
                 verdict: Some(verdict),
                 message: None,
                 warned: false,
+                duration: std::time::Duration::ZERO,
             };
         }
         self.known.apply(&mut verdict);
@@ -432,6 +449,7 @@ impl Session {
             verdict: Some(verdict),
             message: None,
             warned,
+            duration: std::time::Duration::ZERO,
         }
     }
 
@@ -448,7 +466,7 @@ impl Session {
     }
 
     /// `--notifications-file`: the same schemas and invariants, on captured notifications.
-    fn offline(&self, name: &str, file: &Path) -> Finished {
+    fn offline(&self, name: &str, file: &Path, started: Instant) -> Finished {
         let schemas = match self.schemas() {
             Ok(s) => s,
             Err(e) => return Finished::failed(e.to_string()),
@@ -493,6 +511,7 @@ impl Session {
             );
         }
         self.known.apply(&mut verdict);
+        verdict.duration = started.elapsed();
         self.record.keep_side(verdict.clone());
         Finished {
             status: if verdict.passed(self.strict()) {
@@ -503,6 +522,7 @@ impl Session {
             verdict: Some(verdict),
             message: None,
             warned: false,
+            duration: std::time::Duration::ZERO,
         }
     }
 
