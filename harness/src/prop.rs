@@ -480,8 +480,16 @@ where
     let next = AtomicUsize::new(0);
     let decided = AtomicUsize::new(usize::MAX);
     let results: Mutex<Results> = Mutex::new((0..n).map(|_| None).collect());
-    let base = cx.options.workers.clamp(1, MAX_WORKERS).min(n.max(1));
-    let wide = cx.options.in_flight.limit().max(base).min(n.max(1));
+    let limit = cx.options.in_flight.limit();
+    // No more workers than permits: a worker's last act (ending its
+    // fixtures) sends requests too.
+    let base = cx
+        .options
+        .workers
+        .clamp(1, MAX_WORKERS)
+        .min(n.max(1))
+        .min(limit);
+    let wide = limit.max(base).min(n.max(1));
     let work = |events: mpsc::Sender<Event>| {
         let _ended = EndGuard(events.clone());
         let strategy = made.is_none().then(make);
@@ -519,6 +527,8 @@ where
             }
             lock(&results)[i] = Some(Tried { judged, took });
         }
+        // Ending the fixtures is requests too: within the bound.
+        let _permit = cx.options.in_flight.acquire();
         pool.release(cx.fixtures);
     };
     std::thread::scope(|threads| {
@@ -750,7 +760,11 @@ fn failed<S: Strategy>(
             shrunk.failure
         } else {
             // Once more on the shrunk input, to show all its checks as they stand.
-            match attempt(cx, &pool, name, test, &shrunk.value) {
+            let again = {
+                let _permit = cx.options.in_flight.acquire();
+                attempt(cx, &pool, name, test, &shrunk.value)
+            };
+            match again {
                 Judged::Failed(f) => f,
                 _ => {
                     let mut f = shrunk.failure;
@@ -765,7 +779,10 @@ fn failed<S: Strategy>(
         };
         (failure, shrunk.path, said)
     };
-    pool.release(cx.fixtures);
+    {
+        let _permit = cx.options.in_flight.acquire();
+        pool.release(cx.fixtures);
+    }
     let kept_note = kept.keep(failing, &path, &failure.checks);
     let options = cx.options;
     verdict.place = place_of_failure(options, name, run, failing, kept_note);
