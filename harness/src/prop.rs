@@ -422,8 +422,8 @@ pub fn run_case(cx: &Context<'_>, case: &Value) -> Option<Failure> {
 
 /// What a property's workers tell the thread that started them.
 enum Event {
-    /// An input ended, after this long ([`LATENCY_BOUND`] or more: widen).
-    Done(Duration),
+    /// An input took [`LATENCY_BOUND`] or more: widen.
+    Slow,
     /// A worker ended (a panic included).
     Ended,
 }
@@ -479,6 +479,8 @@ where
     };
     let next = AtomicUsize::new(0);
     let decided = AtomicUsize::new(usize::MAX);
+    // Inputs ended so far: a stretch with none ended says they are slow.
+    let ended = AtomicUsize::new(0);
     let results: Mutex<Results> = Mutex::new((0..n).map(|_| None).collect());
     let limit = cx.options.in_flight.limit();
     // No more workers than permits: a worker's last act (ending its
@@ -521,7 +523,12 @@ where
             };
             let took = started.elapsed();
             drop(permit);
-            let _ = events.send(Event::Done(took));
+            ended.fetch_add(1, Ordering::Relaxed);
+            // Only a slow input is news: a message per input would wake
+            // the starting thread thousands of times a second.
+            if took >= LATENCY_BOUND {
+                let _ = events.send(Event::Slow);
+            }
             if judged.decides() {
                 decided.fetch_min(i, Ordering::Relaxed);
             }
@@ -544,6 +551,7 @@ where
         };
         live += spawn(base);
         let mut widened = false;
+        let mut seen = 0;
         // Every worker sends `Ended` as it ends: the loop ends with the
         // last. An input that took the latency bound, or a stretch of it
         // in which no input ended, says the inputs wait on the target.
@@ -557,12 +565,15 @@ where
                 heard.recv_timeout(LATENCY_BOUND)
             };
             let slow = match event {
-                Ok(Event::Done(took)) => took >= LATENCY_BOUND,
+                Ok(Event::Slow) => true,
                 Ok(Event::Ended) => {
                     live -= 1;
                     false
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => true,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let now = ended.load(Ordering::Relaxed);
+                    std::mem::replace(&mut seen, now) == now
+                }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             };
             if slow && !widened {
