@@ -17,6 +17,7 @@
 //! measures it, prints its part of the table and returns its part of the
 //! report.
 
+mod bare_client;
 mod build;
 mod child;
 mod default_run;
@@ -26,6 +27,7 @@ mod micro;
 mod options;
 mod parallel;
 mod profile;
+mod slow_target;
 mod throughput;
 
 use std::path::{Path, PathBuf};
@@ -139,6 +141,20 @@ fn run(options: &Options) -> Result<(), String> {
     if !options.parallel.is_empty() && options.lifted {
         let parallel_json = parallel::section(options, &bench, &release, rate_met)?;
         report.insert("parallel".into(), parallel_json);
+    }
+
+    // 2c. The embedded floor: a bare client's CPU per invite.
+    report.insert(
+        "bare_client".into(),
+        bare_client::section(&bench, &release, options.bare_invites, options.seed)?,
+    );
+
+    // 2d. A slow target, and a failing one.
+    if options.slow {
+        report.insert(
+            "slow_target".into(),
+            slow_target::section(&bench, &release, options.baseline_bin.as_deref())?,
+        );
     }
 
     // 3. Validation cost.

@@ -32,6 +32,13 @@ OPTIONS:
                             `cargo test --workspace --no-run` (minutes)
     --clean-target DIR      target folder of the clean builds (default
                             /tmp/bench-clean-target; it is `cargo clean`ed)
+    --no-slow               skip the slow-target scenario (a reference answering in
+                            300 ms, notifying 1 s later) and the failing-target run
+    --baseline-bin PATH     also run the slow-target and failing-target scenarios with
+                            this conformance binary (another commit's release build),
+                            side by side, from the same workspace
+    --bare-invites N        loopback exchanges of the bare-client row (default 2000;
+                            --quick 500)
     --suite-bin PATH        measure this conformance binary instead of building one
     --out PATH              the JSON report (default target/bench/report.json)
     -h, --help              this text
@@ -56,6 +63,9 @@ pub struct Options {
     pub out: Option<PathBuf>,
     pub parallel: Vec<u32>,
     pub parallel_cases: u32,
+    pub slow: bool,
+    pub baseline_bin: Option<PathBuf>,
+    pub bare_invites: u32,
 }
 
 impl Options {
@@ -83,6 +93,9 @@ impl Options {
             out: None,
             parallel: if quick { vec![1, 2] } else { vec![1, 2, 4] },
             parallel_cases: if quick { 300 } else { 1_000 },
+            slow: true,
+            baseline_bin: None,
+            bare_invites: if quick { 500 } else { 2_000 },
         }
     }
 
@@ -92,6 +105,8 @@ impl Options {
             "quick": self.quick, "sizes": self.sizes, "runs": self.runs,
             "seed": self.seed, "profile_cases": self.profile_cases,
             "parallel": self.parallel, "parallel_cases": self.parallel_cases,
+            "slow": self.slow, "bare_invites": self.bare_invites,
+            "baseline_bin": self.baseline_bin.as_ref().map(|p| p.display().to_string()),
         })
     }
 }
@@ -136,6 +151,9 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
             "--clean-build" => o.clean_build = true,
             "--clean-target" => o.clean_target = PathBuf::from(value()?),
             "--suite-bin" => o.suite_bin = Some(PathBuf::from(value()?)),
+            "--no-slow" => o.slow = false,
+            "--baseline-bin" => o.baseline_bin = Some(PathBuf::from(value()?)),
+            "--bare-invites" => o.bare_invites = count(arg, value()?)?,
             "--out" => o.out = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown option {other:?} (see --help)")),
         }

@@ -80,6 +80,25 @@ struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = defaults::RETRY_BUDGET_SECS)]
     retry_budget_secs: u64,
 
+    /// Generated inputs (and the stateful model's sequences) in flight at
+    /// once, across the run's properties. A property runs its inputs on a
+    /// few threads; when they are seen to wait on a slow target it widens
+    /// to this bound, which also protects a real target (429 and 503 are
+    /// still waited out as their Retry-After says).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = defaults::MAX_IN_FLIGHT,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    max_in_flight: u32,
+
+    /// Seconds a failing property may spend shrinking its input
+    /// (PROPTEST_MAX_SHRINK_TIME in milliseconds otherwise; default 10). A
+    /// failure that is a missed deadline is not shrunk at all.
+    #[arg(long, value_name = "SECS")]
+    shrink_budget_secs: Option<u64>,
+
     /// The rules the run is judged under (the suite's first profile by
     /// default; `--list-checks` shows each check's level under each).
     #[arg(long, value_name = "NAME")]
@@ -371,6 +390,8 @@ where
         notification_timeout_ms: given("notification_timeout_ms")
             .then_some(cli.notification_timeout_ms),
         retry_budget_secs: given("retry_budget_secs").then_some(cli.retry_budget_secs),
+        max_in_flight: given("max_in_flight").then_some(cli.max_in_flight as usize),
+        shrink_budget_secs: cli.shrink_budget_secs,
         profile: cli.profile,
         strict: cli.strict,
         cases: cli.cases.filter(|_| given("cases")),

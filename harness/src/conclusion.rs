@@ -41,6 +41,7 @@ impl Session {
             notes.extend(seeds);
         }
         notes.extend(self.undeclared_note());
+        notes.extend(self.slowest_note());
         // A process that set up no run (under nextest, one that ran only a
         // lint) still writes its part: the report counts every test that ran.
         let ran = match parts {
@@ -209,6 +210,32 @@ impl Session {
             "note: members beyond the metadata (accepted, never failed; see report.md): {}",
             crate::render::list_at_most(&list, 30)
         ))
+    }
+
+    /// One note at the end of the run: its slowest trials and their wall
+    /// times (what bounds the run's own), as report.md lists them.
+    fn slowest_note(&self) -> Option<String> {
+        let mut timed: Vec<(std::time::Duration, String)> = self.record.with_verdicts(|v| {
+            v.iter()
+                .map(|v| (v.duration, v.place.test.clone()))
+                .collect()
+        });
+        timed.sort_by_key(|t| std::cmp::Reverse(t.0));
+        if timed.is_empty() {
+            return None;
+        }
+        let list: Vec<String> = timed
+            .iter()
+            .take(crate::report::SLOWEST)
+            .map(|(d, test)| {
+                format!(
+                    "{} {}",
+                    crate::report::seconds(d.as_secs_f64() * 1000.0),
+                    crate::sanitize::line(test)
+                )
+            })
+            .collect();
+        Some(format!("slowest tests: {}", list.join(", ")))
     }
 
     /// Why the trials that talk to the target all went without reaching it,

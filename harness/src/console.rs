@@ -93,8 +93,11 @@ where
     let args = session.options().tests.clone();
     let session = Arc::new(session);
     let selected = trials.specs.len() as u64;
-    let libtest: Vec<Trial> = trials
-        .specs
+    let mut specs = trials.specs;
+    if !args.list {
+        specs.sort_by_key(|spec| crate::trial::start_rank(&spec.what));
+    }
+    let libtest: Vec<Trial> = specs
         .into_iter()
         .map(|spec| {
             let ignored = spec.ignored;

@@ -78,6 +78,7 @@ pub fn run_shared(
                 verdict: finished.verdict,
                 message: finished.message,
                 warned: finished.warned,
+                duration: finished.duration,
             }
         })
         .collect();
@@ -106,7 +107,9 @@ fn run_all(session: &Session, specs: &[&TrialSpec]) -> Vec<Finished> {
         .test_threads
         .unwrap_or(defaults::TEST_THREADS)
         .clamp(1, specs.len().max(1));
-    let next = Mutex::new(specs.iter().enumerate());
+    let mut order: Vec<(usize, &&TrialSpec)> = specs.iter().enumerate().collect();
+    order.sort_by_key(|(_, spec)| crate::trial::start_rank(&spec.what));
+    let next = Mutex::new(order.into_iter());
     let done: Mutex<Vec<Option<Finished>>> = Mutex::new(specs.iter().map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..threads {

@@ -222,6 +222,12 @@ impl KnownFailures {
         }
     }
 
+    /// Whether an entry names test `test`: a property known to fail, whose
+    /// failing input is then reported as found, not shrunk.
+    pub fn names_test(&self, test: &str) -> bool {
+        self.entries.iter().any(|e| e.test.as_deref() == Some(test))
+    }
+
     /// Entries whose tests or checks ran and passed, and never failed: fixed.
     pub fn fixed(&self) -> Vec<&Entry> {
         self.entries

@@ -47,6 +47,7 @@ mod error;
 mod exchange;
 mod fixture;
 mod freedoms;
+mod in_flight;
 mod inprocess;
 mod json_path;
 mod junit;
@@ -107,7 +108,9 @@ pub use outcome::{
     Exit, RunOutcome, Status, TrialOutcome, EXIT_COULD_NOT_RUN, EXIT_FAILED, EXIT_RAN_NOTHING,
 };
 pub use profile::Profile;
-pub use prop::{run as run_property, run_case as run_generated_case};
+pub use prop::{
+    run as run_property, run_case as run_generated_case, run_weighted as run_property_weighted,
+};
 pub use report::{merge_reports, CheckInfo};
 pub use report_tool::read_report;
 pub use run_options::RunOptions;

@@ -51,6 +51,8 @@ pub struct TrialOutcome {
     pub message: Option<String>,
     /// It passed with warnings (or known failures) the console shows.
     pub warned: bool,
+    /// Its wall time.
+    pub duration: std::time::Duration,
 }
 
 /// A whole run, as data.

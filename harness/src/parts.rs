@@ -153,7 +153,10 @@ impl Parts {
             workers: o.tests.test_threads.unwrap_or(crate::prop::MAX_WORKERS),
             selection: o.selection(),
             seeding: o.seed.unwrap_or_default(),
-            generation: o.generation.clone(),
+            in_flight: Arc::new(crate::in_flight::InFlight::new(
+                o.max_in_flight.unwrap_or(defaults::MAX_IN_FLIGHT as usize),
+            )),
+            generation: o.generation_with_budget(),
             regressions: crate::regressions::Keeping::for_target(
                 o.regressions.as_deref(),
                 o.target.as_deref(),

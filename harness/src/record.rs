@@ -48,7 +48,13 @@ impl Record {
 
     /// A lint's outcome as a row of the report (a failed lint is an error:
     /// the suite's own files are broken, not the target).
-    pub fn keep_lint(&self, test: &str, what: &str, result: &Result<(), String>) {
+    pub fn keep_lint(
+        &self,
+        test: &str,
+        what: &str,
+        result: &Result<(), String>,
+        duration: std::time::Duration,
+    ) {
         self.keep_side(Verdict {
             place: Where {
                 test: test.to_owned(),
@@ -59,6 +65,7 @@ impl Record {
                 .as_ref()
                 .err()
                 .map(|e| e.lines().next().unwrap_or_default().to_owned()),
+            duration,
             ..Verdict::default()
         });
     }

@@ -246,6 +246,7 @@ fn part_json(part: &Part<'_>) -> Value {
             "known": v.known,
             // A string: a u64 past 2^53 would not survive a JSON reader's f64.
             "seed": v.place.seed.map(|seed| seed.to_string()),
+            "duration_ms": millis(v.duration),
             "failed_checks": v.checks.iter()
                 .filter(|c| outcome_word(&c.outcome, c.level, strict) == "fail")
                 .map(|c| c.id.clone()).collect::<Vec<_>>(),
@@ -309,6 +310,14 @@ impl Tally {
 fn sum(parts: &[Value], key: &str) -> u64 {
     parts.iter().filter_map(|p| p[key].as_u64()).sum()
 }
+
+/// A wall time in milliseconds, to the microsecond.
+fn millis(d: std::time::Duration) -> f64 {
+    d.as_micros() as f64 / 1000.0
+}
+
+/// How many of the slowest tests report.md and the console name.
+pub const SLOWEST: usize = 5;
 
 /// The report of a whole run from its parts.
 fn merge(parts: &[Value]) -> Value {
@@ -549,9 +558,29 @@ fn markdown(r: &Value) -> String {
             })
             .unwrap_or_default()
     };
+    let mut slowest: Vec<&Value> = r["tests"].as_array().into_iter().flatten().collect();
+    slowest.sort_by(|a, b| {
+        let ms = |t: &Value| t["duration_ms"].as_f64().unwrap_or(0.0);
+        ms(b).total_cmp(&ms(a))
+    });
+    if !slowest.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## Slowest tests\n\nWall time of each test; a run takes as long as its slowest trial at least.\n\n| test | status | wall |\n|---|---|---:|"
+        );
+        for t in slowest.iter().take(SLOWEST) {
+            let _ = writeln!(
+                md,
+                "| `{}` | {} | {} |",
+                cell(&t["name"]),
+                cell(&t["status"]),
+                seconds(t["duration_ms"].as_f64().unwrap_or(0.0))
+            );
+        }
+    }
     let _ = writeln!(
         md,
-        "\n## Tests\n\n| test | status | failed checks | warned checks |\n|---|---|---|---|"
+        "\n## Tests\n\n| test | status | wall | failed checks | warned checks |\n|---|---|---:|---|---|"
     );
     for t in r["tests"].as_array().into_iter().flatten() {
         let mut failed = ids(t, "failed_checks");
@@ -569,12 +598,25 @@ fn markdown(r: &Value) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             md,
-            "| `{}`{seed} | {} | {} | {} |",
+            "| `{}`{seed} | {} | {} | {} | {} |",
             cell(&t["name"]),
             cell(&t["status"]),
+            seconds(t["duration_ms"].as_f64().unwrap_or(0.0)),
             failed,
             ids(t, "warned_checks"),
         );
     }
     md
+}
+
+/// Milliseconds as the reports and the console say a wall time: `0.4 ms`,
+/// `12 ms`, `3.2 s`.
+pub fn seconds(ms: f64) -> String {
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
 }

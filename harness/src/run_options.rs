@@ -27,8 +27,12 @@ pub struct RunOptions {
     pub save_failures: Option<PathBuf>,
     /// The target's notifications reach the suite's listener.
     pub notifications: bool,
-    /// Threads a property runs its generated inputs on (`--test-threads`).
+    /// Threads a property runs its generated inputs on (`--test-threads`)
+    /// while they do not wait on the target.
     pub workers: usize,
+    /// The bound on generated inputs in flight across the run
+    /// (`--max-in-flight`), shared by every property.
+    pub in_flight: Arc<crate::in_flight::InFlight>,
     /// The checks the run judges (`--checks`, `--level`).
     pub selection: Selection,
     /// How the properties' seeds are chosen (`--seed`).

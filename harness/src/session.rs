@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use crate::contract::{Contract, Scope};
 use crate::error::{chain, SetupError};
@@ -331,8 +332,16 @@ impl Session {
         })
     }
 
-    /// Runs one trial: the one code path, whichever driver calls it.
+    /// Runs one trial: the one code path, whichever driver calls it; its
+    /// wall time goes on what it returns and on the verdict the run keeps.
     pub fn run_trial(&self, spec: &TrialSpec) -> Finished {
+        let started = Instant::now();
+        let mut finished = self.dispatch(spec, started);
+        finished.duration = started.elapsed();
+        finished
+    }
+
+    fn dispatch(&self, spec: &TrialSpec, started: Instant) -> Finished {
         match &spec.what {
             What::CaseLint => {
                 let result = self
@@ -346,7 +355,8 @@ impl Session {
                             &*self.contract,
                         )
                     });
-                self.record.keep_lint(&spec.name, "the case files", &result);
+                self.record
+                    .keep_lint(&spec.name, "the case files", &result, started.elapsed());
                 Finished::of_lint(result)
             }
             What::SchemaLint => {
@@ -354,21 +364,22 @@ impl Session {
                     .schemas()
                     .map_err(|e| e.to_string())
                     .and_then(|schemas| crate::lint::schemas(&schemas));
-                self.record.keep_lint(&spec.name, "the schemas", &result);
+                self.record
+                    .keep_lint(&spec.name, "the schemas", &result, started.elapsed());
                 Finished::of_lint(result)
             }
-            What::Offline(file) => self.offline(&spec.name, file),
+            What::Offline(file) => self.offline(&spec.name, file, started),
             What::Case { path, problem } => {
                 if let Some(problem) = problem {
                     return Finished::failed(problem.clone());
                 }
-                self.with_scope(&spec.name, |scope| {
+                self.with_scope(&spec.name, started, |scope| {
                     crate::runner::run_case(&scope.context(), &spec.name, path)
                 })
             }
-            What::Property(property) => {
-                self.with_scope(&spec.name, |scope| (property.run)(&scope.context()))
-            }
+            What::Property(property) => self.with_scope(&spec.name, started, |scope| {
+                (property.run)(&scope.context())
+            }),
         }
     }
 
@@ -400,7 +411,12 @@ impl Session {
     /// judges its verdict. Under `--compare`, the trial's recording is
     /// replayed instead and the verdict says how the target differs from it;
     /// under `--record` and `--record-cases`, what it did is written.
-    fn with_scope(&self, name: &str, trial: impl FnOnce(&Scope<'_>) -> Verdict) -> Finished {
+    fn with_scope(
+        &self,
+        name: &str,
+        started: Instant,
+        trial: impl FnOnce(&Scope<'_>) -> Verdict,
+    ) -> Finished {
         let parts = match self.parts() {
             Ok(parts) => parts,
             Err(e) => return Finished::failed(format!("ERROR could not set up the run: {e}")),
@@ -442,6 +458,7 @@ impl Session {
                 ));
             }
         }
+        verdict.duration = started.elapsed();
         self.finish(&parts.options, verdict)
     }
 
@@ -458,6 +475,7 @@ impl Session {
                 verdict: Some(verdict),
                 message: None,
                 warned: false,
+                duration: std::time::Duration::ZERO,
             };
         }
         self.known.apply(&mut verdict);
@@ -483,6 +501,7 @@ impl Session {
             verdict: Some(verdict),
             message: None,
             warned,
+            duration: std::time::Duration::ZERO,
         }
     }
 
@@ -499,7 +518,7 @@ impl Session {
     }
 
     /// `--notifications-file`: the same schemas and invariants, on captured notifications.
-    fn offline(&self, name: &str, file: &Path) -> Finished {
+    fn offline(&self, name: &str, file: &Path, started: Instant) -> Finished {
         let schemas = match self.schemas() {
             Ok(s) => s,
             Err(e) => return Finished::failed(e.to_string()),
@@ -544,6 +563,7 @@ impl Session {
             );
         }
         self.known.apply(&mut verdict);
+        verdict.duration = started.elapsed();
         self.record.keep_side(verdict.clone());
         Finished {
             status: if verdict.passed(self.strict()) {
@@ -554,6 +574,7 @@ impl Session {
             verdict: Some(verdict),
             message: None,
             warned: false,
+            duration: std::time::Duration::ZERO,
         }
     }
 

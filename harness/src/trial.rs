@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::contract::Property;
 use crate::outcome::Status;
@@ -19,6 +20,17 @@ pub(crate) enum What {
         problem: Option<String>,
     },
     Property(Arc<Property>),
+}
+
+/// Where a trial starts in a run: properties first, since each holds many
+/// inputs (the stateful model long sequences), then the others in their
+/// order. Against a slow target a run then takes about as long as its
+/// slowest trial, not that trial plus the ones queued before it.
+pub(crate) fn start_rank(what: &What) -> u8 {
+    match what {
+        What::Property(_) => 0,
+        _ => 1,
+    }
 }
 
 /// One trial, as discovery found it.
@@ -51,6 +63,8 @@ pub(crate) struct Finished {
     pub message: Option<String>,
     /// It passed with warnings or known failures, which the console shows.
     pub warned: bool,
+    /// Its wall time, set once it has ended (`Session::run_trial`).
+    pub duration: Duration,
 }
 
 impl Finished {
@@ -60,6 +74,7 @@ impl Finished {
             verdict: None,
             message: Some(message),
             warned: false,
+            duration: Duration::ZERO,
         }
     }
 
@@ -70,6 +85,7 @@ impl Finished {
             verdict: None,
             message: None,
             warned: false,
+            duration: Duration::ZERO,
         }
     }
 
@@ -92,6 +108,7 @@ impl Finished {
                 verdict: None,
                 message: None,
                 warned: false,
+                duration: Duration::ZERO,
             },
             Err(e) => Self::failed(e),
         }

@@ -192,6 +192,8 @@ pub struct Verdict {
     /// What the run says of this trial whatever its verdict (a file of kept
     /// seeds that could not be read): warnings, said after the run.
     pub warnings: Vec<String>,
+    /// The trial's wall time (zero until the run has timed it).
+    pub duration: std::time::Duration,
 }
 
 impl Verdict {

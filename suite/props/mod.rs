@@ -9,7 +9,8 @@ mod tenant_draw;
 use std::sync::Arc;
 
 use conformance_harness::{
-    run_generated_case, run_property, Check, Context, Failure, Level, Property, Verdict,
+    run_generated_case, run_property, run_property_weighted, Check, Context, Failure, Level,
+    Property, Verdict,
 };
 use serde_json::{json, Value};
 
@@ -93,10 +94,13 @@ pub fn all(options: Arc<CallOptions>) -> Vec<Property> {
                         ..Verdict::default()
                     };
                 }
-                run_property(
+                // The longest sequences first: the property takes as long
+                // as its last sequence to start and that sequence's length.
+                run_property_weighted(
                     cx,
                     "prop::invite::stateful_model",
                     model::steps,
+                    Vec::len,
                     |cx, steps: &Vec<model::Step>| model::check(cx, steps),
                 )
             }),
