@@ -173,12 +173,7 @@ fn prepare_fresh(
 /// The body the suite creates a group call (or a peer-to-peer one) with,
 /// its notifications going to `callback`, with the sample call details.
 pub fn create_call_body(group: bool, callback: &str) -> Value {
-    let details = CallDetails::default();
-    if group {
-        details.group_body(callback)
-    } else {
-        details.p2p_body(callback)
-    }
+    CallDetails::default().body(group, callback)
 }
 
 /// The create-call body of a group call (or a peer-to-peer one) as the
@@ -189,13 +184,7 @@ fn body_of(
     group: bool,
 ) -> Result<impl Fn(&str) -> Value, FixtureError> {
     let details = CallDetails::of(cx, kind)?;
-    Ok(move |callback: &str| {
-        if group {
-            details.group_body(callback)
-        } else {
-            details.p2p_body(callback)
-        }
-    })
+    Ok(move |callback: &str| details.body(group, callback))
 }
 
 fn post_json(

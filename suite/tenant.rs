@@ -157,6 +157,15 @@ impl CallDetails {
         }]);
         body
     }
+
+    /// The create-call body of a group call, or of a peer-to-peer one.
+    pub fn body(&self, group: bool, callback: &str) -> Value {
+        if group {
+            self.group_body(callback)
+        } else {
+            self.p2p_body(callback)
+        }
+    }
 }
 
 /// An identitySet of one identity.

@@ -165,6 +165,18 @@ impl Client {
     }
 }
 
+/// Ends `call`, if one was made.
+fn end_call(client: &mut Client, call: &str) -> Result<(), String> {
+    if !call.is_empty() {
+        client.send(
+            "DELETE",
+            &format!("/v1.0/communications/calls/{call}"),
+            None,
+        )?;
+    }
+    Ok(())
+}
+
 /// The value of the first `"id":"…"` in `body`: read, not parsed.
 fn first_id(body: &str) -> Option<&str> {
     let start = body.find("\"id\":\"")? + 6;
@@ -192,13 +204,7 @@ fn exchanges(server: SocketAddr, callback: &str, inbox: &Inbox, n: u32) -> Resul
     let mut call = String::new();
     for i in 0..n {
         if i % INVITES_PER_CALL == 0 {
-            if !call.is_empty() {
-                client.send(
-                    "DELETE",
-                    &format!("/v1.0/communications/calls/{call}"),
-                    None,
-                )?;
-            }
+            end_call(&mut client, &call)?;
             let (_, body) = client.send("POST", "/v1.0/communications/calls", Some(&create))?;
             call = first_id(&body)
                 .ok_or_else(|| format!("the created call has no id: {body}"))?
@@ -231,13 +237,7 @@ fn exchanges(server: SocketAddr, callback: &str, inbox: &Inbox, n: u32) -> Resul
         )?;
         done += 1;
     }
-    if !call.is_empty() {
-        client.send(
-            "DELETE",
-            &format!("/v1.0/communications/calls/{call}"),
-            None,
-        )?;
-    }
+    end_call(&mut client, &call)?;
     Ok(done)
 }
 
